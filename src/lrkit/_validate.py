@@ -1,0 +1,73 @@
+"""Argument checks shared by every constructor; messages name the function, parameter, value and range."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+from lrkit.errors import ScheduleError, ScheduleTypeError
+
+__all__ = ["boolean", "choice", "integer", "number"]
+
+
+def number(
+    func: str,
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number within the given bounds, returned as ``float``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(f"{func}(): {name} must be a number, got {value!r}")
+    result = float(value)
+    allowed = _describe(low, high, low_open, high_open)
+    if not math.isfinite(result):
+        raise ScheduleError(f"{func}(): {name} must be a finite number{allowed}, got {value!r}")
+    too_low = low is not None and (result <= low if low_open else result < low)
+    too_high = high is not None and (result >= high if high_open else result > high)
+    if too_low or too_high:
+        raise ScheduleError(f"{func}(): {name} must be{allowed or ' finite'}, got {value!r}")
+    return result
+
+
+def integer(func: str, name: str, value: object, *, low: int | None = None) -> int:
+    """An ``int`` (numpy integers too, not ``bool``) no smaller than ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ScheduleTypeError(f"{func}(): {name} must be an int, got {value!r}")
+    result = int(value)
+    if low is not None and result < low:
+        raise ScheduleError(f"{func}(): {name} must be an int >= {low}, got {value!r}")
+    return result
+
+
+def boolean(func: str, name: str, value: object) -> bool:
+    """A real ``bool`` (no truthy strings)."""
+    if not isinstance(value, bool):
+        raise ScheduleTypeError(f"{func}(): {name} must be True or False, got {value!r}")
+    return value
+
+
+def choice(func: str, name: str, value: object, options: Iterable[str]) -> str:
+    """One of the allowed strings."""
+    allowed = list(options)
+    if not isinstance(value, str) or value not in allowed:
+        listed = ", ".join(repr(option) for option in allowed)
+        raise ScheduleError(f"{func}(): {name} must be one of {listed}, got {value!r}")
+    return value
+
+
+def _describe(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        return f" in {left}{low:g}, {high:g}{right}"
+    if low is not None:
+        return f" {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f" {'<' if high_open else '<='} {high:g}"
+    return ""

@@ -1,0 +1,114 @@
+"""Durations: a step count, or a share of training resolved later by ``Schedule.bind``.
+
+A duration argument (``steps``, ``every``, ``warmup``, ...) takes an ``int`` step count or a share of the
+whole training run: ``"20%"`` or ``lrkit.pct(20)``. Shares are resolved by
+``schedule.bind(total_steps)`` as ``round(total_steps * percent / 100)`` (halves round up).
+
+>>> pct(20)
+Pct(20.0)
+>>> pct(20).resolve(1000)
+200
+>>> as_duration("cosine", "steps", "12.5%")
+Pct(12.5)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from lrkit.errors import ScheduleError, ScheduleTypeError
+
+__all__ = ["Duration", "Pct", "as_duration", "pct", "resolve"]
+
+
+@dataclass(frozen=True)
+class Pct:
+    """A share of the whole training run, in percent (``Pct(20.0)`` is 20 %)."""
+
+    percent: float
+
+    def __post_init__(self) -> None:
+        value = self.percent
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ScheduleTypeError(f"pct(): percent must be a number in [0, 100], got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+            raise ScheduleError(f"pct(): percent must be a number in [0, 100], got {value!r}")
+        object.__setattr__(self, "percent", value)
+
+    def resolve(self, total_steps: int) -> int:
+        """Steps this share is of ``total_steps`` (halves round up)."""
+        return math.floor(total_steps * self.percent / 100.0 + 0.5)
+
+    def __str__(self) -> str:
+        text = repr(self.percent)
+        if text.endswith(".0"):
+            text = text[:-2]
+        return f"{text}%"
+
+    def __repr__(self) -> str:
+        return f"Pct({self.percent!r})"
+
+
+Duration = int | Pct
+
+
+def pct(percent: float) -> Pct:
+    """A share of training: ``pct(20)`` is 20 % of the steps given to ``bind``."""
+    return Pct(percent)
+
+
+def _parse_percent(func: str, name: str, text: str) -> Pct:
+    body = text.strip()
+    if not body.endswith("%"):
+        raise ScheduleError(
+            f"{func}(): {name} must be an int step count or a share like '20%', got {text!r}"
+        )
+    try:
+        value = float(body[:-1])
+    except ValueError:
+        raise ScheduleError(
+            f"{func}(): {name} must be an int step count or a share like '20%', got {text!r}"
+        ) from None
+    try:
+        return Pct(value)
+    except ScheduleError:
+        raise ScheduleError(f"{func}(): {name} share must be in [0%, 100%], got {text!r}") from None
+
+
+def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False) -> Duration:
+    """Validate a duration argument: a positive ``int`` (0 too if ``allow_zero``), a ``Pct`` or ``"N%"``.
+
+    Whole floats (``100.0``) are accepted as step counts.
+    """
+    if isinstance(value, Pct):
+        duration: Duration = value
+    elif isinstance(value, str):
+        duration = _parse_percent(func, name, value)
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(
+            f"{func}(): {name} must be an int step count or a share like '20%', got {value!r}"
+        )
+    elif isinstance(value, numbers.Integral):
+        duration = int(value)
+    else:
+        number = float(value)
+        if not (math.isfinite(number) and number.is_integer()):
+            raise ScheduleTypeError(
+                f"{func}(): {name} must be a whole number of steps or a share like '20%', "
+                f"got {value!r}"
+            )
+        duration = int(number)
+    low = 0 if allow_zero else 1
+    if isinstance(duration, int) and duration < low:
+        raise ScheduleError(f"{func}(): {name} must be an int >= {low}, got {value!r}")
+    if isinstance(duration, Pct) and not allow_zero and duration.percent == 0.0:
+        raise ScheduleError(f"{func}(): {name} must be a share > 0%, got {value!r}")
+    return duration
+
+
+def resolve(duration: Duration, total_steps: int) -> int:
+    """The step count of ``duration`` in a run of ``total_steps`` steps."""
+    return duration.resolve(total_steps) if isinstance(duration, Pct) else duration

@@ -1,0 +1,723 @@
+"""The leaves: closed-form schedules every composition is built from.
+
+Each leaf is a frozen dataclass; all value arguments are checked at construction. Durations take a step
+count or a share of training (``"20%"``). Past its end a bounded leaf holds its last value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from lrkit import _validate as check
+from lrkit.core import Array, Schedule
+from lrkit.durations import Duration, Pct, as_duration
+from lrkit.errors import ScheduleError, UnboundScheduleError
+from lrkit.registry import register
+from lrkit.shapes import interpolate
+
+__all__ = [
+    "Constant",
+    "Cosine",
+    "Cyclic",
+    "Exponential",
+    "InverseSqrt",
+    "InverseTime",
+    "Linear",
+    "MultiStep",
+    "OneMinusSqrt",
+    "Piecewise",
+    "PiecewiseConstant",
+    "Polynomial",
+    "Rex",
+    "Step",
+    "piecewise_linear",
+]
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def steps_of(duration: Duration | None) -> float | None:
+    """A resolved duration as a float (``None`` stays ``None``)."""
+    if duration is None:
+        return None
+    if isinstance(duration, Pct):
+        raise UnboundScheduleError(
+            f"duration {duration} is a share of training; call .bind(total_steps) first"
+        )
+    return float(duration)
+
+
+def _value(func: str, name: str, value: object) -> float:
+    return check.number(func, name, value, low=0.0)
+
+
+def _optional_steps(func: str, value: object) -> Duration | None:
+    return None if value is None else as_duration(func, "steps", value)
+
+
+def _held(t: Array, steps: Duration | None, xp: Any) -> Array:
+    end = steps_of(steps)
+    return t if end is None else xp.minimum(t, end)
+
+
+class _Endless(Schedule):
+    """Mixin for leaves that run forever unless given ``steps``."""
+
+    steps: Duration | None
+
+    @property
+    def bounded(self) -> bool:
+        return self.steps is not None
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.steps)
+
+
+class _Finite(Schedule):
+    """Mixin for leaves with a required ``steps``."""
+
+    steps: Duration
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.steps)
+
+
+@register("constant", example="constant(0.1)")
+@dataclass(frozen=True, repr=False)
+class Constant(_Endless):
+    """A constant value, forever or for ``steps`` steps.
+
+    value(t) = value
+
+    >>> Constant(0.1)(5)
+    0.1
+    """
+
+    value: float
+    steps: Duration | None = None
+    _positional = ("value",)
+
+    def __post_init__(self) -> None:
+        _set(self, "value", _value("constant", "value", self.value))
+        _set(self, "steps", _optional_steps("constant", self.steps))
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        return xp.zeros_like(t) + self.value
+
+    def value_range(self) -> tuple[float, float]:
+        return self.value, self.value
+
+
+def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
+    if growing and not bounded:
+        raise ScheduleError(
+            f"{func}(): a growing schedule ({what}) needs steps= (or final=) so its values stay "
+            "finite"
+        )
+
+
+def _check_finite_at_end(func: str, schedule: Schedule) -> None:
+    end = schedule.duration if schedule.is_bound else None
+    if end is not None and not math.isfinite(schedule(end)):
+        raise ScheduleError(f"{func}(): values overflow to infinity before the end: {schedule}")
+
+
+@register("step", example="step(start=0.1, every=30, factor=0.5)")
+@dataclass(frozen=True, repr=False)
+class Step(_Endless):
+    """Multiply by ``factor`` every ``every`` steps (halving by default), as PyTorch's StepLR.
+
+    value(t) = start · factor^⌊t / every⌋
+
+    >>> [Step(1.0, every=2)(t) for t in range(6)]
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    start: float
+    every: Duration
+    factor: float = 0.5
+    steps: Duration | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "start", _value("step", "start", self.start))
+        _set(self, "every", as_duration("step", "every", self.every))
+        _set(self, "factor", check.number("step", "factor", self.factor, low=0.0, low_open=True))
+        _set(self, "steps", _optional_steps("step", self.steps))
+        _check_growth("step", self.factor > 1.0, self.steps is not None, "factor > 1")
+        _check_finite_at_end("step", self)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        every = steps_of(self.every)
+        assert every is not None
+        return self.start * self.factor ** xp.floor(_held(t, self.steps, xp) / every)
+
+    def value_range(self) -> tuple[float, float]:
+        if self.steps is None:
+            return 0.0, self.start
+        return super().value_range()
+
+
+@register("multistep", example="multistep(start=0.1, milestones=[30, 60, 80], factor=0.1)")
+@dataclass(frozen=True, repr=False)
+class MultiStep(Schedule):
+    """Multiply by ``factor`` at each milestone, as PyTorch's MultiStepLR; ends at the last one.
+
+    value(t) = start · factor^(number of milestones <= t)
+
+    >>> [MultiStep(1.0, milestones=(2, 4), factor=0.5)(t) for t in range(6)]
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    start: float
+    milestones: tuple[Duration, ...]
+    factor: float = 0.1
+
+    def __post_init__(self) -> None:
+        _set(self, "start", _value("multistep", "start", self.start))
+        if isinstance(self.milestones, str) or not hasattr(self.milestones, "__iter__"):
+            raise ScheduleError(
+                f"multistep(): milestones must be a list of steps, got {self.milestones!r}"
+            )
+        stones = tuple(as_duration("multistep", "milestones", m) for m in self.milestones)
+        if not stones:
+            raise ScheduleError("multistep(): milestones must not be empty")
+        ints = [m for m in stones if isinstance(m, int)]
+        if len(ints) == len(stones) and any(b < a for a, b in pairwise(ints)):
+            raise ScheduleError(
+                f"multistep(): milestones must be sorted in increasing order, got {list(stones)}"
+            )
+        _set(self, "milestones", stones)
+        _set(
+            self, "factor", check.number("multistep", "factor", self.factor, low=0.0, low_open=True)
+        )
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.milestones[-1])
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        count = xp.zeros_like(t)
+        for milestone in self.milestones:
+            end = steps_of(milestone)
+            count = count + xp.where(t >= end, xp.zeros_like(t) + 1.0, xp.zeros_like(t))
+        return self.start * self.factor**count
+
+
+@register("exponential", example="exponential(start=0.1, gamma=0.99)")
+@dataclass(frozen=True, repr=False)
+class Exponential(_Endless):
+    """Exponential decay (or growth): per-step factor ``gamma`` or continuous ``rate``.
+
+    value(t) = start · gamma^(t/every)        (gamma given; PyTorch's ExponentialLR for every=1)
+    value(t) = start · e^(−rate · t/every)    (rate given: the seed's α·e^(−kt))
+
+    ``staircase`` uses ⌊t/every⌋; ``final`` bounds the value (a floor when decaying, a ceiling when
+    growing).
+
+    >>> Exponential(1.0, 0.5)(3)
+    0.125
+    >>> round(Exponential(2.0, rate=0.1)(10), 6)  # 2·e^(−1)
+    0.735759
+    """
+
+    start: float
+    gamma: float | None = None
+    rate: float | None = field(default=None, kw_only=True)
+    every: Duration = field(default=1, kw_only=True)
+    staircase: bool = field(default=False, kw_only=True)
+    final: float | None = field(default=None, kw_only=True)
+    steps: Duration | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        func = "exponential"
+        _set(self, "start", _value(func, "start", self.start))
+        if (self.gamma is None) == (self.rate is None):
+            raise ScheduleError(
+                f"{func}(): give exactly one of gamma= (per-step factor) or rate= (e^(-rate·t)), "
+                f"got gamma={self.gamma!r}, rate={self.rate!r}"
+            )
+        if self.gamma is not None:
+            _set(self, "gamma", check.number(func, "gamma", self.gamma, low=0.0, low_open=True))
+        if self.rate is not None:
+            _set(self, "rate", check.number(func, "rate", self.rate))
+        _set(self, "every", as_duration(func, "every", self.every))
+        _set(self, "staircase", check.boolean(func, "staircase", self.staircase))
+        _set(self, "steps", _optional_steps(func, self.steps))
+        if self.final is not None:
+            final = _value(func, "final", self.final)
+            if self.growing and final < self.start:
+                raise ScheduleError(
+                    f"{func}(): final must be >= start={self.start} for a growing schedule, "
+                    f"got {final!r}"
+                )
+            if not self.growing and final > self.start:
+                raise ScheduleError(
+                    f"{func}(): final must be <= start={self.start} for a decaying schedule, "
+                    f"got {final!r}"
+                )
+            _set(self, "final", final)
+        _check_growth(
+            func,
+            self.growing,
+            self.steps is not None or self.final is not None,
+            "gamma > 1" if self.gamma is not None else "rate < 0",
+        )
+        _check_finite_at_end(func, self)
+
+    @property
+    def growing(self) -> bool:
+        """Whether the values increase with the step."""
+        return (self.gamma or 0.0) > 1.0 or (self.rate or 0.0) < 0.0
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        every = steps_of(self.every)
+        assert every is not None
+        exponent = _held(t, self.steps, xp) / every
+        if self.staircase:
+            exponent = xp.floor(exponent)
+        if self.gamma is not None:
+            value = self.start * self.gamma**exponent
+        else:
+            value = self.start * xp.exp(-(self.rate or 0.0) * exponent)
+        if self.final is None:
+            return value
+        if self.growing:
+            return xp.minimum(value, self.final)
+        return xp.maximum(value, self.final)
+
+    def value_range(self) -> tuple[float, float]:
+        if self.steps is None:
+            if self.growing:
+                return self.start, float(self.final or 0.0)
+            return float(self.final or 0.0), self.start
+        return super().value_range()
+
+
+@register("inverse_time", example="inverse_time(start=0.1, rate=0.5, every=10)")
+@dataclass(frozen=True, repr=False)
+class InverseTime(_Endless):
+    """Inverse-time decay, as Keras' InverseTimeDecay.
+
+    value(t) = start / (1 + rate · t/every)     (⌊t/every⌋ with staircase)
+
+    >>> InverseTime(1.0, rate=1.0)(3)
+    0.25
+    """
+
+    start: float
+    rate: float
+    every: Duration = 1
+    staircase: bool = False
+    steps: Duration | None = None
+
+    def __post_init__(self) -> None:
+        func = "inverse_time"
+        _set(self, "start", _value(func, "start", self.start))
+        _set(self, "rate", check.number(func, "rate", self.rate, low=0.0))
+        _set(self, "every", as_duration(func, "every", self.every))
+        _set(self, "staircase", check.boolean(func, "staircase", self.staircase))
+        _set(self, "steps", _optional_steps(func, self.steps))
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        every = steps_of(self.every)
+        assert every is not None
+        progress = _held(t, self.steps, xp) / every
+        if self.staircase:
+            progress = xp.floor(progress)
+        return self.start / (1.0 + self.rate * progress)
+
+    def value_range(self) -> tuple[float, float]:
+        if self.steps is None:
+            return 0.0, self.start
+        return super().value_range()
+
+
+@register("inverse_sqrt", example="inverse_sqrt(peak=0.1, warmup=10)")
+@dataclass(frozen=True, repr=False)
+class InverseSqrt(Schedule):
+    """Linear warm-up to ``peak``, then inverse-square-root decay (Transformer / Hugging Face).
+
+    value(t) = peak · t / warmup                              for t < warmup
+    value(t) = peak / sqrt((t − warmup + timescale) / timescale)   after (timescale = warmup by default)
+
+    >>> [InverseSqrt(1.0, warmup=4)(t) for t in (0, 2, 4, 16)]
+    [0.0, 0.5, 1.0, 0.5]
+    """
+
+    peak: float
+    warmup: Duration
+    timescale: int | None = None
+
+    def __post_init__(self) -> None:
+        func = "inverse_sqrt"
+        _set(self, "peak", _value(func, "peak", self.peak))
+        _set(self, "warmup", as_duration(func, "warmup", self.warmup, allow_zero=True))
+        if self.timescale is not None:
+            _set(self, "timescale", check.integer(func, "timescale", self.timescale, low=1))
+        elif self.warmup == 0:
+            raise ScheduleError(f"{func}(): with warmup=0 give timescale= (an int >= 1)")
+
+    @property
+    def bounded(self) -> bool:
+        return False
+
+    @property
+    def duration(self) -> float | None:
+        return None
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        warm = steps_of(self.warmup) or 0.0
+        scale = float(self.timescale) if self.timescale is not None else warm
+        late = xp.maximum(t, warm)
+        decay = self.peak / xp.sqrt((late - warm + scale) / scale)
+        if warm == 0.0:
+            return decay
+        return xp.where(t < warm, self.peak * t / warm, decay)
+
+    def value_range(self) -> tuple[float, float]:
+        return 0.0, self.peak
+
+
+class _Anneal(_Finite):
+    """Mixin: travel from ``start`` to ``end`` over ``steps`` with a fixed shape, then hold."""
+
+    start: float
+    end: float
+    _shape: str = "linear"
+
+    def _power(self) -> float:
+        return 1.0
+
+    def _check_anneal(self) -> None:
+        _set(self, "start", _value(self.name, "start", self.start))
+        _set(self, "end", _value(self.name, "end", self.end))
+        _set(self, "steps", as_duration(self.name, "steps", self.steps))
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        end = steps_of(self.steps)
+        assert end is not None
+        return interpolate(self._shape, self.start, self.end, t, end, xp, power=self._power())
+
+    def value_range(self) -> tuple[float, float]:
+        return min(self.start, self.end), max(self.start, self.end)
+
+
+@register("linear", example="linear(start=0.1, end=0.0, steps=100)")
+@dataclass(frozen=True, repr=False)
+class Linear(_Anneal):
+    """Straight line from ``start`` to ``end`` over ``steps`` steps (linear decay to zero, ramps).
+
+    value(t) = start + (end − start) · min(t, steps) / steps
+
+    >>> [Linear(1.0, 0.0, 4)(t) for t in range(6)]
+    [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    """
+
+    start: float
+    end: float
+    steps: Duration
+    _shape = "linear"
+
+    def __post_init__(self) -> None:
+        self._check_anneal()
+
+
+@register("polynomial", example="polynomial(start=0.1, end=0.001, steps=100, power=2.0)")
+@dataclass(frozen=True, repr=False)
+class Polynomial(_Anneal):
+    """Polynomial decay, as PyTorch's PolynomialLR / Hugging Face's polynomial schedule.
+
+    value(t) = end + (start − end) · (1 − min(t, steps)/steps)^power
+
+    >>> [Polynomial(1.0, 0.0, 4, power=2.0)(t) for t in range(5)]
+    [1.0, 0.5625, 0.25, 0.0625, 0.0]
+    """
+
+    start: float
+    end: float
+    steps: Duration
+    power: float = 1.0
+    _shape = "poly"
+
+    def __post_init__(self) -> None:
+        self._check_anneal()
+        _set(self, "power", check.number(self.name, "power", self.power, low=0.0, low_open=True))
+
+    def _power(self) -> float:
+        return self.power
+
+
+@register("cosine", example="cosine(start=0.1, end=0.001, steps=100)")
+@dataclass(frozen=True, repr=False)
+class Cosine(_Anneal):
+    """Cosine annealing from ``start`` to ``end`` over ``steps`` steps, as CosineAnnealingLR.
+
+    value(t) = end + (start − end) · (1 + cos(π · min(t, steps)/steps)) / 2
+
+    Loshchilov & Hutter, SGDR (2017). ``cosine(...).repeat(...)`` gives warm restarts.
+
+    >>> [round(Cosine(1.0, steps=4)(t), 4) for t in range(5)]
+    [1.0, 0.8536, 0.5, 0.1464, 0.0]
+    """
+
+    start: float
+    end: float = 0.0
+    steps: Duration = field(kw_only=True)
+    _shape = "cos"
+
+    def __post_init__(self) -> None:
+        self._check_anneal()
+
+
+@register("one_minus_sqrt", example="one_minus_sqrt(start=0.1, end=0.0, steps=100)")
+@dataclass(frozen=True, repr=False)
+class OneMinusSqrt(_Anneal):
+    """The (1 − sqrt) cooldown of Hägele et al. (2024), used by ``wsd(shape="1-sqrt")``.
+
+    value(t) = end + (start − end) · (1 − sqrt(min(t, steps)/steps))
+
+    >>> [OneMinusSqrt(1.0, 0.0, 4)(t) for t in (0, 1, 4)]
+    [1.0, 0.5, 0.0]
+    """
+
+    start: float
+    end: float
+    steps: Duration
+    _shape = "1-sqrt"
+
+    def __post_init__(self) -> None:
+        self._check_anneal()
+
+
+@register("rex", example="rex(start=0.1, end=0.0, steps=100)")
+@dataclass(frozen=True, repr=False)
+class Rex(_Anneal):
+    """REX decay (Chen et al., 2022): holds high longer than linear, then drops to ``end``.
+
+    value(t) = end + (start − end) · (1 − p) / (1/2 + (1 − p)/2),   p = min(t, steps)/steps
+
+    >>> [round(Rex(1.0, 0.0, 4)(t), 4) for t in range(5)]
+    [1.0, 0.8571, 0.6667, 0.4, 0.0]
+    """
+
+    start: float
+    end: float
+    steps: Duration
+    _shape = "rex"
+
+    def __post_init__(self) -> None:
+        self._check_anneal()
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+@register("cyclic", example='cyclic(low=0.01, high=0.1, half_cycle=20, mode="triangular2")')
+@dataclass(frozen=True, repr=False)
+class Cyclic(_Endless):
+    """Leslie Smith's cyclical learning rate (2017), as PyTorch's CyclicLR.
+
+    cycle = ⌊1 + t/(2·half_cycle)⌋,  x = |t/half_cycle − 2·cycle + 1|,
+    value = low + (high − low) · max(0, 1 − x) · scale,
+    scale = 1 (triangular), 1/2^(cycle−1) (triangular2), gamma^t (exp_range).
+
+    With ``half_cycle_down`` the descent has its own length (CyclicLR's ``step_size_down``):
+    x = 1 + t/total − cycle over ``total = up + down``; the rise covers ``x <= up/total``.
+
+    >>> [Cyclic(0.0, 1.0, half_cycle=2)(t) for t in range(6)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
+    """
+
+    low: float
+    high: float
+    half_cycle: Duration
+    mode: str = "triangular"
+    gamma: float = 1.0
+    half_cycle_down: Duration | None = None
+    steps: Duration | None = None
+
+    def __post_init__(self) -> None:
+        func = "cyclic"
+        _set(self, "low", _value(func, "low", self.low))
+        _set(self, "high", _value(func, "high", self.high))
+        if self.low > self.high:
+            raise ScheduleError(
+                f"{func}(): low must be <= high, got low={self.low!r}, high={self.high!r}"
+            )
+        _set(self, "half_cycle", as_duration(func, "half_cycle", self.half_cycle))
+        _set(self, "mode", check.choice(func, "mode", self.mode, _CYCLIC_MODES))
+        _set(
+            self, "gamma", check.number(func, "gamma", self.gamma, low=0.0, high=1.0, low_open=True)
+        )
+        if self.mode != "exp_range" and self.gamma != 1.0:
+            raise ScheduleError(
+                f"{func}(): gamma is used only by mode='exp_range', got gamma={self.gamma!r} "
+                f"with mode={self.mode!r}"
+            )
+        if self.half_cycle_down is not None:
+            _set(
+                self,
+                "half_cycle_down",
+                as_duration(func, "half_cycle_down", self.half_cycle_down),
+            )
+        _set(self, "steps", _optional_steps(func, self.steps))
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        t = _held(t, self.steps, xp)
+        up = steps_of(self.half_cycle)
+        assert up is not None
+        down = steps_of(self.half_cycle_down)
+        if down is None:  # Smith's formula
+            cycle = xp.floor(1.0 + t / (2.0 * up))
+            x = xp.abs(t / up - 2.0 * cycle + 1.0)
+            height = xp.maximum(1.0 - x, xp.zeros_like(t))
+        else:  # PyTorch's CyclicLR with separate up/down lengths
+            total = up + down
+            ratio = up / total
+            cycle = xp.floor(1.0 + t / total)
+            x = 1.0 + t / total - cycle
+            height = xp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
+        if self.mode == "triangular2":
+            height = height * 0.5 ** (cycle - 1.0)
+        elif self.mode == "exp_range":
+            height = height * self.gamma**t
+        return self.low + (self.high - self.low) * height
+
+    def value_range(self) -> tuple[float, float]:
+        return self.low, self.high
+
+
+_PIECE_SHAPES = ("linear", "cos", "1-sqrt", "rex", "exp")
+
+
+@register("piecewise", example="piecewise(points=[[0, 0.0], [10, 0.1], [100, 0.001]])")
+@dataclass(frozen=True, repr=False)
+class Piecewise(Schedule):
+    """A curve through ``(step, value)`` points, each segment of the given shape; ends at the last.
+
+    value(t) = shape(v_i → v_{i+1}) at (t − s_i)/(s_{i+1} − s_i) for s_i <= t < s_{i+1}
+
+    Steps may be fractional (PyTorch's OneCycleLR puts its peak at ``0.3·total − 1``).
+
+    >>> s = Piecewise(((0, 0.0), (2, 1.0), (4, 0.0)))
+    >>> [s(t) for t in range(6)]
+    [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+
+    points: tuple[tuple[float, float], ...]
+    shape: str = "linear"
+
+    def __post_init__(self) -> None:
+        func = "piecewise"
+        raw = self.points
+        if isinstance(raw, str) or not hasattr(raw, "__iter__"):
+            raise ScheduleError(f"{func}(): points must be a list of [step, value] pairs")
+        points: list[tuple[float, float]] = []
+        for point in raw:
+            if isinstance(point, str) or not hasattr(point, "__len__") or len(point) != 2:
+                raise ScheduleError(
+                    f"{func}(): each point must be a [step, value] pair, got {point!r}"
+                )
+            step = check.number(func, "points step", point[0], low=0.0)
+            value = _value(func, "points value", point[1])
+            points.append((step, value))
+        if len(points) < 2:
+            raise ScheduleError(f"{func}(): points needs at least 2 [step, value] pairs")
+        steps = [p[0] for p in points]
+        if any(b <= a for a, b in pairwise(steps)):
+            raise ScheduleError(f"{func}(): point steps must strictly increase, got {steps}")
+        _set(self, "points", tuple(points))
+        _set(self, "shape", check.choice(func, "shape", self.shape, _PIECE_SHAPES))
+        if self.shape == "exp" and any(v <= 0.0 for _, v in points):
+            raise ScheduleError(f"{func}(): shape='exp' needs every value > 0")
+
+    @property
+    def duration(self) -> float | None:
+        return self.points[-1][0]
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        out = xp.zeros_like(t) + self.points[-1][1]
+        segments = list(pairwise(self.points))
+        for (x0, y0), (x1, y1) in reversed(segments):
+            local = xp.maximum(t - x0, xp.zeros_like(t))
+            value = interpolate(self.shape, y0, y1, local, x1 - x0, xp)
+            out = xp.where(t < x1, value, out)
+        return out
+
+    def value_range(self) -> tuple[float, float]:
+        values = [v for _, v in self.points]
+        return min(values), max(values)
+
+
+def piecewise_linear(points: Any) -> Piecewise:
+    """Straight lines through ``(step, value)`` points (an alias of ``piecewise(points)``).
+
+    >>> piecewise_linear([[0, 1.0], [10, 0.0]])(5)
+    0.5
+    """
+    return Piecewise(points, "linear")
+
+
+register(
+    "piecewise_linear", kind="alias", example="piecewise_linear(points=[[0, 0.1], [50, 0.0]])"
+)(piecewise_linear)
+
+
+@register(
+    "piecewise_constant",
+    example="piecewise_constant(boundaries=[10, 50], values=[0.1, 0.01, 0.001])",
+)
+@dataclass(frozen=True, repr=False)
+class PiecewiseConstant(Schedule):
+    """``values[i]`` between ``boundaries[i-1]`` and ``boundaries[i]``; ends at the last boundary.
+
+    value(t) = values[number of boundaries <= t]
+
+    >>> s = PiecewiseConstant((2, 4), (1.0, 0.5, 0.1))
+    >>> [s(t) for t in range(6)]
+    [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
+    """
+
+    boundaries: tuple[Duration, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        func = "piecewise_constant"
+        for name in ("boundaries", "values"):
+            raw = getattr(self, name)
+            if isinstance(raw, str) or not hasattr(raw, "__iter__"):
+                raise ScheduleError(f"{func}(): {name} must be a list, got {raw!r}")
+        bounds = tuple(as_duration(func, "boundaries", b) for b in self.boundaries)
+        values = tuple(_value(func, "values", v) for v in self.values)
+        if not bounds:
+            raise ScheduleError(f"{func}(): boundaries must not be empty")
+        if len(values) != len(bounds) + 1:
+            raise ScheduleError(
+                f"{func}(): values needs len(boundaries) + 1 = {len(bounds) + 1} entries, "
+                f"got {len(values)}"
+            )
+        ints = [b for b in bounds if isinstance(b, int)]
+        if len(ints) == len(bounds) and any(b <= a for a, b in pairwise(ints)):
+            raise ScheduleError(f"{func}(): boundaries must strictly increase, got {list(bounds)}")
+        _set(self, "boundaries", bounds)
+        _set(self, "values", values)
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.boundaries[-1])
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        out = xp.zeros_like(t) + self.values[-1]
+        for boundary, value in reversed(list(zip(self.boundaries, self.values, strict=False))):
+            out = xp.where(t < steps_of(boundary), xp.zeros_like(t) + value, out)
+        return out
+
+    def value_range(self) -> tuple[float, float]:
+        return min(self.values), max(self.values)

@@ -1,0 +1,266 @@
+"""Presets: named compositions of leaves (one-cycle, its momentum, warmup-stable-decay).
+
+A preset prints under its own name (``one_cycle(peak=0.1, steps=1000)``) and evaluates through its
+expansion into leaves and combinators, ``s.expand()``. A fractional ``warmup``/``decay`` (a float in
+[0, 1]) is a share of the preset's own ``steps``; an int is a step count; ``"20%"`` is a share of the
+whole training run.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import pairwise
+from typing import Any
+
+from lrkit import _validate as check
+from lrkit.compose import Warmup
+from lrkit.core import Array, Schedule
+from lrkit.durations import Duration, Pct, as_duration
+from lrkit.errors import ScheduleError, ScheduleTypeError
+from lrkit.families import (
+    Constant,
+    Cosine,
+    Linear,
+    OneMinusSqrt,
+    Piecewise,
+    steps_of,
+)
+from lrkit.registry import register
+
+__all__ = ["OneCycle", "OneCycleMomentum", "Preset", "Wsd"]
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _share_or_steps(func: str, name: str, value: object) -> float | Duration:
+    """A float share in [0, 1] of the preset's steps, or a duration (int steps or "N%")."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return check.number(func, f"{name} (a float is a share of steps)", value, low=0.0, high=1.0)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str | Pct):
+        raise ScheduleTypeError(
+            f"{func}(): {name} must be a share in [0, 1] (float), an int step count or a share "
+            f"of training like '20%', got {value!r}"
+        )
+    return as_duration(func, name, value, allow_zero=True)
+
+
+def _count(part: float | Duration, total: float) -> float:
+    """Steps of a preset part: a float share of ``total``, else the resolved duration."""
+    if isinstance(part, float):
+        return part * total
+    resolved = steps_of(part)
+    assert resolved is not None
+    return resolved
+
+
+class Preset(Schedule):
+    """A schedule defined as a composition of others; evaluates through ``expand()``."""
+
+    steps: Duration
+
+    def expand(self) -> Schedule:
+        """The composition of leaves and combinators this preset stands for."""
+        raise NotImplementedError  # pragma: no cover
+
+    @cached_property
+    def _expanded(self) -> Schedule:
+        return self.expand()
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.steps)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        return self._expanded._eval(t, xp)
+
+    def value_range(self) -> tuple[float, float]:
+        return self._expanded.value_range()
+
+
+_ONE_CYCLE_SHAPES = ("cos", "linear")
+
+
+def _one_cycle_points(
+    steps: float, warmup: float | Duration, values: tuple[float, float, float, float], three: bool
+) -> tuple[tuple[float, float], ...]:
+    """Phase ends of PyTorch's OneCycleLR: warm-up share·steps − 1, (2·share·steps − 2), steps − 1."""
+    start, peak, middle, final = values
+    rise = (warmup * steps if isinstance(warmup, float) else _count(warmup, steps)) - 1.0
+    last = steps - 1.0
+    if three:
+        fall = 2.0 * rise
+        return ((0.0, start), (rise, peak), (fall, middle), (last, final))
+    return ((0.0, start), (rise, peak), (last, final))
+
+
+def _check_one_cycle_phases(func: str, points: tuple[tuple[float, float], ...]) -> None:
+    steps = [p[0] for p in points]
+    if any(b <= a for a, b in pairwise(steps)):
+        raise ScheduleError(
+            f"{func}(): warmup and steps leave an empty phase (phase ends at steps {steps}); "
+            "use more steps or a warmup share strictly between the phase ends"
+        )
+
+
+@register("one_cycle", kind="preset", example="one_cycle(peak=0.1, steps=100)")
+@dataclass(frozen=True, repr=False)
+class OneCycle(Preset):
+    """The 1cycle policy (Smith & Topin, super-convergence), values as PyTorch's OneCycleLR.
+
+    Rises from peak/div to ``peak`` by step warmup·steps − 1, then anneals to peak/(div·final_div) at
+    step steps − 1 (holding it after). ``three_phase`` goes back to peak/div at 2·warmup·steps − 2
+    first. Defaults as OneCycleLR: warmup 0.3, div 25, final_div 1e4, shape "cos".
+
+    >>> s = OneCycle(1.0, steps=10, warmup=0.5)
+    >>> [round(s(t), 4) for t in (0, 4, 9)]
+    [0.04, 1.0, 0.0]
+    """
+
+    peak: float
+    steps: Duration
+    warmup: float | Duration = 0.3
+    div: float = 25.0
+    final_div: float = 1e4
+    shape: str = "cos"
+    three_phase: bool = False
+
+    def __post_init__(self) -> None:
+        func = "one_cycle"
+        _set(self, "peak", check.number(func, "peak", self.peak, low=0.0))
+        _set(self, "steps", as_duration(func, "steps", self.steps))
+        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
+        _set(self, "div", check.number(func, "div", self.div, low=0.0, low_open=True))
+        _set(
+            self,
+            "final_div",
+            check.number(func, "final_div", self.final_div, low=0.0, low_open=True),
+        )
+        _set(self, "shape", check.choice(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
+        _set(self, "three_phase", check.boolean(func, "three_phase", self.three_phase))
+        if self.is_bound:
+            _check_one_cycle_phases(func, self._points())
+
+    def _points(self) -> tuple[tuple[float, float], ...]:
+        steps = steps_of(self.steps)
+        assert steps is not None
+        start = self.peak / self.div
+        final = start / self.final_div
+        return _one_cycle_points(
+            steps, self.warmup, (start, self.peak, start, final), self.three_phase
+        )
+
+    def expand(self) -> Schedule:
+        return Piecewise(self._points(), self.shape)
+
+
+@register("one_cycle_momentum", kind="preset", example="one_cycle_momentum(steps=100)")
+@dataclass(frozen=True, repr=False)
+class OneCycleMomentum(Preset):
+    """The momentum of the 1cycle policy, as PyTorch's OneCycleLR: high → low → high, against the LR.
+
+    Falls from ``high`` to ``low`` while the LR rises, climbs back while it anneals (three-phase: back
+    to ``high`` in phase 2 and flat in phase 3). Defaults as OneCycleLR (0.85, 0.95).
+
+    >>> s = OneCycleMomentum(steps=10, warmup=0.5)
+    >>> [round(s(t), 4) for t in (0, 4, 9)]
+    [0.95, 0.85, 0.95]
+    """
+
+    steps: Duration
+    low: float = 0.85
+    high: float = 0.95
+    warmup: float | Duration = 0.3
+    shape: str = "cos"
+    three_phase: bool = False
+
+    def __post_init__(self) -> None:
+        func = "one_cycle_momentum"
+        _set(self, "steps", as_duration(func, "steps", self.steps))
+        _set(self, "low", check.number(func, "low", self.low, low=0.0))
+        _set(self, "high", check.number(func, "high", self.high, low=0.0))
+        if self.low > self.high:
+            raise ScheduleError(f"{func}(): low must be <= high, got {self.low} > {self.high}")
+        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
+        _set(self, "shape", check.choice(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
+        _set(self, "three_phase", check.boolean(func, "three_phase", self.three_phase))
+        if self.is_bound:
+            _check_one_cycle_phases(func, self._points())
+
+    def _points(self) -> tuple[tuple[float, float], ...]:
+        steps = steps_of(self.steps)
+        assert steps is not None
+        return _one_cycle_points(
+            steps, self.warmup, (self.high, self.low, self.high, self.high), self.three_phase
+        )
+
+    def expand(self) -> Schedule:
+        return Piecewise(self._points(), self.shape)
+
+
+_WSD_DECAYS = {"linear": Linear, "cosine": Cosine, "1-sqrt": OneMinusSqrt}
+
+
+@register("wsd", kind="preset", example='wsd(peak=0.1, steps=100, warmup=10, shape="1-sqrt")')
+@dataclass(frozen=True, repr=False)
+class Wsd(Preset):
+    """Warmup-stable-decay: linear warm-up, constant ``peak``, then a cooldown to ``final``.
+
+    warmup(w) >> constant(peak, steps − w − d) >> decay(peak → final, d), with d = decay·steps for a
+    float share (default 20 %, Hägele et al. 2024) and shape linear, cosine or 1-sqrt.
+
+    >>> s = Wsd(1.0, steps=10, warmup=2, decay=0.4)
+    >>> [round(s(t), 3) for t in range(11)]
+    [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    """
+
+    peak: float
+    steps: Duration
+    warmup: float | Duration = 0
+    decay: float | Duration = 0.2
+    shape: str = "linear"
+    final: float = 0.0
+
+    def __post_init__(self) -> None:
+        func = "wsd"
+        _set(self, "peak", check.number(func, "peak", self.peak, low=0.0))
+        _set(self, "steps", as_duration(func, "steps", self.steps))
+        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
+        _set(self, "decay", _share_or_steps(func, "decay", self.decay))
+        _set(self, "shape", check.choice(func, "shape", self.shape, tuple(_WSD_DECAYS)))
+        _set(self, "final", check.number(func, "final", self.final, low=0.0))
+        if self.final > self.peak:
+            raise ScheduleError(f"{func}(): final must be <= peak, got {self.final} > {self.peak}")
+        if self.is_bound:
+            self._lengths()
+
+    def _lengths(self) -> tuple[int, int, int]:
+        steps = steps_of(self.steps)
+        assert steps is not None
+        warm = math.floor(_count(self.warmup, steps) + 0.5)
+        decay = math.floor(_count(self.decay, steps) + 0.5)
+        stable = int(steps) - warm - decay
+        if stable < 0:
+            raise ScheduleError(
+                f"wsd(): warmup ({warm}) + decay ({decay}) exceed steps ({int(steps)})"
+            )
+        return warm, stable, decay
+
+    def expand(self) -> Schedule:
+        warm, stable, decay = self._lengths()
+        parts: list[Schedule] = []
+        if warm:
+            parts.append(Warmup(warm))
+        if stable or not decay:
+            parts.append(Constant(self.peak, steps=max(stable, 1)))
+        if decay:
+            parts.append(_WSD_DECAYS[self.shape](start=self.peak, end=self.final, steps=decay))
+        if len(parts) == 1:
+            return parts[0]
+        from lrkit.compose import Sequence
+
+        return Sequence(tuple(parts))

@@ -1,0 +1,92 @@
+"""One registry of schedule names, shared by the text form, ``from_dict``, the CLI and the bench.
+
+Each entry maps a name to the class that stores it (used by ``from_dict``), the factory the text form
+calls (often the class itself), a kind (``leaf``, ``combinator``, ``preset``, ``alias``) and an example
+text used by docs and by the contract tests that run over every entry.
+
+>>> import lrkit
+>>> "cosine" in lrkit.registry.names()
+True
+>>> lrkit.registry.get("cosine").example
+'cosine(start=0.1, end=0.001, steps=100)'
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from lrkit.errors import ScheduleError
+
+__all__ = ["Entry", "get", "names", "register", "suggest"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered schedule name."""
+
+    name: str
+    factory: Callable[..., Any]
+    cls: type | None
+    kind: str
+    example: str
+    summary: str
+
+
+_ENTRIES: dict[str, Entry] = {}
+
+
+def register(
+    name: str, *, kind: str = "leaf", example: str, factory: Callable[..., Any] | None = None
+) -> Callable[[T], T]:
+    """Class/function decorator adding ``name`` to the registry."""
+
+    def decorate(obj: T) -> T:
+        old = _ENTRIES.get(name)
+        if old is not None and _qualname(old.cls or old.factory) != _qualname(obj):
+            raise ScheduleError(f"register(): {name!r} is already registered")
+        is_class = isinstance(obj, type)
+        if is_class:
+            obj.name = name  # type: ignore[attr-defined]
+        doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+        _ENTRIES[name] = Entry(
+            name=name,
+            factory=factory or obj,  # type: ignore[arg-type]
+            cls=obj if is_class else None,  # type: ignore[arg-type]
+            kind=kind,
+            example=example,
+            summary=doc[0] if doc else "",
+        )
+        return obj
+
+    return decorate
+
+
+def _qualname(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+
+
+def suggest(name: str) -> list[str]:
+    """Known names closest to ``name``."""
+    return difflib.get_close_matches(name, list(_ENTRIES), n=3, cutoff=0.5)
+
+
+def get(name: str) -> Entry:
+    """The entry for ``name``; an unknown name lists the nearest known ones."""
+    try:
+        return _ENTRIES[name]
+    except KeyError:
+        close = suggest(name)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ScheduleError(
+            f"unknown schedule {name!r}{hint} (known: {', '.join(sorted(_ENTRIES))})"
+        ) from None
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered names, optionally of one kind, sorted."""
+    return sorted(n for n, e in _ENTRIES.items() if kind is None or e.kind == kind)

@@ -1,0 +1,221 @@
+"""The text form: a small parser over a whitelist of Python expression syntax, and ``from_dict``.
+
+The grammar is Python's own expression syntax restricted to: calls of registered names with literal
+arguments (numbers, strings, ``True``/``False``/``None``, lists, ``pct(20)``, nested schedules), the
+method calls ``.repeat() .clip() .shift() .mirror()``, ``a >> b`` (sequence) and ``s * k`` (scale).
+It is parsed with :func:`ast.parse` and walked by this module; nothing is ever evaluated.
+
+>>> import lrkit
+>>> s = lrkit.parse('warmup(100) >> cosine(start=1e-3, end=1e-5, steps="90%")')
+>>> str(s)
+'warmup(100) >> cosine(start=0.001, end=1e-05, steps="90%")'
+>>> lrkit.parse("cosin(start=1.0, steps=10)")
+Traceback (most recent call last):
+...
+lrkit.errors.TextFormError: unknown schedule 'cosin'; did you mean 'cosine'?
+  cosin(start=1.0, steps=10)
+  ^^^^^
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lrkit import registry
+from lrkit.core import Schedule
+from lrkit.durations import Pct
+from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
+
+__all__ = ["from_dict", "parse"]
+
+_METHODS = ("repeat", "clip", "shift", "mirror")
+
+
+def parse(text: str) -> Schedule:
+    """The schedule written as ``text`` (the inverse of ``str(schedule)``)."""
+    if not isinstance(text, str):
+        raise ScheduleTypeError(f"parse(): text must be a str, got {type(text).__name__}")
+    source = text.strip()
+    if not source:
+        raise TextFormError("empty schedule text", text=text, column=0)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as err:
+        line = (err.lineno or 1) - 1
+        lines = source.splitlines() or [source]
+        row = lines[min(line, len(lines) - 1)]
+        column = max(0, (err.offset or 1) - 1)
+        raise TextFormError(
+            f"invalid syntax: {err.msg}", text=row, column=min(column, len(row))
+        ) from None
+    return _Reader(source).schedule(tree.body)
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.lines = source.splitlines() or [source]
+
+    def fail(self, message: str, node: ast.AST) -> TextFormError:
+        lineno = getattr(node, "lineno", 1)
+        row = self.lines[lineno - 1]
+        column = getattr(node, "col_offset", 0)
+        end = getattr(node, "end_col_offset", None)
+        if getattr(node, "end_lineno", lineno) != lineno:
+            end = len(row)
+        return TextFormError(message, text=row, column=column, end=end)
+
+    def schedule(self, node: ast.expr) -> Schedule:
+        value = self.value(node)
+        if not isinstance(value, Schedule):
+            raise self.fail(f"expected a schedule, got {ast.unparse(node)!r}", node)
+        return value
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool | int | float | str) or node.value is None:
+                return node.value
+            raise self.fail(f"unsupported literal {ast.unparse(node)!r}", node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            operand = self.value(node.operand)
+            if isinstance(operand, bool) or not isinstance(operand, int | float):
+                raise self.fail("a sign must precede a number", node)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.List | ast.Tuple):
+            return tuple(self.value(item) for item in node.elts)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Name):
+            raise self.fail(
+                f"unknown name {node.id!r}: write numbers and strings literally, schedules as calls",
+                node,
+            )
+        raise self.fail(f"unsupported syntax {type(node).__name__} in {ast.unparse(node)!r}", node)
+
+    def binary(self, node: ast.BinOp) -> Any:
+        if isinstance(node.op, ast.RShift):
+            left, right = self.schedule(node.left), self.schedule(node.right)
+            return self.build(node, lambda: left >> right)
+        if isinstance(node.op, ast.Mult):
+            left, right = self.value(node.left), self.value(node.right)
+            if isinstance(left, Schedule) and not isinstance(right, Schedule):
+                return self.build(node, lambda: self.scaled(left, right, node))
+            if isinstance(right, Schedule) and not isinstance(left, Schedule):
+                return self.build(node, lambda: self.scaled(right, left, node))
+            raise self.fail("'*' needs one schedule and one number", node)
+        raise self.fail(
+            f"unsupported operator {type(node.op).__name__}: use '>>' (sequence) or '*' (scale)",
+            node,
+        )
+
+    def scaled(self, schedule: Schedule, factor: Any, node: ast.AST) -> Schedule:
+        if isinstance(factor, bool) or not isinstance(factor, int | float):
+            raise self.fail(f"'*' needs a number, got {factor!r}", node)
+        return schedule * factor
+
+    def call(self, node: ast.Call) -> Any:
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+            kw.arg is None for kw in node.keywords
+        ):
+            raise self.fail("*args and **kwargs are not allowed", node)
+        args = [self.value(arg) for arg in node.args]
+        kwargs = {kw.arg: self.value(kw.value) for kw in node.keywords if kw.arg}
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            receiver = self.schedule(func.value)
+            if func.attr not in _METHODS:
+                close = difflib.get_close_matches(func.attr, _METHODS, n=1)
+                hint = f"; did you mean .{close[0]}()?" if close else ""
+                raise self.fail(
+                    f"unknown method .{func.attr}(){hint} (known: "
+                    + ", ".join(f".{m}()" for m in _METHODS)
+                    + ")",
+                    func,
+                )
+            method = getattr(receiver, func.attr)
+            self.check_signature(func.attr, method, args, kwargs, node)
+            return self.build(node, lambda: method(*args, **kwargs))
+        if not isinstance(func, ast.Name):
+            raise self.fail(f"cannot call {ast.unparse(func)!r}", func)
+        if func.id == "pct":
+            self.check_signature("pct", Pct, args, kwargs, node)
+            return self.build(node, lambda: Pct(*args, **kwargs))
+        try:
+            entry = registry.get(func.id)
+        except ScheduleError:
+            close = registry.suggest(func.id)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise self.fail(f"unknown schedule {func.id!r}{hint}", func) from None
+        self.check_signature(func.id, entry.factory, args, kwargs, node)
+        return self.build(node, lambda: entry.factory(*args, **kwargs))
+
+    def check_signature(
+        self,
+        name: str,
+        factory: Callable[..., Any],
+        args: list[Any],
+        kwargs: Mapping[str, Any],
+        node: ast.Call,
+    ) -> None:
+        signature = inspect.signature(factory)
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as err:
+            accepted = [p for p in signature.parameters if not p.startswith("_")]
+            unknown = [k for k in kwargs if k not in signature.parameters]
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, accepted, n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            detail = f"unknown argument {', '.join(hints)}" if hints else str(err)
+            raise self.fail(
+                f"{name}(): {detail}; accepted arguments: {', '.join(accepted)}", node
+            ) from None
+
+    def build(self, node: ast.AST, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except TextFormError:
+            raise
+        except (ScheduleError, TypeError, ValueError) as err:
+            raise self.fail(str(err).splitlines()[0], node) from None
+
+
+def from_dict(data: Mapping[str, Any]) -> Schedule:
+    """The schedule stored by ``schedule.to_dict()``.
+
+    >>> import lrkit
+    >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
+    >>> lrkit.from_dict(s.to_dict()) == s
+    True
+    """
+    value = _decode(data)
+    if not isinstance(value, Schedule):
+        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {data!r}")
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if "type" not in value:
+            raise ScheduleError(
+                f"from_dict(): a schedule dict needs a 'type' key, got {dict(value)!r}"
+            )
+        entry = registry.get(str(value["type"]))
+        if entry.cls is None:
+            raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
+        kwargs = {str(k): _decode(v) for k, v in value.items() if k != "type"}
+        try:
+            return entry.cls(**kwargs)
+        except TypeError as err:
+            raise ScheduleTypeError(
+                f"from_dict(): bad fields for {value['type']!r}: {err}"
+            ) from None
+    if isinstance(value, list | tuple):
+        return tuple(_decode(item) for item in value)
+    return value
