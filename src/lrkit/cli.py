@@ -1,1 +1,160 @@
-def main() -> None: ...
+"""The ``lrkit`` command line: preview schedules (show, plot, list), find LRs, run the bench.
+
+Heavy imports (matplotlib, frameworks) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import lrkit
+from lrkit.core import Schedule
+from lrkit.errors import ScheduleError
+
+app = typer.Typer(
+    name="lrkit",
+    help="Learning-rate schedules as values: preview them, find an LR, and bench schedules.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def _load(spec: str, steps: int | None) -> tuple[Schedule, int]:
+    """Parse ``spec``, bind shares to ``steps`` and pick how many steps to show."""
+    try:
+        schedule = lrkit.parse(spec)
+        if not schedule.is_bound:
+            if steps is None:
+                raise ScheduleError(f"{spec!r} uses shares of training; pass --steps N")
+            schedule = schedule.bind(steps)
+    except ScheduleError as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    if steps is None:
+        steps = int(schedule.duration) + 1 if schedule.duration is not None else 1000
+    return schedule, steps
+
+
+def chart(values: np.ndarray, *, width: int = 64, height: int = 10) -> list[str]:
+    """A bar chart of ``values`` in block characters, ``height`` rows of ``width`` columns.
+
+    >>> chart(np.array([0.0, 1.0]), width=2, height=1)
+    [' █']
+    """
+    columns = np.array_split(values, min(width, len(values)))
+    tops = np.array([float(np.max(c)) for c in columns])
+    low, high = float(np.min(values)), float(np.max(values))
+    span = high - low if high > low else 1.0
+    eighths = np.round((tops - low) / span * height * 8).astype(int)
+    rows = []
+    for row in range(height - 1, -1, -1):
+        level = np.clip(eighths - row * 8, 0, 8)
+        rows.append("".join(_BLOCKS[v] for v in level))
+    return rows
+
+
+def _key_steps(schedule: Schedule, steps: int) -> list[int]:
+    marks = {0, 1, steps - 1}
+    marks.update(int(steps * f) for f in (0.1, 0.25, 0.5, 0.75, 0.9))
+    if isinstance(schedule, lrkit.Sequence):
+        starts = schedule._starts[1:]
+        for begin in starts:
+            marks.update({int(begin) - 1, int(begin)})
+    return sorted(m for m in marks if 0 <= m < steps)
+
+
+@app.command()
+def show(
+    spec: Annotated[str, typer.Argument(help="Schedule text, e.g. 'warmup(100) >> cosine(...)'.")],
+    steps: Annotated[int | None, typer.Option(help="Steps to show (binds '%' shares).")] = None,
+) -> None:
+    """Print a schedule's canonical text, its values at key steps and a terminal chart."""
+    schedule, steps = _load(spec, steps)
+    values = schedule(np.arange(steps))
+    console.print(f"[bold]{schedule}[/bold]", highlight=False)
+    table = Table("step", "value", title=f"{steps} steps", title_justify="left")
+    for mark in _key_steps(schedule, steps):
+        table.add_row(str(mark), f"{values[mark]:.6g}")
+    console.print(table)
+    high, low = float(np.max(values)), float(np.min(values))
+    rows = chart(values)
+    for index, row in enumerate(rows):
+        label = (
+            f"{high:9.3g} "
+            if index == 0
+            else (f"{low:9.3g} " if index == len(rows) - 1 else " " * 10)
+        )
+        console.print(f"{label}│{row}", highlight=False)
+    console.print(" " * 10 + "└" + "─" * len(rows[0]), highlight=False)
+    console.print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
+
+
+@app.command()
+def plot(
+    specs: Annotated[list[str], typer.Argument(help="One or more schedule texts.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path(
+        "schedules.png"
+    ),
+    steps: Annotated[int | None, typer.Option(help="Steps to plot (binds '%' shares).")] = None,
+    log: Annotated[bool, typer.Option("--log", help="Logarithmic value axis.")] = False,
+) -> None:
+    """Plot one or more schedules on one chart (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    loaded = [_load(spec, steps) for spec in specs]
+    span = steps or max(n for _, n in loaded)
+    fig, ax = plt.subplots(figsize=(9, 4.2 + 0.22 * len(loaded)), dpi=110)
+    for schedule, _ in loaded:
+        label = str(schedule)
+        label = label if len(label) <= 110 else label[:107] + "..."
+        ax.plot(np.arange(span), schedule(np.arange(span)), label=label, linewidth=1.6)
+    ax.set_xlabel("step")
+    ax.set_ylabel("value")
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.set_title("lrkit schedules")
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
+    fig.tight_layout()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output)
+    plt.close(fig)
+    console.print(f"wrote {output}")
+
+
+@app.command("list")
+def list_names() -> None:
+    """List every registered schedule with an example."""
+    table = Table("name", "kind", "example", "summary")
+    for name in lrkit.registry.names():
+        entry = lrkit.registry.get(name)
+        table.add_row(name, entry.kind, entry.example, entry.summary)
+    console.print(table)
+
+
+def _register_subcommands() -> None:
+    """Commands that live in their own packages (finder, bench)."""
+    from lrkit.bench.cli import register as register_bench
+    from lrkit.finder.cli import register as register_find
+
+    register_find(app)
+    register_bench(app)
+
+
+def main() -> None:
+    """Entry point of the ``lrkit`` script."""
+    _register_subcommands()
+    app()

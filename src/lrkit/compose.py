@@ -149,8 +149,6 @@ class Sequence(Schedule):
                     f"sequence(): {part} has no end, so nothing after it would ever run; give it "
                     "steps= or put it last"
                 )
-        if isinstance(parts[-1], Warmup):
-            raise ScheduleError(f"sequence(): {parts[-1]} must be followed by a schedule")
         _set(self, "parts", tuple(parts))
 
     @classmethod
@@ -178,12 +176,20 @@ class Sequence(Schedule):
 
     @cached_property
     def _targets(self) -> tuple[float | None, ...]:
-        return tuple(
-            float(self.parts[i + 1](0)) if isinstance(part, Warmup) else None
-            for i, part in enumerate(self.parts)
-        )
+        targets: list[float | None] = []
+        for index, part in enumerate(self.parts[:-1]):
+            after = self.parts[index + 1]
+            if not isinstance(part, Warmup):
+                targets.append(None)
+            elif isinstance(after, Warmup):
+                targets.append(after.start)
+            else:
+                targets.append(float(after(0)))
+        return (*targets, None)
 
     def _eval(self, t: Array, xp: Any) -> Array:
+        if isinstance(self.parts[-1], Warmup):
+            self.parts[-1]._eval(t, xp)  # raises: a warm-up needs a schedule after it
         zeros = xp.zeros_like(t)
         out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], zeros), xp)
         for index in range(len(self.parts) - 2, -1, -1):

@@ -72,7 +72,9 @@ class Schedule:
             step = float(t)
             if not math.isfinite(step) or step < 0.0:
                 raise ScheduleError(f"{self.name}: step must be a finite number >= 0, got {t!r}")
-            return float(self._eval(np.asarray(step, dtype=np.float64), np))
+            # a 1-element array (not 0-d) keeps numpy on the same vectorised kernels as arrays,
+            # so s(t) == s(array)[i] bit for bit
+            return float(self._eval(np.array([step], dtype=np.float64), np)[0])
         if isinstance(t, list | tuple | range):
             t = np.asarray(t)
         xp = namespace_of(t)
@@ -80,6 +82,8 @@ class Schedule:
             steps = np.asarray(t, dtype=np.float64)
             if steps.size and not (np.all(np.isfinite(steps)) and np.min(steps) >= 0.0):
                 raise ScheduleError(f"{self.name}: steps must be finite numbers >= 0")
+            if steps.ndim == 0:
+                return self._eval(steps.reshape(1), np).reshape(())
             return self._eval(steps, np)
         if _is_torch(xp):
             if not xp.isdtype(t.dtype, "real floating"):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
+
 from lrkit import _validate as check
 from lrkit.core import Array, Schedule
 from lrkit.durations import Duration, Pct, as_duration
@@ -125,7 +127,11 @@ def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
 
 def _check_finite_at_end(func: str, schedule: Schedule) -> None:
     end = schedule.duration if schedule.is_bound else None
-    if end is not None and not math.isfinite(schedule(end)):
+    if end is None:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        last = schedule(end)
+    if not math.isfinite(last):
         raise ScheduleError(f"{func}(): values overflow to infinity before the end: {schedule}")
 
 

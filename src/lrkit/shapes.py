@@ -42,20 +42,31 @@ def _half_cos(p: Array, q: Array, xp: Any) -> Array:
     return xp.where(p <= 0.5, head, tail)
 
 
-def _weights(shape: str, p: Array, q: Array, power: float, xp: Any) -> tuple[Array, Array]:
+def _weight(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
+    """w(q), the weight left on ``start``; the complement c(p) is ``_weight`` with p and q swapped
+    for the symmetric shapes, and written out for the others."""
     if shape == "linear":
-        return q, p
+        return q
     if shape == "cos":
-        return _half_cos(p, q, xp), _half_cos(q, p, xp)
+        return _half_cos(p, q, xp)
     if shape == "poly":
-        w = q**power
-        return w, 1.0 - w
+        return q**power
     if shape == "1-sqrt":
-        root = xp.sqrt(p)
-        return q / (1.0 + root), root
+        return q / (1.0 + xp.sqrt(p))
     if shape == "rex":
-        return 2.0 * q / (1.0 + q), p / (1.0 + q)
+        return 2.0 * q / (1.0 + q)
     raise ValueError(f"unknown shape {shape!r}")  # pragma: no cover - validated by callers
+
+
+def _complement(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
+    """c = 1 − w(q), written without cancellation where the shape allows."""
+    if shape in ("linear", "cos"):
+        return _weight(shape, q, p, power, xp)
+    if shape == "1-sqrt":
+        return xp.sqrt(p)
+    if shape == "rex":
+        return p / (1.0 + q)
+    return 1.0 - _weight(shape, p, q, power, xp)
 
 
 def interpolate(
@@ -73,9 +84,14 @@ def interpolate(
     total = steps if steps > 0 else 1.0
     p = local / total
     if shape == "exp":
-        return start * (end / start) ** p
+        value = start * (end / start) ** p
+        value = xp.where(p >= 1.0, xp.zeros_like(value) + end, value)
+        return xp.where(p <= 0.0, xp.zeros_like(value) + start, value)
     q = (total - local) / total
-    w, c = _weights(shape, p, q, power, xp)
     if abs(start) >= abs(end):
-        return end + (start - end) * w
-    return start + (end - start) * c
+        value = end + (start - end) * _weight(shape, p, q, power, xp)
+    else:
+        value = start + (end - start) * _complement(shape, p, q, power, xp)
+    # both endpoints exactly, so joins in a sequence are continuous to the last bit
+    value = xp.where(q <= 0.0, xp.zeros_like(value) + end, value)
+    return xp.where(p <= 0.0, xp.zeros_like(value) + start, value)

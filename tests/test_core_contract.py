@@ -1,0 +1,108 @@
+"""Contract tests run over every registered schedule (the registry's examples)."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit import registry
+
+NAMES = registry.names()
+EXAMPLES = {name: lrkit.parse(registry.get(name).example) for name in NAMES}
+STEPS = np.arange(0, 400, dtype=np.float64)
+
+
+def test_registry_covers_every_family_the_seeds_name() -> None:
+    wanted = {
+        "step", "multistep", "exponential", "cyclic", "one_cycle", "one_cycle_momentum",
+        "cosine", "repeat", "warmup", "polynomial", "wsd", "inverse_sqrt", "linear", "rex",
+        "constant", "piecewise", "piecewise_constant", "mirror", "sequence",
+    }  # fmt: skip
+    assert wanted <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_are_finite_and_non_negative(name: str) -> None:
+    values = EXAMPLES[name](STEPS)
+    assert values.shape == STEPS.shape
+    assert np.all(np.isfinite(values))
+    assert np.all(values >= 0.0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_array_evaluation_equals_scalar_evaluation(name: str) -> None:
+    schedule = EXAMPLES[name]
+    values = schedule(STEPS)
+    scalars = np.array([schedule(int(t)) for t in STEPS])
+    np.testing.assert_array_equal(values, scalars)
+    assert isinstance(schedule(3), float)
+    assert isinstance(schedule(np.int64(3)), float)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_text_round_trip_is_exact(name: str) -> None:
+    schedule = EXAMPLES[name]
+    again = lrkit.parse(str(schedule))
+    assert again == schedule
+    assert hash(again) == hash(schedule)
+    assert str(again) == str(schedule)
+    np.testing.assert_array_equal(again(STEPS), schedule(STEPS))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dict_round_trip_through_json_is_exact(name: str) -> None:
+    schedule = EXAMPLES[name]
+    data = json.loads(json.dumps(schedule.to_dict()))
+    assert lrkit.from_dict(data) == schedule
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickle_round_trip(name: str) -> None:
+    schedule = EXAMPLES[name]
+    assert pickle.loads(pickle.dumps(schedule)) == schedule
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bounded_schedules_hold_their_last_value(name: str) -> None:
+    schedule = EXAMPLES[name]
+    if not schedule.bounded:
+        assert schedule.duration is None
+        return
+    end = schedule.duration
+    assert end is not None
+    last = schedule(end)
+    later = schedule(np.array([end, end + 1, end + 10, 10 * end + 7, 1e9]))
+    np.testing.assert_array_equal(later, np.full(5, last))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_negative_or_non_finite_steps_are_rejected(name: str) -> None:
+    schedule = EXAMPLES[name]
+    for bad in (-1, -0.5, math.nan, math.inf):
+        with pytest.raises(ValueError, match="step"):
+            schedule(bad)
+    with pytest.raises(ValueError, match="steps"):
+        schedule(np.array([0.0, -1.0]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_huge_steps_stay_finite(name: str) -> None:
+    values = EXAMPLES[name](np.array([1e6, 1e9, 1e15]))
+    assert np.all(np.isfinite(values))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_repr_is_parseable_text(name: str) -> None:
+    schedule = EXAMPLES[name]
+    assert repr(schedule) == f"lrkit.parse({str(schedule)!r})"
+
+
+def test_every_entry_has_a_summary_line() -> None:
+    for name in NAMES:
+        entry = registry.get(name)
+        assert entry.summary or entry.kind == "alias", name
