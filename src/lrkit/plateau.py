@@ -1,0 +1,388 @@
+"""Metric-driven LR controller: PyTorch's ReduceLROnPlateau rule, framework-free.
+
+The controller is the one stateful piece of lrkit and stays outside the schedule algebra: it
+watches a metric through :meth:`Plateau.report` and counts *reductions*; :meth:`Plateau.apply`
+turns a closed-form schedule value into the final value by applying those reductions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["Plateau"]
+
+Mode = Literal["min", "max"]
+ThresholdMode = Literal["rel", "abs"]
+OnNan = Literal["bad", "skip", "raise"]
+
+_MODES = ("min", "max")
+_THRESHOLD_MODES = ("rel", "abs")
+_ON_NAN = ("bad", "skip", "raise")
+_STATE_VERSION = 1
+
+
+def _fail(param: str, value: object, allowed: str) -> ValueError:
+    return ValueError(f"Plateau: {param}={value!r} is invalid; {param} must be {allowed}")
+
+
+def _check_real(param: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Plateau: {param}={value!r} is invalid; {param} must be a real number")
+    out = float(value)
+    if not math.isfinite(out):
+        raise _fail(param, value, "finite")
+    return out
+
+
+def _check_count(param: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"Plateau: {param}={value!r} is invalid; {param} must be an int >= 0")
+    if value < 0:
+        raise _fail(param, value, "an int >= 0")
+    return int(value)
+
+
+class Plateau:
+    r"""Reduce a value when a metric stops improving (PyTorch's ``ReduceLROnPlateau`` rule).
+
+    Call :meth:`report` once per evaluation. An evaluation is *better* than the best so far when
+    (``mode="min"``, ``threshold_mode="rel"``) ``metric < best * (1 - threshold)``; ``"abs"`` uses
+    ``best - threshold``; ``mode="max"`` mirrors both. After more than ``patience`` evaluations in a
+    row that are not better, one *reduction* happens, then ``cooldown`` evaluations are ignored.
+    ``levels`` adds a second rule: one reduction each time the metric first crosses a level
+    (drops below it in ``"min"`` mode, rises above it in ``"max"`` mode).
+
+    :meth:`apply` applies the reductions to a value, one multiplication at a time, exactly as
+    PyTorch does to ``param_group["lr"]``::
+
+        v <- max(v * factor, min_lr)   unless that changes v by no more than eps
+
+    so for a constant base value the sequence equals ``ReduceLROnPlateau``'s bit for bit. Defaults
+    are PyTorch's (factor 0.1, patience 10, threshold 1e-4 "rel", cooldown 0, min_lr 0, eps 1e-8).
+
+    A NaN or infinite metric never becomes the best value: with ``on_nan="bad"`` (default) it
+    counts as an evaluation without improvement, ``"skip"`` ignores it, ``"raise"`` raises.
+
+    >>> p = Plateau(factor=0.5, patience=1)
+    >>> [p.report(m) for m in (1.0, 1.0, 1.0, 0.5, 0.6, 0.6)]
+    [False, False, True, False, False, True]
+    >>> p.reductions, p.scale, p.apply(0.1)
+    (2, 0.25, 0.025)
+    """
+
+    def __init__(
+        self,
+        mode: Mode = "min",
+        factor: float = 0.1,
+        patience: int | None = 10,
+        threshold: float = 1e-4,
+        threshold_mode: ThresholdMode = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+        *,
+        levels: Sequence[float] = (),
+        on_nan: OnNan = "bad",
+    ) -> None:
+        if mode not in _MODES:
+            raise _fail("mode", mode, "'min' or 'max'")
+        factor = _check_real("factor", factor)
+        if not 0.0 < factor < 1.0:
+            raise _fail("factor", factor, "in the open interval (0, 1)")
+        if patience is not None:
+            patience = _check_count("patience", patience)
+        threshold = _check_real("threshold", threshold)
+        if threshold < 0.0:
+            raise _fail("threshold", threshold, ">= 0")
+        if threshold_mode not in _THRESHOLD_MODES:
+            raise _fail("threshold_mode", threshold_mode, "'rel' or 'abs'")
+        cooldown = _check_count("cooldown", cooldown)
+        if isinstance(min_lr, Sequence) and not isinstance(min_lr, str):
+            min_lrs = tuple(_check_real("min_lr", v) for v in min_lr)
+            if not min_lrs:
+                raise _fail("min_lr", min_lr, "a number >= 0 or a non-empty list of them")
+        else:
+            min_lrs = (_check_real("min_lr", min_lr),)
+        if any(v < 0.0 for v in min_lrs):
+            raise _fail("min_lr", min_lr, ">= 0")
+        eps = _check_real("eps", eps)
+        if eps < 0.0:
+            raise _fail("eps", eps, ">= 0")
+        if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
+            raise TypeError(
+                f"Plateau: levels={levels!r} is invalid; levels must be a list of numbers"
+            )
+        lv = tuple(_check_real("levels", v) for v in levels)
+        direction = 1.0 if mode == "max" else -1.0
+        if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(lv)):
+            order = "increasing" if mode == "max" else "decreasing"
+            raise _fail("levels", list(levels), f"strictly {order} for mode={mode!r}")
+        if on_nan not in _ON_NAN:
+            raise _fail("on_nan", on_nan, "'bad', 'skip' or 'raise'")
+        if patience is None and not lv:
+            raise _fail("patience", None, "an int >= 0 unless levels are given")
+
+        self.mode: Mode = mode
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.threshold_mode: ThresholdMode = threshold_mode
+        self.cooldown = cooldown
+        self.min_lrs = min_lrs
+        self.eps = eps
+        self.levels = lv
+        self.on_nan: OnNan = on_nan
+        self.reset()
+
+    @classmethod
+    def threshold_halving(
+        cls,
+        levels: Sequence[float],
+        *,
+        mode: Mode = "min",
+        factor: float = 0.5,
+        patience: int | None = None,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+        on_nan: OnNan = "bad",
+    ) -> Plateau:
+        """Halve the value each time the metric first drops below the next of ``levels``.
+
+        ``levels`` must be strictly decreasing (increasing for ``mode="max"``); a metric that
+        jumps past several levels at once gives one reduction per level. ``patience`` (off by
+        default) adds the plateau rule on top.
+
+        >>> p = Plateau.threshold_halving([1.0, 0.5, 0.25])
+        >>> [p.report(m) for m in (1.2, 0.9, 0.8, 0.2)]
+        [False, True, False, True]
+        >>> p.reductions, p.apply(0.1)
+        (3, 0.0125)
+        """
+        return cls(
+            mode=mode,
+            factor=factor,
+            patience=patience,
+            threshold=0.0,
+            min_lr=min_lr,
+            eps=eps,
+            levels=levels,
+            on_nan=on_nan,
+        )
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> Plateau:
+        """A controller rebuilt from :meth:`state_dict` output (config and state).
+
+        >>> p = Plateau(patience=0)
+        >>> _ = p.report(1.0), p.report(2.0)
+        >>> Plateau.from_state_dict(p.state_dict()).reductions
+        1
+        """
+        out = cls()
+        out.load_state_dict(state, strict=False)
+        return out
+
+    # -- state -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the history: best value, counters and reductions (the scale returns to 1)."""
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.reductions = 0
+        self.next_level = 0
+        self.evaluations = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether the controller is currently ignoring evaluations after a reduction."""
+        return self.cooldown_counter > 0
+
+    @property
+    def scale(self) -> float:
+        """``factor ** reductions`` (before the ``min_lr`` and ``eps`` rules of :meth:`apply`)."""
+        s = 1.0
+        for _ in range(self.reductions):
+            s *= self.factor
+        return s
+
+    def is_better(self, metric: float, best: float) -> bool:
+        """PyTorch's ``ReduceLROnPlateau._is_better`` comparison."""
+        if self.mode == "min":
+            if self.threshold_mode == "rel":
+                return metric < best * (1.0 - self.threshold)
+            return metric < best - self.threshold
+        if self.threshold_mode == "rel":
+            return metric > best * (self.threshold + 1.0)
+        return metric > best + self.threshold
+
+    def report(self, metric: object) -> bool:
+        """Record one evaluation of the metric; return whether it caused a reduction."""
+        try:
+            current = float(metric)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"Plateau.report: metric={metric!r} is invalid; metric must be a real number"
+            ) from None
+        finite = math.isfinite(current)
+        if not finite:
+            if self.on_nan == "raise":
+                raise ValueError(
+                    f"Plateau.report: metric={current!r} is not finite (on_nan='raise')"
+                )
+            if self.on_nan == "skip":
+                return False
+        self.evaluations += 1
+        before = self.reductions
+
+        if finite and self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.patience is not None and self.num_bad_epochs > self.patience:
+            self.reductions += 1
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+
+        if finite:
+            sign = -1.0 if self.mode == "min" else 1.0
+            while (
+                self.next_level < len(self.levels)
+                and sign * (current - self.levels[self.next_level]) > 0.0
+            ):
+                self.next_level += 1
+                self.reductions += 1
+        return self.reductions != before
+
+    # -- applying ----------------------------------------------------------------------------
+    def min_lr_for(self, group: int = 0) -> float:
+        """The ``min_lr`` of param group ``group`` (one value serves every group)."""
+        if len(self.min_lrs) == 1:
+            return self.min_lrs[0]
+        if not 0 <= group < len(self.min_lrs):
+            raise ValueError(
+                f"Plateau.apply: group={group!r} is invalid; min_lr was given for "
+                f"{len(self.min_lrs)} groups"
+            )
+        return self.min_lrs[group]
+
+    def apply(self, value: float, group: int = 0) -> float:
+        """The value after the reductions so far: ``v <- max(v*factor, min_lr)`` per reduction.
+
+        A reduction that would change the value by no more than ``eps`` is dropped, and so are
+        the ones after it (they would be dropped too), as in PyTorch.
+
+        >>> p = Plateau(factor=0.5, patience=0, min_lr=0.1)
+        >>> p.reductions = 5
+        >>> p.apply(1.0), p.apply(0.05)
+        (0.1, 0.05)
+        """
+        v = float(value)
+        floor = self.min_lr_for(group)
+        for _ in range(self.reductions):
+            new = max(v * self.factor, floor)
+            if v - new > self.eps:
+                v = new
+            else:
+                break
+        return v
+
+    def apply_array(self, values: npt.ArrayLike, group: int = 0) -> npt.NDArray[np.float64]:
+        """:meth:`apply` on every element of a float64 array (same results, bit for bit).
+
+        >>> p = Plateau(factor=0.5, patience=0)
+        >>> p.reductions = 1
+        >>> p.apply_array([0.2, 0.4]).tolist()
+        [0.1, 0.2]
+        """
+        v = np.array(values, dtype=np.float64)
+        floor = self.min_lr_for(group)
+        for _ in range(self.reductions):
+            new = np.maximum(v * self.factor, floor)
+            changed = (v - new) > self.eps
+            if not changed.any():
+                break
+            v = np.where(changed, new, v)
+        return v
+
+    # -- state dict --------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments as primitives."""
+        return {
+            "mode": self.mode,
+            "factor": self.factor,
+            "patience": self.patience,
+            "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
+            "cooldown": self.cooldown,
+            "min_lr": list(self.min_lrs),
+            "eps": self.eps,
+            "levels": list(self.levels),
+            "on_nan": self.on_nan,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The controller's state (and config) as ints, floats, strings, lists and dicts."""
+        return {
+            "version": _STATE_VERSION,
+            "config": self.config(),
+            "best": self.best,
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
+            "reductions": self.reductions,
+            "next_level": self.next_level,
+            "evaluations": self.evaluations,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Restore :meth:`state_dict` output; a different config is an error unless not strict.
+
+        With ``strict=False`` the saved config replaces this controller's one.
+        """
+        if not isinstance(state, Mapping) or "config" not in state:
+            raise ValueError(
+                "Plateau.load_state_dict: state is not a Plateau.state_dict() "
+                f"(got {type(state).__name__} with keys {sorted(state) if isinstance(state, Mapping) else '-'})"
+            )
+        saved = dict(state["config"])
+        mine = self.config()
+        if saved != mine:
+            if strict:
+                diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
+                raise ValueError(
+                    "Plateau.load_state_dict: the saved controller differs from this one "
+                    f"(saved, current): {diff}; pass strict=False to use the saved one"
+                )
+            min_lr = saved["min_lr"]
+            fresh = Plateau(
+                mode=saved["mode"],
+                factor=saved["factor"],
+                patience=saved["patience"],
+                threshold=saved["threshold"],
+                threshold_mode=saved["threshold_mode"],
+                cooldown=saved["cooldown"],
+                min_lr=min_lr[0] if len(min_lr) == 1 else min_lr,
+                eps=saved["eps"],
+                levels=saved["levels"],
+                on_nan=saved["on_nan"],
+            )
+            self.__dict__.update(fresh.__dict__)
+        self.best = float(state["best"])
+        self.num_bad_epochs = int(state["num_bad_epochs"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self.reductions = int(state["reductions"])
+        self.next_level = int(state["next_level"])
+        self.evaluations = int(state["evaluations"])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"Plateau({args}; reductions={self.reductions}, best={self.best!r})"

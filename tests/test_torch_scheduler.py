@@ -1,0 +1,381 @@
+"""lrkit.torch.Scheduler: the LRScheduler contract, fast path, state, tensors, plateau."""
+
+from __future__ import annotations
+
+import copy
+import io
+import random
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
+
+import lrkit
+import lrkit.torch.scheduler as scheduler_module
+from lrkit.plateau import Plateau
+from lrkit.torch import Scheduler
+
+WARM_COS = lrkit.warmup(5) >> lrkit.cosine(start=0.1, end=0.001, steps=45)
+
+
+def _params(n: int = 1) -> list[torch.Tensor]:
+    out = []
+    for _ in range(n):
+        p = torch.zeros(3, requires_grad=True)
+        p.grad = torch.ones(3)
+        out.append(p)
+    return out
+
+
+def _sgd(groups: int = 1, **kw: Any) -> torch.optim.SGD:
+    kw = {"lr": 1.0, "momentum": 0.9, "weight_decay": 0.0, **kw}
+    return torch.optim.SGD([{"params": [p]} for p in _params(groups)], **kw)
+
+
+def _adamw(groups: int = 1, **kw: Any) -> torch.optim.AdamW:
+    return torch.optim.AdamW([{"params": [p]} for p in _params(groups)], lr=1.0, **kw)
+
+
+def _snapshot(opt: torch.optim.Optimizer) -> list[tuple[float, ...]]:
+    def f(v: Any) -> float:
+        return float(v.item()) if isinstance(v, torch.Tensor) else float(v)
+
+    rows = []
+    for g in opt.param_groups:
+        mom = g["betas"][0] if "betas" in g else g.get("momentum", 0.0)
+        rows.append((f(g["lr"]), f(mom), f(g["weight_decay"])))
+    return rows
+
+
+def _run(opt: torch.optim.Optimizer, sched: Scheduler, steps: int) -> list[list[tuple[float, ...]]]:
+    out = []
+    for _ in range(steps):
+        out.append(_snapshot(opt))
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_is_a_torch_lr_scheduler_and_writes_step_zero_at_construction() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    assert isinstance(sched, LRScheduler)
+    assert sched.last_epoch == 0 and sched._step_count == 1
+    assert opt.param_groups[0]["lr"] == WARM_COS(0) == sched.get_last_lr()[0]
+    assert sched.base_lrs == [WARM_COS(0)]
+
+
+def test_values_equal_the_schedule_at_every_step_for_every_group_and_key() -> None:
+    lr = [WARM_COS, lrkit.linear(0.5, 0.05, steps=30)]
+    mom = lrkit.one_cycle_momentum(steps=50)
+    wd = lrkit.constant(0.01, steps=20) >> lrkit.constant(0.0)
+    spec = [{"lr": lr[0], "momentum": mom, "weight_decay": wd}, {"lr": lr[1], "momentum": mom}]
+    opt = _adamw(groups=2)
+    sched = Scheduler(opt, spec)
+    for t, rows in enumerate(_run(opt, sched, 60)):
+        assert rows[0] == (WARM_COS(t), mom(t), wd(t))
+        assert rows[1][:2] == (lr[1](t), mom(t))
+    assert sched.get_last_lr() == [WARM_COS(60), lr[1](60)]
+    assert opt.param_groups[0]["betas"][1] == 0.999  # only betas[0] is scheduled
+
+
+def test_end_to_end_matches_torch_one_cycle_lr_with_momentum() -> None:
+    n = 200
+    opt_t, opt_l = _sgd(lr=0.1), _sgd(lr=0.1)
+    ref = OneCycleLR(opt_t, max_lr=0.1, total_steps=n)
+    sched = Scheduler(
+        opt_l, {"lr": lrkit.one_cycle(0.1, steps=n), "momentum": lrkit.one_cycle_momentum(steps=n)}
+    )
+    a, b = _run(opt_t, ref, n), _run(opt_l, sched, n)  # type: ignore[arg-type]
+    np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-12, atol=1e-15)
+
+
+def test_text_schedule_and_share_durations_bind_to_total_steps() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, "warmup('10%') >> cosine(start=0.1, steps='90%')", total_steps=100)
+    assert sched.schedules[0]["lr"] == lrkit.parse("warmup(10) >> cosine(start=0.1, steps=90)")
+    with pytest.raises(ValueError, match="total_steps"):
+        Scheduler(_sgd(), lrkit.cosine(start=0.1, steps="50%"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"schedule": 0.1}, TypeError, "schedule=0.1"),
+        ({"schedule": [WARM_COS, WARM_COS]}, ValueError, "2 entries"),
+        ({"schedule": {}}, ValueError, "schedule"),
+        ({"schedule": WARM_COS, "key": "nesterovish"}, ValueError, "nesterovish"),
+        ({"schedule": WARM_COS, "total_steps": 0}, ValueError, "total_steps=0"),
+        ({"schedule": WARM_COS, "plateau": "yes"}, TypeError, "plateau"),
+        ({"schedule": {"momentum": WARM_COS}, "plateau": Plateau()}, ValueError, "'lr'"),
+        ({"schedule": "cosine(start=0.1"}, lrkit.TextFormError, None),
+    ],
+)
+def test_bad_arguments_fail_at_construction(
+    kwargs: dict[str, Any], exc: type[Exception], match: str | None
+) -> None:
+    with pytest.raises(exc, match=match):
+        Scheduler(_sgd(), **kwargs)
+    with pytest.raises(TypeError, match="Optimizer"):
+        Scheduler("sgd", WARM_COS)  # type: ignore[arg-type]
+
+
+def test_correct_loop_emits_no_warning_and_wrong_order_warns_like_torch() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _run(opt, sched, 20)
+    opt2 = _sgd()
+    sched2 = Scheduler(opt2, WARM_COS)
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        sched2.step()
+
+
+LINEAR = lrkit.linear(0.1, 0.0, steps=10)
+
+
+def _amp_loop(skip_first: bool, recommended: bool) -> tuple[list[float], int]:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = Scheduler(opt, LINEAR)
+    scaler = torch.amp.GradScaler("cpu")
+    lrs, applied = [], 0
+    for i in range(6):
+        opt.zero_grad()
+        bad = (skip_first and i == 0) or i == 3  # overflow: GradScaler skips optimizer.step()
+        loss = model(torch.ones(1, 2)).sum() * (float("inf") if bad else 1.0)
+        scaler.scale(loss).backward()
+        lrs.append(opt.param_groups[0]["lr"])
+        before = scaler.get_scale()
+        scaler.step(opt)
+        scaler.update()
+        skipped = scaler.get_scale() < before
+        applied += not skipped
+        if not (recommended and skipped):
+            sched.step()
+    return lrs, applied
+
+
+def test_grad_scaler_recommended_pattern_emits_no_warning_even_if_first_step_skipped() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lrs, applied = _amp_loop(skip_first=True, recommended=True)
+        # LR follows the optimizer steps that really happened
+        assert lrs == [LINEAR(t) for t in (0, 0, 1, 2, 2, 3)] and applied == 4
+        _amp_loop(skip_first=False, recommended=False)  # later skips never warn
+
+
+def test_step_with_a_step_jumps_and_a_metric_is_refused() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    opt.step()
+    sched.step(30)
+    assert sched.last_epoch == 30 and opt.param_groups[0]["lr"] == WARM_COS(30)
+    sched.step()
+    assert opt.param_groups[0]["lr"] == WARM_COS(31)
+    with pytest.raises(TypeError, match="report"):
+        sched.step(0.5)  # type: ignore[arg-type]
+
+
+def test_chunk_boundaries_and_fast_path_give_closed_form_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scheduler_module, "CHUNK", 7)
+    spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=40)}
+    for make in (_sgd, _adamw):
+        opt = make(groups=3)
+        sched = Scheduler(opt, spec)
+        for t, rows in enumerate(_run(opt, sched, 60)):
+            assert all(r[:2] == (WARM_COS(t), spec["momentum"](t)) for r in rows)
+        assert sched.last_epoch == 60 and sched._step_count == 61
+
+
+def test_step_count_is_kept_for_accelerate_style_increments() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    opt.step()
+    sched.step()
+    sched._step_count += 1  # what AcceleratedScheduler does under gradient accumulation
+    assert sched._step_count == 3 and sched.last_epoch == 1
+    sched.step()
+    assert sched._step_count == 4 and sched.last_epoch == 2
+    assert not hasattr(sched, "total_steps")  # AcceleratedScheduler would cap steps by it
+
+
+def _is_primitive(obj: object) -> bool:
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _is_primitive(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return all(_is_primitive(v) for v in obj)
+    return obj is None or isinstance(obj, (bool, int, float, str))
+
+
+def _resume_case(seed: int, make: Any, plateau: bool) -> None:
+    rng = random.Random(seed)
+    spec = [
+        {
+            "lr": WARM_COS,
+            "momentum": lrkit.one_cycle_momentum(steps=300),
+            "weight_decay": lrkit.linear(0.05, 0.0, steps=500),
+        },
+        {"lr": lrkit.cyclic(0.01, 0.1, half_cycle=37, mode="triangular2")},
+    ]
+
+    def build() -> tuple[torch.optim.Optimizer, Scheduler]:
+        opt = make(groups=2)
+        pl = Plateau(factor=0.5, patience=1, min_lr=1e-4) if plateau else None
+        sched = Scheduler(opt, spec, plateau=pl)
+        opt.step()  # once, for the call-order check; the scheduler never reads the params
+        return opt, sched
+
+    metrics = [rng.random() for _ in range(400)]
+
+    def drive(opt: torch.optim.Optimizer, sched: Scheduler, start: int, n: int) -> list[Any]:
+        out = []
+        for t in range(start, start + n):
+            out.append(_snapshot(opt))
+            sched.step()
+            if plateau and t % 10 == 9:
+                sched.report(metrics[t // 10])
+        return out
+
+    at = rng.randrange(1, 1500)
+    opt_a, sched_a = build()
+    expected = drive(opt_a, sched_a, 0, at + 1000)
+
+    opt_b, sched_b = build()
+    drive(opt_b, sched_b, 0, at)
+    buf = io.BytesIO()
+    state = sched_b.state_dict()
+    assert _is_primitive(state)
+    torch.save({"opt": opt_b.state_dict(), "sched": state}, buf)
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+
+    opt_c, sched_c = build()  # fresh optimizer: no 'initial_lr' needed (PyTorch #160626)
+    opt_c.load_state_dict(ckpt["opt"])
+    sched_c.load_state_dict(ckpt["sched"])
+    assert drive(opt_c, sched_c, at, 1000) == expected[at:]
+
+    opt_d, sched_d = build()  # scheduler state alone, optimizer left fresh
+    for g in opt_d.param_groups:
+        g.pop("initial_lr", None)
+    sched_d.load_state_dict(ckpt["sched"])
+    assert drive(opt_d, sched_d, at, 1000) == expected[at:]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("make", [_sgd, _adamw])
+def test_resume_at_random_step_continues_bit_for_bit(seed: int, make: Any) -> None:
+    _resume_case(seed, make, plateau=False)
+
+
+def test_resume_with_plateau_continues_bit_for_bit() -> None:
+    _resume_case(3, _adamw, plateau=True)
+
+
+def test_loading_a_different_schedule_is_an_error_unless_not_strict() -> None:
+    saved = Scheduler(_sgd(), WARM_COS)
+    state = saved.state_dict()
+    opt = _sgd()
+    other = Scheduler(opt, lrkit.constant(0.3))
+    with pytest.raises(ValueError, match="saved schedule differs"):
+        other.load_state_dict(state)
+    other.load_state_dict(state, strict=False)
+    assert other.schedules[0]["lr"] == WARM_COS and opt.param_groups[0]["lr"] == WARM_COS(0)
+    with pytest.raises(ValueError, match="not an lrkit"):
+        other.load_state_dict({"last_epoch": 3})
+    with pytest.raises(ValueError, match="param"):
+        Scheduler(_sgd(groups=2), WARM_COS).load_state_dict(state)
+    with pytest.raises(ValueError, match="plateau"):
+        Scheduler(_sgd(), WARM_COS, plateau=Plateau()).load_state_dict(state)
+
+
+def test_tensor_lr_is_filled_in_place() -> None:
+    opt = torch.optim.Adam(_params(), lr=torch.tensor(1e-3))
+    lr_tensor = opt.param_groups[0]["lr"]
+    spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.9, 0.8, steps=20)}
+    sched = Scheduler(opt, spec)
+    for t in range(30):
+        assert opt.param_groups[0]["lr"] is lr_tensor
+        assert float(lr_tensor) == pytest.approx(WARM_COS(t), rel=1e-6)  # tensor is float32
+        assert opt.param_groups[0]["betas"][0] == spec["momentum"](t)
+        assert sched.get_last_lr()[0] == WARM_COS(t)
+        opt.step()
+        sched.step()
+
+
+def test_optimizer_load_state_dict_keeps_scheduler_writing_to_live_groups() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    _run(opt, sched, 5)
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # replaces the param-group dicts
+    _run(opt, sched, 3)
+    assert opt.param_groups[0]["lr"] == WARM_COS(8)
+
+
+def test_deepcopy_drives_its_own_optimizer() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    _run(opt, sched, 3)
+    twin = copy.deepcopy(sched)
+    assert twin.optimizer is not opt
+    twin.optimizer.step()
+    twin.step()
+    assert opt.param_groups[0]["lr"] == WARM_COS(3)
+    assert twin.optimizer.param_groups[0]["lr"] == WARM_COS(4)
+    twin.step()
+    twin.optimizer.load_state_dict(twin.optimizer.state_dict())  # new group dicts in the copy
+    twin.step()
+    assert twin.optimizer.param_groups[0]["lr"] == WARM_COS(6)
+
+
+def test_plateau_multiplies_the_closed_form_and_reductions_act_at_once() -> None:
+    opt = _sgd()
+    plateau = Plateau(factor=0.5, patience=0, min_lr=1e-3)
+    sched = Scheduler(opt, WARM_COS, plateau=plateau)
+    _run(opt, sched, 10)
+    assert sched.report(1.0) is False
+    assert sched.report(2.0) is True  # reduced now, at step 10
+    assert opt.param_groups[0]["lr"] == plateau.apply(WARM_COS(10)) == WARM_COS(10) * 0.5
+    for t, rows in enumerate(_run(opt, sched, 40), start=10):
+        assert rows[0][0] == plateau.apply(WARM_COS(t))
+    assert opt.param_groups[0]["lr"] == 1e-3  # min_lr holds at the end of the cosine
+    plateau.report(3.0)  # reported directly: the next step still sees it
+    opt.step()
+    sched.step()
+    assert plateau.reductions == 2
+
+
+def test_report_without_plateau_is_an_error() -> None:
+    with pytest.raises(ValueError, match="plateau"):
+        Scheduler(_sgd(), WARM_COS).report(0.5)
+
+
+def test_step_overhead_path_is_not_slower_than_torch_smoke() -> None:
+    """Guards the fast path: after the first step, step() is the precomputed closure."""
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    opt.step()
+    sched.step()
+    assert "step" in vars(sched)  # fast closure armed
+    assert sched.step.__doc__ == Scheduler.step.__doc__
+
+
+def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
+    calls = []
+
+    class Counting(Scheduler):
+        def step(self, epoch: int | None = None) -> None:
+            calls.append(epoch)
+            super().step(epoch)
+
+    opt = _sgd()
+    sched = Counting(opt, WARM_COS)
+    rows = _run(opt, sched, 12)
+    assert len(calls) == 13 and [r[0][0] for r in rows] == [WARM_COS(t) for t in range(12)]
