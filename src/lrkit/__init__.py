@@ -16,7 +16,20 @@ Framework adapters are imported on demand: ``lrkit.torch``, ``lrkit.optax``, ``l
 from __future__ import annotations
 
 from lrkit import registry
-from lrkit.compose import Clip, Mirror, Repeat, Scale, Sequence, Shift, Warmup, sequence, warmup
+from lrkit.compose import (
+    Clip,
+    Mirror,
+    Product,
+    Repeat,
+    Scale,
+    Sequence,
+    Shift,
+    Truncate,
+    Warmup,
+    product,
+    sequence,
+    warmup,
+)
 from lrkit.core import Schedule
 from lrkit.durations import Pct, pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError, UnboundScheduleError
@@ -79,6 +92,7 @@ __all__ = [
     "Piecewise",
     "PiecewiseConstant",
     "Polynomial",
+    "Product",
     "Repeat",
     "Rex",
     "Scale",
@@ -89,6 +103,7 @@ __all__ = [
     "Shift",
     "Step",
     "TextFormError",
+    "Truncate",
     "UnboundScheduleError",
     "Warmup",
     "Wsd",
@@ -110,6 +125,7 @@ __all__ = [
     "piecewise_constant",
     "piecewise_linear",
     "polynomial",
+    "product",
     "registry",
     "rex",
     "sequence",

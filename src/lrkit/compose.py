@@ -25,7 +25,20 @@ from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import steps_of
 from lrkit.registry import register
 
-__all__ = ["Clip", "Mirror", "Repeat", "Scale", "Sequence", "Shift", "Warmup", "sequence", "warmup"]
+__all__ = [
+    "Clip",
+    "Mirror",
+    "Product",
+    "Repeat",
+    "Scale",
+    "Sequence",
+    "Shift",
+    "Truncate",
+    "Warmup",
+    "product",
+    "sequence",
+    "warmup",
+]
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -476,3 +489,103 @@ class Mirror(_Method):
 
     def value_range(self) -> tuple[float, float]:
         return self.low, self.high
+
+
+def product(*parts: Schedule) -> Product:
+    """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``)."""
+    return Product(parts)
+
+
+@register(
+    "product",
+    kind="combinator",
+    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
+    factory=product,
+)
+@dataclass(frozen=True, repr=False)
+class Product(Schedule):
+    """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
+
+    value(t) = Π_i s_i(t); it ends when its longest bounded part ends (parts hold their last values).
+
+    >>> import lrkit
+    >>> s = lrkit.constant(0.5) * lrkit.linear(start=1.0, end=0.0, steps=2)
+    >>> [s(t) for t in range(3)]
+    [0.5, 0.25, 0.0]
+    """
+
+    parts: tuple[Schedule, ...]
+
+    def __post_init__(self) -> None:
+        raw = self.parts
+        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
+            raise ScheduleTypeError("product(): parts must be a list of schedules")
+        parts: list[Schedule] = []
+        for part in raw:
+            part = _schedule("product", "parts", part)
+            parts.extend(part.parts if isinstance(part, Product) else (part,))
+        if len(parts) < 2:
+            raise ScheduleError("product(): needs at least 2 parts")
+        _set(self, "parts", tuple(parts))
+
+    @property
+    def bounded(self) -> bool:
+        return all(part.bounded for part in self.parts)
+
+    @property
+    def duration(self) -> float | None:
+        ends = [part.duration for part in self.parts]
+        return None if any(e is None for e in ends) else max(e or 0.0 for e in ends)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        out = self.parts[0]._eval(t, xp)
+        for part in self.parts[1:]:
+            out = out * part._eval(t, xp)
+        return out
+
+    def __str__(self) -> str:
+        return f"product({', '.join(str(part) for part in self.parts)})"
+
+    def value_range(self) -> tuple[float, float]:
+        if self.bounded:
+            return super().value_range()
+        low, high = 1.0, 1.0
+        for part in self.parts:
+            part_low, part_high = part.value_range()
+            low, high = low * part_low, high * part_high
+        return low, high
+
+
+@register("truncate", kind="combinator", example="exponential(start=0.1, gamma=0.9).truncate(20)")
+@dataclass(frozen=True, repr=False)
+class Truncate(_Method):
+    """The schedule's first ``steps`` steps; it then holds its value at ``steps``.
+
+    value(t) = s(min(t, steps)) — gives an end to an endless schedule, or cuts a longer one short.
+
+    >>> import lrkit
+    >>> s = lrkit.step(1.0, every=2).truncate(4) >> lrkit.constant(0.1)
+    >>> [s(t) for t in range(6)]
+    [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
+    """
+
+    schedule: Schedule
+    steps: Duration
+    _positional = ("schedule", "steps")
+
+    def __post_init__(self) -> None:
+        _set(self, "schedule", _schedule("truncate", "schedule", self.schedule))
+        _set(self, "steps", as_duration("truncate", "steps", self.steps))
+
+    @property
+    def bounded(self) -> bool:
+        return True
+
+    @property
+    def duration(self) -> float | None:
+        return steps_of(self.steps)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        end = steps_of(self.steps)
+        assert end is not None
+        return self.schedule._eval(xp.minimum(t, end), xp)

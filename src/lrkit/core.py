@@ -27,7 +27,7 @@ from lrkit.durations import Pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 if TYPE_CHECKING:
-    from lrkit.compose import Clip, Mirror, Repeat, Scale, Sequence, Shift
+    from lrkit.compose import Clip, Mirror, Product, Repeat, Scale, Sequence, Shift, Truncate
 
 __all__ = ["Array", "Schedule", "namespace_of"]
 
@@ -155,9 +155,11 @@ class Schedule:
             return NotImplemented
         return Sequence.of(self, other)
 
-    def __mul__(self, factor: object) -> Scale:
-        from lrkit.compose import Scale
+    def __mul__(self, factor: object) -> Scale | Product:
+        from lrkit.compose import Product, Scale
 
+        if isinstance(factor, Schedule):
+            return Product((self, factor))
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
             return NotImplemented
         return Scale(self, float(factor))
@@ -181,6 +183,12 @@ class Schedule:
         from lrkit.compose import Shift
 
         return Shift(self, steps)  # type: ignore[arg-type]
+
+    def truncate(self, steps: int | str | Pct) -> Truncate:
+        """The first ``steps`` steps, then hold: ``s.truncate(n)(t) == s(min(t, n))``."""
+        from lrkit.compose import Truncate
+
+        return Truncate(self, steps)  # type: ignore[arg-type]
 
     def mirror(self, low: float, high: float) -> Mirror:
         """This schedule's range mapped inversely onto ``[low, high]`` (momentum inverse to the LR)."""

@@ -32,7 +32,7 @@ from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
 
 __all__ = ["from_dict", "parse"]
 
-_METHODS = ("repeat", "clip", "shift", "mirror")
+_METHODS = ("repeat", "clip", "shift", "mirror", "truncate")
 
 
 def parse(text: str) -> Schedule:
@@ -107,7 +107,9 @@ class _Reader:
                 return self.build(node, lambda: self.scaled(left, right, node))
             if isinstance(right, Schedule) and not isinstance(left, Schedule):
                 return self.build(node, lambda: self.scaled(right, left, node))
-            raise self.fail("'*' needs one schedule and one number", node)
+            if isinstance(left, Schedule) and isinstance(right, Schedule):
+                return self.build(node, lambda: left * right)
+            raise self.fail("'*' needs a schedule and a number or two schedules", node)
         raise self.fail(
             f"unsupported operator {type(node.op).__name__}: use '>>' (sequence) or '*' (scale)",
             node,
