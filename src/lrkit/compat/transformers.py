@@ -1,0 +1,605 @@
+"""Hugging Face ``transformers`` schedulers by name, built from lrkit schedules (no transformers import).
+
+:func:`schedule` is the pure part: a scheduler name and Hugging Face's arguments in, the lrkit
+schedule of one param group out, in absolute values for the group's base ``lr`` (``lr=1.0`` gives
+the multiplier that Hugging Face's ``LambdaLR`` applies). :func:`get_scheduler` and the
+``get_*_schedule*`` functions take an optimizer, as Hugging Face's do, and return an
+:class:`lrkit.torch.Scheduler` (imports torch).
+
+Values equal Hugging Face's on steps ``0 .. num_training_steps``; after that every lrkit schedule
+holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1) would climb
+again.
+
+>>> str(schedule("linear", lr=0.1, num_warmup_steps=10, num_training_steps=100))
+'warmup(10) >> linear(start=0.1, end=0.0, steps=90)'
+>>> str(schedule("cosine", lr=0.1, num_warmup_steps=0, num_training_steps=100))
+'cosine(start=0.1, steps=100)'
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lrkit.compose import Repeat, Sequence, Shift, Warmup
+from lrkit.core import Schedule
+from lrkit.families import (
+    Constant,
+    Cosine,
+    InverseSqrt,
+    Linear,
+    OneMinusSqrt,
+    Piecewise,
+    Polynomial,
+)
+
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+
+    from lrkit.torch.scheduler import Scheduler
+
+__all__ = [
+    "NAMES",
+    "get_constant_schedule",
+    "get_constant_schedule_with_warmup",
+    "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "get_inverse_sqrt_schedule",
+    "get_linear_schedule_with_warmup",
+    "get_polynomial_decay_schedule_with_warmup",
+    "get_reduce_on_plateau_schedule",
+    "get_scheduler",
+    "get_wsd_schedule",
+    "schedule",
+]
+
+#: Every name of Hugging Face's ``SchedulerType`` (transformers 5.x) that lrkit maps.
+NAMES = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+)
+_UNSUPPORTED = {
+    "greedy": "GreedyLR raises and lowers the lr from a metric; lrkit's Plateau only lowers it",
+}
+
+
+def _fail(func: str, name: str, value: object, allowed: str) -> ValueError:
+    return ValueError(f"{func}: {name}={value!r} is invalid; {name} must be {allowed}")
+
+
+def _int(func: str, name: str, value: object, low: int = 0) -> int:
+    if value is None:
+        raise ValueError(f"{func} requires `{name}`, please provide that argument.")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be an int >= {low}")
+    if int(value) < low:
+        raise _fail(func, name, value, f"an int >= {low}")
+    return int(value)
+
+
+def _real(func: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be a real number")
+    out = float(value)
+    if not math.isfinite(out):
+        raise _fail(func, name, value, "finite")
+    return out
+
+
+def _with_warmup(warm: int, rest: Schedule) -> Schedule:
+    """Hugging Face's warm-up ``lr · t / max(1, warm)`` in front of ``rest``."""
+    return Warmup(warm) >> rest if warm > 0 else rest
+
+
+def _wave(func: str, high: float, low: float, steps: float, cycles: float) -> Schedule:
+    """``low + (high − low)·(1 + cos(2π·cycles·p))/2`` over ``p = t/steps`` (Hugging Face's cosine).
+
+    Half a cycle is one ``cosine`` leaf (held after ``steps``); more cycles are a ``piecewise`` wave
+    through the extremes (continued past ``steps`` to the next extreme, as Hugging Face's).
+    """
+    if cycles <= 0.0:
+        if cycles == 0.0:
+            return Constant(high)
+        raise _fail(func, "num_cycles", cycles, ">= 0")
+    if cycles == 0.5:
+        return Cosine(high, low, steps=int(steps))
+    half = steps / (2.0 * cycles)
+    count = math.ceil(2.0 * cycles - 1e-12)
+    points = tuple((k * half, high if k % 2 == 0 else low) for k in range(count + 1))
+    return Piecewise(points, "cos")
+
+
+def _min_rate(
+    func: str, base_lr: float, default_lr: float | None, min_lr: object, min_lr_rate: object
+) -> float:
+    if min_lr is not None and min_lr_rate is not None:
+        raise ValueError(f"{func}: Only one of min_lr or min_lr_rate should be set")
+    if min_lr is not None:
+        return _real(func, "min_lr", min_lr) / (base_lr if default_lr is None else default_lr)
+    if min_lr_rate is None:
+        raise ValueError(
+            f"{func}: One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
+        )
+    return _real(func, "min_lr_rate", min_lr_rate)
+
+
+def _linear(lr: float, warm: int, total: int, **_: Any) -> Schedule:
+    decay = total - warm
+    if decay <= 0:
+        return _with_warmup(warm, Constant(0.0)) if warm else Constant(0.0)
+    return _with_warmup(warm, Linear(lr, 0.0, decay))
+
+
+def _cosine(lr: float, warm: int, total: int, num_cycles: float = 0.5, **_: Any) -> Schedule:
+    func = "cosine"
+    return _with_warmup(
+        warm, _wave(func, lr, 0.0, max(1, total - warm), _real(func, "num_cycles", num_cycles))
+    )
+
+
+def _cosine_restarts(lr: float, warm: int, total: int, num_cycles: int = 1, **_: Any) -> Schedule:
+    func = "cosine_with_restarts"
+    cycles = _int(func, "num_cycles", num_cycles, 1)
+    span = max(1, total - warm)
+    period = span / cycles
+    one: Schedule = (
+        Cosine(lr, 0.0, steps=int(period))
+        if float(period).is_integer()
+        else Piecewise(((0.0, lr), (period, 0.0)), "cos")
+    )
+    body: Schedule = one if cycles == 1 else Repeat(one, cycles=cycles)
+    return _with_warmup(warm, body)
+
+
+def _polynomial(
+    lr: float,
+    warm: int,
+    total: int,
+    lr_end: float = 1e-7,
+    power: float = 1.0,
+    default_lr: float | None = None,
+    **_: Any,
+) -> Schedule:
+    func = "polynomial"
+    init = lr if default_lr is None else default_lr
+    end = _real(func, "lr_end", lr_end)
+    if not init > end:
+        raise ValueError(f"{func}: lr_end ({end}) must be smaller than initial lr ({init})")
+    scale = lr / init
+    tail = Polynomial(lr, end * scale, max(1, total - warm), power=_real(func, "power", power))
+    return _with_warmup(warm, tail)
+
+
+def _constant(lr: float, warm: int, total: int | None, **_: Any) -> Schedule:
+    return _with_warmup(warm, Constant(lr))
+
+
+def _inverse_sqrt(
+    lr: float, warm: int, total: int | None, timescale: int | None = None, **_: Any
+) -> Schedule:
+    scale = timescale if timescale is not None else (warm or 10_000)
+    return InverseSqrt(lr, warm, timescale=_int("inverse_sqrt", "timescale", scale, 1))
+
+
+def _cosine_min_lr(
+    lr: float,
+    warm: int,
+    total: int,
+    num_cycles: float = 0.5,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+    default_lr: float | None = None,
+    **_: Any,
+) -> Schedule:
+    func = "cosine_with_min_lr"
+    rate = _min_rate(func, lr, default_lr, min_lr, min_lr_rate)
+    wave = _wave(func, lr, lr * rate, max(1, total - warm), _real(func, "num_cycles", num_cycles))
+    return _with_warmup(warm, wave)
+
+
+def _cosine_warmup_min_lr(
+    lr: float,
+    warm: int,
+    total: int,
+    num_cycles: float = 0.5,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+    warmup_lr_rate: float | None = None,
+    default_lr: float | None = None,
+    **_: Any,
+) -> Schedule:
+    # Hugging Face: warm-up (t+1)/w (or warmup_lr_rate → 1 over w−1 steps); the cosine's
+    # progress is (t − w + 1)/max(1, total − w), i.e. one step ahead.
+    func = "cosine_warmup_with_min_lr"
+    rate = _min_rate(func, lr, default_lr, min_lr, min_lr_rate)
+    wave = _wave(func, lr, lr * rate, max(1, total - warm), _real(func, "num_cycles", num_cycles))
+    if warmup_lr_rate is None:
+        if warm == 0:
+            return Shift(wave, -1)
+        if warm == 1:
+            return wave
+        return Linear(lr / warm, lr, warm - 1) >> wave
+    start = lr * _real(func, "warmup_lr_rate", warmup_lr_rate)
+    if warm == 0:
+        return Shift(wave, -1)
+    if warm == 1:
+        return Constant(start, steps=1) >> Shift(wave, -1)
+    return Linear(start, lr, warm - 1) >> wave
+
+
+def _wsd(
+    lr: float,
+    warm: int,
+    total: int | None,
+    num_decay_steps: int | None = None,
+    num_stable_steps: int | None = None,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0.0,
+    num_cycles: float = 0.5,
+    **_: Any,
+) -> Schedule:
+    func = "warmup_stable_decay"
+    decay = _int(func, "num_decay_steps", num_decay_steps, 0)
+    if total is None and num_stable_steps is None:
+        raise ValueError(
+            f"{func}: Either num_training_steps or num_stable_steps must be specified."
+        )
+    if total is not None and num_stable_steps is not None:
+        warnings.warn(
+            "Both num_training_steps and num_stable_steps are specified. num_stable_steps will be used.",
+            stacklevel=3,
+        )
+    stable = (
+        _int(func, "num_stable_steps", num_stable_steps, 0)
+        if num_stable_steps is not None
+        else _int(
+            func,
+            "num_training_steps - num_warmup_steps - num_decay_steps",
+            (total or 0) - warm - decay,
+            0,
+        )
+    )
+    for name, kind in (("warmup_type", warmup_type), ("decay_type", decay_type)):
+        if kind not in ("linear", "cosine", "1-sqrt"):
+            raise _fail(func, name, kind, "'linear', 'cosine' or '1-sqrt'")
+    ratio = _real(func, "min_lr_ratio", min_lr_ratio)
+    low = lr * ratio
+    parts: list[Schedule] = []
+    if warm:
+        ramp: Schedule
+        if warmup_type == "linear":
+            ramp = Linear(low, lr, warm)
+        elif warmup_type == "cosine":
+            ramp = Cosine(low, lr, steps=warm)
+        else:  # 1 − sqrt(1 − p): a power-½ polynomial from low to lr
+            ramp = Polynomial(low, lr, warm, power=0.5)
+        parts.append(ramp)
+    if stable:
+        parts.append(Constant(lr, steps=stable))
+    if decay:
+        cycles = _real(func, "num_cycles", num_cycles)
+        if decay_type == "linear":
+            parts.append(Linear(lr, low, decay))
+        elif decay_type == "1-sqrt":
+            parts.append(OneMinusSqrt(lr, low, decay))
+        else:
+            if not float(2.0 * cycles).is_integer() or cycles <= 0:
+                raise _fail(
+                    func,
+                    "num_cycles",
+                    num_cycles,
+                    "a positive multiple of 0.5 with decay_type='cosine'",
+                )
+            wave = _wave(func, lr, low, decay, cycles)
+            parts.append(wave)
+            if wave(decay) != low:  # an even number of half-waves ends high: Hugging Face drops
+                parts.append(Constant(low))
+    else:
+        parts.append(Constant(low))
+    return parts[0] if len(parts) == 1 else Sequence(tuple(parts))
+
+
+_BUILDERS: dict[str, Callable[..., Schedule]] = {
+    "linear": _linear,
+    "cosine": _cosine,
+    "cosine_with_restarts": _cosine_restarts,
+    "polynomial": _polynomial,
+    "constant": _constant,
+    "constant_with_warmup": _constant,
+    "inverse_sqrt": _inverse_sqrt,
+    "cosine_with_min_lr": _cosine_min_lr,
+    "cosine_warmup_with_min_lr": _cosine_warmup_min_lr,
+    "warmup_stable_decay": _wsd,
+}
+_NEEDS_TOTAL = {
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+}
+
+
+def _name(name: object) -> str:
+    value = getattr(name, "value", name)  # a transformers SchedulerType enum member
+    if not isinstance(value, str):
+        raise TypeError(f"get_scheduler: name={name!r} is invalid; it must be a scheduler name")
+    if value in _UNSUPPORTED:
+        raise ValueError(f"get_scheduler: name={value!r} is not supported: {_UNSUPPORTED[value]}")
+    if value not in NAMES:
+        raise ValueError(
+            f"get_scheduler: name={value!r} is invalid; name must be one of {', '.join(NAMES)}"
+        )
+    return value
+
+
+def schedule(
+    name: str,
+    *,
+    lr: float = 1.0,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    default_lr: float | None = None,
+    **scheduler_specific_kwargs: Any,
+) -> Schedule:
+    """The lrkit schedule of Hugging Face scheduler ``name`` for a param group with base ``lr``.
+
+    ``lr=1.0`` (default) gives the multiplier Hugging Face's ``LambdaLR`` applies. ``default_lr``
+    is ``optimizer.defaults["lr"]``, which Hugging Face uses to turn ``lr_end`` (polynomial) and
+    ``min_lr`` (cosine_with_min_lr) into rates; it defaults to ``lr``.
+
+    >>> str(schedule("warmup_stable_decay", lr=0.1, num_warmup_steps=10, num_decay_steps=20,
+    ...              num_training_steps=100, decay_type="1-sqrt"))
+    'linear(start=0.0, end=0.1, steps=10) >> constant(0.1, steps=70) >> one_minus_sqrt(start=0.1, end=0.0, steps=20)'
+    """
+    key = _name(name)
+    if key == "reduce_lr_on_plateau":
+        return Constant(lr)
+    if key == "constant":
+        return Constant(lr)
+    warm = _int(key, "num_warmup_steps", num_warmup_steps, 0)
+    total = num_training_steps
+    if key in _NEEDS_TOTAL:
+        total = _int(key, "num_training_steps", num_training_steps, 0)
+    if key in ("polynomial", "cosine_with_min_lr", "cosine_warmup_with_min_lr"):
+        scheduler_specific_kwargs["default_lr"] = default_lr
+    return _BUILDERS[key](float(lr), warm, total, **scheduler_specific_kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# with an optimizer (imports torch)
+# ---------------------------------------------------------------------------------------------
+def get_scheduler(
+    name: str,
+    optimizer: Optimizer,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    scheduler_specific_kwargs: Mapping[str, Any] | None = None,
+) -> Scheduler:
+    """Hugging Face's ``transformers.get_scheduler``, as an :class:`lrkit.torch.Scheduler`.
+
+    Each param group gets :func:`schedule` for its own lr (``group["initial_lr"]`` if set, as
+    ``LambdaLR`` uses). ``"reduce_lr_on_plateau"`` gives :class:`lrkit.compat.torch.ReduceLROnPlateau`.
+    """
+    from lrkit.compat.torch import CompatScheduler, ReduceLROnPlateau
+
+    key = _name(name)
+    kwargs = dict(scheduler_specific_kwargs or {})
+    if key == "reduce_lr_on_plateau":
+        return ReduceLROnPlateau(optimizer, **kwargs)
+    if key == "constant":
+        kwargs, num_warmup_steps = {}, 0
+    if key == "constant_with_warmup":
+        kwargs = {}
+    default_lr = float(optimizer.defaults["lr"])
+    specs = []
+    for group in optimizer.param_groups:
+        base = group.get("initial_lr", group["lr"])
+        base = float(base.item()) if hasattr(base, "item") else float(base)
+        specs.append(
+            {
+                "lr": schedule(
+                    key,
+                    lr=base,
+                    num_warmup_steps=num_warmup_steps,
+                    num_training_steps=num_training_steps,
+                    default_lr=default_lr,
+                    **kwargs,
+                )
+            }
+        )
+    return CompatScheduler(optimizer, specs)
+
+
+def get_constant_schedule(optimizer: Optimizer, last_epoch: int = -1) -> Scheduler:
+    """``transformers.get_constant_schedule``."""
+    return _resumed(get_scheduler("constant", optimizer), last_epoch)
+
+
+def get_constant_schedule_with_warmup(
+    optimizer: Optimizer, num_warmup_steps: int, last_epoch: int = -1
+) -> Scheduler:
+    """``transformers.get_constant_schedule_with_warmup``."""
+    return _resumed(get_scheduler("constant_with_warmup", optimizer, num_warmup_steps), last_epoch)
+
+
+def get_linear_schedule_with_warmup(
+    optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int, last_epoch: int = -1
+) -> Scheduler:
+    """``transformers.get_linear_schedule_with_warmup``."""
+    return _resumed(
+        get_scheduler("linear", optimizer, num_warmup_steps, num_training_steps), last_epoch
+    )
+
+
+def get_cosine_schedule_with_warmup(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+) -> Scheduler:
+    """``transformers.get_cosine_schedule_with_warmup``."""
+    return _resumed(
+        get_scheduler(
+            "cosine", optimizer, num_warmup_steps, num_training_steps, {"num_cycles": num_cycles}
+        ),
+        last_epoch,
+    )
+
+
+def get_cosine_with_hard_restarts_schedule_with_warmup(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: int = 1,
+    last_epoch: int = -1,
+) -> Scheduler:
+    """``transformers.get_cosine_with_hard_restarts_schedule_with_warmup``."""
+    return _resumed(
+        get_scheduler(
+            "cosine_with_restarts",
+            optimizer,
+            num_warmup_steps,
+            num_training_steps,
+            {"num_cycles": num_cycles},
+        ),
+        last_epoch,
+    )
+
+
+def get_polynomial_decay_schedule_with_warmup(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    lr_end: float = 1e-7,
+    power: float = 1.0,
+    last_epoch: int = -1,
+) -> Scheduler:
+    """``transformers.get_polynomial_decay_schedule_with_warmup``."""
+    return _resumed(
+        get_scheduler(
+            "polynomial",
+            optimizer,
+            num_warmup_steps,
+            num_training_steps,
+            {"lr_end": lr_end, "power": power},
+        ),
+        last_epoch,
+    )
+
+
+def get_inverse_sqrt_schedule(
+    optimizer: Optimizer, num_warmup_steps: int, timescale: int | None = None, last_epoch: int = -1
+) -> Scheduler:
+    """``transformers.get_inverse_sqrt_schedule``."""
+    return _resumed(
+        get_scheduler("inverse_sqrt", optimizer, num_warmup_steps, None, {"timescale": timescale}),
+        last_epoch,
+    )
+
+
+def get_reduce_on_plateau_schedule(optimizer: Optimizer, **kwargs: Any) -> Scheduler:
+    """``transformers.get_reduce_on_plateau_schedule``."""
+    return get_scheduler("reduce_lr_on_plateau", optimizer, scheduler_specific_kwargs=kwargs)
+
+
+def get_cosine_with_min_lr_schedule_with_warmup(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+) -> Scheduler:
+    """``transformers.get_cosine_with_min_lr_schedule_with_warmup``."""
+    kwargs = {"num_cycles": num_cycles, "min_lr": min_lr, "min_lr_rate": min_lr_rate}
+    return _resumed(
+        get_scheduler(
+            "cosine_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs
+        ),
+        last_epoch,
+    )
+
+
+def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+    min_lr: float | None = None,
+    min_lr_rate: float | None = None,
+    warmup_lr_rate: float | None = None,
+) -> Scheduler:
+    """``transformers.get_cosine_with_min_lr_schedule_with_warmup_lr_rate``."""
+    kwargs = {
+        "num_cycles": num_cycles,
+        "min_lr": min_lr,
+        "min_lr_rate": min_lr_rate,
+        "warmup_lr_rate": warmup_lr_rate,
+    }
+    return _resumed(
+        get_scheduler(
+            "cosine_warmup_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs
+        ),
+        last_epoch,
+    )
+
+
+def get_wsd_schedule(
+    optimizer: Optimizer,
+    num_warmup_steps: int,
+    num_decay_steps: int,
+    num_training_steps: int | None = None,
+    num_stable_steps: int | None = None,
+    warmup_type: str = "linear",
+    decay_type: str = "cosine",
+    min_lr_ratio: float = 0,
+    num_cycles: float = 0.5,
+    last_epoch: int = -1,
+) -> Scheduler:
+    """``transformers.get_wsd_schedule``."""
+    kwargs = {
+        "num_decay_steps": num_decay_steps,
+        "num_stable_steps": num_stable_steps,
+        "warmup_type": warmup_type,
+        "decay_type": decay_type,
+        "min_lr_ratio": min_lr_ratio,
+        "num_cycles": num_cycles,
+    }
+    return _resumed(
+        get_scheduler(
+            "warmup_stable_decay", optimizer, num_warmup_steps, num_training_steps, kwargs
+        ),
+        last_epoch,
+    )
+
+
+def _resumed(scheduler: Scheduler, last_epoch: int) -> Scheduler:
+    if last_epoch == -1:
+        return scheduler
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        raise _fail("get_scheduler", "last_epoch", last_epoch, "-1 or a step index >= 0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler.step(last_epoch + 1)
+    scheduler._step_count = 1
+    return scheduler
