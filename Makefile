@@ -20,11 +20,8 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/lrkit show "warmup(100) >> cosine(start=0.1, end=0.001, steps=900)" --steps 1000
-	$(BIN)/lrkit plot "warmup(100) >> cosine(start=0.1, end=0.001, steps=900)" \
-		"one_cycle(peak=0.1, steps=1000)" "cyclic(low=0.01, high=0.1, half_cycle=125, mode=\"triangular2\")" \
-		"wsd(peak=0.1, steps=1000, warmup=50, shape=\"1-sqrt\")" -o docs/gallery/demo-schedules.png --steps 1000
-	@echo "demo plot written to docs/gallery/demo-schedules.png"
+	MPLBACKEND=Agg $(BIN)/lrkit show "warmup('5%') >> cosine(start=0.1, end=0.001, steps='95%')" --steps 1000
+	MPLBACKEND=Agg $(BIN)/lrkit bench --preset quick --name demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

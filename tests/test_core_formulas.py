@@ -176,3 +176,9 @@ def test_piecewise_constant_and_linear() -> None:
     assert [s(t) for t in range(6)] == [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
     line = lrkit.piecewise_linear([[0, 0.0], [10, 1.0], [20, 0.5]])
     assert [line(t) for t in (0, 5, 10, 15, 20, 30)] == [0.0, 0.5, 1.0, 0.75, 0.5, 0.5]
+
+
+def test_a_nonzero_share_is_at_least_one_step() -> None:
+    s = lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%")
+    assert str(s.bind(10)) == "warmup(1) >> cosine(start=1.0, steps=10)"
+    assert lrkit.pct(0).resolve(10) == 0 and lrkit.pct(0.001).resolve(10) == 1

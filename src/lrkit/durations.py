@@ -39,8 +39,9 @@ class Pct:
         object.__setattr__(self, "percent", value)
 
     def resolve(self, total_steps: int) -> int:
-        """Steps this share is of ``total_steps`` (halves round up)."""
-        return math.floor(total_steps * self.percent / 100.0 + 0.5)
+        """Steps this share is of ``total_steps`` (halves round up; a share above 0 % is >= 1 step)."""
+        steps = math.floor(total_steps * self.percent / 100.0 + 0.5)
+        return max(steps, 1) if self.percent > 0.0 else steps
 
     def __str__(self) -> str:
         text = repr(self.percent)

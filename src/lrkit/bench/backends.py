@@ -1,0 +1,166 @@
+"""Execution backends: in-process, a local process pool, and Ray.
+
+Every backend takes a list of :class:`~lrkit.bench.runner.Job` and calls ``on_result(record)``
+in the driver as each run finishes, so the driver alone writes runs.jsonl (same semantics
+everywhere: a killed driver loses only the runs in flight).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from lrkit.bench.runner import Job, error_record, run_job
+
+__all__ = ["Backend", "LocalBackend", "RayBackend", "SerialBackend", "make_backend"]
+
+OnResult = Callable[[dict[str, Any]], None]
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+class Backend(Protocol):
+    """Runs jobs and reports each finished record to ``on_result`` (in the driver)."""
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
+        """Run all jobs; return when every record has been delivered."""
+        ...
+
+
+class SerialBackend:
+    """Runs jobs one after another in this process (debugging, tests, ``--workers 1``)."""
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
+        """Run all jobs in order."""
+        for job in jobs:
+            on_result(run_job(job))
+
+
+def _init_worker() -> None:
+    # Set before any framework is imported in the fresh worker (spawn/forkserver).
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+
+
+class LocalBackend:
+    """A process pool of ``workers`` processes started with ``context`` ("spawn"/"forkserver").
+
+    Each worker runs with one BLAS/torch thread (``TaskConfig.threads=1`` plus the usual
+    environment variables) so workers do not oversubscribe the cores.
+    """
+
+    def __init__(self, workers: int, context: str = "spawn") -> None:
+        if workers < 1:
+            raise ValueError(f"LocalBackend: workers must be >= 1, got {workers!r}")
+        if context not in ("spawn", "forkserver"):
+            raise ValueError(
+                f"LocalBackend: context must be 'spawn' or 'forkserver', got {context!r}"
+            )
+        self.workers = workers
+        self.context = context
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
+        """Submit all jobs to the pool; deliver records as they complete."""
+        if not jobs:
+            return
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        ctx = multiprocessing.get_context(self.context)
+        n = min(self.workers, len(jobs))
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker)
+        try:
+            pending: dict[Future[dict[str, Any]], Job] = {
+                pool.submit(run_job, job): job for job in jobs
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = pending.pop(fut)
+                    try:
+                        rec = fut.result()
+                    except BrokenProcessPool as exc:
+                        raise RuntimeError(
+                            "bench: a worker process died (killed, out of memory, or the "
+                            "calling script lacks an `if __name__ == '__main__':` guard, which "
+                            "the spawn start method needs); finished runs are saved, rerun "
+                            "the same command to resume"
+                        ) from exc
+                    except Exception as exc:
+                        rec = error_record(job, exc)
+                    on_result(rec)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+class RayBackend:
+    """Each job is one Ray task (``num_cpus=1``); the driver writes records as they arrive.
+
+    ``address=None`` starts a private local Ray instance with ``num_cpus`` CPUs (shut down at the
+    end); ``"auto"`` or ``"ray://host:10001"`` connects to an existing cluster, whose nodes need
+    lrkit and the task's packages installed. An already initialised Ray session is reused.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+
+    def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
+        """Submit all jobs as Ray tasks; deliver records in completion order."""
+        if not jobs:
+            return
+        try:
+            import ray
+        except ImportError:
+            raise ImportError(
+                "bench --backend ray needs the package ray (pip install 'lrkit[ray]')"
+            ) from None
+        started = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"log_to_driver": False}
+            if self.address is None:
+                kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
+            else:
+                kwargs["address"] = self.address
+            ray.init(**kwargs)
+            started = True
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=0)(run_job)
+            pending = {remote.remote(job): job for job in jobs}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    job = pending.pop(ref)
+                    try:
+                        rec = ray.get(ref)
+                    except Exception as exc:  # worker crashed / task failed in Ray itself
+                        rec = error_record(job, exc)
+                    on_result(rec)
+        except BaseException:
+            for ref in list(locals().get("pending", {})):
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def make_backend(
+    name: str, *, workers: int, address: str | None = None, context: str = "spawn"
+) -> Backend:
+    """The backend called ``name`` ("local", "ray" or "serial").
+
+    >>> type(make_backend("serial", workers=1)).__name__
+    'SerialBackend'
+    """
+    if name == "serial":
+        return SerialBackend()
+    if name == "local":
+        return SerialBackend() if workers == 1 else LocalBackend(workers, context)
+    if name == "ray":
+        return RayBackend(address=address, num_cpus=workers if address is None else None)
+    raise ValueError(f"bench: backend={name!r} is unknown; allowed: local, ray, serial")

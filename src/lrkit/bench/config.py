@@ -1,0 +1,219 @@
+"""Bench configuration: one frozen dataclass, presets, and the TOML config file.
+
+Precedence: preset < config file < command-line flags (a flag left at None does not override).
+
+>>> cfg = BenchConfig.from_layers(preset="smoke")
+>>> cfg.tasks, cfg.seeds
+(('synthetic-linear',), (0, 1))
+>>> BenchConfig.from_layers(preset="quick", overrides={"seeds": 3}).seeds
+(0, 1, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from lrkit.bench.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
+
+__all__ = ["LR_MODES", "PRESETS", "BenchConfig", "load_toml"]
+
+LR_MODES = ("fixed", "tune", "finder")
+_BACKENDS = ("local", "ray", "serial")
+
+#: Named presets (fields of :class:`BenchConfig`).
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"name": "quick", "tasks": ("digits-mlp", "synthetic-linear"), "seeds": (0, 1)},
+    "smoke": {
+        "name": "smoke",
+        "tasks": ("synthetic-linear",),
+        "seeds": (0, 1),
+        "steps": 40,
+        "eval_every": 10,
+        "bootstrap": 500,
+    },
+}
+
+
+def _seeds(value: object) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"BenchConfig: seeds={value!r} must be >= 1 (a count) or a list")
+        return tuple(range(value))
+    if isinstance(value, list | tuple) and value:
+        out = []
+        for v in value:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"BenchConfig: seeds must be ints >= 0, got {value!r}")
+            out.append(v)
+        if len(set(out)) != len(out):
+            raise ValueError(f"BenchConfig: seeds must be distinct, got {value!r}")
+        return tuple(out)
+    raise ValueError(f"BenchConfig: seeds must be a count >= 1 or a list of ints, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything one ``lrkit bench`` run needs. Field docs in docs/bench.md."""
+
+    name: str = "bench"
+    tasks: tuple[str, ...] = ("digits-mlp",)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    steps: int | None = None
+    eval_every: int | None = None
+    lr: float | None = None
+    lr_mode: str = "fixed"
+    tune_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+    tune_seed: int = 10_000
+    optimizer: str | None = None
+    batch_size: int | None = None
+    default_suite: bool = True
+    only: tuple[str, ...] = ()
+    schedules: tuple[SuiteEntry, ...] = ()
+    baseline: str = "constant"
+    rank_metric: str = "val_loss"
+    workers: int | None = None
+    backend: str = "local"
+    address: str | None = None
+    out: str = "runs"
+    quiet: bool = False
+    bootstrap: int = 2000
+    stats_seed: int = 0
+    plots: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", _seeds(self.seeds))
+        if isinstance(self.tasks, str):
+            object.__setattr__(self, "tasks", (self.tasks,))
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        if not self.tasks:
+            raise ValueError("BenchConfig: tasks must name at least one task")
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ValueError(f"BenchConfig: name={self.name!r} must be a non-empty folder name")
+        for param in ("steps", "eval_every", "workers", "batch_size"):
+            v = getattr(self, param)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"BenchConfig: {param}={v!r} must be None or an int >= 1")
+        if self.lr is not None and not (isinstance(self.lr, int | float) and self.lr > 0):
+            raise ValueError(f"BenchConfig: lr={self.lr!r} must be None or a number > 0")
+        if self.lr_mode not in LR_MODES:
+            raise ValueError(f"BenchConfig: lr_mode={self.lr_mode!r}; allowed: {LR_MODES}")
+        factors = tuple(float(f) for f in self.tune_factors)
+        if not factors or any(not f > 0 for f in factors):
+            raise ValueError(f"BenchConfig: tune_factors={factors!r} must be numbers > 0")
+        object.__setattr__(self, "tune_factors", factors)
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"BenchConfig: backend={self.backend!r}; allowed: {_BACKENDS}")
+        if self.rank_metric not in ("val_loss", "target"):
+            raise ValueError(
+                f"BenchConfig: rank_metric={self.rank_metric!r}; allowed: 'val_loss', 'target'"
+            )
+        if not isinstance(self.bootstrap, int) or self.bootstrap < 100:
+            raise ValueError(f"BenchConfig: bootstrap={self.bootstrap!r} must be an int >= 100")
+        object.__setattr__(self, "only", tuple(self.only))
+        entries = tuple(
+            e if isinstance(e, SuiteEntry) else entry_from_mapping(e) for e in self.schedules
+        )
+        object.__setattr__(self, "schedules", entries)
+
+    @property
+    def run_dir(self) -> Path:
+        """``<out>/<name>``: where runs.jsonl, results.json, report.md and PNGs go."""
+        return Path(self.out) / self.name
+
+    def n_workers(self) -> int:
+        """Workers for the local pool (default: CPU count)."""
+        return self.workers or os.cpu_count() or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form, stored in results.json and bench.json."""
+        out = asdict(self)
+        out["schedules"] = [e.to_dict() for e in self.schedules]
+        out.pop("extra", None)
+        return out
+
+    @classmethod
+    def from_layers(
+        cls,
+        *,
+        preset: str | None = None,
+        file: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> BenchConfig:
+        """Merge preset, config-file values and flag overrides (None values are ignored)."""
+        data: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(
+                    f"bench: unknown preset {preset!r}; allowed: {', '.join(sorted(PRESETS))}"
+                )
+            data.update(PRESETS[preset])
+        known = {f.name for f in fields(cls)}
+        for layer in (file or {}, overrides or {}):
+            for k, v in layer.items():
+                if v is None:
+                    continue
+                if k not in known:
+                    raise ValueError(
+                        f"bench config: unknown option {k!r}; allowed: {', '.join(sorted(known))}"
+                    )
+                if k == "schedules":
+                    data[k] = tuple(data.get(k, ())) + tuple(v)
+                else:
+                    data[k] = v
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> BenchConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a bench TOML file into :class:`BenchConfig` field values.
+
+    Top-level keys are field names (``tasks``, ``seeds``, ``steps``, ``lr``, ``tune_lr``,
+    ``lr_from_finder``, ``workers``, ...); ``[[schedule]]`` tables (name, lr, momentum, plateau,
+    optimizer) add schedules; a ``preset`` key names a preset applied below the file.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ValueError(f"bench --config: file {str(p)!r} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"bench --config: {str(p)!r} is not valid TOML: {exc}") from exc
+    data: dict[str, Any] = {}
+    for k, v in raw.items():
+        key = k.replace("-", "_")
+        if key in ("schedule", "schedules"):
+            tables = v if isinstance(v, list) else [v]
+            entries = []
+            for t in tables:
+                if isinstance(t, str):
+                    entries.append(parse_schedule_arg(t))
+                elif isinstance(t, dict):
+                    entries.append(entry_from_mapping(t))
+                else:
+                    raise ValueError(f"bench --config: bad [[schedule]] entry {t!r}")
+            data["schedules"] = tuple(entries)
+        elif key == "tune_lr":
+            if v:
+                data["lr_mode"] = "tune"
+        elif key == "lr_from_finder":
+            if v:
+                data["lr_mode"] = "finder"
+        elif key == "suite":
+            if v not in ("default", "none"):
+                raise ValueError(f"bench --config: suite must be 'default' or 'none', got {v!r}")
+            data["default_suite"] = v == "default"
+        elif isinstance(v, list):
+            data[key] = tuple(v)
+        else:
+            data[key] = v
+    return data

@@ -1,0 +1,340 @@
+"""The bench driver: plan jobs from a config, pick peak LRs, run, resume, aggregate, report.
+
+The driver is the only writer of ``runs/<name>/runs.jsonl``. A rerun of the same command skips
+every finished run (status "ok" or "diverged", matched by key) and retries errored ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lrkit.bench.backends import make_backend
+from lrkit.bench.config import BenchConfig
+from lrkit.bench.records import RunsFile, latest_by_key, read_records
+from lrkit.bench.runner import Job, make_job
+from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
+
+__all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
+
+FINISHED = ("ok", "diverged")
+
+
+@dataclass
+class TaskPlan:
+    """What runs on one task: budget, entries with their optimizer, skipped entries."""
+
+    task: str
+    steps: int
+    eval_every: int
+    target_metric: str
+    target_value: float
+    higher_is_better: bool
+    default_lr: dict[str, float]
+    entries: list[tuple[SuiteEntry, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    peak: dict[str, float] = field(default_factory=dict)
+    lr_source: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BenchOutcome:
+    """Where the results went and how many runs were run / skipped / failed."""
+
+    run_dir: Path
+    report: Path | None
+    results: Path | None
+    ran: int
+    skipped: int
+    errors: int
+    wall_time: float
+    error_messages: list[str] = field(default_factory=list)
+
+
+def suite_for(cfg: BenchConfig) -> tuple[SuiteEntry, ...]:
+    """The suite a config asks for: default entries (unless disabled) + its own, filtered."""
+    base = DEFAULT_SUITE if cfg.default_suite else ()
+    own = {e.name for e in cfg.schedules}
+    merged = tuple(e for e in base if e.name not in own) + tuple(cfg.schedules)
+    if not merged:
+        raise ValueError("bench: no schedules to run (default suite off and no --schedule given)")
+    return select(merged, cfg.only or None)
+
+
+def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
+    """Resolve every task's budget, evaluation period and the entries it can run."""
+    from lrkit.bench.tasks import get_task, missing_requirements
+
+    entries = suite_for(cfg)
+    plans: list[TaskPlan] = []
+    for name in cfg.tasks:
+        spec = get_task(name)
+        missing = missing_requirements(spec)
+        if missing:
+            raise ImportError(
+                f"bench: task {name!r} needs {', '.join(missing)}, which is not installed"
+            )
+        steps = cfg.steps or spec.steps
+        if cfg.eval_every is not None:
+            every = cfg.eval_every
+        else:
+            every = max(1, round(spec.eval_every * steps / spec.steps))
+        every = min(every, steps)
+        default_opt = cfg.optimizer or spec.optimizers[0]
+        if default_opt not in spec.optimizers:
+            raise ValueError(
+                f"bench: --optimizer {default_opt!r} is not supported by task {name!r}; "
+                f"allowed: {', '.join(spec.optimizers)}"
+            )
+        plan = TaskPlan(
+            task=name,
+            steps=steps,
+            eval_every=every,
+            target_metric=spec.target_metric,
+            target_value=float(spec.target_value),
+            higher_is_better=spec.higher_is_better,
+            default_lr={o: spec.lr_for(o) for o in spec.optimizers},
+        )
+        for entry in entries:
+            opt, why = resolve_optimizer(entry, default_opt, spec.optimizers)
+            if opt is None:
+                plan.skipped.append((entry.name, why))
+            else:
+                entry.build(1.0, steps)  # fail early on a bad schedule text
+                plan.entries.append((entry, opt))
+        plans.append(plan)
+    return plans
+
+
+def _job(
+    plan: TaskPlan,
+    entry: SuiteEntry,
+    opt: str,
+    lr: float,
+    seed: int,
+    purpose: str,
+    batch_size: int | None,
+) -> Job:
+    return make_job(
+        task=plan.task,
+        entry=entry,
+        peak_lr=lr,
+        seed=seed,
+        steps=plan.steps,
+        eval_every=plan.eval_every,
+        optimizer=opt,
+        batch_size=batch_size,
+        purpose=purpose,
+        target_metric=plan.target_metric,
+        target_value=plan.target_value,
+        higher_is_better=plan.higher_is_better,
+    )
+
+
+def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
+    """Run an LR range test on the task (tune seed) and return its suggestion."""
+    try:
+        from lrkit.finder.runner import RangeTest
+    except ImportError as exc:  # pragma: no cover - depends on the finder being installed
+        raise RuntimeError(
+            f"bench --lr-from-finder: lrkit.finder is not available ({exc})"
+        ) from exc
+    from lrkit.bench.tasks import TaskConfig, get_task
+
+    spec = get_task(plan.task)
+    trainer = spec.make(TaskConfig(seed=cfg.tune_seed, optimizer=opt, batch_size=cfg.batch_size))
+    test = RangeTest(start=1e-6, end=10.0, num_steps=min(100, max(plan.steps, 10)))
+    for lr in test:
+        test.record(trainer.train_step({"lr": lr}))
+    return float(test.result().suggest().lr)
+
+
+class _Display:
+    """Rich progress bar with ETA and the current leader; silent when ``quiet``."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._progress: Any = None
+        self._task_id: Any = None
+        self._scores: dict[tuple[str, str], list[float]] = {}
+
+    def start(self, description: str, total: int) -> None:
+        if self.quiet or total == 0:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[leader]}"),
+            transient=False,
+        )
+        self._progress.start()
+        self._task_id = self._progress.add_task(description, total=total, leader="")
+
+    def seen(self, rec: dict[str, Any]) -> None:
+        if rec.get("purpose") != "main" or rec.get("status") not in FINISHED:
+            return
+        v = (rec.get("final") or {}).get("val_loss")
+        self._scores.setdefault((rec["task"], rec["schedule"]), []).append(
+            math.inf if v is None else float(v)
+        )
+
+    def leader(self) -> str:
+        best: dict[str, tuple[float, str]] = {}
+        for (task, sched), vals in self._scores.items():
+            m = sum(vals) / len(vals)
+            if task not in best or m < best[task][0]:
+                best[task] = (m, sched)
+        return "  ".join(f"{t}: {s} ({m:.3g})" for t, (m, s) in sorted(best.items()))
+
+    def advance(self, rec: dict[str, Any]) -> None:
+        self.seen(rec)
+        if self._progress is not None:
+            lead = self.leader()
+            self._progress.update(self._task_id, advance=1, leader=f"leader {lead}" if lead else "")
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _execute(
+    jobs: Sequence[Job],
+    cfg: BenchConfig,
+    runs: RunsFile,
+    done: dict[str, dict[str, Any]],
+    display: _Display,
+    description: str,
+    errors: list[str],
+) -> int:
+    pending = [j for j in jobs if done.get(j.key, {}).get("status") not in FINISHED]
+    display.start(description, len(pending))
+    backend = make_backend(cfg.backend, workers=cfg.n_workers(), address=cfg.address)
+
+    def on_result(rec: dict[str, Any]) -> None:
+        runs.append(rec)
+        done[rec["key"]] = rec
+        if rec.get("status") == "error":
+            errors.append(f"{rec['task']}/{rec['schedule']}/seed {rec['seed']}: {rec['error']}")
+        display.advance(rec)
+
+    try:
+        backend.run(pending, on_result)
+    finally:
+        display.stop()
+    return len(pending)
+
+
+def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> BenchOutcome:
+    """Run (or resume) a bench and write runs.jsonl, results.json, report.md and the PNGs."""
+    from lrkit.bench.report import build_report
+
+    t0 = time.perf_counter()
+    say = log or (lambda _msg: None)
+    plans = plan_tasks(cfg)
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs_path = run_dir / "runs.jsonl"
+    done = latest_by_key(read_records(runs_path))
+    display = _Display(cfg.quiet)
+    for rec in done.values():
+        display.seen(rec)
+    errors: list[str] = []
+    ran = 0
+    with RunsFile(runs_path) as runs:
+        # 1. Peak LR per (task, entry).
+        tune_jobs: list[tuple[TaskPlan, SuiteEntry, float, Job]] = []
+        for plan in plans:
+            finder_cache: dict[str, float] = {}
+            for entry, opt in plan.entries:
+                base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
+                if cfg.lr_mode == "finder":
+                    if opt not in finder_cache:
+                        say(f"range test on {plan.task} ({opt}) ...")
+                        finder_cache[opt] = _finder_lr(plan, opt, cfg)
+                    plan.peak[entry.name] = finder_cache[opt]
+                    plan.lr_source[entry.name] = "range test"
+                elif cfg.lr_mode == "tune":
+                    for f in cfg.tune_factors:
+                        job = _job(
+                            plan, entry, opt, base * f, cfg.tune_seed, "tune", cfg.batch_size
+                        )
+                        tune_jobs.append((plan, entry, base * f, job))
+                else:
+                    plan.peak[entry.name] = base
+                    plan.lr_source[entry.name] = "given" if cfg.lr is not None else "task default"
+        if tune_jobs:
+            ran += _execute(
+                [j for *_, j in tune_jobs], cfg, runs, done, display, "tuning LR", errors
+            )
+            best: dict[tuple[str, str], tuple[float, float]] = {}
+            for plan, entry, lr, job in tune_jobs:
+                rec = done.get(job.key, {})
+                v = (rec.get("final") or {}).get("val_loss")
+                score = math.inf if rec.get("status") != "ok" or v is None else float(v)
+                k = (plan.task, entry.name)
+                if k not in best or score < best[k][0]:
+                    best[k] = (score, lr)
+            for plan in plans:
+                for entry, _ in plan.entries:
+                    plan.peak[entry.name] = best[(plan.task, entry.name)][1]
+                    plan.lr_source[entry.name] = "tuned"
+        # 2. Main runs, ordered seed-major so the leader and ETA mean something early.
+        main: list[Job] = []
+        for seed in cfg.seeds:
+            for plan in plans:
+                for entry, opt in plan.entries:
+                    main.append(
+                        _job(plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size)
+                    )
+        ran += _execute(main, cfg, runs, done, display, "bench", errors)
+    keys = [j.key for j in main]
+    meta = {
+        "schema": "lrkit.bench/1",
+        "name": cfg.name,
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": cfg.to_dict(),
+        "keys": keys,
+        "plans": [
+            {
+                "task": p.task,
+                "steps": p.steps,
+                "eval_every": p.eval_every,
+                "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
+                "peak_lr": p.peak,
+                "lr_source": p.lr_source,
+            }
+            for p in plans
+        ],
+    }
+    (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
+    paths = build_report(run_dir)
+    return BenchOutcome(
+        run_dir=run_dir,
+        report=paths.get("report"),
+        results=paths.get("results"),
+        ran=ran,
+        skipped=len(main) + len(tune_jobs) - ran,
+        errors=len(errors),
+        wall_time=time.perf_counter() - t0,
+        error_messages=errors,
+    )
