@@ -1,0 +1,280 @@
+"""Keras 3's learning-rate schedules, with Keras' names and arguments, built from lrkit.
+
+``lrkit.compat.keras.CosineDecay(0.1, 1000, warmup_target=1.0, warmup_steps=100)`` returns an
+:class:`lrkit.keras.Schedule` (a Keras ``LearningRateSchedule``) whose values equal
+``keras.optimizers.schedules.CosineDecay`` with the same arguments at every step, and whose
+``.schedule`` is the lrkit value (``str()`` gives its text). Formulas follow
+``keras/src/optimizers/schedules/learning_rate_schedule.py`` (Keras 3).
+
+Keras steps are whole optimizer iterations; ``PiecewiseConstantDecay``'s ``step <= boundary``
+becomes an lrkit boundary at ``floor(boundary) + 1`` (the same values at every whole step).
+
+Not expressible with lrkit's algebra (a ``ValueError`` says so): ``PolynomialDecay(cycle=True)``
+without ``total_steps=`` (its cycles shrink by ``k^-power``, which no restart combinator
+gives; with ``total_steps`` the cycles are written out), and ``CosineDecayRestarts`` with both
+``alpha != 0`` and ``m_mul != 1`` (Keras does not scale the ``alpha`` floor by ``m_mul^i``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
+
+import lrkit
+from lrkit.core import Schedule as LrSchedule
+from lrkit.errors import ScheduleError, ScheduleTypeError
+from lrkit.keras import Schedule
+
+__all__ = [
+    "CosineDecay",
+    "CosineDecayRestarts",
+    "ExponentialDecay",
+    "InverseTimeDecay",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
+]
+
+P = ParamSpec("P")
+
+_MAX_CYCLES = 200  # a longer ``a >> b >> ...`` chain is too deep for the text parser
+T = TypeVar("T")
+
+
+def _named(func: Callable[P, T]) -> Callable[P, T]:
+    """Prefix lrkit's argument errors with the compat class name."""
+    where = f"lrkit.compat.keras.{func.__name__}"
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except ScheduleError as exc:
+            if str(exc).startswith(where):
+                raise
+            kind = ScheduleTypeError if isinstance(exc, TypeError) else ScheduleError
+            raise kind(f"{where}: {exc}") from exc
+
+    return wrapper
+
+
+def _fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
+    return ScheduleError(
+        f"lrkit.compat.keras.{func}: {name}={value!r} is invalid; {name} must be {allowed}"
+    )
+
+
+def _number(func: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(
+            f"lrkit.compat.keras.{func}: {name}={value!r} is invalid; {name} must be a number"
+        )
+    return float(value)
+
+
+def _wrap(schedule: LrSchedule, name: str) -> Schedule:
+    return Schedule(schedule, name=name)
+
+
+@_named
+def ExponentialDecay(
+    initial_learning_rate: float,
+    decay_steps: int,
+    decay_rate: float,
+    staircase: bool = False,
+    name: str = "ExponentialDecay",
+) -> Schedule:
+    """``keras.optimizers.schedules.ExponentialDecay``: ``lr0 · rate^(step/decay_steps)``.
+
+    ``staircase`` uses ``floor(step/decay_steps)``. lrkit: ``exponential(lr0, gamma=rate,
+    every=decay_steps)``.
+
+    >>> s = ExponentialDecay(0.1, decay_steps=100, decay_rate=0.5)
+    >>> str(s), round(float(s(200)), 6)
+    ('exponential(start=0.1, gamma=0.5, every=100)', 0.025)
+    """
+    lr = _number("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    rate = _number("ExponentialDecay", "decay_rate", decay_rate)
+    return _wrap(
+        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
+        name,
+    )
+
+
+@_named
+def PiecewiseConstantDecay(
+    boundaries: Sequence[int], values: Sequence[float], name: str = "PiecewiseConstant"
+) -> Schedule:
+    """``keras.optimizers.schedules.PiecewiseConstantDecay``: ``values[i]`` up to ``boundaries[i]``.
+
+    Keras switches *after* a boundary (``step <= b`` keeps the earlier value), so the lrkit
+    boundaries are ``floor(b) + 1``.
+    """
+    func = "PiecewiseConstantDecay"
+    if isinstance(boundaries, str) or not isinstance(boundaries, Sequence):
+        raise ScheduleTypeError(
+            f"lrkit.compat.keras.{func}: boundaries={boundaries!r} is invalid; "
+            "boundaries must be a list of steps"
+        )
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ScheduleTypeError(
+            f"lrkit.compat.keras.{func}: values={values!r} is invalid; values must be a list"
+        )
+    if len(values) != len(boundaries) + 1:
+        raise _fail(
+            func, "values", list(values), f"one more entry than boundaries ({len(boundaries) + 1})"
+        )
+    bounds = []
+    for b in boundaries:
+        step = _number(func, "boundaries", b)
+        if not math.isfinite(step) or step < 0:
+            raise _fail(func, "boundaries", list(boundaries), "finite steps >= 0")
+        bounds.append(math.floor(step) + 1)
+    return _wrap(lrkit.piecewise_constant(tuple(bounds), tuple(values)), name)
+
+
+def _polynomial_cycles(
+    lr: float, end: float, steps: int, power: float, total_steps: int
+) -> LrSchedule:
+    """Keras' cycling polynomial written out up to ``total_steps``.
+
+    Cycle k >= 2 covers whole steps ((k-1)T, kT]: end + (lr - end)·k^-p·(1 - u/T)^p, u = t - (k-1)T.
+    As a part starting at (k-1)T: ``end`` for one step, then a polynomial over T - 1 steps.
+    """
+    if steps == 1:  # denominator t·1 = t: ``end`` from step 1 on
+        return lrkit.polynomial(lr, end, 1, power=power)
+    cycles = math.ceil(total_steps / steps)
+    if cycles > _MAX_CYCLES:
+        raise ScheduleError(
+            f"total_steps={total_steps} gives {cycles} cycles; at most {_MAX_CYCLES} are written out"
+        )
+    parts: list[LrSchedule] = [lrkit.polynomial(lr, end, steps, power=power)]
+    for k in range(2, cycles + 1):
+        top = end + (lr - end) * k**-power * ((steps - 1) / steps) ** power
+        parts.append(lrkit.constant(end, steps=1))
+        parts.append(lrkit.polynomial(top, end, steps - 1, power=power))
+    return lrkit.sequence(*parts)
+
+
+@_named
+def PolynomialDecay(
+    initial_learning_rate: float,
+    decay_steps: int,
+    end_learning_rate: float = 0.0001,
+    power: float = 1.0,
+    cycle: bool = False,
+    name: str = "PolynomialDecay",
+    *,
+    total_steps: int | None = None,
+) -> Schedule:
+    """``keras.optimizers.schedules.PolynomialDecay``, with ``cycle``.
+
+    value(step) = (lr0 − end)·(1 − min(step, T)/T)^power + end.  With ``cycle=True`` the
+    denominator is ``T·ceil(step/T)`` (1 at step 0) — each later cycle restarts lower, by
+    ``k^-power``; this needs ``total_steps=`` (an lrkit extension) so the cycles can be written
+    out as a sequence, holding ``end`` after ``total_steps``.
+    """
+    func = "PolynomialDecay"
+    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    end = _number(func, "end_learning_rate", end_learning_rate)
+    p = _number(func, "power", power)
+    if not isinstance(cycle, bool):
+        raise ScheduleTypeError(
+            f"lrkit.compat.keras.{func}: cycle={cycle!r} is invalid; cycle must be True or False"
+        )
+    if not cycle:
+        return _wrap(lrkit.polynomial(lr, end, decay_steps, power=p), name)
+    if total_steps is None:
+        raise _fail(
+            func,
+            "total_steps",
+            None,
+            "an int with cycle=True: the shrinking cycles (k^-power) have no lrkit combinator, "
+            "so they are written out up to total_steps",
+        )
+    if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
+        raise _fail(func, "decay_steps", decay_steps, "an int >= 1")
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise _fail(func, "total_steps", total_steps, "an int >= 1")
+    return _wrap(_polynomial_cycles(lr, end, decay_steps, p, total_steps), name)
+
+
+@_named
+def InverseTimeDecay(
+    initial_learning_rate: float,
+    decay_steps: int,
+    decay_rate: float,
+    staircase: bool = False,
+    name: str = "InverseTimeDecay",
+) -> Schedule:
+    """``keras.optimizers.schedules.InverseTimeDecay``: ``lr0 / (1 + rate · step/decay_steps)``."""
+    lr = _number("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    rate = _number("InverseTimeDecay", "decay_rate", decay_rate)
+    return _wrap(
+        lrkit.inverse_time(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
+        name,
+    )
+
+
+@_named
+def CosineDecay(
+    initial_learning_rate: float,
+    decay_steps: int,
+    alpha: float = 0.0,
+    name: str = "CosineDecay",
+    warmup_target: float | None = None,
+    warmup_steps: int = 0,
+) -> Schedule:
+    """``keras.optimizers.schedules.CosineDecay``, with its optional linear warm-up.
+
+    Without ``warmup_target``: cosine from lr0 to ``alpha·lr0`` over ``decay_steps`` (Keras then
+    ignores ``warmup_steps``). With it: a line lr0 → target over ``warmup_steps``, then a cosine
+    target → ``alpha·target``: ``warmup(W, start=lr0) >> cosine(target, alpha·target, steps=T)``.
+
+    >>> str(CosineDecay(0.0, 900, warmup_target=0.1, warmup_steps=100))
+    'warmup(100) >> cosine(start=0.1, steps=900)'
+    """
+    func = "CosineDecay"
+    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    a = _number(func, "alpha", alpha)
+    if warmup_target is None:
+        return _wrap(lrkit.cosine(lr, lr * a, steps=decay_steps), name)
+    target = _number(func, "warmup_target", warmup_target)
+    decay = lrkit.cosine(target, target * a, steps=decay_steps)
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Real):
+        raise _fail(func, "warmup_steps", warmup_steps, "an int >= 0")
+    if warmup_steps == 0:
+        return _wrap(decay, name)
+    return _wrap(lrkit.warmup(warmup_steps, start=lr) >> decay, name)  # type: ignore[arg-type]
+
+
+@_named
+def CosineDecayRestarts(
+    initial_learning_rate: float,
+    first_decay_steps: int,
+    t_mul: float = 2.0,
+    m_mul: float = 1.0,
+    alpha: float = 0.0,
+    name: str = "SGDRDecay",
+) -> Schedule:
+    """``keras.optimizers.schedules.CosineDecayRestarts`` (SGDR, Loshchilov & Hutter 2017).
+
+    Period i lasts ``first_decay_steps·t_mul^i`` with peak ``m_mul^i·lr0``:
+    ``cosine(lr0, alpha·lr0, steps=T).repeat(mult=t_mul, decay=m_mul)``.
+    """
+    func = "CosineDecayRestarts"
+    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    a = _number(func, "alpha", alpha)
+    decay = _number(func, "m_mul", m_mul)
+    if a != 0.0 and decay != 1.0:
+        raise _fail(
+            func,
+            "alpha",
+            alpha,
+            "0.0 when m_mul != 1: Keras keeps the floor alpha·lr0 while the cosine part shrinks "
+            "by m_mul^i, and lrkit's repeat(decay=) scales whole cycles",
+        )
+    body = lrkit.cosine(lr, lr * a, steps=first_decay_steps)
+    return _wrap(body.repeat(mult=_number(func, "t_mul", t_mul), decay=decay), name)

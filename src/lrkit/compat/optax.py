@@ -1,0 +1,574 @@
+"""optax's schedule functions, with optax's names and arguments, returning lrkit schedules.
+
+``lrkit.compat.optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000)`` equals
+``optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000)`` at every step but is an lrkit value:
+it prints as text (``warmup(100) >> cosine(start=0.001, steps=900)``), parses back, pickles, and
+drives PyTorch, optax or Keras. Formulas follow ``optax/schedules/_schedule.py`` (optax 0.2):
+``transition_begin`` is a ``shift``, joins are sequences (each piece on local time),
+``*_onecycle_schedule`` are ``piecewise`` curves through optax's accumulated values.
+
+No JAX is needed to build or evaluate these schedules.
+
+Where optax only logs and carries on, a few inputs are errors here: a negative
+``transition_steps`` or ``transition_begin``, a negative ``decay_rate``, join boundaries that
+are not increasing. optax's documented ``transition_steps=0`` (a constant schedule) is kept.
+Not expressible with lrkit's leaves (a ``ValueError`` says so): ``exponent != 1`` in the cosine
+schedules, and a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_value``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Sequence as Seq
+from typing import Any, ParamSpec, TypeVar
+
+import lrkit
+from lrkit.compose import Warmup
+from lrkit.core import Schedule
+from lrkit.errors import ScheduleError, ScheduleTypeError
+
+__all__ = [
+    "constant_schedule",
+    "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
+    "exponential_decay",
+    "join_schedules",
+    "linear_onecycle_schedule",
+    "linear_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "polynomial_schedule",
+    "sgdr_schedule",
+    "warmup_constant_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _named(func: Callable[P, R]) -> Callable[P, R]:
+    """Prefix lrkit's argument errors with the compat function's name."""
+    where = f"lrkit.compat.optax.{func.__name__}"
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ScheduleError as exc:
+            if str(exc).startswith(where):
+                raise
+            kind = ScheduleTypeError if isinstance(exc, TypeError) else ScheduleError
+            raise kind(f"{where}: {exc}") from exc
+
+    return wrapper
+
+
+def _fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
+    return ScheduleError(
+        f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be {allowed}"
+    )
+
+
+def _steps(func: str, name: str, value: object) -> int:
+    """A whole number of steps >= 0 (optax's step arguments are ints)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be an int"
+        )
+    number = float(value)
+    if not (math.isfinite(number) and number.is_integer()):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be an int"
+        )
+    if number < 0:
+        raise _fail(func, name, value, "an int >= 0")
+    return int(number)
+
+
+def _number(func: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be a number"
+        )
+    return float(value)
+
+
+def _ramp(start: float, peak: float, steps: int, then: Schedule) -> Schedule:
+    """optax's linear warm-up ``start -> peak`` over ``steps`` steps joined to ``then``."""
+    if steps == 0:
+        return then
+    if start >= 0.0 and float(then(0)) == peak:
+        return lrkit.warmup(steps, start=start) >> then
+    return lrkit.linear(start, peak, steps) >> then
+
+
+@_named
+def constant_schedule(value: float) -> Schedule:
+    """``optax.constant_schedule``: ``value`` at every step.
+
+    >>> constant_schedule(0.1)(1000)
+    0.1
+    """
+    return lrkit.constant(_number("constant_schedule", "value", value))
+
+
+@_named
+def polynomial_schedule(
+    init_value: float,
+    end_value: float,
+    power: float,
+    transition_steps: int,
+    transition_begin: int = 0,
+) -> Schedule:
+    """``optax.polynomial_schedule``: hold ``init_value`` for ``transition_begin`` steps, then decay.
+
+    value(t) = (I − E)·(1 − min(max(t − B, 0), T)/T)^power + E     (``I`` if T = 0)
+
+    >>> s = polynomial_schedule(1.0, 0.01, power=2, transition_steps=100, transition_begin=5)
+    >>> str(s), round(s(6), 4), s(105)
+    ('polynomial(start=1.0, end=0.01, steps=100, power=2.0).shift(5)', 0.9803, 0.01)
+    """
+    func = "polynomial_schedule"
+    init = _number(func, "init_value", init_value)
+    end = _number(func, "end_value", end_value)
+    p = _number(func, "power", power)
+    steps = _steps(func, "transition_steps", transition_steps)
+    begin = _steps(func, "transition_begin", transition_begin)
+    if steps == 0:
+        return lrkit.constant(init)
+    body: Schedule = (
+        lrkit.linear(init, end, steps) if p == 1.0 else lrkit.polynomial(init, end, steps, power=p)
+    )
+    return body.shift(begin) if begin else body
+
+
+@_named
+def linear_schedule(
+    init_value: float, end_value: float, transition_steps: int, transition_begin: int = 0
+) -> Schedule:
+    """``optax.linear_schedule``: hold ``init_value`` for ``transition_begin`` steps, then a line.
+
+    value(t) = I + (E − I)·min(max(t − B, 0), T)/T     (``I`` if T = 0)
+
+    >>> str(linear_schedule(1.0, 0.0, transition_steps=10, transition_begin=2))
+    'linear(start=1.0, end=0.0, steps=10).shift(2)'
+    """
+    return polynomial_schedule(init_value, end_value, 1.0, transition_steps, transition_begin)
+
+
+@_named
+def piecewise_constant_schedule(
+    init_value: float, boundaries_and_scales: Mapping[int, float] | None = None
+) -> Schedule:
+    """``optax.piecewise_constant_schedule``: multiply by ``scale`` from each ``step`` on.
+
+    value(t) = I · Π scale_i over boundaries b_i <= t
+
+    >>> s = piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.01})
+    >>> str(s), s(150)
+    ('piecewise_constant(boundaries=[100, 200], values=[1.0, 0.1, 0.001])', 0.1)
+    """
+    func = "piecewise_constant_schedule"
+    value = _number(func, "init_value", init_value)
+    if not boundaries_and_scales:
+        return lrkit.constant(value)
+    items = _boundaries_and_scales(func, boundaries_and_scales)
+    bounds: list[int] = []
+    values = [value]
+    for boundary, scale in items:  # sorted: boundaries <= 0 (active from step 0) come first
+        if boundary <= 0:
+            values[0] = values[0] * scale
+        else:
+            bounds.append(boundary)
+            values.append(values[-1] * scale)
+    if not bounds:
+        return lrkit.constant(values[-1])
+    return lrkit.piecewise_constant(tuple(bounds), tuple(values))
+
+
+def _boundaries_and_scales(func: str, mapping: Mapping[int, float]) -> list[tuple[int, float]]:
+    if not isinstance(mapping, Mapping):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: boundaries_and_scales={mapping!r} is invalid; "
+            "boundaries_and_scales must be a dict {step: scale}"
+        )
+    items: list[tuple[int, float]] = []
+    for boundary, scale in mapping.items():
+        if isinstance(boundary, bool) or not isinstance(boundary, numbers.Integral):
+            raise ScheduleTypeError(
+                f"lrkit.compat.optax.{func}: boundary {boundary!r} is invalid; "
+                "boundaries must be int steps"
+            )
+        factor = _number(func, "scale", scale)
+        if factor < 0.0:
+            raise _fail(func, "boundaries_and_scales", dict(mapping), "non-negative scales")
+        items.append((int(boundary), factor))
+    return sorted(items)
+
+
+@_named
+def exponential_decay(
+    init_value: float,
+    transition_steps: int,
+    decay_rate: float,
+    transition_begin: int = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """``optax.exponential_decay``: ``I·rate^((t − B)/T)`` after ``transition_begin``, bounded.
+
+    value(t) = clip(I · rate^(max(t − B, 0)/T), end_value)   (⌊·⌋ exponent with ``staircase``;
+    ``end_value`` is a floor when rate < 1, a ceiling otherwise; ``I`` if T = 0 or rate = 0)
+
+    >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5, transition_begin=5)
+    >>> str(s), s(25)
+    ('exponential(start=1.0, gamma=0.5, every=10).shift(5)', 0.25)
+    """
+    func = "exponential_decay"
+    init = _number(func, "init_value", init_value)
+    steps = _steps(func, "transition_steps", transition_steps)
+    rate = _number(func, "decay_rate", decay_rate)
+    begin = _steps(func, "transition_begin", transition_begin)
+    if not isinstance(staircase, bool):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: staircase={staircase!r} is invalid; "
+            "staircase must be True or False"
+        )
+    end = None if end_value is None else _number(func, "end_value", end_value)
+    if rate < 0.0:
+        raise _fail(func, "decay_rate", decay_rate, ">= 0 (0 gives a constant, as in optax)")
+    if steps == 0 or rate == 0.0:
+        return lrkit.constant(init)
+    if end is not None and (
+        rate == 1.0 or (rate < 1.0 and end >= init) or (rate > 1.0 and end <= init)
+    ):
+        # optax clips every value, init_value included: min(I, E) for rate >= 1, max for < 1.
+        return lrkit.constant(max(init, end) if rate < 1.0 else min(init, end))
+    if rate == 1.0:
+        return lrkit.constant(init)
+    body: Schedule = lrkit.exponential(init, rate, every=steps, staircase=staircase, final=end)
+    return body.shift(begin) if begin else body
+
+
+def _check_exponent(func: str, exponent: object) -> None:
+    if _number(func, "exponent", exponent) != 1.0:
+        raise _fail(
+            func,
+            "exponent",
+            exponent,
+            "1.0: lrkit's cosine leaf has no exponent parameter, so optax's "
+            "(½(1 + cos(πt/T)))^exponent cannot be expressed exactly",
+        )
+
+
+@_named
+def cosine_decay_schedule(
+    init_value: float, decay_steps: int, alpha: float = 0.0, exponent: float = 1.0
+) -> Schedule:
+    """``optax.cosine_decay_schedule``: cosine from ``init_value`` to ``alpha·init_value``.
+
+    value(t) = I·((1 − α)·½(1 + cos(π·min(t, T)/T)) + α)        (exponent 1 only)
+
+    Loshchilov & Hutter, SGDR (2017).
+
+    >>> str(cosine_decay_schedule(0.1, decay_steps=1000, alpha=0.1))
+    'cosine(start=0.1, end=0.010000000000000002, steps=1000)'
+    """
+    func = "cosine_decay_schedule"
+    init = _number(func, "init_value", init_value)
+    steps = _steps(func, "decay_steps", decay_steps)
+    a = _number(func, "alpha", alpha)
+    if steps == 0:
+        raise _fail(func, "decay_steps", decay_steps, "> 0 (as optax requires)")
+    _check_exponent(func, exponent)
+    return lrkit.cosine(init, init * a, steps=steps)
+
+
+@_named
+def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: int) -> Schedule:
+    """``optax.warmup_constant_schedule``: linear warm-up to ``peak_value``, then constant.
+
+    As in optax, ``warmup_steps=0`` gives ``init_value`` forever (it is a ``linear_schedule``).
+
+    >>> str(warmup_constant_schedule(0.0, 0.1, warmup_steps=10))
+    'warmup(10) >> constant(0.1)'
+    """
+    func = "warmup_constant_schedule"
+    init = _number(func, "init_value", init_value)
+    peak = _number(func, "peak_value", peak_value)
+    steps = _steps(func, "warmup_steps", warmup_steps)
+    if steps == 0:
+        return lrkit.constant(init)
+    return _ramp(init, peak, steps, lrkit.constant(peak))
+
+
+@_named
+def warmup_cosine_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    decay_steps: int,
+    end_value: float = 0.0,
+    exponent: float = 1.0,
+) -> Schedule:
+    """``optax.warmup_cosine_decay_schedule``: linear warm-up, then cosine to ``end_value``.
+
+    ``decay_steps`` includes the warm-up: the cosine lasts ``decay_steps − warmup_steps`` steps.
+
+    >>> str(warmup_cosine_decay_schedule(0.0, 1e-3, warmup_steps=100, decay_steps=1000))
+    'warmup(100) >> cosine(start=0.001, steps=900)'
+    """
+    func = "warmup_cosine_decay_schedule"
+    init = _number(func, "init_value", init_value)
+    peak = _number(func, "peak_value", peak_value)
+    warm = _steps(func, "warmup_steps", warmup_steps)
+    total = _steps(func, "decay_steps", decay_steps)
+    end = _number(func, "end_value", end_value)
+    if total <= warm:
+        raise _fail(func, "decay_steps", decay_steps, f"> warmup_steps={warm} (as optax requires)")
+    _check_exponent(func, exponent)
+    final = 0.0 if peak == 0.0 else end
+    return _ramp(init, peak, warm, lrkit.cosine(peak, final, steps=total - warm))
+
+
+@_named
+def warmup_exponential_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    transition_steps: int,
+    decay_rate: float,
+    transition_begin: int = 0,
+    staircase: bool = False,
+    end_value: float | None = None,
+) -> Schedule:
+    """``optax.warmup_exponential_decay_schedule``: linear warm-up, then ``exponential_decay``.
+
+    >>> str(warmup_exponential_decay_schedule(0.0, 0.1, 10, transition_steps=100, decay_rate=0.5))
+    'warmup(10) >> exponential(start=0.1, gamma=0.5, every=100)'
+    """
+    func = "warmup_exponential_decay_schedule"
+    init = _number(func, "init_value", init_value)
+    peak = _number(func, "peak_value", peak_value)
+    warm = _steps(func, "warmup_steps", warmup_steps)
+    decay = exponential_decay(
+        peak, transition_steps, decay_rate, transition_begin, staircase, end_value
+    )
+    return _ramp(init, peak, warm, decay)
+
+
+@_named
+def piecewise_interpolate_schedule(
+    interpolate_type: str,
+    init_value: float,
+    boundaries_and_scales: Mapping[int, float] | None = None,
+) -> Schedule:
+    """``optax.piecewise_interpolate_schedule``: linear/cosine curve through accumulated values.
+
+    Points ``(0, I), (b_1, I·s_1), (b_2, I·s_1·s_2), ...``; each segment ``"linear"`` or
+    ``"cosine"``; the last value is held.
+
+    >>> s = piecewise_interpolate_schedule("linear", 1.0, {4: 0.1, 8: 0.01})
+    >>> [round(s(t), 6) for t in (2, 6, 10)]
+    [0.55, 0.0505, 0.001]
+    """
+    func = "piecewise_interpolate_schedule"
+    kinds = {"linear": "linear", "cosine": "cos"}
+    if interpolate_type not in kinds:
+        raise _fail(func, "interpolate_type", interpolate_type, "'linear' or 'cosine'")
+    value = _number(func, "init_value", init_value)
+    items = _boundaries_and_scales(func, boundaries_and_scales or {})
+    points = [(0, value)]
+    for boundary, scale in items:
+        points.append((boundary, points[-1][1] * scale))
+    # optax's segment i covers [b_i, b_{i+1}); with sorted distinct boundaries the segments reached
+    # at t >= 0 start at the last boundary <= 0 (the point (0, I) is dropped when b_1 <= 0).
+    if len(points) > 1 and points[1][0] <= 0:
+        points = points[1:]
+    first = max(i for i, (b, _) in enumerate(points) if b <= 0)
+    points = points[first:]
+    if len(points) == 1:
+        return lrkit.constant(points[0][1])
+    origin = points[0][0]
+    curve: Schedule = lrkit.piecewise(
+        tuple((b - origin, v) for b, v in points), shape=kinds[interpolate_type]
+    )
+    return curve.shift(origin) if origin else curve
+
+
+@_named
+def linear_onecycle_schedule(
+    transition_steps: int,
+    peak_value: float,
+    pct_start: float = 0.3,
+    pct_final: float = 0.85,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """``optax.linear_onecycle_schedule``: three linear phases (optax's phase ends, not PyTorch's).
+
+    Points (0, peak/div), (⌊pct_start·T⌋, peak), (⌊pct_final·T⌋, peak/div),
+    (T, peak/(div·final_div)). Smith & Topin, super-convergence (2017).
+
+    >>> str(linear_onecycle_schedule(100, 1.0))
+    'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [85.0, 0.04], [100.0, 4.000000000000001e-06]])'
+    """
+    func = "linear_onecycle_schedule"
+    steps = _steps(func, "transition_steps", transition_steps)
+    if steps == 0:
+        raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
+    peak = _number(func, "peak_value", peak_value)
+    div = _number(func, "div_factor", div_factor)
+    final_div = _number(func, "final_div_factor", final_div_factor)
+    return piecewise_interpolate_schedule(
+        "linear",
+        peak / div,
+        {
+            int(_number(func, "pct_start", pct_start) * steps): div,
+            int(_number(func, "pct_final", pct_final) * steps): 1.0 / div,
+            steps: 1.0 / final_div,
+        },
+    )
+
+
+@_named
+def cosine_onecycle_schedule(
+    transition_steps: int,
+    peak_value: float,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> Schedule:
+    """``optax.cosine_onecycle_schedule``: cosine up to ``peak_value``, cosine down to the end.
+
+    Points (0, peak/div), (⌊pct_start·T⌋, peak), (T, peak/(div·final_div)) joined by cosine
+    segments. Unlike PyTorch's OneCycleLR (``lrkit.one_cycle``) the phases end at ``pct_start·T``
+    and ``T``, not one step earlier.
+
+    >>> str(cosine_onecycle_schedule(100, 1.0))
+    'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [100.0, 4e-06]], shape="cos")'
+    """
+    func = "cosine_onecycle_schedule"
+    steps = _steps(func, "transition_steps", transition_steps)
+    if steps == 0:
+        raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
+    peak = _number(func, "peak_value", peak_value)
+    div = _number(func, "div_factor", div_factor)
+    final_div = _number(func, "final_div_factor", final_div_factor)
+    return piecewise_interpolate_schedule(
+        "cosine",
+        peak / div,
+        {
+            int(_number(func, "pct_start", pct_start) * steps): div,
+            steps: 1.0 / (div * final_div),
+        },
+    )
+
+
+def _chain(parts: Seq[Schedule]) -> Schedule:
+    """``parts[0] >> parts[1] >> ...`` with inner warm-ups written as lines (same values).
+
+    A ``warmup`` in the middle of a sequence does not survive ``a >> warmup(n) >> b`` (the
+    left-associative ``>>`` builds ``a >> warmup(n)`` first), so only a leading one is kept.
+    """
+    flat: list[Schedule] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, lrkit.Sequence) else (part,))
+    for i in range(1, len(flat) - 1):
+        ramp = flat[i]
+        if isinstance(ramp, Warmup) and ramp.shape == "linear":
+            flat[i] = lrkit.linear(ramp.start, float(flat[i + 1](0)), ramp.steps)
+    return lrkit.sequence(*flat)
+
+
+def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
+    """``part`` made to last exactly ``length`` steps (same values on ``[0, length)``)."""
+    if isinstance(part, Warmup):
+        raise ScheduleError(
+            f"lrkit.compat.optax.{func}: schedules[{index}] is a bare {part}; join a complete "
+            "schedule (e.g. warmup(...) >> ...)"
+        )
+    if not part.bounded:
+        fields = {f.name for f in dataclasses.fields(part)}  # type: ignore[arg-type]
+        if "steps" in fields and part.steps is None:  # type: ignore[attr-defined]
+            return dataclasses.replace(part, steps=length)  # type: ignore[type-var]
+        raise ScheduleError(
+            f"lrkit.compat.optax.{func}: schedules[{index}] = {part} has no end and no steps= "
+            f"to cut it at its boundary ({length} steps later); lrkit has no truncation combinator"
+        )
+    duration = part.duration
+    assert duration is not None
+    if duration == length:
+        return part
+    if duration < length and float(duration).is_integer():
+        pad = lrkit.constant(float(part(duration)), steps=length - int(duration))
+        return part >> pad
+    raise ScheduleError(
+        f"lrkit.compat.optax.{func}: schedules[{index}] = {part} lasts {duration:g} steps, "
+        f"not its slot of {length} steps; lrkit has no truncation combinator to cut it"
+    )
+
+
+@_named
+def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
+    """``optax.join_schedules``: ``schedules[i]`` on local time ``t − boundaries[i−1]``.
+
+    The lrkit schedules are sequenced (``a >> b``); a piece shorter than its slot holds its last
+    value, an endless leaf with a ``steps`` argument is cut at its boundary.
+
+    >>> s = join_schedules([lrkit.constant(1.0), lrkit.linear(1.0, 0.0, 10)], [5])
+    >>> str(s), s(10)
+    ('constant(1.0, steps=5) >> linear(start=1.0, end=0.0, steps=10)', 0.5)
+    """
+    func = "join_schedules"
+    parts = list(schedules)
+    bounds = [_steps(func, "boundaries", b) for b in boundaries]
+    if not parts or any(not isinstance(p, Schedule) for p in parts):
+        raise ScheduleTypeError(
+            f"lrkit.compat.optax.{func}: schedules={schedules!r} is invalid; schedules must be a "
+            "non-empty list of lrkit schedules"
+        )
+    if len(bounds) != len(parts) - 1:
+        raise _fail(
+            func, "boundaries", list(boundaries), f"a list of len(schedules) - 1 = {len(parts) - 1}"
+        )
+    if any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise _fail(func, "boundaries", list(boundaries), "strictly increasing")
+    # Pieces whose slot is empty (a boundary at 0) never run.
+    starts = [0, *bounds]
+    kept = [
+        (parts[i], starts[i], starts[i + 1] if i + 1 < len(starts) else None)
+        for i in range(len(parts))
+        if i + 1 >= len(starts) or starts[i + 1] > starts[i]
+    ]
+    pieces = [
+        _fit(func, part, end - begin, index) if end is not None else part
+        for index, (part, begin, end) in enumerate(kept)
+    ]
+    return _chain(pieces)
+
+
+@_named
+def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
+    """``optax.sgdr_schedule``: warm restarts, one ``warmup_cosine_decay_schedule`` per cycle.
+
+    Each dict holds that function's arguments; cycle ``i`` lasts its ``decay_steps``.
+    Loshchilov & Hutter, SGDR (2017).
+
+    >>> cycle = dict(init_value=0.0, peak_value=1.0, warmup_steps=2, decay_steps=10)
+    >>> s = sgdr_schedule([cycle, cycle])
+    >>> [round(s(t), 3) for t in (0, 2, 10, 12)]
+    [0.0, 1.0, 0.0, 1.0]
+    """
+    func = "sgdr_schedule"
+    cycles = [warmup_cosine_decay_schedule(**dict(kwargs)) for kwargs in cosine_kwargs]
+    if not cycles:
+        raise _fail(func, "cosine_kwargs", cosine_kwargs, "a non-empty list of dicts")
+    return _chain(cycles)

@@ -1,0 +1,179 @@
+"""JAX / optax adapter: lrkit schedules as optax schedules, hyper-parameter injection, plateau.
+
+An lrkit schedule already *is* an optax schedule: ``optax.adamw(learning_rate=s)`` calls ``s``
+with the optimizer's int32 step ``count`` and the value is computed with ``jax.numpy`` (no Python
+branching on the step), so it traces under ``jax.jit``. This module adds what a training loop needs
+around that:
+
+- :func:`as_optax` binds shares of training (``"20%"``) and fixes the output dtype;
+- :func:`inject_hyperparams` schedules any optimizer argument (``b1``, ``momentum``,
+  ``weight_decay``) with lrkit schedules, via ``optax.inject_hyperparams``;
+- :func:`current_hyperparams` reads the injected values back from an optimizer state;
+- :func:`with_plateau` / :func:`apply_plateau` multiply the updates by an :class:`lrkit.Plateau`
+  scale held in the optimizer state (so a jitted step keeps working after a reduction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+import lrkit
+from lrkit.plateau import Plateau
+
+__all__ = [
+    "OptaxSchedule",
+    "apply_plateau",
+    "as_optax",
+    "current_hyperparams",
+    "inject_hyperparams",
+    "with_plateau",
+]
+
+
+def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
+    if isinstance(schedule, lrkit.Schedule):
+        return schedule
+    if isinstance(schedule, str):
+        return lrkit.parse(schedule)
+    raise TypeError(
+        f"{where}: schedule={schedule!r} is invalid; schedule must be an lrkit.Schedule "
+        "or its text form (a str)"
+    )
+
+
+@dataclass(frozen=True)
+class OptaxSchedule:
+    """An lrkit schedule as an optax schedule: ``count -> jax.Array`` of a fixed dtype.
+
+    Build it with :func:`as_optax`. ``str()`` gives the lrkit text form.
+    """
+
+    schedule: lrkit.Schedule
+    dtype: Any = None
+
+    def __call__(self, count: Any) -> jax.Array:
+        value = self.schedule(jnp.asarray(count))
+        dtype = self.dtype if self.dtype is not None else jnp.result_type(float)
+        return jnp.asarray(value, dtype=dtype)
+
+    def __str__(self) -> str:
+        return str(self.schedule)
+
+
+def as_optax(
+    schedule: lrkit.Schedule | str, total_steps: int | None = None, *, dtype: Any = None
+) -> OptaxSchedule:
+    """An lrkit schedule (or its text) as an optax schedule, shares bound to ``total_steps``.
+
+    The result maps optax's step ``count`` (an int32 scalar, or any array of steps) to a
+    ``jax.Array`` of ``dtype`` (default: JAX's default float, float32 unless x64 is enabled)
+    and traces under ``jax.jit``.
+
+    >>> import lrkit, lrkit.optax
+    >>> lr = lrkit.optax.as_optax("warmup(10) >> cosine(start=0.1, steps='90%')", total_steps=100)
+    >>> [round(float(lr(t)), 4) for t in (0, 5, 10, 100)]
+    [0.0, 0.05, 0.1, 0.0]
+    """
+    where = "lrkit.optax.as_optax"
+    s = _as_lrkit(schedule, where)
+    if total_steps is not None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
+            raise ValueError(
+                f"{where}: total_steps={total_steps!r} is invalid; total_steps must be an int > 0"
+            )
+        s = s.bind(total_steps)
+    elif not s.is_bound:
+        raise ValueError(
+            f"{where}: schedule {str(s)!r} has durations given as a share of training; "
+            "pass total_steps=<optimizer steps of the whole run> to resolve them"
+        )
+    return OptaxSchedule(s, dtype)
+
+
+def inject_hyperparams(
+    optimizer: Callable[..., optax.GradientTransformation],
+    /,
+    *,
+    total_steps: int | None = None,
+    static_args: str | Iterable[str] = (),
+    **hyperparams: Any,
+) -> optax.GradientTransformation:
+    """Build ``optimizer(**hyperparams)`` with lrkit schedules driving any of its arguments.
+
+    Every lrkit schedule among ``hyperparams`` becomes an :func:`as_optax`
+    schedule evaluated at the optimizer's step; numbers stay numbers. The values live in the
+    optimizer state (``optax.inject_hyperparams``), where :func:`current_hyperparams` reads
+    them. Typical use: a one-cycle learning rate with the inverse momentum curve::
+
+        tx = lrkit.optax.inject_hyperparams(
+            optax.sgd, learning_rate=lrkit.one_cycle(0.1, steps=1000),
+            momentum=lrkit.one_cycle_momentum(steps=1000), nesterov=True)
+    """
+    static = {static_args} if isinstance(static_args, str) else set(static_args)
+    converted = {
+        name: as_optax(value, total_steps)
+        if isinstance(value, lrkit.Schedule) and name not in static
+        else value
+        for name, value in hyperparams.items()
+    }
+    return optax.inject_hyperparams(optimizer, static_args=static)(**converted)
+
+
+def current_hyperparams(opt_state: Any) -> dict[str, float]:
+    """The injected hyper-parameters of the first ``inject_hyperparams`` state in ``opt_state``.
+
+    The values are those used by the last update (``init`` values before any update).
+    """
+    for node in jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda x: hasattr(x, "hyperparams") and hasattr(x, "inner_state")
+    ):
+        if hasattr(node, "hyperparams") and hasattr(node, "inner_state"):
+            return {k: float(v) for k, v in node.hyperparams.items()}
+    raise ValueError(
+        "lrkit.optax.current_hyperparams: opt_state holds no optax.inject_hyperparams state; "
+        "build the optimizer with lrkit.optax.inject_hyperparams"
+    )
+
+
+def with_plateau(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``optimizer`` followed by a scale factor kept in its state, for :func:`apply_plateau`.
+
+    ``updates <- scale * optimizer(updates)`` with ``scale = 1`` until :func:`apply_plateau`
+    sets it; the scale is state (not a constant), so a jitted step needs no recompilation.
+    """
+    return optax.chain(optimizer, optax.inject_hyperparams(optax.scale)(step_size=1.0))
+
+
+def apply_plateau(opt_state: Any, plateau: Plateau) -> Any:
+    """Return ``opt_state`` (from :func:`with_plateau`) with its scale set to ``plateau.scale``.
+
+    Call it on the host after ``plateau.report(metric)``; ``plateau.scale`` is
+    ``factor ** reductions`` (its ``min_lr`` floor does not apply to a multiplier).
+    """
+    if not isinstance(plateau, Plateau):
+        raise TypeError(
+            f"lrkit.optax.apply_plateau: plateau={plateau!r} is invalid; "
+            "plateau must be an lrkit.Plateau"
+        )
+    if not (isinstance(opt_state, tuple) and len(opt_state) == 2):
+        raise ValueError(
+            "lrkit.optax.apply_plateau: opt_state is not the state of "
+            "lrkit.optax.with_plateau(optimizer)"
+        )
+    inner, scale_state = opt_state
+    hyper = getattr(scale_state, "hyperparams", None)
+    if not isinstance(hyper, Mapping) or "step_size" not in hyper:
+        raise ValueError(
+            "lrkit.optax.apply_plateau: opt_state is not the state of "
+            "lrkit.optax.with_plateau(optimizer)"
+        )
+    old = hyper["step_size"]
+    new_hyper = dict(hyper)
+    new_hyper["step_size"] = jnp.asarray(plateau.scale, dtype=jnp.asarray(old).dtype)
+    return (inner, scale_state._replace(hyperparams=new_hyper))

@@ -1,0 +1,167 @@
+"""lrkit.compat.keras equals Keras 3's own schedule classes (float64) at every step."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before the first import of keras
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+# Keras' torch backend converts tensors with np.array(x, copy=False): numpy 2 warns, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+import lrkit  # noqa: E402
+from lrkit.compat import keras as compat  # noqa: E402
+from lrkit.keras import Schedule  # noqa: E402
+
+STEPS = np.arange(0, 3001)
+schedules = keras.optimizers.schedules
+
+
+@pytest.fixture(scope="module", autouse=True)
+def float64() -> Iterator[None]:
+    """Keras computes in its floatx: float64 for this module, restored afterwards."""
+    old = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(old)
+
+
+def keras_values(schedule: Any, steps: np.ndarray = STEPS, *, per_step: bool = False) -> np.ndarray:
+    if per_step:  # ops.cond on the step: one scalar at a time
+        out = np.array([float(schedule(int(t))) for t in steps])
+    else:
+        out = schedule(keras.ops.convert_to_tensor(steps))
+        out = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
+    return np.asarray(out)
+
+
+def check(
+    ours: Schedule,
+    theirs: Any,
+    steps: np.ndarray = STEPS,
+    *,
+    per_step: bool = False,
+    float32: bool = False,
+) -> None:
+    """Equal values at ``steps``: float64 tolerance, float32 where Keras rounds through it."""
+    assert isinstance(ours, keras.optimizers.schedules.LearningRateSchedule)
+    expected = keras_values(theirs, steps, per_step=per_step)
+    got = ours.schedule(steps)
+    scale = float(np.max(np.abs(expected)))
+    # Keras computes in floatx (float64 here) except where its ops promote to float32
+    # (ops.floor in staircase mode, m_mul in CosineDecayRestarts).
+    rtol = 4e-6 if float32 or expected.dtype != np.float64 else 1e-12
+    atol = rtol * 1e-2 * scale
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=str(ours))
+    assert lrkit.parse(str(ours)) == ours.schedule
+    # The Keras-facing value (floatx) through __call__, at a few steps.
+    for i in (0, len(steps) // 2, len(steps) - 1):
+        value = float(ours(int(steps[i])))
+        assert value == pytest.approx(expected[i], rel=rtol, abs=atol)
+
+
+GRID: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("ExponentialDecay", (0.1, 100, 0.96), {}),
+    ("ExponentialDecay", (0.1, 100, 0.5), {"staircase": True}),
+    ("ExponentialDecay", (1e-3, 7, 0.99), {}),
+    ("PolynomialDecay", (0.1, 1000), {}),
+    ("PolynomialDecay", (0.1, 1000, 0.01, 0.5), {}),
+    ("PolynomialDecay", (0.1, 777, 0.0, 2.0), {}),
+    ("InverseTimeDecay", (0.1, 1.0, 0.5), {}),
+    ("InverseTimeDecay", (0.1, 100, 0.5), {"staircase": True}),
+    ("CosineDecay", (0.1, 1000), {}),
+    ("CosineDecay", (0.1, 1000, 0.1), {}),
+    ("CosineDecay", (0.1, 500, 0.0), {"warmup_steps": 200}),  # no target: warm-up ignored
+    ("CosineDecayRestarts", (0.1, 100), {}),
+    ("CosineDecayRestarts", (0.1, 100, 1.0, 1.0, 0.1), {}),
+    ("CosineDecayRestarts", (0.1, 100, 1.0, 0.7), {}),  # m_mul goes through float32
+    ("CosineDecayRestarts", (0.1, 50, 1.5, 0.5), {}),
+    ("CosineDecayRestarts", (1.0, 300, 2.0, 1.0, 0.05), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs"),
+    [pytest.param(n, a, k, id=f"{n}-{i}") for i, (n, a, k) in enumerate(GRID)],
+)
+def test_compat_schedule_matches_keras(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    ours = getattr(compat, name)(*args, **kwargs)
+    theirs = getattr(schedules, name)(*args, **kwargs)
+    check(ours, theirs, float32=name == "CosineDecayRestarts" and args[3:4] not in ((), (1.0,)))
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "values"),
+    [
+        ([100, 1100], [1.0, 0.5, 0.1]),
+        ([0, 10, 2000], [0.3, 0.2, 0.1, 0.05]),
+        ([99.5, 1000.0], [1.0, 0.5, 0.1]),
+    ],
+)
+def test_piecewise_constant_decay_matches_keras_around_boundaries(
+    boundaries: list[float], values: list[float]
+) -> None:
+    """Keras keeps the earlier value *at* a boundary: compared at every step near each one."""
+    near = [np.arange(max(0, int(b) - 3), int(b) + 4) for b in boundaries]
+    steps = np.unique(np.concatenate([np.arange(0, 2501, 50), *near]))
+    ours = compat.PiecewiseConstantDecay(boundaries, values)
+    theirs = schedules.PiecewiseConstantDecay(boundaries, values)
+    check(ours, theirs, steps, per_step=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((0.0, 500), {"warmup_target": 0.1, "warmup_steps": 100}),
+        ((0.01, 400, 0.1), {"warmup_target": 0.2, "warmup_steps": 150}),
+        ((0.01, 400, 0.1), {"warmup_target": 0.2, "warmup_steps": 0}),
+    ],
+)
+def test_cosine_decay_with_warmup_matches_keras(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    steps = np.arange(0, 701)
+    ours = compat.CosineDecay(*args, **kwargs)
+    check(ours, schedules.CosineDecay(*args, **kwargs), steps, per_step=True)
+    if kwargs["warmup_steps"]:
+        assert str(ours).startswith(f"warmup({kwargs['warmup_steps']}")
+
+
+@pytest.mark.parametrize(("decay_steps", "power"), [(100, 1.0), (64, 2.0), (1, 0.5)])
+def test_polynomial_decay_cycle_matches_keras_up_to_total_steps(
+    decay_steps: int, power: float
+) -> None:
+    args = (0.1, decay_steps, 0.001, power)
+    steps = np.arange(0, 1001)
+    ours = compat.PolynomialDecay(*args, cycle=True, total_steps=1000)
+    check(ours, schedules.PolynomialDecay(*args, cycle=True), steps)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: compat.PolynomialDecay(0.1, 100, cycle=True), "total_steps"),
+        (lambda: compat.CosineDecayRestarts(0.1, 100, m_mul=0.5, alpha=0.1), "alpha"),
+        (lambda: compat.CosineDecayRestarts(0.1, 100, t_mul=0.5), "mult"),
+        (lambda: compat.PiecewiseConstantDecay([10, 20], [1.0, 0.5]), "values"),
+        (lambda: compat.PiecewiseConstantDecay([-3], [1.0, 0.5]), "boundaries"),
+        (lambda: compat.ExponentialDecay(0.1, 0, 0.5), "every"),
+        (lambda: compat.ExponentialDecay(-0.1, 10, 0.5), "start"),
+    ],
+)
+def test_compat_bad_arguments_raise_value_error_naming_class(
+    call: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    assert "lrkit.compat.keras." in str(info.value)
