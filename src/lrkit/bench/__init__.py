@@ -1,0 +1,35 @@
+"""lrkit bench: compare schedules on small, fast, deterministic training tasks.
+
+Tasks live in :mod:`lrkit.bench.tasks` (the protocol and the registry). This package imports
+nothing heavy: the task names below are re-exported lazily on first attribute access.
+
+>>> import lrkit.bench
+>>> lrkit.bench.task_names()[:2]
+['charlm', 'digits-mlp']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "TaskConfig": "lrkit.bench.tasks",
+    "TaskSpec": "lrkit.bench.tasks",
+    "Trainer": "lrkit.bench.tasks",
+    "get_task": "lrkit.bench.tasks",
+    "task_names": "lrkit.bench.tasks",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrkit.bench' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
