@@ -33,8 +33,10 @@ __all__ = [
     "Scale",
     "Sequence",
     "Shift",
+    "Sum",
     "Truncate",
     "Warmup",
+    "add",
     "product",
     "sequence",
     "warmup",
@@ -589,3 +591,78 @@ class Truncate(_Method):
         end = steps_of(self.steps)
         assert end is not None
         return self.schedule._eval(xp.minimum(t, end), xp)
+
+
+def add(*parts: Schedule | float) -> Sum:
+    """``add(a, b, ...)``: values added (also ``a + b`` and ``s + k``)."""
+    return Sum(tuple(_addend(part) for part in parts))
+
+
+def _addend(part: object) -> Schedule:
+    if isinstance(part, Schedule):
+        return part
+    if isinstance(part, bool) or not isinstance(part, int | float):
+        raise ScheduleTypeError(f"add(): parts must be schedules or numbers, got {part!r}")
+    from lrkit.families import Constant
+
+    return Constant(float(part))
+
+
+@register(
+    "add",
+    kind="combinator",
+    example="add(cosine(start=0.09, steps=100), constant(0.01))",
+    factory=add,
+)
+@dataclass(frozen=True, repr=False)
+class Sum(Schedule):
+    """Values of several schedules added: ``a + b``, ``s + 0.01`` (a floor under a decay).
+
+    value(t) = Σ_i s_i(t); it ends when its longest bounded part ends.
+
+    >>> import lrkit
+    >>> s = lrkit.linear(start=1.0, end=0.0, steps=2) + 0.5
+    >>> [s(t) for t in range(3)]
+    [1.5, 1.0, 0.5]
+    """
+
+    parts: tuple[Schedule, ...]
+
+    def __post_init__(self) -> None:
+        raw = self.parts
+        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
+            raise ScheduleTypeError("add(): parts must be a list of schedules")
+        parts: list[Schedule] = []
+        for part in raw:
+            part = _schedule("add", "parts", part)
+            parts.extend(part.parts if isinstance(part, Sum) else (part,))
+        if len(parts) < 2:
+            raise ScheduleError("add(): needs at least 2 parts")
+        _set(self, "parts", tuple(parts))
+
+    @property
+    def bounded(self) -> bool:
+        return all(part.bounded for part in self.parts)
+
+    @property
+    def duration(self) -> float | None:
+        ends = [part.duration for part in self.parts]
+        return None if any(e is None for e in ends) else max(e or 0.0 for e in ends)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        out = self.parts[0]._eval(t, xp)
+        for part in self.parts[1:]:
+            out = out + part._eval(t, xp)
+        return out
+
+    def __str__(self) -> str:
+        return f"add({', '.join(str(part) for part in self.parts)})"
+
+    def value_range(self) -> tuple[float, float]:
+        if self.bounded:
+            return super().value_range()
+        low, high = 0.0, 0.0
+        for part in self.parts:
+            part_low, part_high = part.value_range()
+            low, high = low + part_low, high + part_high
+        return low, high

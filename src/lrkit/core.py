@@ -27,7 +27,17 @@ from lrkit.durations import Pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 if TYPE_CHECKING:
-    from lrkit.compose import Clip, Mirror, Product, Repeat, Scale, Sequence, Shift, Truncate
+    from lrkit.compose import (
+        Clip,
+        Mirror,
+        Product,
+        Repeat,
+        Scale,
+        Sequence,
+        Shift,
+        Sum,
+        Truncate,
+    )
 
 __all__ = ["Array", "Schedule", "namespace_of"]
 
@@ -165,6 +175,15 @@ class Schedule:
         return Scale(self, float(factor))
 
     __rmul__ = __mul__
+
+    def __add__(self, other: object) -> Sum:
+        from lrkit.compose import add
+
+        if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
+            return NotImplemented
+        return add(self, other if isinstance(other, Schedule) else float(other))
+
+    __radd__ = __add__
 
     def repeat(self, mult: float = 1.0, decay: float = 1.0, cycles: int | None = None) -> Repeat:
         """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``."""

@@ -465,7 +465,9 @@ class Polynomial(_Anneal):
 class Cosine(_Anneal):
     """Cosine annealing from ``start`` to ``end`` over ``steps`` steps, as CosineAnnealingLR.
 
-    value(t) = end + (start − end) · (1 + cos(π · min(t, steps)/steps)) / 2
+    value(t) = end + (start − end) · ((1 + cos(π · min(t, steps)/steps)) / 2)^power
+
+    ``power`` (default 1) is optax's cosine ``exponent``.
 
     Loshchilov & Hutter, SGDR (2017). ``cosine(...).repeat(...)`` gives warm restarts.
 
@@ -476,10 +478,15 @@ class Cosine(_Anneal):
     start: float
     end: float = 0.0
     steps: Duration = field(kw_only=True)
+    power: float = field(default=1.0, kw_only=True)
     _shape = "cos"
+
+    def _power(self) -> float:
+        return self.power
 
     def __post_init__(self) -> None:
         self._check_anneal()
+        _set(self, "power", check.number(self.name, "power", self.power, low=0.0, low_open=True))
 
 
 @register("one_minus_sqrt", example="one_minus_sqrt(start=0.1, end=0.0, steps=100)")

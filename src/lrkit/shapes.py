@@ -48,7 +48,8 @@ def _weight(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
     if shape == "linear":
         return q
     if shape == "cos":
-        return _half_cos(p, q, xp)
+        half = _half_cos(p, q, xp)
+        return half if power == 1.0 else half**power
     if shape == "poly":
         return q**power
     if shape == "1-sqrt":
@@ -60,7 +61,7 @@ def _weight(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
 
 def _complement(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
     """c = 1 − w(q), written without cancellation where the shape allows."""
-    if shape in ("linear", "cos"):
+    if shape == "linear" or (shape == "cos" and power == 1.0):
         return _weight(shape, q, p, power, xp)
     if shape == "1-sqrt":
         return xp.sqrt(p)

@@ -110,8 +110,13 @@ class _Reader:
             if isinstance(left, Schedule) and isinstance(right, Schedule):
                 return self.build(node, lambda: left * right)
             raise self.fail("'*' needs a schedule and a number or two schedules", node)
+        if isinstance(node.op, ast.Add):
+            left, right = self.value(node.left), self.value(node.right)
+            if isinstance(left, Schedule) or isinstance(right, Schedule):
+                return self.build(node, lambda: left + right)
+            raise self.fail("'+' needs at least one schedule", node)
         raise self.fail(
-            f"unsupported operator {type(node.op).__name__}: use '>>' (sequence) or '*' (scale)",
+            f"unsupported operator {type(node.op).__name__}: use '>>' (sequence), '*' or '+'",
             node,
         )
 
