@@ -493,41 +493,30 @@ class Mirror(_Method):
         return self.low, self.high
 
 
-def product(*parts: Schedule) -> Product:
-    """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``)."""
-    return Product(parts)
-
-
-@register(
-    "product",
-    kind="combinator",
-    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
-    factory=product,
-)
-@dataclass(frozen=True, repr=False)
-class Product(Schedule):
-    """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
-
-    value(t) = Π_i s_i(t); it ends when its longest bounded part ends (parts hold their last values).
-
-    >>> import lrkit
-    >>> s = lrkit.constant(0.5) * lrkit.linear(start=1.0, end=0.0, steps=2)
-    >>> [s(t) for t in range(3)]
-    [0.5, 0.25, 0.0]
-    """
+class _Combine(Schedule):
+    """Mixin for n-ary combinators of schedules evaluated at the same step (product, add)."""
 
     parts: tuple[Schedule, ...]
+
+    def _combine(self, left: Array, right: Array) -> Array:
+        raise NotImplementedError  # pragma: no cover
+
+    def _neutral_range(self) -> tuple[float, float]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _fold_range(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        return self._combine(a[0], b[0]), self._combine(a[1], b[1])
 
     def __post_init__(self) -> None:
         raw = self.parts
         if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError("product(): parts must be a list of schedules")
+            raise ScheduleTypeError(f"{self.name}(): parts must be a list of schedules")
         parts: list[Schedule] = []
         for part in raw:
-            part = _schedule("product", "parts", part)
-            parts.extend(part.parts if isinstance(part, Product) else (part,))
+            part = _schedule(self.name, "parts", part)
+            parts.extend(part.parts if isinstance(part, type(self)) else (part,))
         if len(parts) < 2:
-            raise ScheduleError("product(): needs at least 2 parts")
+            raise ScheduleError(f"{self.name}(): needs at least 2 parts")
         _set(self, "parts", tuple(parts))
 
     @property
@@ -542,20 +531,51 @@ class Product(Schedule):
     def _eval(self, t: Array, xp: Any) -> Array:
         out = self.parts[0]._eval(t, xp)
         for part in self.parts[1:]:
-            out = out * part._eval(t, xp)
+            out = self._combine(out, part._eval(t, xp))
         return out
 
     def __str__(self) -> str:
-        return f"product({', '.join(str(part) for part in self.parts)})"
+        return f"{self.name}({', '.join(str(part) for part in self.parts)})"
 
     def value_range(self) -> tuple[float, float]:
         if self.bounded:
             return super().value_range()
-        low, high = 1.0, 1.0
+        total = self._neutral_range()
         for part in self.parts:
-            part_low, part_high = part.value_range()
-            low, high = low * part_low, high * part_high
-        return low, high
+            total = self._fold_range(total, part.value_range())
+        return total
+
+
+def product(*parts: Schedule) -> Product:
+    """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``)."""
+    return Product(parts)
+
+
+@register(
+    "product",
+    kind="combinator",
+    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
+    factory=product,
+)
+@dataclass(frozen=True, repr=False)
+class Product(_Combine):
+    """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
+
+    value(t) = Π_i s_i(t); it ends when its longest bounded part ends (parts hold their last values).
+
+    >>> import lrkit
+    >>> s = lrkit.constant(0.5) * lrkit.linear(start=1.0, end=0.0, steps=2)
+    >>> [s(t) for t in range(3)]
+    [0.5, 0.25, 0.0]
+    """
+
+    parts: tuple[Schedule, ...]
+
+    def _combine(self, left: Array, right: Array) -> Array:
+        return left * right
+
+    def _neutral_range(self) -> tuple[float, float]:
+        return 1.0, 1.0
 
 
 @register("truncate", kind="combinator", example="exponential(start=0.1, gamma=0.9).truncate(20)")
@@ -615,7 +635,7 @@ def _addend(part: object) -> Schedule:
     factory=add,
 )
 @dataclass(frozen=True, repr=False)
-class Sum(Schedule):
+class Sum(_Combine):
     """Values of several schedules added: ``a + b``, ``s + 0.01`` (a floor under a decay).
 
     value(t) = Σ_i s_i(t); it ends when its longest bounded part ends.
@@ -628,41 +648,8 @@ class Sum(Schedule):
 
     parts: tuple[Schedule, ...]
 
-    def __post_init__(self) -> None:
-        raw = self.parts
-        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError("add(): parts must be a list of schedules")
-        parts: list[Schedule] = []
-        for part in raw:
-            part = _schedule("add", "parts", part)
-            parts.extend(part.parts if isinstance(part, Sum) else (part,))
-        if len(parts) < 2:
-            raise ScheduleError("add(): needs at least 2 parts")
-        _set(self, "parts", tuple(parts))
+    def _combine(self, left: Array, right: Array) -> Array:
+        return left + right
 
-    @property
-    def bounded(self) -> bool:
-        return all(part.bounded for part in self.parts)
-
-    @property
-    def duration(self) -> float | None:
-        ends = [part.duration for part in self.parts]
-        return None if any(e is None for e in ends) else max(e or 0.0 for e in ends)
-
-    def _eval(self, t: Array, xp: Any) -> Array:
-        out = self.parts[0]._eval(t, xp)
-        for part in self.parts[1:]:
-            out = out + part._eval(t, xp)
-        return out
-
-    def __str__(self) -> str:
-        return f"add({', '.join(str(part) for part in self.parts)})"
-
-    def value_range(self) -> tuple[float, float]:
-        if self.bounded:
-            return super().value_range()
-        low, high = 0.0, 0.0
-        for part in self.parts:
-            part_low, part_high = part.value_range()
-            low, high = low + part_low, high + part_high
-        return low, high
+    def _neutral_range(self) -> tuple[float, float]:
+        return 0.0, 0.0
