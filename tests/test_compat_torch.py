@@ -387,6 +387,90 @@ def test_sequential_lr_restarts_children_like_pytorch(children: list, milestones
     assert ">>" in str(sched.schedules[0]["lr"])
 
 
+# Children that run longer than their slot and have no shorter form: cut with ``truncate``.
+SEQUENTIAL_CUT = [
+    (
+        [
+            ("CosineAnnealingLR", {"T_max": 500, "eta_min": 0.001}),
+            ("ExponentialLR", {"gamma": 0.995}),
+        ],
+        [200],
+    ),
+    (
+        [
+            ("PolynomialLR", {"total_iters": 800, "power": 2.0}),
+            ("CosineAnnealingWarmRestarts", {"T_0": 40, "T_mult": 2, "eta_min": 0.001}),
+            ("LinearLR", {"start_factor": 0.5, "total_iters": 100}),
+        ],
+        [300, 900],
+    ),
+    (
+        [
+            ("OneCycleLR", {"max_lr": 0.2, "total_steps": 1000, "cycle_momentum": False}),
+            ("PolynomialLR", {"total_iters": 1500, "power": 0.5}),
+        ],
+        [400],
+    ),
+    (
+        [
+            (
+                "CyclicLR",
+                {
+                    "base_lr": 0.01,
+                    "max_lr": 0.1,
+                    "step_size_up": 70,
+                    "mode": "exp_range",
+                    "gamma": 0.999,
+                    "cycle_momentum": False,
+                },
+            ),
+            ("OneCycleLR", {"max_lr": 0.1, "total_steps": 900, "cycle_momentum": False}),
+            ("ExponentialLR", {"gamma": 0.99}),
+        ],
+        [250, 700],
+    ),
+]
+
+
+@pytest.mark.parametrize(("children", "milestones"), SEQUENTIAL_CUT)
+def test_sequential_lr_truncates_children_longer_than_their_slot(
+    children: list, milestones: list
+) -> None:
+    """Any child that outlasts its milestone is cut there, as PyTorch switches children."""
+    n = 1500
+    opt = make_opt()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = stepped(opt, L.SequentialLR(opt, _build(L, opt, children), milestones), n)["lr"]
+    opt2 = make_opt()
+    sched = C.SequentialLR(opt2, _build(C, opt2, children), milestones)
+    ours = stepped(opt2, sched, n)["lr"]
+    np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=_atol(0.2))
+    assert ".truncate(" in str(sched.schedules[0]["lr"])
+    assert sched.has_text_form
+    for spec in sched.schedules:
+        assert lrkit.parse(str(spec["lr"])) == spec["lr"]
+
+
+def test_sequential_lr_truncates_cyclic_momentum_like_pytorch() -> None:
+    """Children driving lr and momentum (CyclicLR, OneCycleLR): both keys cut at the milestone."""
+    children = [
+        ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 30}),
+        ("OneCycleLR", {"max_lr": 0.1, "total_steps": 500}),
+    ]
+    n, keys = 480, ("lr", "momentum")
+    opt = make_opt()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = stepped(opt, L.SequentialLR(opt, _build(L, opt, children), [100]), n, keys)
+    opt2 = make_opt()
+    sched = C.SequentialLR(opt2, _build(C, opt2, children), [100])
+    ours = stepped(opt2, sched, n, keys)
+    for key in keys:
+        np.testing.assert_allclose(ours[key], ref[key], rtol=RTOL, atol=_atol(0.9), err_msg=key)
+    assert "mirror(" in str(sched.schedules[0]["momentum"])
+
+
 CHAINED = [
     ([("StepLR", {"step_size": 30, "gamma": 0.5}), ("ExponentialLR", {"gamma": 0.999})], 2000),
     (
@@ -425,6 +509,31 @@ def test_chained_scheduler_is_product_of_multipliers(children: list, n: int) -> 
         # base_lrs, so PyTorch shows the groups' initial lr there; from step 1 on it is CyclicLR's.
         ours, ref = ours[1:], ref[1:]
     np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=_atol(0.1))
+
+
+def test_chained_scheduler_of_text_parts_has_a_text_form_that_round_trips() -> None:
+    """The chain is core's ``product(...) * lr``: it prints as text that parses back equal."""
+    opt = make_opt()
+    children = [
+        ("StepLR", {"step_size": 30, "gamma": 0.5}),
+        ("ExponentialLR", {"gamma": 0.999}),
+        ("LinearLR", {"start_factor": 0.1, "total_iters": 300}),
+    ]
+    sched = C.ChainedScheduler(_build(C, opt, children))
+    assert sched.has_text_form
+    for spec in sched.schedules:  # one per param group (lrs 0.1 and 0.03)
+        text = str(spec["lr"])
+        assert text.startswith("product(")
+        assert lrkit.parse(text) == spec["lr"]
+    single = make_opt(lrs=(0.1,))
+    one = C.ChainedScheduler(_build(C, single, children))
+    assert isinstance(one.schedule, lrkit.Schedule)
+    assert lrkit.parse(str(one.schedule)) == one.schedule
+    # A Python function anywhere in the chain: no text form.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lam = C.MultiplicativeLR(single, lambda t: 0.99)
+    assert not C.ChainedScheduler([C.StepLR(single, 30), lam]).has_text_form
 
 
 def test_chained_multiplicative_after_absolute_is_rejected() -> None:

@@ -85,6 +85,10 @@ GRID: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
     ("CosineDecayRestarts", (0.1, 100, 1.0, 0.7), {}),  # m_mul goes through float32
     ("CosineDecayRestarts", (0.1, 50, 1.5, 0.5), {}),
     ("CosineDecayRestarts", (1.0, 300, 2.0, 1.0, 0.05), {}),
+    # alpha != 0 with m_mul != 1: Keras' floor alpha·lr0 is not scaled by m_mul^i (add).
+    ("CosineDecayRestarts", (0.1, 100, 1.0, 0.7, 0.1), {}),
+    ("CosineDecayRestarts", (0.1, 50, 1.5, 0.5, 0.2), {}),
+    ("CosineDecayRestarts", (1.0, 300, 2.0, 0.9, 0.05), {}),
 ]
 
 
@@ -147,12 +151,22 @@ def test_polynomial_decay_cycle_matches_keras_up_to_total_steps(
     check(ours, schedules.PolynomialDecay(*args, cycle=True), steps)
 
 
+def test_cosine_decay_restarts_keeps_the_alpha_floor_unscaled_like_keras() -> None:
+    """With m_mul != 1 only the cosine part shrinks: cycle i ends at alpha·lr0, not m^i·alpha·lr0."""
+    ours = compat.CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5, alpha=0.2)
+    assert str(ours) == "add(cosine(start=0.8, steps=10).repeat(decay=0.5), constant(0.2))"
+    steps = np.arange(0, 101)
+    check(ours, schedules.CosineDecayRestarts(1.0, 10, 1.0, 0.5, 0.2), steps, float32=True)
+    assert float(ours.schedule(59.999)) == pytest.approx(0.2, abs=1e-6)  # the floor every cycle
+    assert lrkit.from_dict(ours.schedule.to_dict()) == ours.schedule
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
         (lambda: compat.PolynomialDecay(0.1, 100, cycle=True), "total_steps"),
-        (lambda: compat.CosineDecayRestarts(0.1, 100, m_mul=0.5, alpha=0.1), "alpha"),
         (lambda: compat.CosineDecayRestarts(0.1, 100, t_mul=0.5), "mult"),
+        (lambda: compat.CosineDecayRestarts(0.1, 100, m_mul=0.5, alpha=1.5), "alpha"),
         (lambda: compat.PiecewiseConstantDecay([10, 20], [1.0, 0.5]), "values"),
         (lambda: compat.PiecewiseConstantDecay([-3], [1.0, 0.5]), "boundaries"),
         (lambda: compat.ExponentialDecay(0.1, 0, 0.5), "every"),

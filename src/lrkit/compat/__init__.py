@@ -7,6 +7,12 @@
   ``get_*_schedule_with_warmup`` functions, plus :func:`lrkit.compat.transformers.schedule`, the
   pure mapping from a scheduler name to an lrkit schedule (imports neither torch nor transformers
   until an optimizer is involved).
+* :mod:`lrkit.compat.optax` — optax's schedule functions (``warmup_cosine_decay_schedule``,
+  ``join_schedules``, ``sgdr_schedule`` ...) with optax's names and arguments, returning lrkit
+  schedules (imports neither JAX nor optax).
+* :mod:`lrkit.compat.keras` — Keras 3's ``keras.optimizers.schedules`` classes
+  (``CosineDecay``, ``CosineDecayRestarts`` ...), returning :class:`lrkit.keras.Schedule` objects
+  whose ``.schedule`` is the lrkit value (imports keras).
 
 Drop-ins equal the original for the steps it defines; lrkit's own schedules hold their last value.
 This package itself imports nothing heavy.

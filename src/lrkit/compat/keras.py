@@ -9,10 +9,12 @@
 Keras steps are whole optimizer iterations; ``PiecewiseConstantDecay``'s ``step <= boundary``
 becomes an lrkit boundary at ``floor(boundary) + 1`` (the same values at every whole step).
 
+``CosineDecayRestarts`` with both ``alpha != 0`` and ``m_mul != 1`` keeps Keras' unscaled floor:
+the restarted cosine part plus a constant (``add``).
+
 Not expressible with lrkit's algebra (a ``ValueError`` says so): ``PolynomialDecay(cycle=True)``
 without ``total_steps=`` (its cycles shrink by ``k^-power``, which no restart combinator
-gives; with ``total_steps`` the cycles are written out), and ``CosineDecayRestarts`` with both
-``alpha != 0`` and ``m_mul != 1`` (Keras does not scale the ``alpha`` floor by ``m_mul^i``).
+gives; with ``total_steps`` the cycles are written out).
 """
 
 from __future__ import annotations
@@ -261,20 +263,31 @@ def CosineDecayRestarts(
 ) -> Schedule:
     """``keras.optimizers.schedules.CosineDecayRestarts`` (SGDR, Loshchilov & Hutter 2017).
 
-    Period i lasts ``first_decay_steps·t_mul^i`` with peak ``m_mul^i·lr0``:
-    ``cosine(lr0, alpha·lr0, steps=T).repeat(mult=t_mul, decay=m_mul)``.
+    value(t) = lr0·((1 − α)·m_mul^i·½(1 + cos(π·f_i)) + α), period i lasting
+    ``first_decay_steps·t_mul^i`` (f_i: the fraction of period i done). With ``m_mul = 1``:
+    ``cosine(lr0, alpha·lr0, steps=T).repeat(mult=t_mul)``; otherwise Keras keeps the floor
+    ``alpha·lr0`` unscaled: ``cosine(lr0·(1 − alpha), steps=T).repeat(mult=t_mul, decay=m_mul)
+    + alpha·lr0`` (only the cosine part shrinks by ``m_mul^i``).
+
+    >>> s = CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5, alpha=0.2)
+    >>> str(s), [round(float(s(t)), 4) for t in (0, 10, 20)]
+    ('add(cosine(start=0.8, steps=10).repeat(decay=0.5), constant(0.2))', [1.0, 0.6, 0.4])
     """
     func = "CosineDecayRestarts"
     lr = _number(func, "initial_learning_rate", initial_learning_rate)
     a = _number(func, "alpha", alpha)
     decay = _number(func, "m_mul", m_mul)
-    if a != 0.0 and decay != 1.0:
+    mult = _number(func, "t_mul", t_mul)
+    if a == 0.0 or decay == 1.0:
+        body = lrkit.cosine(lr, lr * a, steps=first_decay_steps)
+        return _wrap(body.repeat(mult=mult, decay=decay), name)
+    if a > 1.0:
         raise _fail(
             func,
             "alpha",
             alpha,
-            "0.0 when m_mul != 1: Keras keeps the floor alpha·lr0 while the cosine part shrinks "
-            "by m_mul^i, and lrkit's repeat(decay=) scales whole cycles",
+            "<= 1 when m_mul != 1: Keras' cosine part lr0·(1 − alpha)·m_mul^i is then negative, "
+            "and lrkit's schedules are sums of non-negative parts",
         )
-    body = lrkit.cosine(lr, lr * a, steps=first_decay_steps)
-    return _wrap(body.repeat(mult=_number(func, "t_mul", t_mul), decay=decay), name)
+    shrinking = lrkit.cosine(lr * (1.0 - a), steps=first_decay_steps)
+    return _wrap(lrkit.add(shrinking.repeat(mult=mult, decay=decay), lr * a), name)

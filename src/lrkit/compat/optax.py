@@ -12,8 +12,10 @@ No JAX is needed to build or evaluate these schedules.
 Where optax only logs and carries on, a few inputs are errors here: a negative
 ``transition_steps`` or ``transition_begin``, a negative ``decay_rate``, join boundaries that
 are not increasing. optax's documented ``transition_steps=0`` (a constant schedule) is kept.
-Not expressible with lrkit's leaves (a ``ValueError`` says so): ``exponent != 1`` in the cosine
-schedules, and a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_value``.
+The cosine ``exponent`` is the ``power`` of lrkit's cosine (a negative exponent, which optax
+turns into ``inf`` at the end of the decay, is an error). ``join_schedules`` cuts a piece that is
+longer than its slot with ``truncate``. Not expressible with lrkit's leaves (a ``ValueError``
+says so): a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_value``.
 """
 
 from __future__ import annotations
@@ -257,15 +259,21 @@ def exponential_decay(
     return body.shift(begin) if begin else body
 
 
-def _check_exponent(func: str, exponent: object) -> None:
-    if _number(func, "exponent", exponent) != 1.0:
-        raise _fail(
-            func,
-            "exponent",
-            exponent,
-            "1.0: lrkit's cosine leaf has no exponent parameter, so optax's "
-            "(½(1 + cos(πt/T)))^exponent cannot be expressed exactly",
-        )
+def _exponent(func: str, exponent: object) -> float:
+    """optax's cosine ``exponent``: lrkit's ``power`` (0 gives a constant, as in optax)."""
+    value = _number(func, "exponent", exponent)
+    if value < 0.0 or not math.isfinite(value):
+        raise _fail(func, "exponent", exponent, "a finite number >= 0 (optax gives inf below 0)")
+    return value
+
+
+def _cosine(start: float, end: float, steps: int, exponent: float) -> Schedule:
+    """``end + (start − end)·(½(1 + cos(πt/T)))^exponent``; exponent 0 is ``start`` forever."""
+    if exponent == 0.0:
+        return lrkit.constant(start)
+    if exponent == 1.0:
+        return lrkit.cosine(start, end, steps=steps)
+    return lrkit.cosine(start, end, steps=steps, power=exponent)
 
 
 @_named
@@ -274,12 +282,14 @@ def cosine_decay_schedule(
 ) -> Schedule:
     """``optax.cosine_decay_schedule``: cosine from ``init_value`` to ``alpha·init_value``.
 
-    value(t) = I·((1 − α)·½(1 + cos(π·min(t, T)/T)) + α)        (exponent 1 only)
+    value(t) = I·((1 − α)·(½(1 + cos(π·min(t, T)/T)))^exponent + α)
 
     Loshchilov & Hutter, SGDR (2017).
 
     >>> str(cosine_decay_schedule(0.1, decay_steps=1000, alpha=0.1))
     'cosine(start=0.1, end=0.010000000000000002, steps=1000)'
+    >>> str(cosine_decay_schedule(1.0, decay_steps=100, exponent=2.0))
+    'cosine(start=1.0, steps=100, power=2.0)'
     """
     func = "cosine_decay_schedule"
     init = _number(func, "init_value", init_value)
@@ -287,8 +297,7 @@ def cosine_decay_schedule(
     a = _number(func, "alpha", alpha)
     if steps == 0:
         raise _fail(func, "decay_steps", decay_steps, "> 0 (as optax requires)")
-    _check_exponent(func, exponent)
-    return lrkit.cosine(init, init * a, steps=steps)
+    return _cosine(init, init * a, steps, _exponent(func, exponent))
 
 
 @_named
@@ -333,9 +342,9 @@ def warmup_cosine_decay_schedule(
     end = _number(func, "end_value", end_value)
     if total <= warm:
         raise _fail(func, "decay_steps", decay_steps, f"> warmup_steps={warm} (as optax requires)")
-    _check_exponent(func, exponent)
+    power = _exponent(func, exponent)
     final = 0.0 if peak == 0.0 else end
-    return _ramp(init, peak, warm, lrkit.cosine(peak, final, steps=total - warm))
+    return _ramp(init, peak, warm, _cosine(peak, final, total - warm, power))
 
 
 @_named
@@ -473,23 +482,16 @@ def cosine_onecycle_schedule(
 
 
 def _chain(parts: Seq[Schedule]) -> Schedule:
-    """``parts[0] >> parts[1] >> ...`` with inner warm-ups written as lines (same values).
-
-    A ``warmup`` in the middle of a sequence does not survive ``a >> warmup(n) >> b`` (the
-    left-associative ``>>`` builds ``a >> warmup(n)`` first), so only a leading one is kept.
-    """
-    flat: list[Schedule] = []
-    for part in parts:
-        flat.extend(part.parts if isinstance(part, lrkit.Sequence) else (part,))
-    for i in range(1, len(flat) - 1):
-        ramp = flat[i]
-        if isinstance(ramp, Warmup) and ramp.shape == "linear":
-            flat[i] = lrkit.linear(ramp.start, float(flat[i + 1](0)), ramp.steps)
-    return lrkit.sequence(*flat)
+    """``parts[0] >> parts[1] >> ...`` (inner warm-ups ramp to the next piece's first value)."""
+    return lrkit.sequence(*parts)
 
 
 def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
-    """``part`` made to last exactly ``length`` steps (same values on ``[0, length)``)."""
+    """``part`` made to last exactly ``length`` steps (same values on ``[0, length)``).
+
+    An endless leaf with ``steps=`` gets ``steps=length``; a shorter piece is padded with its last
+    value; anything else longer than its slot (or endless) is cut with ``truncate(length)``.
+    """
     if isinstance(part, Warmup):
         raise ScheduleError(
             f"lrkit.compat.optax.{func}: schedules[{index}] is a bare {part}; join a complete "
@@ -499,10 +501,7 @@ def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
         fields = {f.name for f in dataclasses.fields(part)}  # type: ignore[arg-type]
         if "steps" in fields and part.steps is None:  # type: ignore[attr-defined]
             return dataclasses.replace(part, steps=length)  # type: ignore[type-var]
-        raise ScheduleError(
-            f"lrkit.compat.optax.{func}: schedules[{index}] = {part} has no end and no steps= "
-            f"to cut it at its boundary ({length} steps later); lrkit has no truncation combinator"
-        )
+        return part.truncate(length)
     duration = part.duration
     assert duration is not None
     if duration == length:
@@ -510,10 +509,7 @@ def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
     if duration < length and float(duration).is_integer():
         pad = lrkit.constant(float(part(duration)), steps=length - int(duration))
         return part >> pad
-    raise ScheduleError(
-        f"lrkit.compat.optax.{func}: schedules[{index}] = {part} lasts {duration:g} steps, "
-        f"not its slot of {length} steps; lrkit has no truncation combinator to cut it"
-    )
+    return part.truncate(length)
 
 
 @_named
@@ -521,7 +517,8 @@ def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
     """``optax.join_schedules``: ``schedules[i]`` on local time ``t − boundaries[i−1]``.
 
     The lrkit schedules are sequenced (``a >> b``); a piece shorter than its slot holds its last
-    value, an endless leaf with a ``steps`` argument is cut at its boundary.
+    value, one that runs longer (or has no end) is cut at its boundary: an endless leaf with a
+    ``steps`` argument gets ``steps=``, any other piece ``truncate(...)``.
 
     >>> s = join_schedules([lrkit.constant(1.0), lrkit.linear(1.0, 0.0, 10)], [5])
     >>> str(s), s(10)

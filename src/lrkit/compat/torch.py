@@ -719,6 +719,9 @@ class CyclicLR(CompatScheduler):
             )
             for lo, hi, bm, mm in zip(lows, highs, base_m, max_m, strict=True)
         ]
+        if last == -1:  # as PyTorch: lr = base_lr, then LRScheduler's setdefault("initial_lr")
+            for lo, group in zip(lows, optimizer.param_groups, strict=True):
+                group.setdefault("initial_lr", lo)
         super().__init__(optimizer, specs, last_epoch=last, bases=lows)
 
 
@@ -783,6 +786,9 @@ class OneCycleLR(CompatScheduler):
             )
             for peak, bm, mm in zip(peaks, base_m, max_m, strict=True)
         ]
+        if last == -1:  # as PyTorch, which later schedulers on this optimizer then start from
+            for peak, group in zip(peaks, optimizer.param_groups, strict=True):
+                group["initial_lr"] = peak / div_factor
         super().__init__(optimizer, specs, last_epoch=last, bases=[p / div_factor for p in peaks])
 
 
@@ -934,8 +940,8 @@ class SequentialLR(CompatScheduler):
     """PyTorch's ``SequentialLR``: ``schedulers[i]`` from ``milestones[i−1]``, on its own clock.
 
     Each child restarts at local step 0 at its milestone, as PyTorch does. Children are lrkit
-    drop-ins (or :class:`lrkit.torch.Scheduler`); a child that runs longer than its slot is cut,
-    which lrkit can express for step-like, linear and sequence schedules.
+    drop-ins (or :class:`lrkit.torch.Scheduler`); a child that runs longer than its slot is cut
+    there (``truncate`` where no shorter form exists), one that ends earlier holds its last value.
     """
 
     def __init__(
@@ -1059,14 +1065,20 @@ _ENDLESS_WITH_STEPS = (Constant, Step, Exponential, InverseTime, Cyclic)
 
 
 def _cut(func: str, s: Schedule, n: int) -> Schedule:
-    """``s`` on steps ``[0, n)`` with duration exactly ``n`` (padded with its last value)."""
+    """``s`` on steps ``[0, n)`` with duration exactly ``n`` (padded with its last value).
+
+    Leaves with ``steps=``, linear ramps, sequences and plain repeats are rewritten to end at
+    ``n`` (shorter text); any other schedule is cut with ``s.truncate(n)``.
+    """
     if s.bounded:
         d = s.duration
         assert d is not None
         if d == n:
             return s
+        if d < n and float(d).is_integer():
+            return s >> Constant(float(s(d)), steps=n - int(d))
         if d < n:
-            return s >> Constant(float(s(d)), steps=n - int(d) if float(d).is_integer() else n)
+            return s.truncate(n)  # holds s(d) from d on
     if isinstance(s, _ENDLESS_WITH_STEPS):  # values before n do not depend on steps=
         return dataclasses.replace(s, steps=n)  # type: ignore[type-var]
     if isinstance(s, Linear):
@@ -1089,7 +1101,4 @@ def _cut(func: str, s: Schedule, n: int) -> Schedule:
             kept.append(part)
             begin += length
         return kept[0] if len(kept) == 1 else Sequence(tuple(kept))
-    raise ValueError(
-        f"{func}: cannot cut {s} after {n} steps: lrkit has no way to end that schedule early; "
-        "make the child's own length match its milestone"
-    )
+    return s.truncate(n)
