@@ -1,0 +1,116 @@
+"""``lrkit find``: run the LR range test on a bench task, print suggestions and a schedule.
+
+Wire it into a typer app with :func:`register` (``lrkit.cli`` does).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["find", "register"]
+
+
+def find(
+    task: Annotated[
+        str, typer.Option("--task", "-t", help="Bench task name or 'pkg.module:factory'.")
+    ] = "digits-mlp",
+    optimizer: Annotated[
+        str | None, typer.Option("--optimizer", help="Task optimizer (default: the task's first).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the fresh trainer.")] = 0,
+    start: Annotated[float, typer.Option(help="Lowest LR of the sweep.")] = 1e-7,
+    end: Annotated[float, typer.Option(help="Highest LR of the sweep.")] = 10.0,
+    num_steps: Annotated[int, typer.Option("--num-steps", help="Steps of the sweep.")] = 100,
+    mode: Annotated[str, typer.Option(help="Sweep shape: exp or linear.")] = "exp",
+    cycle: Annotated[bool, typer.Option(help="Run the low→high→low triangle.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Save a plot of the curve (PNG, SVG).")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Save the result as JSON.")
+    ] = None,
+    recommend: Annotated[
+        str | None,
+        typer.Option("--recommend", help="Print a schedule: one_cycle, wsd, cosine or cyclic."),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Training steps of the recommended schedule.")
+    ] = None,
+    rule: Annotated[str, typer.Option(help="Suggestion rule used by --recommend.")] = "lrkit",
+) -> None:
+    """Run the LR range test on a bench task and print the suggestions of every rule."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lrkit.bench.tasks import get_task, missing_requirements
+    from lrkit.finder import suggestions as sugg
+    from lrkit.finder.recommend import POLICIES
+    from lrkit.finder.runner import range_test_task
+
+    console = Console()
+    try:
+        spec = get_task(task)
+        missing = missing_requirements(spec)
+        if missing:
+            raise ValueError(f"task {task!r} needs {', '.join(missing)} (not installed)")
+        if recommend is not None and recommend not in POLICIES:
+            raise ValueError(f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}")
+        sugg.get(rule)
+        result = range_test_task(
+            task,
+            optimizer,
+            seed,
+            start=start,
+            end=end,
+            num_steps=num_steps,
+            mode=mode,
+            cycle=cycle,
+        )
+        if len(result) == 0:
+            raise ValueError(f"the range test recorded no finite loss ({result.stop_reason})")
+    except (ValueError, TypeError, ImportError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code=2) from None
+
+    opt = optimizer or spec.optimizers[0]
+    table = Table(title=f"LR range test: {spec.name} ({opt}, seed {seed})")
+    table.add_column("rule")
+    table.add_column("suggested lr", justify="right")
+    table.add_column("step", justify="right")
+    table.add_column("how")
+    for name, s in result.suggestions().items():
+        table.add_row(name, f"{s.lr:.3g}", str(s.index), sugg.get(name).summary)
+    console.print(table)
+    console.print(
+        f"{len(result)} steps recorded, stop: {result.stop_reason}; "
+        f"lr {result.lrs[0]:.3g} → {result.lrs[-1]:.3g}"
+    )
+    if recommend is not None:
+        total = spec.steps if steps is None else steps
+        schedule = result.recommend(total, recommend, rule=rule)
+        console.print(f"recommended ({recommend}, {total} steps, rule {rule}):")
+        console.print(str(schedule), markup=False, highlight=False)
+    if output is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        result.plot(ax=ax)
+        fig.tight_layout()
+        fig.savefig(output)
+        plt.close(fig)
+        console.print(f"plot written to {output}")
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.to_dict()))
+        console.print(f"result written to {json_path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``find`` command to ``app``."""
+    app.command("find")(find)

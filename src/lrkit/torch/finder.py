@@ -1,0 +1,205 @@
+"""``find_lr``: the LR range test on a PyTorch model, leaving model, optimizer and RNGs untouched."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrkit.finder.result import RangeTestResult
+from lrkit.finder.runner import RangeTest
+from lrkit.torch.distributed import mean_across_ranks
+
+__all__ = ["find_lr"]
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, tuple | list):
+        return type(obj)(_to_device(o, device) for o in obj)
+    if isinstance(obj, Mapping):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    return obj
+
+
+def _split(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, tuple | list) and len(batch) >= 2:
+        return batch[0], batch[1]
+    raise TypeError(
+        "find_lr: with loss_fn, each batch must be a tuple or list (inputs, targets, ...), got "
+        f"{type(batch).__name__}; pass step_fn=... for other batch types"
+    )
+
+
+def _generators(loader: Any) -> list[torch.Generator]:
+    """The torch generators a DataLoader (or its sampler) draws its order from."""
+    found: list[torch.Generator] = []
+    for obj in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        g = getattr(obj, "generator", None)
+        if isinstance(g, torch.Generator) and all(g is not h for h in found):
+            found.append(g)
+        inner = getattr(obj, "sampler", None)
+        g = getattr(inner, "generator", None)
+        if isinstance(g, torch.Generator) and all(g is not h for h in found):
+            found.append(g)
+    return found
+
+
+@contextmanager
+def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader: Any) -> Any:
+    """Snapshot everything the range test changes and put it back, whatever happens."""
+    tensors = [t for _, t in model.named_parameters()] + [
+        b for _, b in model.named_buffers() if b is not None
+    ]
+    saved_values = [t.detach().clone() for t in tensors]
+    params = list(model.parameters())
+    saved_grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
+    modes = [(m, m.training) for m in model.modules()]
+    saved_opt = copy.deepcopy(optimizer.state_dict())
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    torch_state = torch.get_rng_state()
+    cuda_states = (
+        torch.cuda.get_rng_state_all()
+        if torch.cuda.is_available() and torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        else None
+    )
+    gens = _generators(loader)
+    gen_states = [g.get_state() for g in gens]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for t, v in zip(tensors, saved_values, strict=True):
+                t.copy_(v)
+        for p, g in zip(params, saved_grads, strict=True):
+            p.grad = g
+        for m, training in modes:
+            m.training = training
+        optimizer.load_state_dict(saved_opt)
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        for gen, state in zip(gens, gen_states, strict=True):
+            gen.set_state(state)
+
+
+def _cycle(loader: Iterable[Any]) -> Iterator[Any]:
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("find_lr: train_loader yielded no batches")
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+def find_lr(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader: Iterable[Any],
+    loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
+    *,
+    step_fn: Callable[[Any], Any] | None = None,
+    accumulation_steps: int = 1,
+    start: float = 1e-7,
+    end: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exp",
+    smooth: float = 0.05,
+    diverge: float | None = 4.0,
+    cycle: bool = False,
+    device: torch.device | str | None = None,
+) -> RangeTestResult:
+    """Run an LR range test (:class:`lrkit.finder.RangeTest`) on ``model`` and return its result.
+
+    Each step sets the LR on every param group, then either
+
+    * ``loss_fn`` given: for ``accumulation_steps`` batches ``(inputs, targets, ...)`` (moved to
+      ``device``, default the model's), ``loss_fn(model(inputs), targets) / accumulation_steps``
+      is back-propagated, then ``optimizer.step()``; the recorded loss is their mean; or
+    * ``step_fn(batch) -> loss`` given: it does the whole training step itself (zero_grad,
+      forward, backward, ``optimizer.step()``; AMP, several outputs, ...) on one batch.
+
+    The loader is cycled when it runs out. Under ``torch.distributed`` each step's loss is
+    averaged over the ranks before the stop decision, so all ranks stop together (every rank
+    must call ``find_lr``). A NaN/inf loss ends the test (see ``RangeTest``).
+
+    Afterwards the model's parameters, buffers (BatchNorm statistics included), gradients and
+    train/eval modes, the optimizer's state and param-group hyper-parameters, and the Python,
+    NumPy, torch (and CUDA) RNG states plus the loader's own generator are exactly as before —
+    also when the test stops early or the step raises.
+
+    >>> model = torch.nn.Linear(3, 1)
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> data = [(torch.ones(4, 3), torch.zeros(4, 1))]
+    >>> r = find_lr(model, opt, data, torch.nn.functional.mse_loss, start=1e-4, end=1.0,
+    ...             num_steps=20)
+    >>> len(r) > 0, opt.param_groups[0]["lr"]
+    (True, 0.1)
+    """
+    func = "find_lr"
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{func}: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"{func}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if (loss_fn is None) == (step_fn is None):
+        raise ValueError(f"{func}: give exactly one of loss_fn= or step_fn=")
+    if not (isinstance(accumulation_steps, int) and not isinstance(accumulation_steps, bool)):
+        raise TypeError(f"{func}: accumulation_steps must be an int, got {accumulation_steps!r}")
+    if accumulation_steps < 1:
+        raise ValueError(f"{func}: accumulation_steps must be >= 1, got {accumulation_steps!r}")
+    if step_fn is not None and accumulation_steps != 1:
+        raise ValueError(
+            f"{func}: accumulation_steps={accumulation_steps} needs loss_fn=; a step_fn does its "
+            "own accumulation"
+        )
+    test = RangeTest(start, end, num_steps, mode, smooth, diverge, cycle)
+    if device is None:
+        first = next(model.parameters(), None)
+        dev = first.device if first is not None else torch.device("cpu")
+    else:
+        dev = torch.device(device)
+
+    with _preserved(model, optimizer, train_loader):
+        batches = _cycle(train_loader)
+        model.train()
+
+        def default_step(batch: Any) -> torch.Tensor:
+            assert loss_fn is not None
+            optimizer.zero_grad(set_to_none=True)
+            total: torch.Tensor | None = None
+            for k in range(accumulation_steps):
+                inputs, targets = _split(_to_device(batch if k == 0 else next(batches), dev))
+                loss = loss_fn(model(inputs), targets) / accumulation_steps
+                loss.backward()  # type: ignore[no-untyped-call]
+                total = loss.detach() if total is None else total + loss.detach()
+            optimizer.step()
+            assert total is not None
+            return total
+
+        step = default_step if step_fn is None else step_fn
+        for lr in test:
+            _set_lr(optimizer, lr)
+            loss = step(next(batches))
+            test.record(mean_across_ranks(loss))
+        optimizer.zero_grad(set_to_none=True)
+    return test.result()
