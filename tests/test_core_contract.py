@@ -106,3 +106,15 @@ def test_every_entry_has_a_summary_line() -> None:
     for name in NAMES:
         entry = registry.get(name)
         assert entry.summary or entry.kind == "alias", name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_tensors_evaluate_in_torch_with_the_numpy_values(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    schedule = EXAMPLES[name]
+    values = schedule(torch.arange(400))
+    assert isinstance(values, torch.Tensor)
+    assert values.dtype == torch.float64 and values.shape == (400,)
+    np.testing.assert_allclose(values.numpy(), schedule(STEPS), rtol=1e-13, atol=1e-300)
+    floats = schedule(torch.arange(400, dtype=torch.float32))
+    assert floats.dtype == torch.float32
