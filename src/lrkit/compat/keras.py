@@ -19,15 +19,14 @@ gives; with ``total_steps`` the cycles are written out).
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
-from collections.abc import Callable, Sequence
-from typing import ParamSpec, TypeVar
+from collections.abc import Sequence
 
 import lrkit
+from lrkit.compat._args import Checks
 from lrkit.core import Schedule as LrSchedule
-from lrkit.errors import ScheduleError, ScheduleTypeError
+from lrkit.errors import ScheduleError
 from lrkit.keras import Schedule
 
 __all__ = [
@@ -39,41 +38,13 @@ __all__ = [
     "PolynomialDecay",
 ]
 
-P = ParamSpec("P")
-
 _MAX_CYCLES = 200  # a longer ``a >> b >> ...`` chain is too deep for the text parser
-T = TypeVar("T")
 
-
-def _named(func: Callable[P, T]) -> Callable[P, T]:
-    """Prefix lrkit's argument errors with the compat class name."""
-    where = f"lrkit.compat.keras.{func.__name__}"
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return func(*args, **kwargs)
-        except ScheduleError as exc:
-            if str(exc).startswith(where):
-                raise
-            kind = ScheduleTypeError if isinstance(exc, TypeError) else ScheduleError
-            raise kind(f"{where}: {exc}") from exc
-
-    return wrapper
-
-
-def _fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
-    return ScheduleError(
-        f"lrkit.compat.keras.{func}: {name}={value!r} is invalid; {name} must be {allowed}"
-    )
-
-
-def _number(func: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ScheduleTypeError(
-            f"lrkit.compat.keras.{func}: {name}={value!r} is invalid; {name} must be a number"
-        )
-    return float(value)
+_checks = Checks("keras")
+_named = _checks.named
+_fail = _checks.fail
+_type_fail = _checks.type_fail
+_number = _checks.number
 
 
 def _wrap(schedule: LrSchedule, name: str) -> Schedule:
@@ -116,14 +87,9 @@ def PiecewiseConstantDecay(
     """
     func = "PiecewiseConstantDecay"
     if isinstance(boundaries, str) or not isinstance(boundaries, Sequence):
-        raise ScheduleTypeError(
-            f"lrkit.compat.keras.{func}: boundaries={boundaries!r} is invalid; "
-            "boundaries must be a list of steps"
-        )
+        raise _type_fail(func, "boundaries", boundaries, "a list of steps")
     if isinstance(values, str) or not isinstance(values, Sequence):
-        raise ScheduleTypeError(
-            f"lrkit.compat.keras.{func}: values={values!r} is invalid; values must be a list"
-        )
+        raise _type_fail(func, "values", values, "a list")
     if len(values) != len(boundaries) + 1:
         raise _fail(
             func, "values", list(values), f"one more entry than boundaries ({len(boundaries) + 1})"
@@ -183,9 +149,7 @@ def PolynomialDecay(
     end = _number(func, "end_learning_rate", end_learning_rate)
     p = _number(func, "power", power)
     if not isinstance(cycle, bool):
-        raise ScheduleTypeError(
-            f"lrkit.compat.keras.{func}: cycle={cycle!r} is invalid; cycle must be True or False"
-        )
+        raise _type_fail(func, "cycle", cycle, "True or False")
     if not cycle:
         return _wrap(lrkit.polynomial(lr, end, decay_steps, power=p), name)
     if total_steps is None:

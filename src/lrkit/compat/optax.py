@@ -21,15 +21,15 @@ says so): a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_val
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Sequence as Seq
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import lrkit
+from lrkit.compat._args import Checks
 from lrkit.compose import Warmup
 from lrkit.core import Schedule
 from lrkit.errors import ScheduleError, ScheduleTypeError
@@ -51,55 +51,23 @@ __all__ = [
     "warmup_exponential_decay_schedule",
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _named(func: Callable[P, R]) -> Callable[P, R]:
-    """Prefix lrkit's argument errors with the compat function's name."""
-    where = f"lrkit.compat.optax.{func.__name__}"
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ScheduleError as exc:
-            if str(exc).startswith(where):
-                raise
-            kind = ScheduleTypeError if isinstance(exc, TypeError) else ScheduleError
-            raise kind(f"{where}: {exc}") from exc
-
-    return wrapper
-
-
-def _fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
-    return ScheduleError(
-        f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be {allowed}"
-    )
+_checks = Checks("optax")
+_named = _checks.named
+_fail = _checks.fail
+_type_fail = _checks.type_fail
+_number = _checks.number
 
 
 def _steps(func: str, name: str, value: object) -> int:
     """A whole number of steps >= 0 (optax's step arguments are ints)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be an int"
-        )
+        raise _type_fail(func, name, value, "an int")
     number = float(value)
     if not (math.isfinite(number) and number.is_integer()):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be an int"
-        )
+        raise _type_fail(func, name, value, "an int")
     if number < 0:
         raise _fail(func, name, value, "an int >= 0")
     return int(number)
-
-
-def _number(func: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: {name}={value!r} is invalid; {name} must be a number"
-        )
-    return float(value)
 
 
 def _ramp(start: float, peak: float, steps: int, then: Schedule) -> Schedule:
@@ -197,10 +165,7 @@ def piecewise_constant_schedule(
 
 def _boundaries_and_scales(func: str, mapping: Mapping[int, float]) -> list[tuple[int, float]]:
     if not isinstance(mapping, Mapping):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: boundaries_and_scales={mapping!r} is invalid; "
-            "boundaries_and_scales must be a dict {step: scale}"
-        )
+        raise _type_fail(func, "boundaries_and_scales", mapping, "a dict {step: scale}")
     items: list[tuple[int, float]] = []
     for boundary, scale in mapping.items():
         if isinstance(boundary, bool) or not isinstance(boundary, numbers.Integral):
@@ -239,10 +204,7 @@ def exponential_decay(
     rate = _number(func, "decay_rate", decay_rate)
     begin = _steps(func, "transition_begin", transition_begin)
     if not isinstance(staircase, bool):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: staircase={staircase!r} is invalid; "
-            "staircase must be True or False"
-        )
+        raise _type_fail(func, "staircase", staircase, "True or False")
     end = None if end_value is None else _number(func, "end_value", end_value)
     if rate < 0.0:
         raise _fail(func, "decay_rate", decay_rate, ">= 0 (0 gives a constant, as in optax)")
@@ -412,6 +374,21 @@ def piecewise_interpolate_schedule(
     return curve.shift(origin) if origin else curve
 
 
+def _onecycle_args(
+    func: str, transition_steps: object, peak: object, div: object, final_div: object
+) -> tuple[int, float, float, float]:
+    """The checked ``(transition_steps > 0, peak_value, div_factor, final_div_factor)``."""
+    steps = _steps(func, "transition_steps", transition_steps)
+    if steps == 0:
+        raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
+    return (
+        steps,
+        _number(func, "peak_value", peak),
+        _number(func, "div_factor", div),
+        _number(func, "final_div_factor", final_div),
+    )
+
+
 @_named
 def linear_onecycle_schedule(
     transition_steps: int,
@@ -430,12 +407,9 @@ def linear_onecycle_schedule(
     'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [85.0, 0.04], [100.0, 4.000000000000001e-06]])'
     """
     func = "linear_onecycle_schedule"
-    steps = _steps(func, "transition_steps", transition_steps)
-    if steps == 0:
-        raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
-    peak = _number(func, "peak_value", peak_value)
-    div = _number(func, "div_factor", div_factor)
-    final_div = _number(func, "final_div_factor", final_div_factor)
+    steps, peak, div, final_div = _onecycle_args(
+        func, transition_steps, peak_value, div_factor, final_div_factor
+    )
     return piecewise_interpolate_schedule(
         "linear",
         peak / div,
@@ -465,12 +439,9 @@ def cosine_onecycle_schedule(
     'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [100.0, 4e-06]], shape="cos")'
     """
     func = "cosine_onecycle_schedule"
-    steps = _steps(func, "transition_steps", transition_steps)
-    if steps == 0:
-        raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
-    peak = _number(func, "peak_value", peak_value)
-    div = _number(func, "div_factor", div_factor)
-    final_div = _number(func, "final_div_factor", final_div_factor)
+    steps, peak, div, final_div = _onecycle_args(
+        func, transition_steps, peak_value, div_factor, final_div_factor
+    )
     return piecewise_interpolate_schedule(
         "cosine",
         peak / div,
@@ -528,10 +499,7 @@ def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
     parts = list(schedules)
     bounds = [_steps(func, "boundaries", b) for b in boundaries]
     if not parts or any(not isinstance(p, Schedule) for p in parts):
-        raise ScheduleTypeError(
-            f"lrkit.compat.optax.{func}: schedules={schedules!r} is invalid; schedules must be a "
-            "non-empty list of lrkit schedules"
-        )
+        raise _type_fail(func, "schedules", schedules, "a non-empty list of lrkit schedules")
     if len(bounds) != len(parts) - 1:
         raise _fail(
             func, "boundaries", list(boundaries), f"a list of len(schedules) - 1 = {len(parts) - 1}"

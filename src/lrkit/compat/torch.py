@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch.optim import Optimizer
 
+from lrkit.compat import _args
 from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence
 from lrkit.core import Array, Schedule
 from lrkit.errors import ScheduleError
@@ -91,25 +92,9 @@ GroupSpec = dict[str, Schedule]
 # ---------------------------------------------------------------------------------------------
 # argument checks
 # ---------------------------------------------------------------------------------------------
-def _fail(func: str, name: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"{func}: {name}={value!r} is invalid; {name} must be {allowed}")
-
-
-def _int(func: str, name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be an int >= {low}")
-    if int(value) < low:
-        raise _fail(func, name, value, f"an int >= {low}")
-    return int(value)
-
-
-def _real(func: str, name: str, value: object, low: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be a real number")
-    out = float(value)
-    if not math.isfinite(out) or (low is not None and out < low):
-        raise _fail(func, name, value, "finite" + ("" if low is None else f" and >= {low:g}"))
-    return out
+_fail = _args.fail
+_int = _args.int_at_least
+_real = _args.real
 
 
 def _lr(value: Any) -> float:

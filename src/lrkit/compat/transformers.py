@@ -19,11 +19,11 @@ again.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lrkit.compat import _args
 from lrkit.compose import Repeat, Sequence, Shift, Warmup
 from lrkit.core import Schedule
 from lrkit.families import (
@@ -77,27 +77,14 @@ _UNSUPPORTED = {
 }
 
 
-def _fail(func: str, name: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"{func}: {name}={value!r} is invalid; {name} must be {allowed}")
+_fail = _args.fail
+_real = _args.real
 
 
 def _int(func: str, name: str, value: object, low: int = 0) -> int:
     if value is None:
         raise ValueError(f"{func} requires `{name}`, please provide that argument.")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be an int >= {low}")
-    if int(value) < low:
-        raise _fail(func, name, value, f"an int >= {low}")
-    return int(value)
-
-
-def _real(func: str, name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name}={value!r} is invalid; {name} must be a real number")
-    out = float(value)
-    if not math.isfinite(out):
-        raise _fail(func, name, value, "finite")
-    return out
+    return _args.int_at_least(func, name, value, low)
 
 
 def _with_warmup(warm: int, rest: Schedule) -> Schedule:

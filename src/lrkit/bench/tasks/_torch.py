@@ -19,9 +19,13 @@ __all__ = [
     "EpochSampler",
     "TorchTrainer",
     "build",
+    "classifier_eval",
     "classifier_metrics",
+    "cross_entropy",
     "init_module_",
     "make_optimizer",
+    "setup",
+    "trainer",
 ]
 
 #: Optimizer names understood by :func:`make_optimizer`, in the order tasks list them.
@@ -150,6 +154,22 @@ def classifier_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str,
     return {"val_loss": float(loss), "val_accuracy": float(acc)}
 
 
+def cross_entropy(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Training loss of a classifier: mean cross-entropy of ``model(inputs)`` against ``targets``."""
+    return nn.functional.cross_entropy(model(inputs), targets)
+
+
+def classifier_eval(
+    x_val: torch.Tensor, y_val: torch.Tensor
+) -> Callable[[nn.Module], dict[str, float]]:
+    """An ``eval_fn``: :func:`classifier_metrics` of ``model(x_val)`` against ``y_val``."""
+
+    def eval_fn(model: nn.Module) -> dict[str, float]:
+        return classifier_metrics(model(x_val), y_val)
+
+    return eval_fn
+
+
 class TorchTrainer:
     """A :class:`~lrkit.bench.tasks.Trainer` around a torch model and optimizer.
 
@@ -235,3 +255,23 @@ def setup(spec: TaskSpec, config: TaskConfig) -> torch.Generator:
     generator = torch.Generator(device="cpu")
     generator.manual_seed(config.seed)
     return generator
+
+
+def trainer(
+    spec: TaskSpec,
+    config: TaskConfig,
+    model: nn.Module,
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor],
+    eval_fn: Callable[[nn.Module], dict[str, float]],
+) -> TorchTrainer:
+    """A :class:`TorchTrainer` for ``model`` with optimizer ``config.optimizer`` at the spec's
+    lr (:meth:`~lrkit.bench.tasks.TaskSpec.lr_for`), momentum and weight decay."""
+    optimizer = make_optimizer(
+        config.optimizer,
+        list(model.parameters()),
+        spec.lr_for(config.optimizer),
+        spec.momentum,
+        spec.weight_decay,
+    )
+    return TorchTrainer(spec.name, model, config.optimizer, optimizer, next_batch, loss_fn, eval_fn)

@@ -119,13 +119,6 @@ def make(config: TaskConfig) -> Trainer:
             return logits
 
     model = _torch.build(CharGRU, generator)
-    optimizer = _torch.make_optimizer(
-        config.optimizer,
-        list(model.parameters()),
-        spec.lr_for(config.optimizer),
-        spec.momentum,
-        spec.weight_decay,
-    )
     window = torch.arange(SEQ_LEN + 1)
     n_starts = len(train_ids) - SEQ_LEN - 1
 
@@ -158,9 +151,7 @@ def make(config: TaskConfig) -> Trainer:
             "val_accuracy": correct / count,
         }
 
-    return _torch.TorchTrainer(
-        spec.name, model, config.optimizer, optimizer, next_batch, loss_fn, eval_fn
-    )
+    return _torch.trainer(spec, config, model, next_batch, loss_fn, eval_fn)
 
 
 def task() -> TaskSpec:

@@ -49,13 +49,6 @@ def make(config: TaskConfig) -> Trainer:
         )
 
     model = _torch.build(factory, generator)
-    optimizer = _torch.make_optimizer(
-        config.optimizer,
-        list(model.parameters()),
-        spec.lr_for(config.optimizer),
-        spec.momentum,
-        spec.weight_decay,
-    )
     sampler = _torch.EpochSampler(_digits.N_TRAIN, config.batch_size or BATCH_SIZE, generator)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,14 +58,8 @@ def make(config: TaskConfig) -> Trainer:
             x = x + NOISE_STD * torch.randn(x.shape, generator=generator)
         return x, y_train[idx]
 
-    def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(m(x), y)
-
-    def eval_fn(m: nn.Module) -> dict[str, float]:
-        return _torch.classifier_metrics(m(x_val), y_val)
-
-    return _torch.TorchTrainer(
-        spec.name, model, config.optimizer, optimizer, next_batch, loss_fn, eval_fn
+    return _torch.trainer(
+        spec, config, model, next_batch, _torch.cross_entropy, _torch.classifier_eval(x_val, y_val)
     )
 
 

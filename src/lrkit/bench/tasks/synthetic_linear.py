@@ -59,27 +59,14 @@ def make(config: TaskConfig) -> Trainer:
     generator = _torch.setup(spec, config)
     x_train, y_train, x_val, y_val = (torch.from_numpy(a) for a in make_data())
     model = _torch.build(lambda: nn.Linear(N_FEATURES, 2), generator)
-    optimizer = _torch.make_optimizer(
-        config.optimizer,
-        list(model.parameters()),
-        spec.lr_for(config.optimizer),
-        spec.momentum,
-        spec.weight_decay,
-    )
     sampler = _torch.EpochSampler(N_TRAIN, config.batch_size or BATCH_SIZE, generator)
 
     def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
         idx = sampler.next()
         return x_train[idx], y_train[idx]
 
-    def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return nn.functional.cross_entropy(m(x), y)
-
-    def eval_fn(m: nn.Module) -> dict[str, float]:
-        return _torch.classifier_metrics(m(x_val), y_val)
-
-    return _torch.TorchTrainer(
-        spec.name, model, config.optimizer, optimizer, next_batch, loss_fn, eval_fn
+    return _torch.trainer(
+        spec, config, model, next_batch, _torch.cross_entropy, _torch.classifier_eval(x_val, y_val)
     )
 
 

@@ -1,0 +1,93 @@
+"""Argument checks shared by the ``lrkit.compat`` modules.
+
+Every message reads ``<where>: <name>=<value!r> is invalid; <name> must be <allowed>``.
+:class:`Checks` serves the modules whose errors are lrkit's ``ScheduleError`` and name
+``lrkit.compat.<module>.<function>`` (keras, optax); :func:`fail`, :func:`int_at_least` and
+:func:`real` serve those that raise plain ``ValueError``/``TypeError`` (torch, transformers).
+
+>>> str(Checks("optax").fail("f", "x", -1, ">= 0"))
+'lrkit.compat.optax.f: x=-1 is invalid; x must be >= 0'
+>>> str(fail("StepLR", "gamma", "a", "a real number"))
+"StepLR: gamma='a' is invalid; gamma must be a real number"
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from lrkit.errors import ScheduleError, ScheduleTypeError
+
+__all__ = ["Checks", "fail", "int_at_least", "real"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _message(where: str, name: str, value: object, allowed: str) -> str:
+    return f"{where}: {name}={value!r} is invalid; {name} must be {allowed}"
+
+
+class Checks:
+    """Checks whose ``ScheduleError`` messages start with ``lrkit.compat.<module>.<function>``."""
+
+    def __init__(self, module: str) -> None:
+        self.prefix = f"lrkit.compat.{module}"
+
+    def named(self, func: Callable[P, R]) -> Callable[P, R]:
+        """Decorator: prefix lrkit's argument errors raised inside ``func`` with its full name."""
+        where = f"{self.prefix}.{func.__name__}"
+
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except ScheduleError as exc:
+                if str(exc).startswith(where):
+                    raise
+                kind = ScheduleTypeError if isinstance(exc, TypeError) else ScheduleError
+                raise kind(f"{where}: {exc}") from exc
+
+        return wrapper
+
+    def fail(self, func: str, name: str, value: object, allowed: str) -> ScheduleError:
+        """A ``ScheduleError`` for a value outside the allowed range."""
+        return ScheduleError(_message(f"{self.prefix}.{func}", name, value, allowed))
+
+    def type_fail(self, func: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
+        """A ``ScheduleTypeError`` for a value of the wrong type."""
+        return ScheduleTypeError(_message(f"{self.prefix}.{func}", name, value, allowed))
+
+    def number(self, func: str, name: str, value: object) -> float:
+        """``value`` as a float; a real number (not a bool) or ``ScheduleTypeError``."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise self.type_fail(func, name, value, "a number")
+        return float(value)
+
+
+def fail(func: str, name: str, value: object, allowed: str) -> ValueError:
+    """A ``ValueError`` naming ``func``, the parameter, its value and what is allowed."""
+    return ValueError(_message(func, name, value, allowed))
+
+
+def int_at_least(func: str, name: str, value: object, low: int) -> int:
+    """``value`` as an int ``>= low``: ``TypeError`` for a non-int (or bool), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(_message(func, name, value, f"an int >= {low}"))
+    if int(value) < low:
+        raise fail(func, name, value, f"an int >= {low}")
+    return int(value)
+
+
+def real(func: str, name: str, value: object, low: float | None = None) -> float:
+    """``value`` as a finite float (``>= low`` when given): ``TypeError`` for a non-real (or
+    bool), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(_message(func, name, value, "a real number"))
+    out = float(value)
+    if not math.isfinite(out) or (low is not None and out < low):
+        raise fail(func, name, value, "finite" + ("" if low is None else f" and >= {low:g}"))
+    return out
