@@ -118,3 +118,12 @@ def test_torch_tensors_evaluate_in_torch_with_the_numpy_values(name: str) -> Non
     np.testing.assert_allclose(values.numpy(), schedule(STEPS), rtol=1e-13, atol=1e-300)
     floats = schedule(torch.arange(400, dtype=torch.float32))
     assert floats.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["cosine", "one_cycle", "cyclic", "sequence", "repeat"])
+def test_large_arrays_evaluated_in_chunks_equal_one_pass(name: str) -> None:
+    schedule = EXAMPLES[name]
+    steps = np.arange(200_003, dtype=np.float64).reshape(-1, 1) * 0.01
+    chunked = schedule(steps)
+    assert chunked.shape == steps.shape
+    np.testing.assert_array_equal(chunked, schedule._eval(steps.reshape(-1), np).reshape(-1, 1))

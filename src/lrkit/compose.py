@@ -99,7 +99,7 @@ class Warmup(Schedule):
         assert end is not None
         local = xp.minimum(t, end)
         if self.shape == "constant":
-            return xp.where(t < end, xp.zeros_like(t) + self.start, xp.zeros_like(t) + target)
+            return xp.where(t < end, self.start, target) + xp.zeros_like(t)
         if self.shape == "exp":
             if target <= 0.0:
                 raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
@@ -205,11 +205,10 @@ class Sequence(Schedule):
     def _eval(self, t: Array, xp: Any) -> Array:
         if isinstance(self.parts[-1], Warmup):
             self.parts[-1]._eval(t, xp)  # raises: a warm-up needs a schedule after it
-        zeros = xp.zeros_like(t)
-        out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], zeros), xp)
+        out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], 0.0), xp)
         for index in range(len(self.parts) - 2, -1, -1):
             part, begin = self.parts[index], self._starts[index]
-            local = xp.maximum(t - begin, zeros) if begin else t
+            local = xp.maximum(t - begin, 0.0) if begin else t
             target = self._targets[index]
             if isinstance(part, Warmup) and target is not None:
                 value = part.ramp(local, target, xp)
@@ -359,7 +358,7 @@ class Shift(_Method):
 
     def _eval(self, t: Array, xp: Any) -> Array:
         shift = steps_of(self.steps) or 0.0
-        return self.schedule._eval(xp.maximum(t - shift, xp.zeros_like(t)), xp)
+        return self.schedule._eval(xp.maximum(t - shift, 0.0), xp)
 
     def value_range(self) -> tuple[float, float]:
         return self.schedule.value_range()

@@ -14,9 +14,10 @@ rex         q / (1/2 + q/2)                             w = 2q / (1 + q), c = p 
 exp         geometric: value = start · (end/start)^p    (start, end > 0)
 ==========  ==========================================  =====================================
 
-The value is ``end + (start - end) · w`` when ``|start| >= |end|`` (a decay: exact near its end) and
-``start + (end - start) · c`` otherwise (a ramp: exact near its start), so values close to zero keep
-full relative precision.
+The value is ``start · w + end · c``. A decay computes ``w`` accurately and ``c = 1 − w``; a ramp
+computes ``c`` accurately and ``w = 1 − c``. Values close to zero keep full relative precision, and
+``w`` and ``c`` are exactly 0 or 1 at the two ends, so both endpoints are hit exactly and joins in a
+sequence are continuous to the last bit.
 
 >>> import numpy as np
 >>> [round(float(v), 4) for v in interpolate("cos", 1.0, 0.0, np.arange(5.0), 4.0, np)]
@@ -28,6 +29,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from lrkit.core import Array
 
 __all__ = ["SHAPES", "interpolate"]
@@ -35,39 +38,49 @@ __all__ = ["SHAPES", "interpolate"]
 SHAPES = ("linear", "cos", "poly", "1-sqrt", "rex", "exp")
 
 
-def _half_cos(p: Array, q: Array, xp: Any) -> Array:
-    """(1 + cos(π p)) / 2, written without cancellation: sin²(π q / 2) once p passes 1/2."""
-    head = (1.0 + xp.cos(p * math.pi)) / 2.0
-    tail = xp.sin(q * (math.pi / 2)) ** 2
-    return xp.where(p <= 0.5, head, tail)
+def _half_cos(done: Array, left: Array, total: float, xp: Any) -> Array:
+    """(1 + cos(π·done/total)) / 2: the cosine itself up to the midpoint (exactly 1/2 there, as
+    PyTorch computes it), then sin²(π·left/(2·total)), which keeps full precision near zero."""
+    first_half = done <= left
+    if xp is np:  # one transcendental per element: each formula only where it is used
+        out = np.cos(done * (math.pi / total), out=np.empty_like(done), where=first_half)
+        out = np.add(out, 1.0, out=out, where=first_half)
+        out = np.multiply(out, 0.5, out=out, where=first_half)
+        sine = np.sin(left * (math.pi / (2.0 * total)), out=np.empty_like(left), where=~first_half)
+        return np.square(sine, out=out, where=~first_half)
+    head = (1.0 + xp.cos(done * (math.pi / total))) / 2.0
+    tail = xp.sin(left * (math.pi / (2.0 * total))) ** 2
+    return xp.where(first_half, head, tail)
 
 
-def _weight(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
-    """w(q), the weight left on ``start``; the complement c(p) is ``_weight`` with p and q swapped
-    for the symmetric shapes, and written out for the others."""
+def _weight(shape: str, local: Array, total: float, power: float, xp: Any) -> Array:
+    """w, the weight left on ``start`` at ``local`` steps of ``total``, accurate near w = 0."""
     if shape == "linear":
-        return q
+        return (total - local) / total
     if shape == "cos":
-        half = _half_cos(p, q, xp)
+        half = _half_cos(local, total - local, total, xp)
         return half if power == 1.0 else half**power
     if shape == "poly":
-        return q**power
+        return ((total - local) / total) ** power
+    q = (total - local) / total
     if shape == "1-sqrt":
-        return q / (1.0 + xp.sqrt(p))
+        return q / (1.0 + xp.sqrt(local / total))
     if shape == "rex":
         return 2.0 * q / (1.0 + q)
     raise ValueError(f"unknown shape {shape!r}")  # pragma: no cover - validated by callers
 
 
-def _complement(shape: str, p: Array, q: Array, power: float, xp: Any) -> Array:
-    """c = 1 − w(q), written without cancellation where the shape allows."""
-    if shape == "linear" or (shape == "cos" and power == 1.0):
-        return _weight(shape, q, p, power, xp)
+def _complement(shape: str, local: Array, total: float, power: float, xp: Any) -> Array:
+    """c = 1 − w, accurate near c = 0 where the shape allows it."""
+    if shape == "linear":
+        return local / total
+    if shape == "cos" and power == 1.0:
+        return _half_cos(total - local, local, total, xp)
     if shape == "1-sqrt":
-        return xp.sqrt(p)
+        return xp.sqrt(local / total)
     if shape == "rex":
-        return p / (1.0 + q)
-    return 1.0 - _weight(shape, p, q, power, xp)
+        return (local / total) / (1.0 + (total - local) / total)
+    return 1.0 - _weight(shape, local, total, power, xp)
 
 
 def interpolate(
@@ -81,18 +94,16 @@ def interpolate(
     power: float = 1.0,
 ) -> Array:
     """Value of ``shape`` going from ``start`` (t=0) to ``end`` (t=steps), held after ``steps``."""
-    local = xp.minimum(t, steps * 1.0) if steps > 0 else xp.zeros_like(t) + 1.0
-    total = steps if steps > 0 else 1.0
-    p = local / total
+    if steps <= 0:
+        return xp.zeros_like(t) + end
+    local = xp.minimum(t, float(steps))
     if shape == "exp":
+        p = local / steps
         value = start * (end / start) ** p
-        value = xp.where(p >= 1.0, xp.zeros_like(value) + end, value)
-        return xp.where(p <= 0.0, xp.zeros_like(value) + start, value)
-    q = (total - local) / total
+        value = xp.where(p >= 1.0, end, value)
+        return xp.where(p <= 0.0, start, value)
     if abs(start) >= abs(end):
-        value = end + (start - end) * _weight(shape, p, q, power, xp)
-    else:
-        value = start + (end - start) * _complement(shape, p, q, power, xp)
-    # both endpoints exactly, so joins in a sequence are continuous to the last bit
-    value = xp.where(q <= 0.0, xp.zeros_like(value) + end, value)
-    return xp.where(p <= 0.0, xp.zeros_like(value) + start, value)
+        w = _weight(shape, local, steps, power, xp)
+        return start * w if end == 0.0 else start * w + end * (1.0 - w)
+    c = _complement(shape, local, steps, power, xp)
+    return end * c if start == 0.0 else start * (1.0 - c) + end * c
