@@ -182,3 +182,12 @@ def test_a_nonzero_share_is_at_least_one_step() -> None:
     s = lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%")
     assert str(s.bind(10)) == "warmup(1) >> cosine(start=1.0, steps=10)"
     assert lrkit.pct(0).resolve(10) == 0 and lrkit.pct(0.001).resolve(10) == 1
+
+
+def test_decays_reach_zero_without_denormals_and_stay_exact_before() -> None:
+    s = lrkit.step(1.0, every=1, factor=0.1)
+    assert s(5) == pytest.approx(1e-5, rel=1e-15)
+    assert s(295) == pytest.approx(1e-295, rel=1e-12)
+    assert s(400) == 0.0 and s(10**9) == 0.0
+    e = lrkit.exponential(1.0, rate=1.0)
+    assert e(10) == pytest.approx(math.exp(-10), rel=1e-15) and e(10_000) == 0.0

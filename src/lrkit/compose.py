@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from lrkit import _validate as check
+from lrkit._math import decay_pow
 from lrkit.core import Array, Schedule
 from lrkit.durations import Duration, as_duration
 from lrkit.errors import ScheduleError, ScheduleTypeError
@@ -433,7 +434,7 @@ class Repeat(_Method):
         if mult != 1.0:
             local = local / mult**k
         value = self.schedule._eval(xp.minimum(local, period), xp)
-        return value if self.decay == 1.0 else value * self.decay**k
+        return value if self.decay == 1.0 else value * decay_pow(self.decay, k, xp)
 
     def value_range(self) -> tuple[float, float]:
         low, high = self.schedule.value_range()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lrkit import _validate as check
+from lrkit._math import decay_exp, decay_pow
 from lrkit.core import Array, Schedule
 from lrkit.durations import Duration, Pct, as_duration
 from lrkit.errors import ScheduleError, UnboundScheduleError
@@ -162,7 +163,7 @@ class Step(_Endless):
     def _eval(self, t: Array, xp: Any) -> Array:
         every = steps_of(self.every)
         assert every is not None
-        return self.start * self.factor ** xp.floor(_held(t, self.steps, xp) / every)
+        return self.start * decay_pow(self.factor, xp.floor(_held(t, self.steps, xp) / every), xp)
 
     def value_range(self) -> tuple[float, float]:
         if self.steps is None:
@@ -289,9 +290,9 @@ class Exponential(_Endless):
         if self.staircase:
             exponent = xp.floor(exponent)
         if self.gamma is not None:
-            value = self.start * self.gamma**exponent
+            value = self.start * decay_pow(self.gamma, exponent, xp)
         else:
-            value = self.start * xp.exp(-(self.rate or 0.0) * exponent)
+            value = self.start * decay_exp(-(self.rate or 0.0) * exponent, xp)
         if self.final is None:
             return value
         if self.growing:
@@ -598,9 +599,9 @@ class Cyclic(_Endless):
             x = 1.0 + t / total - cycle
             height = xp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
         if self.mode == "triangular2":
-            height = height * 0.5 ** (cycle - 1.0)
+            height = height * decay_pow(0.5, cycle - 1.0, xp)
         elif self.mode == "exp_range":
-            height = height * self.gamma**t
+            height = height * decay_pow(self.gamma, t, xp)
         return self.low + (self.high - self.low) * height
 
     def value_range(self) -> tuple[float, float]:
