@@ -127,3 +127,15 @@ def test_large_arrays_evaluated_in_chunks_equal_one_pass(name: str) -> None:
     chunked = schedule(steps)
     assert chunked.shape == steps.shape
     np.testing.assert_array_equal(chunked, schedule._eval(steps.reshape(-1), np).reshape(-1, 1))
+
+
+@pytest.mark.parametrize("name", ["cosine", "one_cycle", "sequence", "step"])
+def test_scalar_block_cache_keeps_values_equality_and_hash(name: str) -> None:
+    schedule = EXAMPLES[name]
+    fresh = lrkit.parse(str(schedule))
+    steps = [0, 1, 255, 256, 257, 511, 3, 1000, 999, 10**6, 2**40 + 3]
+    values = [schedule(t) for t in steps]  # fills and replaces the cached block
+    np.testing.assert_array_equal(values, schedule(np.array(steps, dtype=np.float64)))
+    assert schedule == fresh and hash(schedule) == hash(fresh)
+    for t in (2.5, 300.25, 1e6 + 0.5):
+        assert schedule(t) == schedule(np.array([t]))[0]

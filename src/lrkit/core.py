@@ -45,6 +45,7 @@ Array = Any
 """An array of any array-API namespace (numpy, torch, jax)."""
 
 _CHUNK = 65536
+_BLOCK = 256
 
 
 def namespace_of(x: Array) -> Any:
@@ -84,6 +85,8 @@ class Schedule:
             step = float(t)
             if not math.isfinite(step) or step < 0.0:
                 raise ScheduleError(f"{self.name}: step must be a finite number >= 0, got {t!r}")
+            if step.is_integer() and step < 2.0**52:
+                return self._value_at(int(step))
             # a 1-element array (not 0-d) keeps numpy on the same vectorised kernels as arrays,
             # so s(t) == s(array)[i] bit for bit
             return float(self._eval(np.array([step], dtype=np.float64), np)[0])
@@ -106,6 +109,21 @@ class Schedule:
             t = t * 1.0  # ints become the namespace's default float (jax: float32 unless x64)
         t = xp.where(t > 0, t, xp.zeros_like(t))
         return self._eval(t, xp)
+
+    def _value_at(self, step: int) -> float:
+        """Value at a whole step, from a cached block of ``_BLOCK`` steps around it.
+
+        Training loops ask for consecutive steps; evaluating them a block at a time makes each call
+        a list lookup. Values are element-wise, so they equal one-by-one evaluation bit for bit.
+        """
+        base = step - step % _BLOCK
+        block = self.__dict__.get("_block")
+        if block is None or block[0] != base:
+            values = self._eval(np.arange(base, base + _BLOCK, dtype=np.float64), np)
+            block = (base, values.tolist())
+            self.__dict__["_block"] = block  # not a field: equality and hashing ignore it
+        value: float = block[1][step - base]
+        return value
 
     def _eval_chunked(self, steps: np.ndarray) -> np.ndarray:
         """Large numpy inputs in cache-sized chunks: the temporaries stay in cache (about 2x faster
