@@ -25,6 +25,7 @@ from lrkit.durations import Duration, as_duration
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import steps_of
 from lrkit.registry import register
+from lrkit.shapes import interpolate
 
 __all__ = [
     "Clip",
@@ -98,14 +99,11 @@ class Warmup(Schedule):
         """The warm-up's values towards ``target``."""
         end = steps_of(self.steps)
         assert end is not None
-        local = xp.minimum(t, end)
         if self.shape == "constant":
             return xp.where(t < end, self.start, target) + xp.zeros_like(t)
-        if self.shape == "exp":
-            if target <= 0.0:
-                raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
-            return self.start * (target / self.start) ** (local / end)
-        return self.start + (target - self.start) * (local / end)
+        if self.shape == "exp" and target <= 0.0:
+            raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
+        return interpolate(self.shape, self.start, target, t, end, xp)
 
     def _eval(self, t: Array, xp: Any) -> Array:
         raise ScheduleError(
