@@ -41,6 +41,7 @@ class TaskPlan:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     peak: dict[str, float] = field(default_factory=dict)
     lr_source: dict[str, str] = field(default_factory=dict)
+    source: str = ""
 
 
 @dataclass
@@ -80,6 +81,7 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
             raise ImportError(
                 f"bench: task {name!r} needs {', '.join(missing)}, which is not installed"
             )
+        _check_needs(spec, name, cfg)
         steps = cfg.steps or spec.steps
         if cfg.eval_every is not None:
             every = cfg.eval_every
@@ -93,7 +95,8 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
                 f"allowed: {', '.join(spec.optimizers)}"
             )
         plan = TaskPlan(
-            task=name,
+            task=spec.name,
+            source=name,
             steps=steps,
             eval_every=every,
             target_metric=spec.target_metric,
@@ -109,7 +112,37 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
                 entry.build(1.0, steps)  # fail early on a bad schedule text
                 plan.entries.append((entry, opt))
         plans.append(plan)
+    _check_unique(plans)
     return plans
+
+
+def _check_needs(spec: Any, source: str, cfg: BenchConfig) -> None:
+    """A function task without decorator ``steps``/``lr`` needs ``--steps``/``--lr``."""
+    if "steps" in spec.needs and cfg.steps is None:
+        raise ValueError(
+            f"bench: task {source!r} sets no step budget; give --steps N "
+            f"(or @lrkit.bench.task(steps=N))"
+        )
+    if "lr" in spec.needs and cfg.lr is None:
+        raise ValueError(
+            f"bench: task {source!r} sets no peak LR; give --lr X (or @lrkit.bench.task(lr=X))"
+        )
+    if spec.function is not None and cfg.lr_mode == "finder":
+        raise ValueError(
+            f"bench: --lr-from-finder needs a class-based task; {source!r} is a task function "
+            f"(use --tune-lr)"
+        )
+
+
+def _check_unique(plans: Sequence[TaskPlan]) -> None:
+    seen: dict[str, str] = {}
+    for p in plans:
+        if p.task in seen:
+            raise ValueError(
+                f"bench: tasks {seen[p.task]!r} and {p.source!r} have the same name {p.task!r}; "
+                f"give one another name"
+            )
+        seen[p.task] = p.source
 
 
 def _job(
@@ -134,6 +167,7 @@ def _job(
         target_metric=plan.target_metric,
         target_value=plan.target_value,
         higher_is_better=plan.higher_is_better,
+        source=plan.source if plan.source != plan.task else "",
     )
 
 
@@ -147,7 +181,7 @@ def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
         ) from exc
     from lrkit.bench.tasks import TaskConfig, get_task
 
-    spec = get_task(plan.task)
+    spec = get_task(plan.source or plan.task)
     trainer = spec.make(TaskConfig(seed=cfg.tune_seed, optimizer=opt, batch_size=cfg.batch_size))
     test = RangeTest(start=1e-6, end=10.0, num_steps=min(100, max(plan.steps, 10)))
     for lr in test:
@@ -317,6 +351,7 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
         "plans": [
             {
                 "task": p.task,
+                "source": p.source,
                 "steps": p.steps,
                 "eval_every": p.eval_every,
                 "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
