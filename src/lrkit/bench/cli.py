@@ -43,7 +43,11 @@ def bench(
     ] = None,
     schedule: Annotated[
         list[str] | None,
-        typer.Option("--schedule", "-s", help="Extra schedule NAME=TEXT (unit peak, repeatable)."),
+        typer.Option(
+            "--schedule",
+            "-s",
+            help="A suite entry by NAME, or an extra schedule NAME=TEXT (unit peak); repeatable.",
+        ),
     ] = None,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only these schedule names (repeatable).")
@@ -77,6 +81,8 @@ def bench(
         file_data.pop("preset", None)
         if tune_lr and lr_from_finder:
             raise ValueError("--tune-lr and --lr-from-finder exclude each other")
+        entries = [parse_schedule_arg(s) for s in schedule or [] if "=" in s]
+        only = _only_with_named(only, schedule, entries)
         overrides: dict[str, Any] = {
             "tasks": tuple(task) if task else None,
             "seeds": seeds,
@@ -85,7 +91,7 @@ def bench(
             "lr": lr,
             "lr_mode": "tune" if tune_lr else "finder" if lr_from_finder else None,
             "optimizer": optimizer,
-            "schedules": tuple(parse_schedule_arg(s) for s in schedule) if schedule else None,
+            "schedules": tuple(entries) if entries else None,
             "only": tuple(only) if only else None,
             "default_suite": None if suite is None else _suite_flag(suite),
             "baseline": baseline,
@@ -113,6 +119,17 @@ def bench(
     typer.echo(f"report: {outcome.report}")
     if outcome.errors:
         raise typer.Exit(code=1)
+
+
+def _only_with_named(
+    only: list[str] | None, schedule: list[str] | None, entries: list[Any]
+) -> list[str] | None:
+    """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
+    ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
+    named = [s.strip() for s in schedule or [] if "=" not in s]
+    if not named:
+        return only
+    return [*(only or []), *named, *(e.name for e in entries)]
 
 
 def _suite_flag(value: str) -> bool:
