@@ -126,9 +126,18 @@ def _only_with_named(
 ) -> list[str] | None:
     """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
     ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
+    from lrkit.bench.suite import DEFAULT_SUITE
+
     named = [s.strip() for s in schedule or [] if "=" not in s]
     if not named:
         return only
+    known = [e.name for e in DEFAULT_SUITE]
+    for name in named:
+        if name not in known:
+            raise ValueError(
+                f"--schedule {name!r} is not a suite entry ({', '.join(known)}); to add a "
+                f"schedule give NAME=TEXT (e.g. mine='cosine(start=1.0, steps=\"100%\")')"
+            )
     return [*(only or []), *named, *(e.name for e in entries)]
 
 
