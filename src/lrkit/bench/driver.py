@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from lrkit.bench.backends import make_backend
 from lrkit.bench.config import BenchConfig
+from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
 from lrkit.bench.runner import Job, make_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
@@ -192,14 +194,24 @@ def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
 class _Display:
     """Rich progress bar with ETA and the current leader; silent when ``quiet``."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, terminal: bool | None = None) -> None:
         self.quiet = quiet
         self._progress: Any = None
         self._task_id: Any = None
         self._scores: dict[tuple[str, str], list[float]] = {}
+        self._terminal = terminal
+        self._plain: list[Any] = []  # [description, done, total, start time] without a terminal
 
     def start(self, description: str, total: int) -> None:
         if self.quiet or total == 0:
+            return
+        terminal = self._terminal
+        if terminal is None:
+            from rich.console import Console
+
+            terminal = Console(stderr=True).is_terminal
+        if not terminal:
+            self._plain = [description, 0, total, time.perf_counter()]
             return
         from rich.progress import (
             BarColumn,
@@ -241,11 +253,21 @@ class _Display:
 
     def advance(self, rec: dict[str, Any]) -> None:
         self.seen(rec)
+        if self._plain:
+            self._plain[1] += 1
+            description, done, total, t0 = self._plain
+            if should_print(done, total):
+                elapsed = time.perf_counter() - t0
+                line = progress_line(
+                    description, done, total, elapsed=elapsed, leader=self.leader()
+                )
+                print(line, file=sys.stderr, flush=True)
         if self._progress is not None:
             lead = self.leader()
             self._progress.update(self._task_id, advance=1, leader=f"leader {lead}" if lead else "")
 
     def stop(self) -> None:
+        self._plain = []
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -362,7 +384,7 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
         ],
     }
     (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
-    paths = build_report(run_dir)
+    paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
     return BenchOutcome(
         run_dir=run_dir,
         report=paths.get("report"),
