@@ -62,6 +62,13 @@ def bench(
         int | None, typer.Option(help="Local worker processes (default: CPU count).")
     ] = None,
     backend: Annotated[str | None, typer.Option(help="local, ray or serial.")] = None,
+    gpus_per_run: Annotated[
+        int | None,
+        typer.Option(
+            help="GPUs per run: each local worker gets its own (workers default to "
+            "GPUs // N); with Ray each run requests N.",
+        ),
+    ] = None,
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address ('auto', 'ray://host:10001').")
     ] = None,
@@ -97,6 +104,7 @@ def bench(
             "baseline": baseline,
             "workers": workers,
             "backend": backend,
+            "gpus_per_run": gpus_per_run,
             "address": address,
             "name": name,
             "out": out,

@@ -44,6 +44,7 @@ class TaskPlan:
     peak: dict[str, float] = field(default_factory=dict)
     lr_source: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    device: str = "cpu"
 
 
 @dataclass
@@ -99,6 +100,7 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
         plan = TaskPlan(
             task=spec.name,
             source=name,
+            device="cuda" if cfg.gpus_per_run else "cpu",
             steps=steps,
             eval_every=every,
             target_metric=spec.target_metric,
@@ -170,6 +172,7 @@ def _job(
         target_value=plan.target_value,
         higher_is_better=plan.higher_is_better,
         source=plan.source if plan.source != plan.task else "",
+        device=plan.device,
     )
 
 
@@ -284,7 +287,13 @@ def _execute(
 ) -> int:
     pending = [j for j in jobs if done.get(j.key, {}).get("status") not in FINISHED]
     display.start(description, len(pending))
-    backend = make_backend(cfg.backend, workers=cfg.n_workers(), address=cfg.address)
+    backend = make_backend(
+        cfg.backend,
+        workers=cfg.n_workers(),
+        address=cfg.address,
+        gpus_per_run=cfg.gpus_per_run,
+        workers_given=cfg.workers is not None,
+    )
 
     def on_result(rec: dict[str, Any]) -> None:
         runs.append(rec)

@@ -319,6 +319,8 @@ def _import_file(path: str, origin: str) -> ModuleType:
     """Import a task file by path (once per process); its folder goes on sys.path so the file
     can import its neighbours."""
     file = Path(path).expanduser().resolve()
+    if not file.is_file() and Path(file.name).is_file():
+        file = Path(file.name).resolve()  # a Ray worker: the folder came as its working dir
     if not file.is_file():
         raise ImportError(f"get_task({origin!r}): task file {str(file)!r} does not exist")
     digest = zlib.crc32(str(file).encode())
