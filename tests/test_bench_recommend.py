@@ -127,6 +127,11 @@ def test_recommendation_without_ties_or_without_a_winner() -> None:
         "No schedule beat the baseline **constant** (peak LR 0.1) significantly; the best mean "
         "was cosine at peak LR 0.1."
     )
+    for e in t["schedules"].values():
+        e["seeds"] = [0, 1]
+    assert "(2 seeds cannot show a significant difference; rerun with --seeds 6 or more)" in (
+        recommendation(t)
+    )
     t["comparisons"] = _sig("cosine", diff=+0.03)  # significant, but worse
     assert recommendation(t).startswith("No schedule beat the baseline")
     t["baseline"] = None

@@ -164,9 +164,15 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             if best != base
             else "it also had the best mean"
         )
+        seeds = max((len(e.get("seeds", ())) for e in sched.values()), default=0)
+        few = (
+            f" ({seeds} seeds cannot show a significant difference; rerun with --seeds 6 or more)"
+            if seeds > 0 and 2.0 / 2**seeds >= 0.05
+            else ""
+        )
         return (
             f"No schedule beat the baseline **{base}** (peak LR {_fmt(sched[base]['peak_lr'])}) "
-            f"significantly; {lead}."
+            f"significantly{few}; {lead}."
         )
     head = f"Use **{best}** at peak LR {_fmt(sched[best]['peak_lr'])}"
     if not tied:
