@@ -202,3 +202,45 @@ def test_run_validates_steps_and_metrics() -> None:
     with pytest.raises(ValueError, match="eval_every"):
         lb.task(eval_every=0)(lambda run: None)
     assert math.isclose(run.hparams(4)["lr"], 0.1)
+
+
+SILENT_TASK = """
+import lrkit.bench as lb
+
+
+@lb.task
+def silent(run):
+    pass
+
+
+@lb.task(steps=5, lr=0.1)
+def raises(run):
+    run.log(0, loss=1.0)
+    raise RuntimeError("user bug")
+"""
+
+
+def test_a_task_that_logs_nothing_or_raises_gives_an_error_record(tmp_path: Path) -> None:
+    path = _write(tmp_path, "silent.py", SILENT_TASK)
+    spec = get_task(f"{path}:silent")  # bare @lb.task: defaults only
+    assert spec.name == "silent" and spec.needs == ("steps", "lr")
+    rec = _job(f"{path}:silent", DEFAULT_SUITE[0])
+    assert rec["status"] == "error" and "logged no training loss" in str(rec["error"])
+    rec = _job(f"{path}:raises", DEFAULT_SUITE[0], steps=5)
+    assert rec["status"] == "error" and rec["error"] == "RuntimeError: user bug"
+
+
+def test_momentum_schedule_drives_sgd_momentum_through_run_scheduler() -> None:
+    torch = pytest.importorskip("torch")
+    entry = next(e for e in DEFAULT_SUITE if e.name == "one-cycle")
+    lr_s, mom_s = entry.build(0.1, 20)
+    run = lb.Run(seed=0, steps=20, lr=0.1, schedule=lr_s, momentum_schedule=mom_s)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    sched = run.scheduler(opt)
+    seen = []
+    for step in range(20):
+        seen.append((opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]))
+        opt.step()
+        sched.step()
+        assert run.hparams(step) == pytest.approx({"lr": seen[-1][0], "momentum": seen[-1][1]})
+    assert mom_s is not None and [m for _, m in seen] == pytest.approx(mom_s(np.arange(20)))
