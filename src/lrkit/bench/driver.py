@@ -212,7 +212,7 @@ class _Display:
         if terminal is None:
             from rich.console import Console
 
-            terminal = Console(stderr=True).is_terminal
+            terminal = Console().is_terminal  # where the live bar would draw
         if not terminal:
             self._plain = [description, 0, total, time.perf_counter()]
             return
