@@ -286,6 +286,8 @@ def _execute(
     errors: list[str],
 ) -> int:
     pending = [j for j in jobs if done.get(j.key, {}).get("status") not in FINISHED]
+    if not pending:
+        return 0  # nothing to run: no backend (and no GPU check) needed
     display.start(description, len(pending))
     backend = make_backend(
         cfg.backend,
