@@ -201,6 +201,8 @@ def test_run_validates_steps_and_metrics() -> None:
         run.evaluate(1, val_loss="x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="eval_every"):
         lb.task(eval_every=0)(lambda run: None)
+    with pytest.raises(ValueError, match="name='a/b' is invalid"):
+        lb.task(name="a/b")(lambda run: None)
     assert math.isclose(run.hparams(4)["lr"], 0.1)
 
 

@@ -248,8 +248,12 @@ class FunctionTask:
 
     def __post_init__(self) -> None:
         where = f"lrkit.bench.task({self.name!r})"
-        if not isinstance(self.name, str) or not self.name or ":" in self.name:
-            raise _bad(where, "name", self.name, "a non-empty str without ':'")
+        if (
+            not isinstance(self.name, str)
+            or not self.name.strip()
+            or any(c in self.name for c in ":/\\")
+        ):
+            raise _bad(where, "name", self.name, "a non-empty str without ':', '/' or '\\'")
         if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
             raise _bad(where, "steps", self.steps, "None or an int >= 1")
         if self.lr is not None and (
