@@ -67,21 +67,24 @@ def gallery_page(image_dir: str = "gallery/schedules") -> str:
         names = [n for n in gallery_names() if lrkit.registry.get(n).kind == kind]
         if not names:
             continue
-        lines += [f"## {title}", ""]
+        lines += [f"## {title}", "", '<div class="grid" markdown>', ""]
         for name in names:
             entry = lrkit.registry.get(name)
             lines += [
+                '<div class="card" markdown>',
+                "",
                 f"### {name}",
                 "",
                 entry.summary,
                 "",
-                "```text",
-                str(lrkit.parse(entry.example)),
-                "```",
+                f"`{lrkit.parse(entry.example)}`",
                 "",
                 f"![{name}]({image_dir}/{name}.png)",
                 "",
+                "</div>",
+                "",
             ]
+        lines += ["</div>", ""]
     return "\n".join(lines)
 
 
