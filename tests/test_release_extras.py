@@ -155,3 +155,23 @@ def test_require_names_the_extra() -> None:
         in out.stderr
     )
     assert require("numpy").__name__ == "numpy"
+
+
+def test_unsupported_step_types_get_a_schedule_type_error() -> None:
+    import lrkit
+
+    with pytest.raises(lrkit.ScheduleTypeError, match=r"got set"):
+        lrkit.cosine(start=1.0, steps=10)({1, 2})  # type: ignore[arg-type]
+
+
+def test_torch_tensors_use_the_builtin_namespace_with_numpy_values() -> None:
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    import lrkit
+
+    s = lrkit.parse("warmup(10) >> cosine(start=0.1, end=0.001, steps=90).clip(low=0.01) * 2.0")
+    grid = np.arange(120, dtype=np.float64)
+    assert torch.equal(s(torch.arange(120)), torch.from_numpy(s(grid)))
+    assert s(torch.tensor(55.0, dtype=torch.float64)).item() == s(55)
+    assert s(torch.arange(120, dtype=torch.float32)).dtype == torch.float32
