@@ -85,12 +85,41 @@ def _load_gallery() -> Any:
     return module
 
 
+def _nav_files(nav: Any) -> set[str]:
+    if isinstance(nav, str):
+        return {nav}
+    if isinstance(nav, dict):
+        return set().union(*(_nav_files(v) for v in nav.values()))
+    if isinstance(nav, list):
+        return set().union(*(_nav_files(v) for v in nav))
+    return set()
+
+
+def _title(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip().strip("`")
+    return path.stem
+
+
 def on_config(config: Any) -> Any:
-    """Fill the "API reference" section of the nav from :data:`API`."""
+    """Fill the "API reference" section of the nav from :data:`API`; pages that the nav of
+    mkdocs.yml does not list yet (new docs/*.md, CONTRIBUTING.md) go under "More"."""
+    nav = config.nav or []
     entries = [{title: f"api/{module}.md"} for module, title in api_modules()]
-    for item in config.nav or []:
+    for item in nav:
         if isinstance(item, dict) and "API reference" in item:
             item["API reference"] = entries
+    listed = _nav_files(nav)
+    more = [
+        {_title(page): page.name}
+        for page in sorted(DOCS.glob("*.md"))
+        if page.name not in listed and page.name != "index.md"
+    ]
+    if (ROOT / "CONTRIBUTING.md").is_file() and "contributing.md" not in listed:
+        more.append({"Contributing": "contributing.md"})
+    if more:
+        nav.append({"More": more})
     return config
 
 

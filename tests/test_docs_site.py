@@ -83,3 +83,13 @@ def test_gallery_page_shows_every_registered_schedule() -> None:
     for name in lrkit.registry.names():
         if lrkit.registry.get(name).kind != "alias":
             assert f"![{name}](gallery/schedules/{name}.png)" in page
+
+
+def test_nav_gets_the_api_modules_and_every_unlisted_page() -> None:
+    hooks = _load("hooks")
+    nav: list[Any] = [{"Home": "index.md"}, {"Guide": ["schedules.md"]}, {"API reference": []}]
+    hooks.on_config(SimpleNamespace(nav=nav))
+    assert nav[2]["API reference"][0] == {"lrkit": "api/lrkit.md"}
+    more = {file for entry in nav[-1]["More"] for file in entry.values()}
+    pages = {p.name for p in DOCS.glob("*.md")} - {"schedules.md", "index.md"}
+    assert pages <= more and "schedules.md" not in more
