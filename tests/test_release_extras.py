@@ -175,3 +175,23 @@ def test_torch_tensors_use_the_builtin_namespace_with_numpy_values() -> None:
     assert torch.equal(s(torch.arange(120)), torch.from_numpy(s(grid)))
     assert s(torch.tensor(55.0, dtype=torch.float64)).item() == s(55)
     assert s(torch.arange(120, dtype=torch.float32)).dtype == torch.float32
+
+
+def test_adapters_and_compat_need_only_their_framework() -> None:
+    import importlib.util
+
+    for framework in ("torch", "optax", "keras"):
+        if importlib.util.find_spec(framework) is None:
+            pytest.skip(f"needs {framework}")
+    out = _python(
+        """
+        import os
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import lrkit.torch, lrkit.compat.torch, lrkit.compat.transformers, lrkit.compat.optax
+        import lrkit.optax, lrkit.keras, lrkit.compat.keras, lrkit.finder
+        print("ok")
+        """,
+        block=("typer", "matplotlib", "array_api_compat"),  # keras itself needs rich
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
