@@ -6,8 +6,9 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= all,dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrkit-installed
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test install lint typecheck pytest bench-quick benchmarks docs clean
+.PHONY: demo test install lint typecheck pytest docs docs-screenshots dist bench-quick benchmarks clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +24,10 @@ demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/lrkit show "warmup('5%') >> cosine(start=0.1, end=0.001, steps='95%')" --steps 1000
 	MPLBACKEND=Agg $(BIN)/lrkit bench --preset quick --name demo
 
+# Python only under docs/ (ruff would also format the Markdown pages' code blocks).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks docs/gallery.py
-	$(BIN)/ruff format --check src tests benchmarks docs/gallery.py
+	$(BIN)/ruff check src tests benchmarks docs/*.py
+	$(BIN)/ruff format --check src tests benchmarks docs/*.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -33,7 +35,22 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+# The documentation site (mkdocs.yml; generated pages: docs/hooks.py) into site/, strictly:
+# broken links, missing references and docstring warnings fail the build.
+docs: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/mkdocs build --strict --site-dir site
+
+# Screenshots of the key pages in headless Chromium (apt-get install chromium) into docs/screenshots/.
+docs-screenshots: docs
+	docs/screenshots.sh site docs/screenshots
+
+# sdist and wheel into dist/, checked by twine (tests/test_release_wheel.py installs them).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+test: lint typecheck pytest docs
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site dist

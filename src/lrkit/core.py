@@ -52,9 +52,9 @@ def namespace_of(x: Array) -> Any:
     """The array-API namespace of ``x`` (plain ``numpy`` for numpy arrays)."""
     if isinstance(x, np.ndarray | np.generic):
         return np
-    import array_api_compat
+    from lrkit._namespace import array_namespace
 
-    return array_api_compat.array_namespace(x)
+    return array_namespace(x)
 
 
 def _is_torch(xp: Any) -> bool:

@@ -58,8 +58,9 @@ def _adjust(fig: Any, rows: int, wspace: float) -> None:
 
 
 def _new_figure(width: float, height: float) -> Any:
-    from matplotlib.figure import Figure
+    from lrkit._extras import require
 
+    Figure = require("matplotlib.figure", "the bench plots").Figure
     return Figure(figsize=(width, height), dpi=_DPI, layout=None)
 
 

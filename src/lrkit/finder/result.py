@@ -193,8 +193,9 @@ class RangeTestResult:
         Needs matplotlib. The raw losses are drawn faintly, the smoothed curve on top; the
         falling half of a ``cycle`` test is dashed.
         """
-        import matplotlib.pyplot as plt
+        from lrkit._extras import require
 
+        plt = require("matplotlib.pyplot", "RangeTestResult.plot()")
         if ax is None:
             _, ax = plt.subplots(figsize=(6.4, 4.0))
         x = np.asarray(self.lrs)

@@ -1,0 +1,95 @@
+"""The docs site's build-time pieces: links rewritten for the site, doctests fenced for Markdown."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"lrkit_docs_{name}", DOCS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _page(src_uri: str) -> Any:
+    return SimpleNamespace(file=SimpleNamespace(src_uri=src_uri))
+
+
+CONFIG = SimpleNamespace(repo_url="https://github.com/lrkit/lrkit")
+
+
+def test_readme_links_point_into_the_site_or_the_repository() -> None:
+    hooks = _load("hooks")
+    text = (
+        "See [schedules](docs/schedules.md#text), ![x](docs/gallery/families.png), "
+        "[changes](CHANGELOG.md), [code](src/lrkit/core.py), `s[0](t)` and\n"
+        "```python\nvalues[1](2)\n```\n"
+    )
+    out = hooks.on_page_markdown(text, _page("index.md"), CONFIG, None)
+    assert "[schedules](schedules.md#text)" in out
+    assert "![x](gallery/families.png)" in out
+    assert "[changes](changelog.md)" in out
+    assert "[code](https://github.com/lrkit/lrkit/blob/main/src/lrkit/core.py)" in out
+    assert "`s[0](t)`" in out and "values[1](2)" in out
+
+
+def test_docs_page_links_outside_docs_go_to_the_repository() -> None:
+    hooks = _load("hooks")
+    text = "[`lrkit.Plateau`](../src/lrkit/plateau.py) and [jax](jax.md) and [runs](gallery/)"
+    out = hooks.on_page_markdown(text, _page("keras.md"), CONFIG, None)
+    assert "(https://github.com/lrkit/lrkit/blob/main/src/lrkit/plateau.py)" in out
+    assert "[jax](jax.md)" in out
+    assert "[runs](https://github.com/lrkit/lrkit/tree/main/docs/gallery)" in out
+
+
+def test_api_reference_lists_existing_modules_only() -> None:
+    hooks = _load("hooks")
+    modules = [module for module, _ in hooks.api_modules()]
+    assert modules[0] == "lrkit" and "lrkit.torch" in modules and "lrkit.compat.torch" in modules
+    assert all(hooks._module_exists(m) for m in modules)
+    assert not hooks._module_exists("lrkit.no_such_module")
+
+
+def test_doctests_are_fenced_and_roles_become_code() -> None:
+    pytest.importorskip("griffe")
+    griffe_doctest = _load("griffe_doctest")
+    text = "The :class:`Schedule` base.\n\n    >>> s(1)\n    0.5\n\nAfter."
+    assert griffe_doctest.markdown_docstring(text).splitlines() == [
+        "The `Schedule` base.",
+        "",
+        "    ```pycon",
+        "    >>> s(1)",
+        "    0.5",
+        "    ```",
+        "",
+        "After.",
+    ]
+
+
+def test_gallery_page_shows_every_registered_schedule() -> None:
+    import lrkit
+
+    gallery = _load("gallery")
+    page = gallery.gallery_page("gallery/schedules")
+    for name in lrkit.registry.names():
+        if lrkit.registry.get(name).kind != "alias":
+            assert f"![{name}](gallery/schedules/{name}.png)" in page
+
+
+def test_nav_gets_the_api_modules_and_every_unlisted_page() -> None:
+    hooks = _load("hooks")
+    nav: list[Any] = [{"Home": "index.md"}, {"Guide": ["schedules.md"]}, {"API reference": []}]
+    hooks.on_config(SimpleNamespace(nav=nav))
+    assert nav[2]["API reference"][0] == {"lrkit": "api/lrkit.md"}
+    more = {file for entry in nav[-1]["More"] for file in entry.values()}
+    pages = {p.name for p in DOCS.glob("*.md")} - {"schedules.md", "index.md"}
+    assert pages <= more and "schedules.md" not in more
