@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.aggregate import aggregate
-from lrkit.bench.records import latest_by_key, read_records
+from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
 
 __all__ = ["SCHEMA", "build_report", "findings", "render_markdown"]
 
@@ -364,13 +364,7 @@ def build_report(run_dir: str | os.PathLike[str], *, plots: bool | None = None) 
         raise FileNotFoundError(
             f"lrkit report: {str(runs_path)!r} does not exist; run `lrkit bench` first"
         )
-    meta: dict[str, Any] = {}
-    meta_path = run / "bench.json"
-    if meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:
-            meta = {}
+    meta = read_meta(run / "bench.json")
     records = list(latest_by_key(read_records(runs_path)).values())
     keys = meta.get("keys")
     if keys:
@@ -417,6 +411,7 @@ def build_report(run_dir: str | os.PathLike[str], *, plots: bool | None = None) 
             for p in files:
                 paths[p.stem] = p
     results_path = run / "results.json"
+    results = json_safe(results)  # non-finite numbers (overflowed stats) become null
     results_path.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
     report_path = run / "report.md"
     report_path.write_text(render_markdown(results, images))

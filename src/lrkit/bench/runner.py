@@ -131,6 +131,30 @@ def error_record(job: Job, exc: BaseException) -> dict[str, Any]:
     return rec
 
 
+def _loss_value(loss: object, task: str, step: int) -> float:
+    """``train_step``'s return value as a float; TypeError naming ``train_step`` otherwise.
+
+    Accepted: a real number (not a bool) or a one-element array/tensor that needs no grad.
+    """
+    if isinstance(loss, bool | str | bytes):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got "
+            f"{type(loss).__name__} {loss!r} at step {step}"
+        )
+    if getattr(loss, "requires_grad", False):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got a tensor that "
+            f"requires grad at step {step}; return loss.item() (or loss.detach())"
+        )
+    try:
+        return float(loss)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got "
+            f"{type(loss).__name__} at step {step}"
+        ) from None
+
+
 def _reached(value: float, target: float, higher: bool) -> bool:
     return value >= target if higher else value <= target
 
@@ -210,6 +234,8 @@ def _run(job: Job) -> dict[str, Any]:
         a = perf()
         loss = trainer.train_step(hp)
         inside += perf() - a
+        if type(loss) is not float:
+            loss = _loss_value(loss, job.task, t)
         losses.append(loss)
         if not isfinite(loss):
             diverged = True
@@ -217,6 +243,10 @@ def _run(job: Job) -> dict[str, Any]:
         done = t + 1
         if done % every == 0 or done == steps:
             m = evaluate(done)
+            vloss = m.get("val_loss", 0.0)
+            if not (isinstance(vloss, int | float) and isfinite(vloss)):
+                diverged = True  # a non-finite validation loss: the run diverged
+                break
             if plateau is not None:
                 plateau.report(m.get("val_loss", math.nan))
 
@@ -248,7 +278,14 @@ def _run(job: Job) -> dict[str, Any]:
         if vl is not None and all(v is not None for v in vl) and len(vl) > 1:
             y = np.asarray(vl, dtype=np.float64)
             x = np.asarray(eval_steps, dtype=np.float64)
-            auc = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / x[-1])
+            with np.errstate(over="ignore", invalid="ignore"):
+                auc = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / x[-1])
+                if not isfinite(auc):  # y0 + y1 overflowed: halve and normalise first
+                    auc = float(np.sum((y[1:] / 2 + y[:-1] / 2) * (np.diff(x) / x[-1])))
+            if not isfinite(auc):
+                auc, diverged = None, True  # the loss area overflows: report as diverged
+                for name in metrics:
+                    final[name] = None
     t_end = time.perf_counter()
     loop = t_end - t_loop
     rec.update(
