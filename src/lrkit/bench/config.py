@@ -262,6 +262,10 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"bench --config: file {str(p)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"bench --config: {str(p)!r} is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise ValueError(f"bench --config: cannot read {str(p)!r}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"bench --config: {str(p)!r} is not valid TOML: {exc}") from exc
     data: dict[str, Any] = {}

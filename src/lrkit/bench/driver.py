@@ -98,7 +98,13 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
     entries = suite_for(cfg)
     plans: list[TaskPlan] = []
     for name in cfg.tasks:
-        spec = get_task(name)
+        try:
+            spec = get_task(name)
+        except SystemExit as exc:  # e.g. -t builtins:exit: never a silent exit 0
+            raise RuntimeError(
+                f"bench: loading task {name!r} called exit({exc.code!r}); a task factory "
+                f"must return a lrkit.bench.tasks.TaskSpec"
+            ) from None
         missing = missing_requirements(spec)
         if missing:
             raise ImportError(

@@ -168,6 +168,8 @@ def run_job(job: Job) -> dict[str, Any]:
         return _run(job)
     except Exception as exc:
         return error_record(job, exc)
+    except SystemExit as exc:  # the task called exit(): an error for this run, not the bench
+        return error_record(job, RuntimeError(f"the run called exit({exc.code!r})"))
 
 
 def _run(job: Job) -> dict[str, Any]:
