@@ -98,7 +98,7 @@ class _Worker:
             target=_worker_main,
             args=(child, os.getpid(), pool.initializer, index),
             name=f"lrkit-bench-worker-{index}",
-            daemon=True,
+            daemon=False,  # a task may start processes of its own (DataLoader workers)
         )
         self.proc.start()
         child.close()
