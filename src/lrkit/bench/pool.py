@@ -85,7 +85,12 @@ def _worker_main(
             reply: tuple[bool, Any] = (True, fn(item))
         except BaseException as exc:
             reply = (False, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:]))
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):  # the driver is gone
+            return
+        except Exception as exc:  # the result cannot be pickled
+            conn.send((False, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:])))
 
 
 class _Worker:
