@@ -12,8 +12,9 @@ knows which item a worker holds:
   leaks no process).
 
 >>> with WorkerPool(1) as pool:
-...     pool.map_unordered(abs, [-3], lambda item, result: print(item, result))
+...     pool.map_unordered(abs, [-3, "x"], lambda item, result: print(item, repr(result)))
 -3 3
+x WorkerError("TypeError: bad operand type for abs(): 'str'")
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class WorkerError(RuntimeError):
         self.remote_traceback = remote_traceback
 
 
+_STARTED, _OK, _ERR = "started", "ok", "error"
+
+
 def _watch_parent(ppid: int) -> None:
     """Exit this process (code 70) as soon as its parent ``ppid`` is gone."""
 
@@ -69,7 +73,8 @@ def _watch_parent(ppid: int) -> None:
 def _worker_main(
     conn: Connection, ppid: int, initializer: Callable[[int], None] | None, index: int
 ) -> None:
-    """Worker loop: receive ``(fn, item)``, send back ``(True, result)`` or ``(False, error)``."""
+    """Worker loop: receive ``(fn, item)``; send ``("started", None)``, then ``("ok", result)``
+    or ``("error", (message, traceback))``."""
     _watch_parent(ppid)
     if initializer is not None:
         initializer(index)
@@ -82,15 +87,16 @@ def _worker_main(
             return
         fn, item = msg
         try:
-            reply: tuple[bool, Any] = (True, fn(item))
+            conn.send((_STARTED, None))  # the time limit counts from here, not from start-up
+            reply: tuple[str, Any] = (_OK, fn(item))
         except BaseException as exc:
-            reply = (False, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:]))
+            reply = (_ERR, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:]))
         try:
             conn.send(reply)
         except (EOFError, OSError):  # the driver is gone
             return
         except Exception as exc:  # the result cannot be pickled
-            conn.send((False, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:])))
+            conn.send((_ERR, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:])))
 
 
 class _Worker:
@@ -193,9 +199,7 @@ class WorkerPool:
                     worker = self._spawn()
                     continue
                 worker.item, worker.busy = item, True
-                worker.deadline = (
-                    time.monotonic() + self.timeout if self.timeout is not None else float("inf")
-                )
+                worker.deadline = float("inf")  # set when the worker says it started the item
                 return
 
         for worker in list(self._live):
@@ -211,11 +215,15 @@ class WorkerPool:
                 dead = False
                 if worker.conn in ready:
                     try:
-                        ok, payload = worker.conn.recv()
+                        tag, payload = worker.conn.recv()
                     except (EOFError, OSError):
                         result, dead = self._died(worker), True
                     else:
-                        result = payload if ok else WorkerError(*payload)
+                        if tag == _STARTED:
+                            if self.timeout is not None:
+                                worker.deadline = time.monotonic() + self.timeout
+                            continue
+                        result = payload if tag == _OK else WorkerError(*payload)
                 elif worker.proc.sentinel in ready:
                     result, dead = self._died(worker), True
                 elif time.monotonic() >= worker.deadline:
