@@ -52,7 +52,7 @@ def test_cli_bench_runs_prints_report_path_and_report_rebuilds(tmp_path: Path) -
     assert f"report: {report}" in res.output
     assert "6 runs done, 0 already finished" in res.output
     for png in ("lr", "loss", "final"):
-        assert (tmp_path / "cli" / f"{FAKE.replace(':', '_')}-{png}.png").stat().st_size > 1000
+        assert (tmp_path / "cli" / f"fake-{png}.png").stat().st_size > 1000
     text = report.read_text()
     assert "| rank | schedule |" in text and "`late`" in text
     # rerun: everything skipped
@@ -66,7 +66,7 @@ def test_cli_bench_runs_prints_report_path_and_report_rebuilds(tmp_path: Path) -
     assert report.exists()
     results = json.loads((tmp_path / "cli" / "results.json").read_text())
     assert results["schema"] == "lrkit.bench/1"
-    assert set(results["tasks"][FAKE]["schedules"]) == {"constant", "cosine", "late"}
+    assert set(results["tasks"]["fake"]["schedules"]) == {"constant", "cosine", "late"}
 
 
 def test_cli_errors_are_clean_messages(tmp_path: Path) -> None:

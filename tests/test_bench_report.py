@@ -32,7 +32,7 @@ def test_report_files_with_diverged_schedule_and_single_seed(tmp_path: Path) -> 
     for p in run.glob("*.png"):
         assert 1_000 < p.stat().st_size < 300_000
     res = json.loads((run / "results.json").read_text())
-    t = res["tasks"][FAKE]
+    t = res["tasks"]["fake"]
     assert t["schedules"]["boom"]["diverged"] == 1
     assert t["ranking"][-1]["name"] == "boom"
     text = (run / "report.md").read_text()

@@ -230,7 +230,7 @@ def test_bench_writes_jsonl_and_resumes_after_crash(tmp_path: Path) -> None:
         assert (out.ran, out.skipped) == (0, 6)
     res = json.loads((tmp_path / "t" / "results.json").read_text())
     assert res["schema"] == "lrkit.bench/1"
-    assert set(res["tasks"][FAKE]["schedules"]) == {"constant", "cosine", "one-cycle"}
+    assert set(res["tasks"]["fake"]["schedules"]) == {"constant", "cosine", "one-cycle"}
 
 
 def test_bench_key_changes_with_peak_lr_and_steps(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """lrkit bench: compare schedules on small, fast, deterministic training tasks.
 
-Tasks live in :mod:`lrkit.bench.tasks` (the protocol and the registry). This package imports
+A task is a plain function decorated with :func:`lrkit.bench.task` that receives a
+:class:`lrkit.bench.Run` (see :mod:`lrkit.bench.api`); built-in, class-based tasks live in
+:mod:`lrkit.bench.tasks` (the protocol and the registry). This package imports
 nothing heavy: the task names below are re-exported lazily on first attribute access.
 
 >>> import lrkit.bench
@@ -14,6 +16,10 @@ import importlib
 from typing import Any
 
 _LAZY = {
+    "Diverged": "lrkit.bench.api",
+    "FunctionTask": "lrkit.bench.api",
+    "Run": "lrkit.bench.api",
+    "task": "lrkit.bench.api",
     "TaskConfig": "lrkit.bench.tasks",
     "TaskSpec": "lrkit.bench.tasks",
     "Trainer": "lrkit.bench.tasks",

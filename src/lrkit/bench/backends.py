@@ -84,10 +84,12 @@ def run_job_limited(job: Job, run_timeout: float | None) -> dict[str, Any]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _init_worker(index: int) -> None:
+def _init_worker(slot: int, devices: Sequence[tuple[str, ...]] | None = None) -> None:
     # Set before any framework is imported in the fresh worker (spawn/forkserver).
     for var in _THREAD_VARS:
         os.environ[var] = "1"
+    if devices is not None:  # worker slot i (and its replacements) owns GPU group i
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(devices[slot])
 
 
 def _check_timeout(run_timeout: float | None) -> float | None:
@@ -108,14 +110,21 @@ class LocalBackend:
     """A pool of ``workers`` processes started with ``context`` ("spawn"/"forkserver").
 
     Each worker runs with one BLAS/torch thread (``TaskConfig.threads=1`` plus the usual
-    environment variables) so workers do not oversubscribe the cores. A worker that dies
-    becomes an error record for its run (with the exit code) and is replaced; a run longer
-    than ``run_timeout`` seconds is stopped and becomes an error record; workers exit when the
+    environment variables) so workers do not oversubscribe the cores. ``devices`` (one GPU
+    group per worker, see :func:`lrkit.bench.devices.assign_gpus`) makes each worker see only
+    its own GPUs through ``CUDA_VISIBLE_DEVICES``. A worker that dies becomes an error record
+    for its run (with the exit code) and is replaced (on the same GPUs); a run longer than
+    ``run_timeout`` seconds is stopped and becomes an error record; workers exit when the
     driver dies (see :mod:`lrkit.bench.pool`).
     """
 
     def __init__(
-        self, workers: int, context: str = "spawn", *, run_timeout: float | None = None
+        self,
+        workers: int,
+        context: str = "spawn",
+        devices: Sequence[tuple[str, ...]] | None = None,
+        *,
+        run_timeout: float | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"LocalBackend: workers must be >= 1, got {workers!r}")
@@ -123,8 +132,14 @@ class LocalBackend:
             raise ValueError(
                 f"LocalBackend: context must be 'spawn' or 'forkserver', got {context!r}"
             )
+        if devices is not None and len(devices) != workers:
+            raise ValueError(
+                f"LocalBackend: devices must hold one GPU group per worker ({workers}), "
+                f"got {len(devices)}"
+            )
         self.workers = workers
         self.context = context
+        self.devices = list(devices) if devices is not None else None
         self.run_timeout = _check_timeout(run_timeout)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
@@ -149,6 +164,7 @@ class LocalBackend:
             min(self.workers, len(jobs)),
             context=self.context,
             initializer=_init_worker,
+            initargs=(self.devices,),
             timeout=self.run_timeout,
         ) as pool:
             pool.map_unordered(run_job, jobs, done)
@@ -160,17 +176,23 @@ class RayBackend:
     ``address=None`` starts a private local Ray instance with ``num_cpus`` CPUs (shut down at the
     end); ``"auto"`` or ``"ray://host:10001"`` connects to an existing cluster, whose nodes need
     lrkit and the task's packages installed. An already initialised Ray session is reused.
+    A task given as a file (``path/to/file.py:function``) reaches the workers through the
+    ``runtime_env`` working directory: the file's folder is uploaded and the workers import
+    the file from there. ``num_gpus`` (``--gpus-per-run``) is requested by every run; Ray sets
+    ``CUDA_VISIBLE_DEVICES`` for it.
     """
 
     def __init__(
         self,
         address: str | None = None,
         num_cpus: int | None = None,
+        num_gpus: int = 0,
         *,
         run_timeout: float | None = None,
     ) -> None:
         self.address = address
         self.num_cpus = num_cpus
+        self.num_gpus = num_gpus
         self.run_timeout = _check_timeout(run_timeout)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
@@ -190,10 +212,15 @@ class RayBackend:
                 kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
             else:
                 kwargs["address"] = self.address
+            runtime_env = ray_runtime_env(jobs)
+            if runtime_env:
+                kwargs["runtime_env"] = runtime_env
             ray.init(**kwargs)
             started = True
         try:
-            remote = ray.remote(num_cpus=1, max_retries=0)(run_job_limited)
+            if self.num_gpus:
+                _check_ray_gpus(ray.cluster_resources(), self.num_gpus)  # type: ignore[no-untyped-call]
+            remote = ray.remote(**self.remote_options())(run_job_limited)
             pending = {remote.remote(job, self.run_timeout): job for job in jobs}
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
@@ -212,6 +239,52 @@ class RayBackend:
             if started:
                 ray.shutdown()
 
+    def remote_options(self) -> dict[str, Any]:
+        """The ``ray.remote`` options of every run: one CPU, ``num_gpus`` GPUs, no retry.
+
+        >>> RayBackend(num_gpus=2).remote_options()
+        {'num_cpus': 1, 'max_retries': 0, 'num_gpus': 2}
+        """
+        options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
+        if self.num_gpus:
+            options["num_gpus"] = self.num_gpus
+        return options
+
+
+def _check_ray_gpus(resources: dict[str, Any], num_gpus: int) -> None:
+    """ValueError when the cluster has fewer GPUs than one run requests."""
+    have = float(resources.get("GPU", 0))
+    if num_gpus and have < num_gpus:
+        raise ValueError(
+            f"bench --gpus-per-run {num_gpus}: the Ray cluster has {have:g} GPU(s); "
+            f"drop the flag to run on CPUs"
+        )
+
+
+def ray_runtime_env(jobs: Sequence[Job]) -> dict[str, Any]:
+    """The ``runtime_env`` that uploads the folder of the jobs' task file as the workers'
+    working directory (empty when no job's task is a file). A worker that cannot find the
+    file at its absolute path imports it from its working directory.
+
+    >>> ray_runtime_env([])
+    {}
+    """
+    from pathlib import Path
+
+    folders: set[Path] = set()
+    for job in jobs:
+        file, sep, _ = (job.source or job.task).rpartition(":")
+        if sep and file.endswith(".py"):
+            folders.add(Path(file).expanduser().resolve().parent)
+    if not folders:
+        return {}
+    if len(folders) > 1:
+        raise ValueError(
+            f"bench --backend ray: task files must share one folder (it is uploaded as the "
+            f"workers' working directory), got {sorted(map(str, folders))}"
+        )
+    return {"working_dir": str(folders.pop())}
+
 
 def make_backend(
     name: str,
@@ -219,10 +292,14 @@ def make_backend(
     workers: int,
     address: str | None = None,
     context: str = "spawn",
+    gpus_per_run: int = 0,
+    workers_given: bool = True,
     run_timeout: float | None = None,
 ) -> Backend:
     """The backend called ``name`` ("local", "ray" or "serial").
 
+    With ``gpus_per_run`` > 0 the local pool gets one GPU group per worker (workers default to
+    GPUs // gpus_per_run when ``workers_given`` is False) and Ray requests that many GPUs per run.
     ``local`` with one worker runs in this process, unless ``run_timeout`` is set: then it
     uses a one-process pool, so a run hanging inside C code can still be stopped.
 
@@ -233,6 +310,11 @@ def make_backend(
     """
     if name == "serial":
         return SerialBackend(run_timeout=run_timeout)
+    if name == "local" and gpus_per_run:
+        from lrkit.bench.devices import assign_gpus, visible_gpus
+
+        groups = assign_gpus(visible_gpus(), gpus_per_run, workers if workers_given else None)
+        return LocalBackend(len(groups), context, devices=groups, run_timeout=run_timeout)
     if name == "local":
         if workers == 1 and run_timeout is None:
             return SerialBackend()
@@ -241,6 +323,7 @@ def make_backend(
         return RayBackend(
             address=address,
             num_cpus=workers if address is None else None,
+            num_gpus=gpus_per_run,
             run_timeout=run_timeout,
         )
     raise ValueError(f"bench: backend={name!r} is unknown; allowed: local, ray, serial")

@@ -46,7 +46,11 @@ def bench(
     ] = None,
     schedule: Annotated[
         list[str] | None,
-        typer.Option("--schedule", "-s", help="Extra schedule NAME=TEXT (unit peak, repeatable)."),
+        typer.Option(
+            "--schedule",
+            "-s",
+            help="A suite entry by NAME, or an extra schedule NAME=TEXT (unit peak); repeatable.",
+        ),
     ] = None,
     only: Annotated[
         list[str] | None, typer.Option(help="Run only these schedule names (repeatable).")
@@ -61,6 +65,13 @@ def bench(
         int | None, typer.Option(help="Local worker processes (default: CPU count).")
     ] = None,
     backend: Annotated[str | None, typer.Option(help="local, ray or serial.")] = None,
+    gpus_per_run: Annotated[
+        int | None,
+        typer.Option(
+            help="GPUs per run: each local worker gets its own (workers default to "
+            "GPUs // N); with Ray each run requests N.",
+        ),
+    ] = None,
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address ('auto', 'ray://host:10001').")
     ] = None,
@@ -84,6 +95,8 @@ def bench(
         file_data.pop("preset", None)
         if tune_lr and lr_from_finder:
             raise ValueError("--tune-lr and --lr-from-finder exclude each other")
+        entries = [parse_schedule_arg(s) for s in schedule or [] if "=" in s]
+        only = _only_with_named(only, schedule, entries)
         overrides: dict[str, Any] = {
             "tasks": tuple(task) if task else None,
             "seeds": seeds,
@@ -92,12 +105,13 @@ def bench(
             "lr": lr,
             "lr_mode": "tune" if tune_lr else "finder" if lr_from_finder else None,
             "optimizer": optimizer,
-            "schedules": tuple(parse_schedule_arg(s) for s in schedule) if schedule else None,
+            "schedules": tuple(entries) if entries else None,
             "only": tuple(only) if only else None,
             "default_suite": None if suite is None else _suite_flag(suite),
             "baseline": baseline,
             "workers": workers,
             "backend": backend,
+            "gpus_per_run": gpus_per_run,
             "address": address,
             "name": name,
             "out": out,
@@ -149,6 +163,26 @@ def _warnings_as_lines() -> Iterator[None]:
                     typer.echo(f"warning: {msg}", err=True)
                 elif not issubclass(w.category, RecordWarning):
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _only_with_named(
+    only: list[str] | None, schedule: list[str] | None, entries: list[Any]
+) -> list[str] | None:
+    """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
+    ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
+    from lrkit.bench.suite import DEFAULT_SUITE
+
+    named = [s.strip() for s in schedule or [] if "=" not in s]
+    if not named:
+        return only
+    known = [e.name for e in DEFAULT_SUITE]
+    for name in named:
+        if name not in known:
+            raise ValueError(
+                f"--schedule {name!r} is not a suite entry ({', '.join(known)}); to add a "
+                f"schedule give NAME=TEXT (e.g. mine='cosine(start=1.0, steps=\"100%\")')"
+            )
+    return [*(only or []), *named, *(e.name for e in entries)]
 
 
 def _suite_flag(value: str) -> bool:

@@ -116,6 +116,7 @@ class BenchConfig:
     stats_seed: int = 0
     plots: bool = True
     run_timeout: float | None = None
+    gpus_per_run: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +131,9 @@ class BenchConfig:
             v = getattr(self, param)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ValueError(f"BenchConfig: {param}={v!r} must be None or an int >= 1")
+        g = self.gpus_per_run
+        if not isinstance(g, int) or isinstance(g, bool) or g < 0:
+            raise ValueError(f"BenchConfig: gpus_per_run={g!r} must be an int >= 0")
         if self.lr is not None and not (
             isinstance(self.lr, int | float)
             and not isinstance(self.lr, bool)

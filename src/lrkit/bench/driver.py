@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any
 
 from lrkit.bench.backends import make_backend
 from lrkit.bench.config import BenchConfig
+from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
 from lrkit.bench.runner import Job, make_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
@@ -43,6 +45,8 @@ class TaskPlan:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     peak: dict[str, float] = field(default_factory=dict)
     lr_source: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+    device: str = "cpu"
 
 
 @dataclass
@@ -110,6 +114,7 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
             raise ImportError(
                 f"bench: task {name!r} needs {', '.join(missing)}, which is not installed"
             )
+        _check_needs(spec, name, cfg)
         steps = cfg.steps or spec.steps
         if cfg.eval_every is not None:
             every = cfg.eval_every
@@ -123,7 +128,9 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
                 f"allowed: {', '.join(spec.optimizers)}"
             )
         plan = TaskPlan(
-            task=name,
+            task=spec.name,
+            source=name,
+            device="cuda" if cfg.gpus_per_run else "cpu",
             steps=steps,
             eval_every=every,
             target_metric=spec.target_metric,
@@ -139,7 +146,37 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
                 entry.build(1.0, steps)  # fail early on a bad schedule text
                 plan.entries.append((entry, opt))
         plans.append(plan)
+    _check_unique(plans)
     return plans
+
+
+def _check_needs(spec: Any, source: str, cfg: BenchConfig) -> None:
+    """A function task without decorator ``steps``/``lr`` needs ``--steps``/``--lr``."""
+    if "steps" in spec.needs and cfg.steps is None:
+        raise ValueError(
+            f"bench: task {source!r} sets no step budget; give --steps N "
+            f"(or @lrkit.bench.task(steps=N))"
+        )
+    if "lr" in spec.needs and cfg.lr is None:
+        raise ValueError(
+            f"bench: task {source!r} sets no peak LR; give --lr X (or @lrkit.bench.task(lr=X))"
+        )
+    if spec.function is not None and cfg.lr_mode == "finder":
+        raise ValueError(
+            f"bench: --lr-from-finder needs a class-based task; {source!r} is a task function "
+            f"(use --tune-lr)"
+        )
+
+
+def _check_unique(plans: Sequence[TaskPlan]) -> None:
+    seen: dict[str, str] = {}
+    for p in plans:
+        if p.task in seen:
+            raise ValueError(
+                f"bench: tasks {seen[p.task]!r} and {p.source!r} have the same name {p.task!r}; "
+                f"give one another name"
+            )
+        seen[p.task] = p.source
 
 
 def _job(
@@ -164,6 +201,8 @@ def _job(
         target_metric=plan.target_metric,
         target_value=plan.target_value,
         higher_is_better=plan.higher_is_better,
+        source=plan.source if plan.source != plan.task else "",
+        device=plan.device,
     )
 
 
@@ -177,7 +216,7 @@ def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
         ) from exc
     from lrkit.bench.tasks import TaskConfig, get_task
 
-    spec = get_task(plan.task)
+    spec = get_task(plan.source or plan.task)
     trainer = spec.make(TaskConfig(seed=cfg.tune_seed, optimizer=opt, batch_size=cfg.batch_size))
     test = RangeTest(start=1e-6, end=10.0, num_steps=min(100, max(plan.steps, 10)))
     for lr in test:
@@ -188,14 +227,24 @@ def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
 class _Display:
     """Rich progress bar with ETA and the current leader; silent when ``quiet``."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, terminal: bool | None = None) -> None:
         self.quiet = quiet
         self._progress: Any = None
         self._task_id: Any = None
         self._scores: dict[tuple[str, str], list[float]] = {}
+        self._terminal = terminal
+        self._plain: list[Any] = []  # [description, done, total, start time] without a terminal
 
     def start(self, description: str, total: int) -> None:
         if self.quiet or total == 0:
+            return
+        terminal = self._terminal
+        if terminal is None:
+            from rich.console import Console
+
+            terminal = Console().is_terminal  # where the live bar would draw
+        if not terminal:
+            self._plain = [description, 0, total, time.perf_counter()]
             return
         from rich.progress import (
             BarColumn,
@@ -237,11 +286,21 @@ class _Display:
 
     def advance(self, rec: dict[str, Any]) -> None:
         self.seen(rec)
+        if self._plain:
+            self._plain[1] += 1
+            description, done, total, t0 = self._plain
+            if should_print(done, total):
+                elapsed = time.perf_counter() - t0
+                line = progress_line(
+                    description, done, total, elapsed=elapsed, leader=self.leader()
+                )
+                print(line, file=sys.stderr, flush=True)
         if self._progress is not None:
             lead = self.leader()
             self._progress.update(self._task_id, advance=1, leader=f"leader {lead}" if lead else "")
 
     def stop(self) -> None:
+        self._plain = []
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -257,9 +316,16 @@ def _execute(
     errors: list[str],
 ) -> int:
     pending = [j for j in jobs if done.get(j.key, {}).get("status") not in FINISHED]
+    if not pending:
+        return 0  # nothing to run: no backend (and no GPU check) needed
     display.start(description, len(pending))
     backend = make_backend(
-        cfg.backend, workers=cfg.n_workers(), address=cfg.address, run_timeout=cfg.run_timeout
+        cfg.backend,
+        workers=cfg.n_workers(),
+        address=cfg.address,
+        gpus_per_run=cfg.gpus_per_run,
+        workers_given=cfg.workers is not None,
+        run_timeout=cfg.run_timeout,
     )
 
     def on_result(rec: dict[str, Any]) -> None:
@@ -401,6 +467,7 @@ def _run_locked(
         "plans": [
             {
                 "task": p.task,
+                "source": p.source,
                 "steps": p.steps,
                 "eval_every": p.eval_every,
                 "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
@@ -411,7 +478,7 @@ def _run_locked(
         ],
     }
     (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
-    paths = build_report(run_dir)
+    paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
     return BenchOutcome(
         run_dir=run_dir,
         report=paths.get("report"),

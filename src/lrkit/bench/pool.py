@@ -71,13 +71,17 @@ def _watch_parent(ppid: int) -> None:
 
 
 def _worker_main(
-    conn: Connection, ppid: int, initializer: Callable[[int], None] | None, index: int
+    conn: Connection,
+    ppid: int,
+    initializer: Callable[..., None] | None,
+    initargs: tuple[Any, ...],
+    slot: int,
 ) -> None:
     """Worker loop: receive ``(fn, item)``; send ``("started", None)``, then ``("ok", result)``
     or ``("error", (message, traceback))``."""
     _watch_parent(ppid)
     if initializer is not None:
-        initializer(index)
+        initializer(slot, *initargs)
     while True:
         try:
             msg = conn.recv()
@@ -102,13 +106,14 @@ def _worker_main(
 class _Worker:
     """One worker process, its end of the pipe, and the item it holds."""
 
-    def __init__(self, pool: WorkerPool, index: int) -> None:
+    def __init__(self, pool: WorkerPool, slot: int) -> None:
         ctx = pool._ctx
+        self.slot = slot
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(
             target=_worker_main,
-            args=(child, os.getpid(), pool.initializer, index),
-            name=f"lrkit-bench-worker-{index}",
+            args=(child, os.getpid(), pool.initializer, pool.initargs, slot),
+            name=f"lrkit-bench-worker-{slot}",
             daemon=False,  # a task may start processes of its own (DataLoader workers)
         )
         self.proc.start()
@@ -130,9 +135,11 @@ class _Worker:
 class WorkerPool:
     """``workers`` spawned processes running one item each; see the module docstring.
 
-    ``initializer(index)`` runs first in each worker (``index`` counts started workers,
-    replacements included); it and every ``fn`` passed to :meth:`map_unordered` must be
-    importable module-level functions (the spawn start method pickles them by name).
+    ``initializer(slot, *initargs)`` runs first in each worker; ``slot`` in
+    ``range(workers)`` is the worker's place, which its replacement takes over (so per-slot
+    resources such as GPUs stay with it). ``initializer`` and every ``fn`` passed to
+    :meth:`map_unordered` must be importable module-level functions (spawn pickles them by
+    name).
     """
 
     def __init__(
@@ -140,7 +147,8 @@ class WorkerPool:
         workers: int,
         *,
         context: str = "spawn",
-        initializer: Callable[[int], None] | None = None,
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
         timeout: float | None = None,
     ) -> None:
         import multiprocessing
@@ -157,14 +165,16 @@ class WorkerPool:
             )
         self.workers = workers
         self.initializer = initializer
+        self.initargs = tuple(initargs)
         self.timeout = timeout
         self._ctx: Any = multiprocessing.get_context(context)
-        self._started = 0
         self._live: list[_Worker] = []
 
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self, self._started)
-        self._started += 1
+    def _spawn(self, slot: int | None = None) -> _Worker:
+        if slot is None:  # the first free place
+            taken = {w.slot for w in self._live}
+            slot = next(i for i in range(self.workers) if i not in taken)
+        worker = _Worker(self, slot)
         self._live.append(worker)
         return worker
 
@@ -196,7 +206,7 @@ class WorkerPool:
                 except (BrokenPipeError, OSError):  # died while idle: replace it, try again
                     queue.append(item)
                     self._retire(worker, kill=True)
-                    worker = self._spawn()
+                    worker = self._spawn(worker.slot)
                     continue
                 worker.item, worker.busy = item, True
                 worker.deadline = float("inf")  # set when the worker says it started the item
@@ -243,7 +253,7 @@ class WorkerPool:
                 on_done(item, result)
                 if dead:
                     if queue:
-                        dispatch(self._spawn())
+                        dispatch(self._spawn(worker.slot))
                 else:
                     dispatch(worker)
 

@@ -8,6 +8,7 @@ only when the paired permutation p-value is below alpha *and* the 95 % CIs do no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.aggregate import aggregate
+from lrkit.bench.recommend import ordered_rows, recommendation
 from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
 
-__all__ = ["SCHEMA", "build_report", "findings", "render_markdown"]
+__all__ = ["SCHEMA", "build_report", "findings", "inputs_digest", "render_markdown"]
 
 SCHEMA = "lrkit.bench/1"
 
@@ -61,55 +63,75 @@ def _metric_words(metric: str) -> str:
 
 def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
     """Plain-language findings for one task, derived only from the aggregated statistics."""
-    out: list[str] = []
-    sched = t["schedules"]
-    ranking = t["ranking"]
-    rmetric = t["rank_metric"]
-    words = _metric_words(rmetric)
-    lower = not t["rank_higher_is_better"]
-    n_seeds = max((len(e["seeds"]) for e in sched.values()), default=0)
-    top = [r for r in ranking if r["rank"] == 1 and r["mean"] is not None]
-    if top:
-        lead = top[0]["name"]
-        st = sched[lead]["metrics"][rmetric]
-        best_word = "lowest" if lower else "highest"
-        lo, hi = st["ci"]
-        overlapping = [
-            n
-            for n, e in sched.items()
-            if n != lead
-            and e["metrics"][rmetric]["ci"] is not None
-            and not (e["metrics"][rmetric]["ci"][1] < lo or e["metrics"][rmetric]["ci"][0] > hi)
-        ]
-        value = f"{_fmt(st['mean'])} ± {_fmt(st['std'], 2)}"
-        if not overlapping and len(sched) > 1:
-            out.append(
-                f"**{lead}** had the {best_word} {words} ({value}); its 95 % CI overlaps no "
-                f"other schedule's"
-                + (
-                    f" (only {n_seeds} seeds: such a CI is little more than the range of the runs)."
-                    if n_seeds < 6
-                    else "."
-                )
-            )
-        elif overlapping:
-            shown = ", ".join(overlapping[:6]) + (
-                f" and {len(overlapping) - 6} more" if len(overlapping) > 6 else ""
-            )
-            out.append(
-                f"{lead} had the {best_word} mean {words} ({value}), but its 95 % CI overlaps "
-                f"those of {shown}: no single winner."
-            )
+    out = _winner_findings(t)
     diverged = [
-        f"{n} ({e['diverged']}/{len(e['seeds'])} seeds)" for n, e in sched.items() if e["diverged"]
+        f"{n} ({e['diverged']}/{len(e['seeds'])} seeds)"
+        for n, e in t["schedules"].items()
+        if e["diverged"]
     ]
     if diverged:
         out.append("Diverged (non-finite training loss): " + ", ".join(diverged) + ".")
-    base = t.get("baseline")
-    comps: Mapping[str, Any] = t.get("comparisons", {})
-    if base is None or not comps:
+    if t.get("baseline") is None or not t.get("comparisons"):
         return out
-    # Final-metric comparisons with the baseline.
+    out += _baseline_findings(t)
+    out += _target_findings(t)
+    out += _seed_note(t, alpha)
+    return out
+
+
+def _n_seeds(t: Mapping[str, Any]) -> int:
+    return max((len(e["seeds"]) for e in t["schedules"].values()), default=0)
+
+
+def _winner_findings(t: Mapping[str, Any]) -> list[str]:
+    """Whether the schedule with the best mean is separated from all others by its CI."""
+    sched = t["schedules"]
+    rmetric = t["rank_metric"]
+    words = _metric_words(rmetric)
+    top = [r for r in t["ranking"] if r["rank"] == 1 and r["mean"] is not None]
+    if not top:
+        return []
+    lead = top[0]["name"]
+    st = sched[lead]["metrics"][rmetric]
+    best_word = "highest" if t["rank_higher_is_better"] else "lowest"
+    lo, hi = st["ci"]
+    overlapping = [
+        n
+        for n, e in sched.items()
+        if n != lead
+        and e["metrics"][rmetric]["ci"] is not None
+        and not (e["metrics"][rmetric]["ci"][1] < lo or e["metrics"][rmetric]["ci"][0] > hi)
+    ]
+    value = f"{_fmt(st['mean'])} ± {_fmt(st['std'], 2)}"
+    if not overlapping and len(sched) > 1:
+        few = _n_seeds(t) < 6
+        return [
+            f"**{lead}** had the {best_word} {words} ({value}); its 95 % CI overlaps no "
+            f"other schedule's"
+            + (
+                f" (only {_n_seeds(t)} seeds: such a CI is little more than the range of the runs)."
+                if few
+                else "."
+            )
+        ]
+    if overlapping:
+        shown = ", ".join(overlapping[:6]) + (
+            f" and {len(overlapping) - 6} more" if len(overlapping) > 6 else ""
+        )
+        return [
+            f"{lead} had the {best_word} mean {words} ({value}), but its 95 % CI overlaps "
+            f"those of {shown}: no single winner."
+        ]
+    return []
+
+
+def _baseline_findings(t: Mapping[str, Any]) -> list[str]:
+    """Final-metric comparisons with the baseline (paired by seed)."""
+    out: list[str] = []
+    sched, base, rmetric = t["schedules"], t["baseline"], t["rank_metric"]
+    comps: Mapping[str, Any] = t["comparisons"]
+    words = _metric_words(rmetric)
+    lower = not t["rank_higher_is_better"]
     sig_better: list[str] = []
     sig_worse: list[str] = []
     nonsig: list[tuple[str, Mapping[str, Any]]] = []
@@ -117,23 +139,21 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
         r = c.get(rmetric, {})
         if not r.get("n"):
             continue
-        better = (r["mean_diff"] < 0) == lower
-        if r["significant"]:
-            rel_words = (
-                f", {_pct(r['rel_diff'])} {'lower' if r['mean_diff'] < 0 else 'higher'}"
-                if r.get("rel_diff") is not None
-                else ""
-            )
-            b_mean = sched[base]["metrics"][rmetric]["mean"]
-            text = (
-                f"{name} ({_fmt(sched[name]['metrics'][rmetric]['mean'])} vs "
-                f"{_fmt(b_mean)}{rel_words}, {_pval(r['p'])})"
-            )
-            (sig_better if better else sig_worse).append(text)
-        else:
+        if not r["significant"]:
             nonsig.append((name, r))
+            continue
+        rel_words = (
+            f", {_pct(r['rel_diff'])} {'lower' if r['mean_diff'] < 0 else 'higher'}"
+            if r.get("rel_diff") is not None
+            else ""
+        )
+        text = (
+            f"{name} ({_fmt(sched[name]['metrics'][rmetric]['mean'])} vs "
+            f"{_fmt(sched[base]['metrics'][rmetric]['mean'])}{rel_words}, {_pval(r['p'])})"
+        )
+        (sig_better if (r["mean_diff"] < 0) == lower else sig_worse).append(text)
     compared = [(n, c[rmetric]) for n, c in comps.items() if c.get(rmetric, {}).get("n")]
-    if n_seeds > 1 and compared:
+    if _n_seeds(t) > 1 and compared:
         each = [n for n, r in compared if r["same_sign"] and ((r["mean_diff"] < 0) == lower)]
         out.append(
             f"{len(each)} of {len(compared)} schedules had a {'lower' if lower else 'higher'} "
@@ -144,29 +164,39 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
     if sig_worse:
         out.append(f"Worse {words} than {base}: " + "; ".join(sig_worse) + ".")
     if nonsig:
-        names = ", ".join(n for n, _ in nonsig)
-        out.append(f"No significant difference in {words} from {base}: {names}.")
-        consistent = [
-            (n, r) for n, r in nonsig if r.get("same_sign") and r["n"] > 1 and r.get("rel_diff")
-        ]
-        consistent.sort(key=lambda nr: -abs(nr[1]["rel_diff"]))
-        if consistent:
-            parts = []
-            for n, r in consistent[:3]:
-                direction = "lower" if r["mean_diff"] < 0 else "higher"
-                parts.append(f"{n} {_pct(r['rel_diff'])} {direction} ({_pval(r['p'])})")
-            out.append(
-                f"Largest differences that point the same way in every seed but are not "
-                f"significant: {', '.join(parts)}."
-            )
-    # Steps to target.
-    target = t["target"]
-    tw = _target_words(target)
+        out += _nonsignificant(nonsig, words, base)
+    return out
+
+
+def _nonsignificant(
+    nonsig: Sequence[tuple[str, Mapping[str, Any]]], words: str, base: str
+) -> list[str]:
+    out = [f"No significant difference in {words} from {base}: {', '.join(n for n, _ in nonsig)}."]
+    consistent = [
+        (n, r) for n, r in nonsig if r.get("same_sign") and r["n"] > 1 and r.get("rel_diff")
+    ]
+    consistent.sort(key=lambda nr: -abs(nr[1]["rel_diff"]))
+    if consistent:
+        parts = []
+        for n, r in consistent[:3]:
+            direction = "lower" if r["mean_diff"] < 0 else "higher"
+            parts.append(f"{n} {_pct(r['rel_diff'])} {direction} ({_pval(r['p'])})")
+        out.append(
+            f"Largest differences that point the same way in every seed but are not "
+            f"significant: {', '.join(parts)}."
+        )
+    return out
+
+
+def _target_findings(t: Mapping[str, Any]) -> list[str]:
+    """Steps to the task's target, compared with the baseline."""
+    out: list[str] = []
+    sched, base, comps = t["schedules"], t["baseline"], t["comparisons"]
+    tw = _target_words(t["target"])
     b = sched[base]
     b_all = b["reached_target"] == len(b["seeds"])
     faster: list[tuple[float, str]] = []
     slower: list[tuple[float, str]] = []
-    same: list[str] = []
     for name, c in comps.items():
         e = sched[name]
         r = c.get("steps_to_target", {})
@@ -180,21 +210,17 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
         text = (
             f"{name} ({_fmt(m_e)} vs {_fmt(m_b)} steps, {_pct(rel)} {more}, {_pval(r['p'])}{sig})"
         )
-        if abs(rel) < 1e-12:
-            same.append(name)
-        elif rel < 0:
-            faster.append((rel, text))
-        else:
-            slower.append((rel, text))
+        if abs(rel) >= 1e-12:
+            (faster if rel < 0 else slower).append((rel, text))
     if faster:
         faster.sort()
         out.append(
-            f"Reached {tw} in fewer steps than {base}: " + "; ".join(t for _, t in faster) + "."
+            f"Reached {tw} in fewer steps than {base}: " + "; ".join(x for _, x in faster) + "."
         )
     if slower:
         slower.sort(reverse=True)
         out.append(
-            f"Reached {tw} in more steps than {base}: " + "; ".join(t for _, t in slower) + "."
+            f"Reached {tw} in more steps than {base}: " + "; ".join(x for _, x in slower) + "."
         )
     if not b_all:
         reached_all = [
@@ -214,14 +240,19 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
     never = [n for n, e in sched.items() if e["reached_target"] == 0]
     if never and len(never) < len(sched):
         out.append(f"Never reached {tw}: {', '.join(never)}.")
-    min_p = 2.0 / 2**n_seeds if n_seeds else 1.0
-    if min_p >= alpha:
-        out.append(
-            f"With {n_seeds} seed(s) the paired permutation test cannot go below p={min_p:.2g}, "
-            f"so no difference can be significant at {alpha:g}; the differences above are "
-            f"descriptive. Rerun with `--seeds 6` or more to test them."
-        )
     return out
+
+
+def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
+    n_seeds = _n_seeds(t)
+    min_p = 2.0 / 2**n_seeds if n_seeds else 1.0
+    if min_p < alpha:
+        return []
+    return [
+        f"With {n_seeds} seed(s) the paired permutation test cannot go below p={min_p:.2g}, "
+        f"so no difference can be significant at {alpha:g}; the differences above are "
+        f"descriptive. Rerun with `--seeds 6` or more to test them."
+    ]
 
 
 def _stat_cell(st: Mapping[str, Any], pct: bool = False) -> str:
@@ -239,139 +270,194 @@ def _ci_cell(st: Mapping[str, Any], pct: bool = False) -> str:
 
 
 def render_markdown(results: Mapping[str, Any], images: Mapping[str, Sequence[str]]) -> str:
-    """report.md text: setup, per-task findings, ranking table and figures."""
-    lines: list[str] = []
-    name = results.get("name", "bench")
-    alpha = float(results["stats"]["alpha"])
-    lines.append(f"# lrkit bench: {name}")
-    lines.append("")
-    lines.append(
-        f"Generated {results['generated']} from `runs.jsonl` ({results['n_runs']} runs). "
-        "Rebuild with `lrkit report " + str(results.get("run_dir", f"runs/{name}")) + "`."
-    )
-    lines.append("")
-    lines.append("## Headline")
-    lines.append("")
+    """report.md text: recommendations, headline, method, then per task its findings,
+    ranking table, schedules and figures."""
+    lines = _preamble(results)
     for task, t in results["tasks"].items():
-        f = t["findings"]
-        lines.append(f"- **{task}**: {f[0] if f else 'no finished runs.'}")
-    lines.append("")
-    lines.append("## Method")
-    lines.append("")
-    lines.append(
-        "Every schedule is a unit-peak shape scaled by its peak LR and bound to the same step "
-        "budget. Statistics over seeds: mean ± sample std, a percentile bootstrap 95 % CI of "
-        f"the mean ({results['stats']['bootstrap_resamples']} seeded resamples). Ranking: sorted "
-        "by mean; a schedule whose CI overlaps the CI of a better group leader shares that "
-        "leader's rank (=), so a shared rank means the CIs cannot separate them. Comparisons with the baseline are paired by seed (two-sided "
-        f"sign-flip permutation test); *significant* means p < {alpha:g} **and** "
-        "non-overlapping CIs. AUC = mean validation loss over training (trapezoid over "
-        "evaluations, including the one at step 0)."
-    )
-    lines.append("")
-    for task, t in results["tasks"].items():
-        sched = t["schedules"]
-        any_e = next(iter(sched.values()))
-        lines.append(f"## {task}")
-        lines.append("")
-        plan = t.get("plan") or {}
-        peaks = sorted({e["peak_lr"] for e in sched.values()})
-        src = sorted(set((plan.get("lr_source") or {}).values())) or ["recorded"]
-        lines.append(
-            f"{any_e['steps']} steps per run, seeds {', '.join(map(str, any_e['seeds']))}, "
-            f"peak LR {', '.join(_fmt(p) for p in peaks)} ({', '.join(src)}), "
-            f"target {_target_words(t['target'])}."
-        )
-        for sk in plan.get("skipped", []):
-            lines.append(f"Skipped {sk['schedule']}: {sk['reason']}.")
-        lines.append("")
-        lines.append("**Findings**")
-        lines.append("")
-        for f in t["findings"]:
-            lines.append(f"- {f}")
-        lines.append("")
-        tmetric = t["target"]["metric"]
-        is_acc = "accuracy" in tmetric
-        rm = _metric_words(t["rank_metric"])
-        head = ["rank", "schedule", "peak LR", f"{rm}", "95 % CI"]
-        if tmetric != "val_loss":
-            head.append(tmetric.replace("_", " ") + (" (%)" if is_acc else ""))
-        head += [f"steps to {_target_words(t['target'])}", "val-loss AUC"]
-        base = t.get("baseline")
-        if base:
-            head.append(f"Δ vs {base} (p)")
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        for r in t["ranking"]:
-            e = sched[r["name"]]
-            m = e["metrics"]
-            rank = f"{r['rank']}{'=' if r['tied'] else ''}"
-            row = [
-                rank,
-                f"`{r['name']}`",
-                _fmt(e["peak_lr"]),
-                _stat_cell(m[t["rank_metric"]]),
-                _ci_cell(m[t["rank_metric"]]),
-            ]
-            if tmetric != "val_loss":
-                row.append(_stat_cell(m[tmetric], pct=is_acc))
-            st = m["steps_to_target"]
-            reached = f"{e['reached_target']}/{len(e['seeds'])}"
-            row.append(
-                f"{_fmt(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
-            )
-            row.append(_stat_cell(m["val_loss_auc"]))
-            if base:
-                c = t["comparisons"].get(r["name"], {}).get(t["rank_metric"], {})
-                if r["name"] == base:
-                    row.append("baseline")
-                elif c.get("n"):
-                    rel = c.get("rel_diff")
-                    d = f"{rel * 100:+.0f} %" if rel is not None else _fmt(c["mean_diff"])
-                    star = " *" if c["significant"] else ""
-                    row.append(f"{d} ({_pval(c['p'])}){star}")
-                else:
-                    row.append("–")
-            if e["diverged"]:
-                row[1] += f" (diverged {e['diverged']}/{len(e['seeds'])})"
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
-        lines.append("Schedules (unit-peak text, scaled by the peak LR):")
-        lines.append("")
-        for n, e in sched.items():
-            extra = ""
-            if e.get("momentum_text"):
-                extra += f"; momentum `{e['momentum_text']}`"
-            if e.get("plateau"):
-                extra += f"; plateau {json.dumps(e['plateau'])}"
-            if e["optimizer"] != any_e["optimizer"] or e["optimizer"].endswith("schedulefree"):
-                extra += f"; optimizer {e['optimizer']}"
-            lines.append(f"- `{n}`: `{e['lr_text']}`{extra}")
-        lines.append("")
-        for img in images.get(task, []):
-            lines.append(f"![{task}]({img})")
-            lines.append("")
+        lines += _task_section(task, t, images.get(task, []))
     lines.append("Generated by lrkit bench; see docs/bench.md for the method.")
     lines.append("")
     return "\n".join(lines)
 
 
-def build_report(run_dir: str | os.PathLike[str], *, plots: bool | None = None) -> dict[str, Path]:
-    """Aggregate ``run_dir/runs.jsonl`` into results.json, report.md and PNGs; return paths."""
-    run = Path(run_dir)
-    runs_path = run / "runs.jsonl"
-    if not runs_path.exists():
-        raise FileNotFoundError(
-            f"lrkit report: {str(runs_path)!r} does not exist; run `lrkit bench` first"
+def _preamble(results: Mapping[str, Any]) -> list[str]:
+    name = results.get("name", "bench")
+    alpha = float(results["stats"]["alpha"])
+    run_dir = str(results.get("run_dir", f"runs/{name}"))
+    lines = [
+        f"# lrkit bench: {name}",
+        "",
+        f"Generated {results['generated']} from `runs.jsonl` ({results['n_runs']} runs). "
+        f"Rebuild with `lrkit report {run_dir}`.",
+        "",
+        "## Recommendation",
+        "",
+    ]
+    for task, t in results["tasks"].items():
+        lines.append(f"- **{task}**: {t.get('recommendation') or recommendation(t)}")
+    lines += ["", "## Headline", ""]
+    for task, t in results["tasks"].items():
+        f = t["findings"]
+        lines.append(f"- **{task}**: {f[0] if f else 'no finished runs.'}")
+    lines += [
+        "",
+        "## Method",
+        "",
+        "Every schedule is a unit-peak shape scaled by its peak LR and bound to the same step "
+        "budget. Statistics over seeds: mean ± sample std, a percentile bootstrap 95 % CI of "
+        f"the mean ({results['stats']['bootstrap_resamples']} seeded resamples). The ranking "
+        "table is sorted by the mean; its *group* letters come from the CIs: walking down the "
+        "table, a schedule whose CI overlaps no earlier group leader's CI starts a new letter; "
+        "each schedule carries the letter of every leader whose CI overlaps its own, so "
+        "schedules sharing a letter are not separated by their CIs. The recommendation names "
+        "the best mean, the schedules whose CI overlaps its CI (statistically tied) and the "
+        "simplest of them: fewest nodes in the schedule tree (a plateau controller counts as "
+        "one), then fewest parameters. Comparisons with the baseline are paired by seed "
+        f"(two-sided sign-flip permutation test); *significant* means p < {alpha:g} **and** "
+        "non-overlapping CIs. AUC = mean validation loss over training (trapezoid over "
+        "evaluations, from the one at step 0 for built-in tasks, from the first one the loop "
+        "made for function tasks).",
+        "",
+    ]
+    return lines
+
+
+def _task_section(task: str, t: Mapping[str, Any], images: Sequence[str]) -> list[str]:
+    sched = t["schedules"]
+    any_e = next(iter(sched.values()))
+    plan = t.get("plan") or {}
+    peaks = sorted({e["peak_lr"] for e in sched.values()})
+    src = sorted(set((plan.get("lr_source") or {}).values())) or ["recorded"]
+    lines = [
+        f"## {task}",
+        "",
+        f"{any_e['steps']} steps per run, seeds {', '.join(map(str, any_e['seeds']))}, "
+        f"peak LR {', '.join(_fmt(p) for p in peaks)} ({', '.join(src)}), "
+        f"target {_target_words(t['target'])}.",
+    ]
+    lines += [f"Skipped {sk['schedule']}: {sk['reason']}." for sk in plan.get("skipped", [])]
+    lines += ["", "**Findings**", ""]
+    lines += [f"- {f}" for f in t["findings"]]
+    lines.append("")
+    lines += _ranking_table(t)
+    lines += ["", "Schedules (unit-peak text, scaled by the peak LR):", ""]
+    lines += _schedule_lines(t)
+    lines.append("")
+    for img in images:
+        lines += [f"![{task}]({img})", ""]
+    return lines
+
+
+def _ranking_table(t: Mapping[str, Any]) -> list[str]:
+    """The ranking table, sorted by the statistic, with the tie letters as a column."""
+    sched = t["schedules"]
+    tmetric = t["target"]["metric"]
+    is_acc = "accuracy" in tmetric
+    head = ["rank", "schedule", "group", "peak LR", _metric_words(t["rank_metric"]), "95 % CI"]
+    if tmetric != "val_loss":
+        head.append(tmetric.replace("_", " ") + (" (%)" if is_acc else ""))
+    head += [f"steps to {_target_words(t['target'])}", "val-loss AUC"]
+    base = t.get("baseline")
+    if base:
+        head.append(f"Δ vs {base} (p)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in ordered_rows(t):
+        e = sched[r["name"]]
+        m = e["metrics"]
+        row = [
+            str(r["position"]),
+            f"`{r['name']}`",
+            r["letters"] or "–",
+            _fmt(e["peak_lr"]),
+            _stat_cell(m[t["rank_metric"]]),
+            _ci_cell(m[t["rank_metric"]]),
+        ]
+        if tmetric != "val_loss":
+            row.append(_stat_cell(m[tmetric], pct=is_acc))
+        st = m["steps_to_target"]
+        reached = f"{e['reached_target']}/{len(e['seeds'])}"
+        row.append(
+            f"{_fmt(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
         )
-    meta = read_meta(run / "bench.json")
-    records = list(latest_by_key(read_records(runs_path)).values())
-    keys = meta.get("keys")
-    if keys:
-        wanted = set(keys)
-        records = [r for r in records if r["key"] in wanted]
+        row.append(_stat_cell(m["val_loss_auc"]))
+        if base:
+            row.append(_delta_cell(t, r["name"], base))
+        if e["diverged"]:
+            row[1] += f" (diverged {e['diverged']}/{len(e['seeds'])})"
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _delta_cell(t: Mapping[str, Any], name: str, base: str) -> str:
+    if name == base:
+        return "baseline"
+    c = t["comparisons"].get(name, {}).get(t["rank_metric"], {})
+    if not c.get("n"):
+        return "–"
+    rel = c.get("rel_diff")
+    d = f"{rel * 100:+.0f} %" if rel is not None else _fmt(c["mean_diff"])
+    return f"{d} ({_pval(c['p'])}){' *' if c['significant'] else ''}"
+
+
+def _schedule_lines(t: Mapping[str, Any]) -> list[str]:
+    sched = t["schedules"]
+    first = next(iter(sched.values()))
+    lines = []
+    for n, e in sched.items():
+        extra = ""
+        if e.get("momentum_text"):
+            extra += f"; momentum `{e['momentum_text']}`"
+        if e.get("plateau"):
+            extra += f"; plateau {json.dumps(e['plateau'])}"
+        if e["optimizer"] != first["optimizer"] or e["optimizer"].endswith("schedulefree"):
+            extra += f"; optimizer {e['optimizer']}"
+        lines.append(f"- `{n}`: `{e['lr_text']}`{extra}")
+    return lines
+
+
+def inputs_digest(run_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 of what a report is built from: runs.jsonl and bench.json (without its
+    "updated" time). Equal digests mean equal statistics."""
+    run = Path(run_dir)
+    h = hashlib.sha256()
+    with (run / "runs.jsonl").open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    meta = _read_meta(run)
+    meta.pop("updated", None)
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _read_meta(run: Path) -> dict[str, Any]:
+    # checked: a malformed bench.json is a ValueError naming the field, not a KeyError later
+    return read_meta(run / "bench.json")
+
+
+def _up_to_date(run: Path, digest: str, plots: bool) -> dict[str, Path] | None:
+    """The paths of the existing report when results.json was built from ``digest`` (and the
+    figures exist, when ``plots``)."""
+    results_path, report_path = run / "results.json", run / "report.md"
+    if not (results_path.exists() and report_path.exists()):
+        return None
+    try:
+        old = json.loads(results_path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(old, dict) or old.get("inputs_digest") != digest:
+        return None
+    paths = {p.stem: p for p in run.glob("*.png")}
+    if plots and not paths:
+        return None
+    paths.update(results=results_path, report=report_path)
+    return paths
+
+
+def _results(
+    run: Path, meta: Mapping[str, Any], records: list[dict[str, Any]], alpha: float
+) -> dict[str, Any]:
+    """The results.json document: aggregated statistics, findings and recommendations."""
     cfg = meta.get("config", {})
-    alpha = 0.05
     agg = aggregate(
         records,
         baseline=str(cfg.get("baseline", "constant")),
@@ -384,7 +470,8 @@ def build_report(run_dir: str | os.PathLike[str], *, plots: bool | None = None) 
     for task, t in agg["tasks"].items():
         t["plan"] = plans.get(task)
         t["findings"] = findings(task, t, alpha)
-    results: dict[str, Any] = {
+        t["recommendation"] = recommendation(t)
+    return {
         "schema": SCHEMA,
         "name": meta.get("name", run.name),
         "run_dir": str(run),
@@ -399,17 +486,45 @@ def build_report(run_dir: str | os.PathLike[str], *, plots: bool | None = None) 
         },
         "tasks": agg["tasks"],
     }
+
+
+def build_report(
+    run_dir: str | os.PathLike[str], *, plots: bool | None = None, force: bool = True
+) -> dict[str, Path]:
+    """Aggregate ``run_dir/runs.jsonl`` into results.json, report.md and PNGs; return paths.
+
+    With ``force=False`` nothing is rebuilt when results.json records the same
+    :func:`inputs_digest` (a rerun with nothing new to do); ``lrkit report`` forces.
+    """
+    run = Path(run_dir)
+    runs_path = run / "runs.jsonl"
+    if not runs_path.exists():
+        raise FileNotFoundError(
+            f"lrkit report: {str(runs_path)!r} does not exist; run `lrkit bench` first"
+        )
+    meta = _read_meta(run)
+    do_plots = bool(meta.get("config", {}).get("plots", True) if plots is None else plots)
+    digest = inputs_digest(run)
+    if not force:
+        existing = _up_to_date(run, digest, do_plots)
+        if existing is not None:
+            return existing
+    records = list(latest_by_key(read_records(runs_path)).values())
+    keys = meta.get("keys")
+    if keys:
+        wanted = set(keys)
+        records = [r for r in records if r["key"] in wanted]
+    results = _results(run, meta, records, alpha=0.05)
+    results["inputs_digest"] = digest
     paths: dict[str, Path] = {}
     images: dict[str, list[str]] = {}
-    do_plots = cfg.get("plots", True) if plots is None else plots
     if do_plots:
         from lrkit.bench.plots import plot_task
 
-        for task, t in agg["tasks"].items():
+        for task, t in results["tasks"].items():
             files = plot_task(task, t, run)
             images[task] = [p.name for p in files]
-            for p in files:
-                paths[p.stem] = p
+            paths.update({p.stem: p for p in files})
     results_path = run / "results.json"
     results = json_safe(results)  # non-finite numbers (overflowed stats) become null
     results_path.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")

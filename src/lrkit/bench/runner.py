@@ -26,7 +26,10 @@ __all__ = ["Job", "error_record", "make_job", "run_job"]
 
 @dataclass(frozen=True)
 class Job:
-    """Everything a worker needs for one run (primitives and a :class:`SuiteEntry`)."""
+    """Everything a worker needs for one run (primitives and a :class:`SuiteEntry`).
+
+    ``task`` is the task's name; ``source`` where a worker loads it from (empty: ``task``).
+    """
 
     task: str
     entry: SuiteEntry
@@ -44,6 +47,8 @@ class Job:
     target_value: float
     higher_is_better: bool
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    source: str = ""
+    device: str = "cpu"
 
 
 def make_job(
@@ -60,8 +65,15 @@ def make_job(
     target_metric: str,
     target_value: float,
     higher_is_better: bool,
+    source: str = "",
+    device: str = "cpu",
 ) -> Job:
-    """A :class:`Job` with its key (canonical schedule texts, so spelling does not matter)."""
+    """A :class:`Job` with its key (canonical schedule texts, so spelling does not matter).
+
+    ``task`` is the task's name (records, key, report); ``source`` where to load it from
+    (built-in name, ``pkg.module:attr`` or ``file.py:attr``; empty means ``task``);
+    ``device`` the torch device a function task's ``run.device`` reports.
+    """
     lr_text, mom_text = entry.canonical_texts()
     key = run_key(
         task=task,
@@ -91,6 +103,8 @@ def make_job(
         target_metric=target_metric,
         target_value=target_value,
         higher_is_better=higher_is_better,
+        source=source,
+        device=device,
     )
 
 
@@ -172,66 +186,119 @@ def run_job(job: Job) -> dict[str, Any]:
         return error_record(job, RuntimeError(f"the run called exit({exc.code!r})"))
 
 
-def _run(job: Job) -> dict[str, Any]:
-    from lrkit.bench.tasks import TaskConfig, get_task
+@dataclass
+class _Trace:
+    """What one run produced, whoever owned the loop (the runner or a task function)."""
 
+    loss_steps: list[int]
+    losses: list[float]
+    lr_used: list[float]
+    momentum: list[float] | None
+    eval_steps: list[int]
+    metrics: dict[str, list[float | None]]
+    steps_to_target: int | None
+    diverged: bool
+    bound_lr_text: str
+    plateau_reductions: int | None
+    inside: float
+
+
+def _spec_for(job: Job) -> Any:
+    from lrkit.bench.tasks import get_task
+
+    return get_task(job.source or job.task)
+
+
+def _run(job: Job) -> dict[str, Any]:
     t_start = time.perf_counter()
-    spec = get_task(job.task)
+    spec = _spec_for(job)
+    if spec.function is not None:
+        return _run_function(job, spec.function, t_start)
+    from lrkit.bench.tasks import TaskConfig
+
     trainer = spec.make(
         TaskConfig(seed=job.seed, optimizer=job.optimizer, batch_size=job.batch_size, threads=1)
     )
     t_loop = time.perf_counter()
+    trace = _trainer_loop(job, trainer)
+    return _finish(job, trace, t_start, t_loop)
 
+
+def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
+    """Call a function task with its :class:`~lrkit.bench.api.Run`; a :class:`Diverged`
+    raised by ``run.log`` ends it as "diverged"."""
+    from lrkit.bench.api import Diverged, Run
+
+    lr_sched, mom_sched = job.entry.build(job.peak_lr, job.steps)
+    plateau = job.entry.make_plateau()
+    run = Run(
+        seed=job.seed,
+        steps=job.steps,
+        lr=job.peak_lr,
+        schedule=lr_sched,
+        momentum_schedule=mom_sched,
+        plateau=plateau,
+        eval_every=job.eval_every,
+        device=job.device,
+        target=(job.target_metric, job.target_value, job.higher_is_better),
+        name=job.task,
+    )
+    t_loop = time.perf_counter()
+    try:
+        function(run)
+    except Diverged:
+        run.diverged = True
+    if not run.losses:
+        raise ValueError(
+            f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
+        )
+    moms = None
+    if mom_sched is not None:
+        moms = np.asarray(mom_sched(np.asarray(run.loss_steps)), dtype=np.float64).tolist()
+    trace = _Trace(
+        loss_steps=run.loss_steps,
+        losses=run.losses,
+        lr_used=run.lrs_used,
+        momentum=moms,
+        eval_steps=run.eval_steps,
+        metrics=run.metrics,
+        steps_to_target=run.steps_to_target,
+        diverged=run.diverged,
+        bound_lr_text=str(lr_sched),
+        plateau_reductions=plateau.reductions if plateau is not None else None,
+        inside=max(time.perf_counter() - t_loop - run.own_time, 0.0),
+    )
+    return _finish(job, trace, t_start, t_loop)
+
+
+def _trainer_loop(job: Job, trainer: Any) -> _Trace:
+    """The runner-owned loop of a class-based task: set hparams, step, evaluate."""
     steps, every = job.steps, job.eval_every
     lr_sched, mom_sched = job.entry.build(job.peak_lr, steps)
     grid = np.arange(steps)
-    lrs = np.asarray(lr_sched(grid), dtype=np.float64)
-    lr_list: list[float] = lrs.tolist()
+    lr_list: list[float] = np.asarray(lr_sched(grid), dtype=np.float64).tolist()
     mom_list: list[float] | None = None
     if mom_sched is not None:
         mom_list = np.asarray(mom_sched(grid), dtype=np.float64).tolist()
     plateau = job.entry.make_plateau()
-    applied: list[float] | None = [] if plateau is not None else None
+    applied: list[float] = []
     memo: tuple[int, float, float] = (-1, math.nan, math.nan)
-
     losses: list[float] = []
-    eval_steps: list[int] = []
-    metrics: dict[str, list[float | None]] = {}
-    inside = 0.0
-    diverged = False
-    steps_to_target: int | None = None
-    target, higher, tmetric = job.target_value, job.higher_is_better, job.target_metric
+    evals = _Evals(job, trainer)
     perf = time.perf_counter
     isfinite = math.isfinite
+    inside = 0.0
+    diverged = False
 
-    def evaluate(done: int) -> dict[str, float]:
-        nonlocal inside, steps_to_target
-        a = perf()
-        m = trainer.evaluate()
-        inside += perf() - a
-        eval_steps.append(done)
-        for name, value in m.items():
-            metrics.setdefault(name, []).append(finite_or_none(value))
-        tv = m.get(tmetric)
-        if (
-            steps_to_target is None
-            and tv is not None
-            and isfinite(tv)
-            and _reached(tv, target, higher)
-        ):
-            steps_to_target = done
-        return m
-
-    evaluate(0)
+    evals.run(0)
     for t in range(steps):
         lr = lr_list[t]
-        if plateau is not None and applied is not None:
-            if plateau.reductions:
-                # apply() replays each reduction; memoise it for runs of equal inputs
-                if plateau.reductions != memo[0] or lr != memo[1]:
-                    memo = (plateau.reductions, lr, plateau.apply(lr))
-                lr = memo[2]
-            applied.append(lr)
+        if plateau is not None and plateau.reductions:
+            # apply() replays each reduction; memoise it for runs of equal inputs
+            if plateau.reductions != memo[0] or lr != memo[1]:
+                memo = (plateau.reductions, lr, plateau.apply(lr))
+            lr = memo[2]
+        applied.append(lr)
         hp = {"lr": lr} if mom_list is None else {"lr": lr, "momentum": mom_list[t]}
         a = perf()
         loss = trainer.train_step(hp)
@@ -244,69 +311,123 @@ def _run(job: Job) -> dict[str, Any]:
             break
         done = t + 1
         if done % every == 0 or done == steps:
-            m = evaluate(done)
+            m = evals.run(done)
             vloss = m.get("val_loss", 0.0)
             if not (isinstance(vloss, int | float) and isfinite(vloss)):
                 diverged = True  # a non-finite validation loss: the run diverged
                 break
             if plateau is not None:
                 plateau.report(m.get("val_loss", math.nan))
+    n = len(losses)
+    return _Trace(
+        loss_steps=list(range(n)),
+        losses=losses,
+        lr_used=applied,
+        momentum=mom_list[:n] if mom_list is not None else None,
+        eval_steps=evals.steps,
+        metrics=evals.metrics,
+        steps_to_target=evals.steps_to_target,
+        diverged=diverged,
+        bound_lr_text=str(lr_sched),
+        plateau_reductions=plateau.reductions if plateau is not None else None,
+        inside=inside + evals.inside,
+    )
 
-    done_steps = len(losses)
-    lr_used = np.asarray(applied, dtype=np.float64) if applied is not None else lrs[:done_steps]
-    c_steps, c_lr = decimate(lr_used)
-    rec = _base_record(job)
-    curves: dict[str, Any] = {"step": c_steps, "lr": c_lr}
-    if mom_list is not None:
-        curves["momentum"] = decimate(np.asarray(mom_list[:done_steps]))[1]
-    tl_steps, tl = decimate(np.asarray(losses, dtype=np.float64), mode="mean")
-    curves["train_loss_step"] = tl_steps
+
+class _Evals:
+    """Calls ``trainer.evaluate()`` and keeps the metric series and steps-to-target."""
+
+    def __init__(self, job: Job, trainer: Any) -> None:
+        self.job = job
+        self.trainer = trainer
+        self.steps: list[int] = []
+        self.metrics: dict[str, list[float | None]] = {}
+        self.steps_to_target: int | None = None
+        self.inside = 0.0
+
+    def run(self, done: int) -> dict[str, float]:
+        a = time.perf_counter()
+        m: dict[str, float] = self.trainer.evaluate()
+        self.inside += time.perf_counter() - a
+        self.steps.append(done)
+        for name, value in m.items():
+            self.metrics.setdefault(name, []).append(finite_or_none(value))
+        tv = m.get(self.job.target_metric)
+        if (
+            self.steps_to_target is None
+            and tv is not None
+            and math.isfinite(tv)
+            and _reached(tv, self.job.target_value, self.job.higher_is_better)
+        ):
+            self.steps_to_target = done
+        return m
+
+
+def _curves(trace: _Trace) -> dict[str, Any]:
+    """Decimated per-step curves: lr, momentum and the training loss."""
+    steps = np.asarray(trace.loss_steps, dtype=np.int64)
+    idx, c_lr = decimate(np.asarray(trace.lr_used, dtype=np.float64))
+    curves: dict[str, Any] = {"step": steps[idx].tolist(), "lr": c_lr}
+    if trace.momentum is not None:
+        curves["momentum"] = decimate(np.asarray(trace.momentum, dtype=np.float64))[1]
+    tl_idx, tl = decimate(np.asarray(trace.losses, dtype=np.float64), mode="mean")
+    curves["train_loss_step"] = steps[tl_idx].tolist()
     curves["train_loss"] = tl
+    return curves
 
+
+def _val_loss_auc(trace: _Trace) -> float | None:
+    """Mean val loss over training: trapezoid over the evaluations / the steps they span."""
+    vl = trace.metrics.get("val_loss")
+    if trace.diverged or vl is None or len(vl) < 2 or any(v is None for v in vl):
+        return None
+    y = np.asarray(vl, dtype=np.float64)
+    x = np.asarray(trace.eval_steps, dtype=np.float64)
+    span = x[-1] if x[0] == 0 else x[-1] - x[0]
+    if span <= 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        auc = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / span)
+        if not math.isfinite(auc):  # y0 + y1 overflowed: halve and normalise first
+            auc = float(np.sum((y[1:] / 2 + y[:-1] / 2) * (np.diff(x) / span)))
+    return auc if math.isfinite(auc) else None
+
+
+def _final(trace: _Trace) -> dict[str, float | None]:
+    """Final values: last training loss, lr, momentum and metrics (None when diverged)."""
     final: dict[str, float | None] = {
-        "train_loss": finite_or_none(losses[-1]) if losses else None,
-        "lr": float(lr_used[-1]) if done_steps else None,
+        "train_loss": finite_or_none(trace.losses[-1]) if trace.losses else None,
+        "lr": float(trace.lr_used[-1]) if trace.lr_used else None,
     }
-    if mom_list is not None and done_steps:
-        final["momentum"] = mom_list[done_steps - 1]
-    auc: float | None = None
-    if diverged:
-        for name in metrics:
-            final[name] = None
-    else:
-        for name, values in metrics.items():
-            final[name] = values[-1]
-        vl = metrics.get("val_loss")
-        if vl is not None and all(v is not None for v in vl) and len(vl) > 1:
-            y = np.asarray(vl, dtype=np.float64)
-            x = np.asarray(eval_steps, dtype=np.float64)
-            with np.errstate(over="ignore", invalid="ignore"):
-                auc = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / x[-1])
-                if not isfinite(auc):  # y0 + y1 overflowed: halve and normalise first
-                    auc = float(np.sum((y[1:] / 2 + y[:-1] / 2) * (np.diff(x) / x[-1])))
-            if not isfinite(auc):
-                auc, diverged = None, True  # the loss area overflows: report as diverged
-                for name in metrics:
-                    final[name] = None
+    if trace.momentum:
+        final["momentum"] = trace.momentum[-1]
+    for name, values in trace.metrics.items():
+        final[name] = None if trace.diverged else values[-1]
+    return final
+
+
+def _finish(job: Job, trace: _Trace, t_start: float, t_loop: float) -> dict[str, Any]:
+    """The "ok"/"diverged" record of a finished run."""
     t_end = time.perf_counter()
     loop = t_end - t_loop
+    rec = _base_record(job)
     rec.update(
-        status="diverged" if diverged else "ok",
+        status="diverged" if trace.diverged else "ok",
         error=None,
-        steps_done=done_steps,
-        bound_lr_text=str(lr_sched),
-        curves=curves,
-        evals={"step": eval_steps, **metrics},
-        final=final,
-        steps_to_target=steps_to_target,
-        val_loss_auc=auc,
-        plateau_reductions=plateau.reductions if plateau is not None else None,
+        steps_done=(trace.loss_steps[-1] + 1) if trace.loss_steps else 0,
+        bound_lr_text=trace.bound_lr_text,
+        curves=_curves(trace),
+        evals={"step": trace.eval_steps, **trace.metrics},
+        final=_final(trace),
+        steps_to_target=trace.steps_to_target,
+        val_loss_auc=_val_loss_auc(trace),
+        plateau_reductions=trace.plateau_reductions,
         time={
             "wall": t_end - t_start,
             "setup": t_loop - t_start,
             "loop": loop,
-            "inside": inside,
-            "overhead": max(loop - inside, 0.0),
+            "inside": trace.inside,
+            "overhead": max(loop - trace.inside, 0.0),
         },
         host=platform.node(),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),

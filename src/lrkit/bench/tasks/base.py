@@ -20,9 +20,12 @@ import importlib.util
 import math
 import re
 import sys
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "HPARAM_KEYS",
@@ -109,7 +112,9 @@ class TaskSpec:
     is imported or loaded inside ``make``, so building a spec is cheap. ``optimizers[0]`` is the
     default optimizer and ``lr`` its default peak LR; ``optimizer_lrs`` may give other optimizers
     their own default (see :meth:`lr_for`). ``batch_size`` and ``weight_decay`` document the
-    defaults ``make`` uses (``weight_decay`` applies until a step sets it).
+    defaults ``make`` uses (``weight_decay`` applies until a step sets it). A function task
+    (:func:`lrkit.bench.task`) has ``function`` set (called with a :class:`lrkit.bench.Run`,
+    ``make`` unused) and lists in ``needs`` the settings the user must give ("steps", "lr").
 
     >>> spec = TaskSpec(name="t", description="d", steps=10, lr=0.1, momentum=0.9, eval_every=5,
     ...     target_metric="val_loss", target_value=0.5, higher_is_better=False,
@@ -134,6 +139,8 @@ class TaskSpec:
     batch_size: int | None = None
     weight_decay: float = 0.0
     optimizer_lrs: tuple[tuple[str, float], ...] = field(default=())
+    function: Callable[[Any], None] | None = None
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         def bad(param: str, allowed: str) -> ValueError:
@@ -189,6 +196,10 @@ class TaskSpec:
             for p in pairs
         ):
             raise bad("optimizer_lrs", f"a tuple of (optimizer in {self.optimizers}, lr > 0) pairs")
+        if self.function is not None and not callable(self.function):
+            raise bad("function", "None or a callable taking a lrkit.bench.Run")
+        if not isinstance(self.needs, tuple) or not set(self.needs) <= {"steps", "lr"}:
+            raise bad("needs", "a tuple of 'steps' and/or 'lr'")
 
     def lr_for(self, optimizer: str) -> float:
         """Default peak LR for ``optimizer``: its ``optimizer_lrs`` entry, else ``lr``."""
@@ -293,6 +304,7 @@ _BUILTIN: dict[str, str] = {
     "charlm": "lrkit.bench.tasks.charlm:task",
 }
 
+_FILE_RE = re.compile(r"^.+\.py:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 _PATH_RE = re.compile(
     r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$"
 )
@@ -303,46 +315,89 @@ def task_names() -> list[str]:
     return sorted(_BUILTIN)
 
 
-def _load(path: str, origin: str) -> TaskSpec:
+def _import_file(path: str, origin: str) -> ModuleType:
+    """Import a task file by path (once per process); its folder goes on sys.path so the file
+    can import its neighbours."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file() and Path(file.name).is_file():
+        file = Path(file.name).resolve()  # a Ray worker: the folder came as its working dir
+    if not file.is_file():
+        raise ImportError(f"get_task({origin!r}): task file {str(file)!r} does not exist")
+    digest = zlib.crc32(str(file).encode())
+    stem = re.sub(r"\W", "_", file.stem)
+    module_name = f"_lrkit_task_{stem}_{digest:08x}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    folder = str(file.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"get_task({origin!r}): cannot load {str(file)!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
+    if _FILE_RE.match(path):
+        file, attr = path.rsplit(":", 1)
+        return _import_file(file, origin), attr
     match = _PATH_RE.match(path)
     if match is None:
         raise ValueError(
             f"get_task: {origin!r} is neither a built-in task ({', '.join(task_names())}) nor a "
-            f"user task path of the form 'package.module:factory'"
+            f"user task 'package.module:factory' or 'path/to/file.py:function'"
         )
-    module_name, attr = match.group("module"), match.group("attr")
+    module_name = match.group("module")
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name), match.group("attr")
     except ImportError as exc:
         raise ImportError(
             f"get_task({origin!r}): cannot import module {module_name!r}: {exc}"
         ) from exc
+
+
+def _load(path: str, origin: str) -> TaskSpec:
+    from lrkit.bench.api import as_function_task
+
+    module, attr = _import_module(path, origin)
     obj: object = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ImportError(
-                f"get_task({origin!r}): module {module_name!r} has no attribute {attr!r}"
+                f"get_task({origin!r}): module {module.__name__!r} has no attribute {attr!r}"
             ) from None
+    function_task = as_function_task(obj)
+    if function_task is not None:
+        return function_task.to_spec(origin)
     if not callable(obj):
         raise TypeError(
-            f"get_task({origin!r}): {module_name}:{attr} must be a callable returning a "
-            f"TaskSpec, got {type(obj).__name__}"
+            f"get_task({origin!r}): {attr} must be a callable returning a TaskSpec or a task "
+            f"function (taking a lrkit.bench.Run), got {type(obj).__name__}"
         )
     spec = obj()
     if not isinstance(spec, TaskSpec):
         raise TypeError(
-            f"get_task({origin!r}): {module_name}:{attr}() must return a "
+            f"get_task({origin!r}): {attr}() must return a "
             f"lrkit.bench.tasks.TaskSpec, got {type(spec).__name__}"
         )
     return spec
 
 
 def get_task(name_or_path: str) -> TaskSpec:
-    """The :class:`TaskSpec` for a built-in task name or a user task ``"pkg.module:factory"``.
+    """The :class:`TaskSpec` for a built-in task name or a user task.
 
-    A user factory is called with no arguments and must return a TaskSpec. Errors: ValueError
+    A user task is ``"package.module:attr"`` or ``"path/to/file.py:attr"``: a task function
+    (decorated with :func:`lrkit.bench.task`, or a plain function of one argument, the run),
+    or a factory called with no arguments that returns a TaskSpec. Errors: ValueError
     for an unknown name or a malformed path, ImportError naming the module that cannot be
     imported (or lacks the factory), TypeError when the factory does not return a TaskSpec.
 
@@ -352,7 +407,8 @@ def get_task(name_or_path: str) -> TaskSpec:
     Traceback (most recent call last):
     ...
     ValueError: get_task: 'no-such-task' is neither a built-in task (charlm, digits-mlp, \
-digits-numpy, synthetic-linear) nor a user task path of the form 'package.module:factory'
+digits-numpy, synthetic-linear) nor a user task 'package.module:factory' or \
+'path/to/file.py:function'
     """
     if not isinstance(name_or_path, str):
         raise TypeError(
