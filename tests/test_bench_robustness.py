@@ -89,7 +89,8 @@ def test_huge_losses_whose_sum_overflows_keep_a_finite_auc_and_strict_json(tmp_p
         json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert out.results is not None
     results = json.loads(out.results.read_text(), parse_constant=lambda c: pytest.fail(c))
-    entry = results["tasks"][f"{HOSTILE}:huge_task"]["schedules"]["constant"]
+    (task,) = results["tasks"].values()  # keyed by the task's name
+    entry = task["schedules"]["constant"]
     assert entry["metrics"]["val_loss_auc"]["mean"] == pytest.approx(1.5e308)
     assert out.report is not None and out.report.exists()
 
@@ -98,7 +99,8 @@ def test_overflowing_std_and_mean_across_seeds_never_crash_the_report(tmp_path: 
     out = run_bench(_cfg(tmp_path, "huge_final_task"))
     assert out.errors == 0 and out.results is not None
     results = json.loads(out.results.read_text(), parse_constant=lambda c: pytest.fail(c))
-    st = results["tasks"][f"{HOSTILE}:huge_final_task"]["schedules"]["constant"]["metrics"]
+    (task,) = results["tasks"].values()  # keyed by the task's name
+    st = task["schedules"]["constant"]["metrics"]
     assert st["val_loss"]["n"] == 2 and st["val_loss"]["mean"] == pytest.approx(0.85e308)
     assert st["val_loss"]["std"] == pytest.approx(math.sqrt(2) * 0.85e308)
 
