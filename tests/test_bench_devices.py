@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -109,23 +113,47 @@ def test_gpus_per_run_without_gpus_is_a_clear_error(
         BenchConfig(gpus_per_run=-1)
 
 
+_RAY_CHECK = """
+import json, sys
+import ray
+from lrkit.bench.config import BenchConfig
+from lrkit.bench.driver import run_bench
+
+task_file, out_dir = sys.argv[1], sys.argv[2]
+cfg = BenchConfig(name="g", tasks=(task_file + ":probe",), seeds=(0, 1), out=out_dir,
+    quiet=True, only=("constant",), plots=False, bootstrap=200, backend="ray", workers=2)
+assert not ray.is_initialized()
+try:
+    out = run_bench(cfg)
+finally:
+    if ray.is_initialized():
+        ray.shutdown()
+print(json.dumps({"errors": out.errors, "messages": out.error_messages,
+    "initialized": ray.is_initialized()}))
+"""
+
+
 def test_ray_backend_runs_a_task_file_from_its_working_dir(tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
     folder = tmp_path / "user"
     folder.mkdir()
     (folder / "probe.py").write_text(textwrap.dedent(ENV_TASK))
-    assert not ray.is_initialized()
     # the backend starts a private local Ray (2 CPUs, no dashboard) with the task's folder as
-    # runtime_env working_dir, and shuts it down at the end
-    cfg = _cfg(tmp_path, folder / "probe.py", backend="ray", workers=2, seeds=(0, 1))
-    try:
-        out = run_bench(cfg)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-    assert out.errors == 0, out.error_messages
-    assert not ray.is_initialized()
-    recs = read_records(tmp_path / "runs" / "g" / "runs.jsonl")
+    # runtime_env working_dir, and shuts it down at the end; Ray forks its helper processes,
+    # so it runs in a fresh interpreter, never in this (possibly JAX-threaded) test process
+    runs = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-c", _RAY_CHECK, str(folder / "probe.py"), str(runs)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["errors"] == 0, got["messages"]
+    assert got["initialized"] is False
+    recs = read_records(runs / "g" / "runs.jsonl")
     assert {r["task"] for r in recs} == {"env-probe"} and len(recs) == 2
     assert {r["evals"]["uploaded"][0] for r in recs} == {1.0}  # the worker's cwd holds the file
     assert {r["evals"]["on_cuda"][0] for r in recs} == {0.0}

@@ -12,7 +12,7 @@ import pytest
 
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import RunsFile, decimate, latest_by_key, read_records
+from lrkit.bench.records import RecordWarning, RunsFile, decimate, latest_by_key, read_records
 from lrkit.bench.runner import make_job, run_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry
 from lrkit.bench.tasks import TaskConfig, TaskSpec
@@ -180,22 +180,28 @@ def test_decimate_keeps_at_most_500_points_and_bin_means() -> None:
     assert len(steps) == 500 and steps[0] == 0 and steps[-1] == 9999 and vals[-1] == 9999.0
 
 
+def _minimal(key: str) -> dict[str, object]:
+    # the smallest record read_records accepts (records are validated on read)
+    return {"key": key, "status": "error", "task": "t", "schedule": "s", "seed": 0, "error": "x"}
+
+
 def test_runs_file_repairs_torn_tail_and_skips_garbled_lines(tmp_path: Path) -> None:
     path = tmp_path / "runs.jsonl"
     with RunsFile(path) as f:
-        f.append({"key": "a", "status": "ok"})
-        f.append({"key": "b", "status": "ok"})
+        f.append(_minimal("a"))
+        f.append(_minimal("b"))
     with path.open("ab") as fh:
         fh.write(b'{"key": "c", "sta')  # killed mid-write
     with RunsFile(path) as f:
         assert f.repaired
-        f.append({"key": "d", "status": "ok"})
+        f.append(_minimal("d"))
     assert [r["key"] for r in read_records(path)] == ["a", "b", "d"]
-    # a garbled line in the middle is skipped, the rest still read
+    # a garbled line in the middle is skipped (with a warning), the rest still read
     lines = path.read_bytes().split(b"\n")
     lines[1] = b"\x00garbage{"
     path.write_bytes(b"\n".join(lines))
-    assert [r["key"] for r in read_records(path)] == ["a", "d"]
+    with pytest.warns(RecordWarning, match="skipped 1 incomplete or malformed"):
+        assert [r["key"] for r in read_records(path)] == ["a", "d"]
     assert latest_by_key([{"key": "a", "v": 1}, {"key": "a", "v": 2}])["a"]["v"] == 2
 
 
@@ -214,13 +220,14 @@ def test_bench_writes_jsonl_and_resumes_after_crash(tmp_path: Path) -> None:
     assert (out.ran, out.skipped) == (1, 5)
     recs = read_records(runs)
     assert len(recs) == 6 and len({r["key"] for r in recs}) == 6
-    # garbled last line (complete but not JSON): also rerun
+    # garbled last line (complete but not JSON): also rerun, with a warning that counts it
     runs.write_bytes(runs.read_bytes().rstrip(b"\n")[:-5] + b"#####\n")
-    out = run_bench(cfg)
-    assert (out.ran, out.skipped) == (1, 5)
-    # nothing left: a rerun skips everything
-    out = run_bench(cfg)
-    assert (out.ran, out.skipped) == (0, 6)
+    with pytest.warns(RecordWarning, match="skipped 1 incomplete or malformed"):
+        out = run_bench(cfg)
+        assert (out.ran, out.skipped) == (1, 5)
+        # nothing left: a rerun skips everything
+        out = run_bench(cfg)
+        assert (out.ran, out.skipped) == (0, 6)
     res = json.loads((tmp_path / "t" / "results.json").read_text())
     assert res["schema"] == "lrkit.bench/1"
     assert set(res["tasks"]["fake"]["schedules"]) == {"constant", "cosine", "one-cycle"}

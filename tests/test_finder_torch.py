@@ -6,7 +6,6 @@ import copy
 import math
 import os
 import random
-import socket
 
 import numpy as np
 import pytest
@@ -243,21 +242,14 @@ def test_find_lr_on_cuda_restores_everything():
 # -- distributed ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, store: str, out_dir: str) -> None:
     import json
 
     import torch.distributed as dist
 
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # a file store in the test's tmp dir: no port to pick, nothing shared with other tests
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         torch.manual_seed(rank)  # different data and losses on each rank
         model = nn.Linear(4, 1)
@@ -279,8 +271,12 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         r = find_lr(model, optimizer, data, step_fn=step, start=1e-4, end=1.0, num_steps=50)
         with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
             json.dump({"result": r.to_dict(), "steps": len(steps)}, f)
+        dist.barrier()  # neither rank tears down while the other still communicates
     finally:
         dist.destroy_process_group()
+    # gloo's C++ threads can abort interpreter finalization (SIGABRT, "terminate called without
+    # an active exception"); the results are on disk, so leave without finalizing
+    os._exit(0)
 
 
 def test_distributed_ranks_average_losses_and_stop_together(tmp_path):
@@ -289,7 +285,11 @@ def test_distributed_ranks_average_losses_and_stop_together(tmp_path):
     import torch.multiprocessing as mp
 
     world = 2
-    mp.spawn(_worker, args=(world, _free_port(), str(tmp_path)), nprocs=world, join=True)
+    # spawn (never fork after JAX/torch threads); the children import this module for _worker
+    store = str(tmp_path / "gloo.store")
+    mp.start_processes(
+        _worker, args=(world, store, str(tmp_path)), nprocs=world, join=True, start_method="spawn"
+    )
     outs = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
     assert outs[0]["steps"] == outs[1]["steps"] == 25
     r0, r1 = (RangeTestResult.from_dict(o["result"]) for o in outs)

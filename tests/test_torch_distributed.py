@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
+import os
 from pathlib import Path
 
 import torch
@@ -46,29 +46,31 @@ def _drive(rank: int, sync: bool) -> list[float]:
     return lrs
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+def _worker(rank: int, store: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    # a file store in the test's tmp dir: no port to pick, nothing shared with other tests
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     try:
         mean = mean_across_ranks(torch.tensor(float(rank)))
         lrs = _drive(rank, sync=True)
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps({"mean": mean, "lrs": lrs}))
+        dist.barrier()  # neither rank tears down while the other still communicates
     finally:
         dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    # gloo's C++ threads can abort interpreter finalization (SIGABRT, "terminate called without
+    # an active exception"); the results are on disk, so leave without finalizing
+    os._exit(0)
 
 
 def test_two_gloo_ranks_end_with_identical_lrs_from_the_averaged_metric(tmp_path: Path) -> None:
     # the local metrics alone would lead the ranks apart (this also warms torch.optim up, once)
     local = [_drive(0, sync=False), _drive(1, sync=False)]
     assert local[0] != local[1]
-    # fork: the children inherit the imported torch and lrkit (spawn would re-import, ~10 s)
+    # spawn, never fork: the test process may already run JAX/torch threads (fork after
+    # threads can deadlock or abort); the children import this module to find _worker
+    store = tmp_path / "gloo.store"
     mp.start_processes(
-        _worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork"
+        _worker, args=(str(store), str(tmp_path)), nprocs=2, join=True, start_method="spawn"
     )
     r0 = json.loads((tmp_path / "rank0.json").read_text())
     r1 = json.loads((tmp_path / "rank1.json").read_text())

@@ -5,12 +5,14 @@ Heavy imports (matplotlib, frameworks) happen inside the commands that need them
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import lrkit
@@ -29,8 +31,45 @@ console = Console()
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
+#: Up to this many steps ``show`` and ``plot`` evaluate every step; beyond, an even sample.
+MAX_EVALUATED = 1_000_000
+_SAMPLES = 64 * 1024
+
+
+def _error(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+    return typer.Exit(2)
+
+
+def _grid(steps: int) -> np.ndarray:
+    """The steps to evaluate: all of ``range(steps)``, or an even sample of a huge range.
+
+    >>> _grid(4).tolist(), len(_grid(3_000_000_000)), int(_grid(3_000_000_000)[-1])
+    ([0, 1, 2, 3], 65536, 2999999999)
+    """
+    if steps <= MAX_EVALUATED:
+        return np.arange(steps)
+    return np.unique(np.round(np.linspace(0, steps - 1, _SAMPLES)).astype(np.int64))
+
+
+_ROLE = re.compile(r":(?:[a-z]+:)?[a-z]+:`~?(?:[^`<]*<)?([^`>]+)>?`")
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring summary as plain text: ````x```` → x, :class:`~a.B` → B, :func:`f` → f.
+
+    >>> plain_text("Values clipped into ``[low, high]``: see :class:`~lrkit.core.Clip`.")
+    'Values clipped into [low, high]: see Clip.'
+    """
+    text = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+    return _LITERAL.sub(r"\1", text)
+
+
 def _load(spec: str, steps: int | None) -> tuple[Schedule, int]:
     """Parse ``spec``, bind shares to ``steps`` and pick how many steps to show."""
+    if steps is not None and steps < 1:
+        raise _error(f"--steps must be an int >= 1, got {steps}")
     try:
         schedule = lrkit.parse(spec)
         if not schedule.is_bound:
@@ -38,8 +77,7 @@ def _load(spec: str, steps: int | None) -> tuple[Schedule, int]:
                 raise ScheduleError(f"{spec!r} uses shares of training; pass --steps N")
             schedule = schedule.bind(steps)
     except ScheduleError as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-        raise typer.Exit(2) from None
+        raise _error(str(err)) from None
     if steps is None:
         steps = int(schedule.duration) + 1 if schedule.duration is not None else 1000
     return schedule, steps
@@ -80,12 +118,18 @@ def show(
 ) -> None:
     """Print a schedule's canonical text, its values at key steps and a terminal chart."""
     schedule, steps = _load(spec, steps)
-    values = schedule(np.arange(steps))
-    console.print(f"[bold]{schedule}[/bold]", highlight=False)
+    grid = _grid(steps)
+    values = schedule(grid)
+    console.print(f"[bold]{escape(str(schedule))}[/bold]", highlight=False)
+    sampled = len(grid) < steps
     table = Table("step", "value", title=f"{steps} steps", title_justify="left")
-    for mark in _key_steps(schedule, steps):
-        table.add_row(str(mark), f"{values[mark]:.6g}")
+    marks = _key_steps(schedule, steps)
+    at_marks = schedule(np.asarray(marks, dtype=np.int64)) if sampled else values[marks]
+    for mark, value in zip(marks, at_marks, strict=True):
+        table.add_row(str(mark), f"{value:.6g}")
     console.print(table)
+    if sampled:
+        console.print(f"chart: {len(grid)} evenly sampled steps", highlight=False)
     high, low = float(np.max(values)), float(np.min(values))
     rows = chart(values)
     for index, row in enumerate(rows):
@@ -120,7 +164,8 @@ def plot(
     for schedule, _ in loaded:
         label = str(schedule)
         label = label if len(label) <= 110 else label[:107] + "..."
-        ax.plot(np.arange(span), schedule(np.arange(span)), label=label, linewidth=1.6)
+        grid = _grid(span)
+        ax.plot(grid, schedule(grid), label=label, linewidth=1.6)
     ax.set_xlabel("step")
     ax.set_ylabel("value")
     if log:
@@ -141,7 +186,13 @@ def list_names() -> None:
     table = Table("name", "kind", "example", "summary")
     for name in lrkit.registry.names():
         entry = lrkit.registry.get(name)
-        table.add_row(name, entry.kind, entry.example, entry.summary)
+        # escape: rich would eat "[low, high]" as markup; docstring roles read as plain text
+        table.add_row(
+            escape(name),
+            escape(entry.kind),
+            escape(entry.example),
+            escape(plain_text(entry.summary)),
+        )
     console.print(table)
 
 

@@ -123,10 +123,17 @@ def summarize(
         out.update(mean=None, std=None, ci=None, min=None, max=None)
         return out
     x = np.asarray(finite)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else 0.0
+        if not (math.isfinite(mean) and math.isfinite(std)):  # huge values: scale first
+            scale = float(np.max(np.abs(x)))
+            mean = scale * float((x / scale).mean())
+            std = scale * float((x / scale).std(ddof=1)) if x.size > 1 else 0.0
+        ci = list(bootstrap_ci(finite, resamples=resamples, seed=seed))
     out.update(
-        mean=float(x.mean()),
-        std=float(x.std(ddof=1)) if x.size > 1 else 0.0,
-        ci=list(bootstrap_ci(finite, resamples=resamples, seed=seed)),
+        mean=mean if math.isfinite(mean) else None,  # None: overflows a float
+        std=std if math.isfinite(std) else None,
+        ci=ci if all(math.isfinite(v) for v in ci) else None,
         min=float(x.min()),
         max=float(x.max()),
     )

@@ -7,13 +7,23 @@ everywhere: a killed driver loses only the runs in flight).
 
 from __future__ import annotations
 
+import math
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from lrkit.bench.runner import Job, error_record, run_job
 
-__all__ = ["Backend", "LocalBackend", "RayBackend", "SerialBackend", "make_backend"]
+__all__ = [
+    "Backend",
+    "LocalBackend",
+    "RayBackend",
+    "SerialBackend",
+    "make_backend",
+    "run_job_limited",
+]
 
 OnResult = Callable[[dict[str, Any]], None]
 
@@ -29,31 +39,83 @@ class Backend(Protocol):
 
 
 class SerialBackend:
-    """Runs jobs one after another in this process (debugging, tests, ``--workers 1``)."""
+    """Runs jobs one after another in this process (debugging, tests, ``--workers 1``).
+
+    ``run_timeout`` is enforced with ``SIGALRM`` (main thread, POSIX): it interrupts Python
+    code, not a call blocked inside C code; the local pool kills a worker instead.
+    """
+
+    def __init__(self, *, run_timeout: float | None = None) -> None:
+        self.run_timeout = _check_timeout(run_timeout)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
         """Run all jobs in order."""
         for job in jobs:
-            on_result(run_job(job))
+            on_result(run_job_limited(job, self.run_timeout))
 
 
-def _init_worker(gpu_queue: Any = None) -> None:
+def run_job_limited(job: Job, run_timeout: float | None) -> dict[str, Any]:
+    """:func:`run_job` stopped by ``SIGALRM`` after ``run_timeout`` seconds (an error record).
+
+    Without a limit, off the main thread or without ``SIGALRM`` it is plain ``run_job``.
+    """
+    if (
+        run_timeout is None
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return run_job(job)
+    from lrkit.bench.pool import RunTimeout
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise RunTimeout(
+            f"the run did not finish within run_timeout={run_timeout:g} s "
+            f"(a hanging train_step or evaluate?); it was interrupted"
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, run_timeout)
+    try:
+        return run_job(job)  # RunTimeout raised inside becomes an error record there
+    except RunTimeout as exc:  # the alarm fired just as the run returned
+        return error_record(job, exc)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _init_worker(slot: int, devices: Sequence[tuple[str, ...]] | None = None) -> None:
     # Set before any framework is imported in the fresh worker (spawn/forkserver).
     for var in _THREAD_VARS:
         os.environ[var] = "1"
-    if gpu_queue is not None:
-        from lrkit.bench.devices import init_gpu_worker
+    if devices is not None:  # worker slot i (and its replacements) owns GPU group i
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(devices[slot])
 
-        init_gpu_worker(gpu_queue)
+
+def _check_timeout(run_timeout: float | None) -> float | None:
+    if run_timeout is None:
+        return None
+    if (
+        not isinstance(run_timeout, int | float)
+        or isinstance(run_timeout, bool)
+        or not 0 < run_timeout < math.inf
+    ):
+        raise ValueError(
+            f"bench: run_timeout={run_timeout!r} must be None or a finite number of seconds > 0"
+        )
+    return float(run_timeout)
 
 
 class LocalBackend:
-    """A process pool of ``workers`` processes started with ``context`` ("spawn"/"forkserver").
+    """A pool of ``workers`` processes started with ``context`` ("spawn"/"forkserver").
 
     Each worker runs with one BLAS/torch thread (``TaskConfig.threads=1`` plus the usual
     environment variables) so workers do not oversubscribe the cores. ``devices`` (one GPU
     group per worker, see :func:`lrkit.bench.devices.assign_gpus`) makes each worker see only
-    its own GPUs through ``CUDA_VISIBLE_DEVICES``.
+    its own GPUs through ``CUDA_VISIBLE_DEVICES``. A worker that dies becomes an error record
+    for its run (with the exit code) and is replaced (on the same GPUs); a run longer than
+    ``run_timeout`` seconds is stopped and becomes an error record; workers exit when the
+    driver dies (see :mod:`lrkit.bench.pool`).
     """
 
     def __init__(
@@ -61,6 +123,8 @@ class LocalBackend:
         workers: int,
         context: str = "spawn",
         devices: Sequence[tuple[str, ...]] | None = None,
+        *,
+        run_timeout: float | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"LocalBackend: workers must be >= 1, got {workers!r}")
@@ -76,49 +140,34 @@ class LocalBackend:
         self.workers = workers
         self.context = context
         self.devices = list(devices) if devices is not None else None
+        self.run_timeout = _check_timeout(run_timeout)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
         """Submit all jobs to the pool; deliver records as they complete."""
         if not jobs:
             return
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-        from concurrent.futures.process import BrokenProcessPool
+        from lrkit.bench.pool import WorkerError, WorkerPool
 
-        ctx = multiprocessing.get_context(self.context)
-        n = min(self.workers, len(jobs))
-        gpu_queue: Any = None
-        if self.devices is not None:
-            gpu_queue = ctx.SimpleQueue()
-            for group in self.devices[:n]:
-                gpu_queue.put(group)
-        pool = ProcessPoolExecutor(
-            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(gpu_queue,)
-        )
-        try:
-            pending: dict[Future[dict[str, Any]], Job] = {
-                pool.submit(run_job, job): job for job in jobs
-            }
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = pending.pop(fut)
-                    try:
-                        rec = fut.result()
-                    except BrokenProcessPool as exc:
-                        raise RuntimeError(
-                            "bench: a worker process died (killed, out of memory, or the "
-                            "calling script lacks an `if __name__ == '__main__':` guard, which "
-                            "the spawn start method needs); finished runs are saved, rerun "
-                            "the same command to resume"
-                        ) from exc
-                    except Exception as exc:
-                        rec = error_record(job, exc)
-                    on_result(rec)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+        def done(job: Job, result: Any) -> None:
+            if isinstance(result, BaseException):
+                rec = error_record(job, result)
+                if isinstance(result, WorkerError):
+                    rec["traceback"] = result.remote_traceback
+                exitcode = getattr(result, "exitcode", None)
+                if exitcode is not None:
+                    rec["exitcode"] = exitcode
+                on_result(rec)
+            else:
+                on_result(result)
+
+        with WorkerPool(
+            min(self.workers, len(jobs)),
+            context=self.context,
+            initializer=_init_worker,
+            initargs=(self.devices,),
+            timeout=self.run_timeout,
+        ) as pool:
+            pool.map_unordered(run_job, jobs, done)
 
 
 class RayBackend:
@@ -134,11 +183,17 @@ class RayBackend:
     """
 
     def __init__(
-        self, address: str | None = None, num_cpus: int | None = None, num_gpus: int = 0
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        num_gpus: int = 0,
+        *,
+        run_timeout: float | None = None,
     ) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self.num_gpus = num_gpus
+        self.run_timeout = _check_timeout(run_timeout)
 
     def run(self, jobs: Sequence[Job], on_result: OnResult) -> None:
         """Submit all jobs as Ray tasks; deliver records in completion order."""
@@ -165,8 +220,8 @@ class RayBackend:
         try:
             if self.num_gpus:
                 _check_ray_gpus(ray.cluster_resources(), self.num_gpus)  # type: ignore[no-untyped-call]
-            remote = ray.remote(**self.remote_options())(run_job)
-            pending = {remote.remote(job): job for job in jobs}
+            remote = ray.remote(**self.remote_options())(run_job_limited)
+            pending = {remote.remote(job, self.run_timeout): job for job in jobs}
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
@@ -239,26 +294,36 @@ def make_backend(
     context: str = "spawn",
     gpus_per_run: int = 0,
     workers_given: bool = True,
+    run_timeout: float | None = None,
 ) -> Backend:
     """The backend called ``name`` ("local", "ray" or "serial").
 
     With ``gpus_per_run`` > 0 the local pool gets one GPU group per worker (workers default to
     GPUs // gpus_per_run when ``workers_given`` is False) and Ray requests that many GPUs per run.
+    ``local`` with one worker runs in this process, unless ``run_timeout`` is set: then it
+    uses a one-process pool, so a run hanging inside C code can still be stopped.
 
     >>> type(make_backend("serial", workers=1)).__name__
     'SerialBackend'
+    >>> type(make_backend("local", workers=1, run_timeout=60)).__name__
+    'LocalBackend'
     """
     if name == "serial":
-        return SerialBackend()
+        return SerialBackend(run_timeout=run_timeout)
     if name == "local" and gpus_per_run:
         from lrkit.bench.devices import assign_gpus, visible_gpus
 
         groups = assign_gpus(visible_gpus(), gpus_per_run, workers if workers_given else None)
-        return LocalBackend(len(groups), context, devices=groups)
+        return LocalBackend(len(groups), context, devices=groups, run_timeout=run_timeout)
     if name == "local":
-        return SerialBackend() if workers == 1 else LocalBackend(workers, context)
+        if workers == 1 and run_timeout is None:
+            return SerialBackend()
+        return LocalBackend(workers, context, run_timeout=run_timeout)
     if name == "ray":
         return RayBackend(
-            address=address, num_cpus=workers if address is None else None, num_gpus=gpus_per_run
+            address=address,
+            num_cpus=workers if address is None else None,
+            num_gpus=gpus_per_run,
+            run_timeout=run_timeout,
         )
     raise ValueError(f"bench: backend={name!r} is unknown; allowed: local, ray, serial")

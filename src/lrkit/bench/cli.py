@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,6 +77,10 @@ def bench(
     ] = None,
     name: Annotated[str | None, typer.Option(help="Run name: results go to OUT/NAME.")] = None,
     out: Annotated[str | None, typer.Option(help="Output root folder (default runs).")] = None,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop a run after this many seconds (an error record)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
 ) -> None:
@@ -108,6 +115,7 @@ def bench(
             "address": address,
             "name": name,
             "out": out,
+            "run_timeout": run_timeout,
             "quiet": True if quiet else None,
             "plots": False if no_plots else None,
         }
@@ -115,9 +123,12 @@ def bench(
         if cfg.lr_mode == "finder":
             _check_finder()
         log = (lambda _m: None) if cfg.quiet else (lambda m: typer.echo(m, err=True))
-        outcome = run_bench(cfg, log=log)
-    except (ValueError, TypeError, ImportError, FileNotFoundError, RuntimeError) as exc:
+        with _warnings_as_lines():
+            outcome = run_bench(cfg, log=log)
+    except (ValueError, TypeError, ImportError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:  # a read-only --out, a folder given as --config, a full disk
+        raise _fail(_os_error(exc)) from None
     typer.echo(
         f"{outcome.ran} runs done, {outcome.skipped} already finished (skipped), "
         f"{outcome.errors} failed; {outcome.wall_time:.1f} s"
@@ -127,6 +138,31 @@ def bench(
     typer.echo(f"report: {outcome.report}")
     if outcome.errors:
         raise typer.Exit(code=1)
+
+
+def _os_error(exc: OSError) -> str:
+    where = f" {exc.filename!r}" if exc.filename else ""
+    return f"{exc.strerror or type(exc).__name__}{where}" if exc.strerror else str(exc)
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Show bench warnings (skipped records) as one ``warning:`` line each on stderr."""
+    from lrkit.bench.records import RecordWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordWarning)
+        try:
+            yield
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                msg = str(w.message)
+                if issubclass(w.category, RecordWarning) and msg not in seen:
+                    seen.add(msg)
+                    typer.echo(f"warning: {msg}", err=True)
+                elif not issubclass(w.category, RecordWarning):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _only_with_named(
@@ -172,9 +208,14 @@ def report(
     from lrkit.bench.report import build_report
 
     try:
-        paths = build_report(run_dir, plots=False if no_plots else None)
-    except (ValueError, FileNotFoundError) as exc:
+        with _warnings_as_lines():
+            paths = build_report(run_dir, plots=False if no_plots else None)
+    except ValueError as exc:
         raise _fail(str(exc)) from None
+    except FileNotFoundError as exc:
+        raise _fail(str(exc) if not exc.filename else _os_error(exc)) from None
+    except OSError as exc:
+        raise _fail(_os_error(exc)) from None
     typer.echo(f"report: {paths['report']}")
 
 

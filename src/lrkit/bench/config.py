@@ -11,7 +11,9 @@ Precedence: preset < config file < command-line flags (a flag left at None does 
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -56,6 +58,35 @@ def _seeds(value: object) -> tuple[int, ...]:
     raise ValueError(f"BenchConfig: seeds must be a count >= 1 or a list of ints, got {value!r}")
 
 
+def _check_name(name: object) -> None:
+    """A run name is one plain path component: results go to ``<out>/<name>`` and nowhere else."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or name != name.strip()
+        or any(c in name for c in "/\\\0")
+        or Path(name).name != name
+    ):
+        raise ValueError(
+            f"BenchConfig: name={name!r} must be a single folder name (no '/', '\\', '.' or "
+            f"'..'), e.g. 'quick'"
+        )
+
+
+def _tune_factors(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise ValueError(f"BenchConfig: tune_factors={value!r} must be a non-empty list of numbers")
+    out = []
+    for f in value:
+        if not isinstance(f, int | float) or isinstance(f, bool) or not 0 < f < math.inf:
+            raise ValueError(
+                f"BenchConfig: tune_factors={value!r} must be finite numbers > 0, got {f!r}"
+            )
+        out.append(float(f))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     """Everything one ``lrkit bench`` run needs. Field docs in docs/bench.md."""
@@ -84,6 +115,7 @@ class BenchConfig:
     bootstrap: int = 2000
     stats_seed: int = 0
     plots: bool = True
+    run_timeout: float | None = None
     gpus_per_run: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -94,8 +126,7 @@ class BenchConfig:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         if not self.tasks:
             raise ValueError("BenchConfig: tasks must name at least one task")
-        if not isinstance(self.name, str) or not self.name or "/" in self.name:
-            raise ValueError(f"BenchConfig: name={self.name!r} must be a non-empty folder name")
+        _check_name(self.name)
         for param in ("steps", "eval_every", "workers", "batch_size"):
             v = getattr(self, param)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -103,27 +134,72 @@ class BenchConfig:
         g = self.gpus_per_run
         if not isinstance(g, int) or isinstance(g, bool) or g < 0:
             raise ValueError(f"BenchConfig: gpus_per_run={g!r} must be an int >= 0")
-        if self.lr is not None and not (isinstance(self.lr, int | float) and self.lr > 0):
-            raise ValueError(f"BenchConfig: lr={self.lr!r} must be None or a number > 0")
+        if self.lr is not None and not (
+            isinstance(self.lr, int | float)
+            and not isinstance(self.lr, bool)
+            and 0 < self.lr < math.inf
+        ):
+            raise ValueError(f"BenchConfig: lr={self.lr!r} must be None or a finite number > 0")
         if self.lr_mode not in LR_MODES:
             raise ValueError(f"BenchConfig: lr_mode={self.lr_mode!r}; allowed: {LR_MODES}")
-        factors = tuple(float(f) for f in self.tune_factors)
-        if not factors or any(not f > 0 for f in factors):
-            raise ValueError(f"BenchConfig: tune_factors={factors!r} must be numbers > 0")
+        factors = _tune_factors(self.tune_factors)
         object.__setattr__(self, "tune_factors", factors)
+        if (
+            self.lr is not None
+            and self.lr_mode == "tune"
+            and not all(math.isfinite(self.lr * f) for f in factors)
+        ):
+            raise ValueError(
+                f"BenchConfig: lr={self.lr!r} with --tune-lr tries lr * {max(factors):g}, "
+                f"which overflows to inf; give an lr below {sys.float_info.max / max(factors):.3g}"
+            )
+        if self.run_timeout is not None and (
+            not isinstance(self.run_timeout, int | float)
+            or isinstance(self.run_timeout, bool)
+            or not 0 < self.run_timeout < math.inf
+        ):
+            raise ValueError(
+                f"BenchConfig: run_timeout={self.run_timeout!r} must be None or a finite "
+                f"number of seconds > 0"
+            )
         if self.backend not in _BACKENDS:
             raise ValueError(f"BenchConfig: backend={self.backend!r}; allowed: {_BACKENDS}")
         if self.rank_metric not in ("val_loss", "target"):
             raise ValueError(
                 f"BenchConfig: rank_metric={self.rank_metric!r}; allowed: 'val_loss', 'target'"
             )
-        if not isinstance(self.bootstrap, int) or self.bootstrap < 100:
+        if (
+            not isinstance(self.bootstrap, int)
+            or isinstance(self.bootstrap, bool)
+            or self.bootstrap < 100
+        ):
             raise ValueError(f"BenchConfig: bootstrap={self.bootstrap!r} must be an int >= 100")
+        if (
+            not isinstance(self.stats_seed, int)
+            or isinstance(self.stats_seed, bool)
+            or not 0 <= self.stats_seed < 2**63
+        ):
+            raise ValueError(
+                f"BenchConfig: stats_seed={self.stats_seed!r} must be an int in [0, 2**63)"
+            )
+        for param in ("default_suite", "quiet", "plots"):
+            if not isinstance(getattr(self, param), bool):
+                raise ValueError(
+                    f"BenchConfig: {param}={getattr(self, param)!r} must be true or false"
+                )
         object.__setattr__(self, "only", tuple(self.only))
         entries = tuple(
             e if isinstance(e, SuiteEntry) else entry_from_mapping(e) for e in self.schedules
         )
         object.__setattr__(self, "schedules", entries)
+        for entry in entries:
+            try:
+                entry.make_plateau()  # a bad plateau fails here, before any run
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"BenchConfig: schedule {entry.name!r} has a bad plateau "
+                    f"{dict(entry.plateau or {})!r}: {exc}"
+                ) from None
 
     @property
     def run_dir(self) -> Path:
@@ -190,6 +266,10 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
             raw = tomllib.load(fh)
     except FileNotFoundError:
         raise ValueError(f"bench --config: file {str(p)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"bench --config: {str(p)!r} is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise ValueError(f"bench --config: cannot read {str(p)!r}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"bench --config: {str(p)!r} is not valid TOML: {exc}") from exc
     data: dict[str, Any] = {}

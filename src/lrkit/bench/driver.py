@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,7 +70,29 @@ def suite_for(cfg: BenchConfig) -> tuple[SuiteEntry, ...]:
     merged = tuple(e for e in base if e.name not in own) + tuple(cfg.schedules)
     if not merged:
         raise ValueError("bench: no schedules to run (default suite off and no --schedule given)")
+    if cfg.baseline != BenchConfig.baseline:  # the default may be absent (no comparisons)
+        check_baseline(cfg.baseline, [e.name for e in merged])
     return select(merged, cfg.only or None)
+
+
+def check_baseline(baseline: str, names: Sequence[str]) -> None:
+    """Raise ValueError unless ``baseline`` names a schedule of the suite (with "did you mean").
+
+    >>> check_baseline("cosin", ["constant", "cosine"])
+    Traceback (most recent call last):
+    ...
+    ValueError: bench: --baseline 'cosin' is not a schedule of this bench; did you mean 'cosine'? known: constant, cosine
+    """
+    if baseline in names:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(str(baseline), list(names), n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(
+        f"bench: --baseline {baseline!r} is not a schedule of this bench{hint} "
+        f"known: {', '.join(names)}"
+    )
 
 
 def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
@@ -78,7 +102,13 @@ def plan_tasks(cfg: BenchConfig) -> list[TaskPlan]:
     entries = suite_for(cfg)
     plans: list[TaskPlan] = []
     for name in cfg.tasks:
-        spec = get_task(name)
+        try:
+            spec = get_task(name)
+        except SystemExit as exc:  # e.g. -t builtins:exit: never a silent exit 0
+            raise RuntimeError(
+                f"bench: loading task {name!r} called exit({exc.code!r}); a task factory "
+                f"must return a lrkit.bench.tasks.TaskSpec"
+            ) from None
         missing = missing_requirements(spec)
         if missing:
             raise ImportError(
@@ -295,6 +325,7 @@ def _execute(
         address=cfg.address,
         gpus_per_run=cfg.gpus_per_run,
         workers_given=cfg.workers is not None,
+        run_timeout=cfg.run_timeout,
     )
 
     def on_result(rec: dict[str, Any]) -> None:
@@ -312,14 +343,66 @@ def _execute(
 
 
 def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> BenchOutcome:
-    """Run (or resume) a bench and write runs.jsonl, results.json, report.md and the PNGs."""
-    from lrkit.bench.report import build_report
+    """Run (or resume) a bench and write runs.jsonl, results.json, report.md and the PNGs.
 
+    The run folder is locked for the whole run (see :func:`lock_run_dir`).
+    """
     t0 = time.perf_counter()
     say = log or (lambda _msg: None)
     plans = plan_tasks(cfg)
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    with lock_run_dir(run_dir):
+        return _run_locked(cfg, plans, run_dir, say, t0)
+
+
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def lock_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``run_dir`` (``fcntl.flock`` on ``run_dir/.lock``).
+
+    A second bench on the same folder gets a RuntimeError naming the holder's pid. The lock
+    goes away with the process that holds it, even after ``kill -9`` (no stale lock files).
+    Without ``fcntl`` (Windows) no lock is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = run_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise RuntimeError(
+                f"bench: the run folder {str(run_dir)!r} is in use by another `lrkit bench` "
+                f"(pid {holder}); wait for it to finish or pick another --name"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _run_locked(
+    cfg: BenchConfig,
+    plans: list[TaskPlan],
+    run_dir: Path,
+    say: Callable[[str], None],
+    t0: float,
+) -> BenchOutcome:
+    from lrkit.bench.report import build_report
+
     runs_path = run_dir / "runs.jsonl"
     done = latest_by_key(read_records(runs_path))
     display = _Display(cfg.quiet)

@@ -5,7 +5,7 @@ flush + fsync, so ``kill -9`` loses at most the runs in flight; a torn last line
 mid-write) is dropped on the next open, garbled lines are skipped, and the *last* record of a
 key wins.
 
->>> rec = {"key": "k1", "status": "ok"}
+>>> rec = {"key": "k1", "status": "error", "task": "t", "schedule": "s", "seed": 0, "error": "x"}
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "runs.jsonl"
 >>> with RunsFile(path) as runs:
@@ -31,11 +31,15 @@ import numpy.typing as npt
 __all__ = [
     "MAX_POINTS",
     "RECORD_VERSION",
+    "RecordWarning",
     "RunsFile",
     "decimate",
     "finite_or_none",
+    "json_safe",
     "latest_by_key",
+    "read_meta",
     "read_records",
+    "record_problem",
     "run_key",
 ]
 
@@ -95,6 +99,27 @@ def finite_or_none(value: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (nan, inf, also numpy floats) replaced by None.
+
+    Dicts, lists and tuples are copied recursively; everything JSON cannot hold as a number
+    becomes null, so ``json.dumps(..., allow_nan=False)`` never fails on a run's numbers.
+
+    >>> json_safe({"a": [1.0, float("inf")], "b": float("nan"), "c": "x"})
+    {'a': [1.0, None], 'b': None, 'c': 'x'}
+    """
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _listify(values: npt.NDArray[np.float64]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values.tolist()]
 
@@ -134,23 +159,107 @@ def decimate(
     return (edges[1:] - 1).tolist(), _listify(means)
 
 
-def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All well-formed records of a runs.jsonl, in file order; bad or torn lines are skipped.
+class RecordWarning(UserWarning):
+    """Some lines of a runs.jsonl were skipped (incomplete or malformed records)."""
 
-    A missing file reads as no records.
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def record_problem(rec: object) -> str | None:
+    """Why ``rec`` is not a usable run record (None when it is).
+
+    Every record needs ``key``, ``status`` ("ok", "diverged" or "error"), ``task``,
+    ``schedule`` and ``seed``; a finished one ("ok"/"diverged") also its settings, target,
+    curves, evaluations and final metrics; an "error" record its ``error`` text.
+
+    >>> record_problem({"key": "k", "status": "ok"})
+    "missing or malformed 'task'"
+    """
+    if not isinstance(rec, dict):
+        return f"not a JSON object ({type(rec).__name__})"
+    checks: list[tuple[str, Any]] = [
+        ("key", lambda v: isinstance(v, str) and v),
+        ("status", lambda v: v in ("ok", "diverged", "error")),
+        ("task", lambda v: isinstance(v, str) and v),
+        ("schedule", lambda v: isinstance(v, str) and v),
+        ("seed", _is_int),
+    ]
+    if rec.get("status") == "error":
+        checks.append(("error", lambda v: isinstance(v, str)))
+    elif rec.get("status") in ("ok", "diverged"):
+        checks += [
+            ("lr_text", lambda v: isinstance(v, str)),
+            ("optimizer", lambda v: isinstance(v, str)),
+            ("peak_lr", _is_num),
+            ("steps", _is_int),
+            (
+                "target",
+                lambda v: (
+                    isinstance(v, dict)
+                    and isinstance(v.get("metric"), str)
+                    and _is_num(v.get("value"))
+                    and isinstance(v.get("higher_is_better"), bool)
+                ),
+            ),
+            (
+                "curves",
+                lambda v: (
+                    isinstance(v, dict)
+                    and isinstance(v.get("step"), list)
+                    and isinstance(v.get("lr"), list)
+                ),
+            ),
+            ("evals", lambda v: isinstance(v, dict) and isinstance(v.get("step"), list)),
+            ("final", lambda v: isinstance(v, dict)),
+        ]
+    for name, ok in checks:
+        if name not in rec or not ok(rec[name]):
+            return f"missing or malformed {name!r}"
+    return None
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """All valid records of a runs.jsonl, in file order.
+
+    Lines that are not JSON, and records that :func:`record_problem` rejects (a hand-edited
+    ``{"key": ..., "status": "ok"}``), are skipped with one :class:`RecordWarning` that counts
+    them; a torn last line (a driver killed mid-write) is skipped silently. A missing file
+    reads as no records.
     """
     p = Path(path)
     if not p.exists():
         return []
     out: list[dict[str, Any]] = []
+    bad: list[str] = []
     with p.open("rb") as fh:
-        for raw in fh:
+        for lineno, raw in enumerate(fh, 1):
             try:
                 rec = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):
+                if raw.endswith(b"\n"):  # a torn tail has no newline: expected, not reported
+                    bad.append(f"line {lineno}: not valid JSON")
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("key"), str):
+            problem = record_problem(rec)
+            if problem is None:
                 out.append(rec)
+            else:
+                bad.append(f"line {lineno}: {problem}")
+    if bad:
+        import warnings
+
+        warnings.warn(
+            f"{p}: skipped {len(bad)} incomplete or malformed record(s) "
+            f"({'; '.join(bad[:3])}{'; ...' if len(bad) > 3 else ''}); "
+            f"their runs count as not done and are rerun",
+            RecordWarning,
+            stacklevel=2,
+        )
     return out
 
 
@@ -220,8 +329,8 @@ class RunsFile:
         return True
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write one record as a JSON line, then flush and fsync."""
-        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+        """Write one record as a JSON line (non-finite floats as null), then flush and fsync."""
+        line = json.dumps(json_safe(record), separators=(",", ":"), allow_nan=False) + "\n"
         self._fh.write(line.encode("utf-8"))
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -243,3 +352,47 @@ class RunsFile:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(read_records(self.path))
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run folder's bench.json (written by the driver), checked: {} when it does not exist.
+
+    ValueError naming the file and the field when it is not JSON, not an object, or a field
+    has the wrong type (``keys``: list of str; ``config``: object; ``plans``: list of objects).
+    """
+    p = Path(path)
+    if not p.exists():
+        return {}
+    try:
+        meta = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{p}: not valid JSON ({exc}); delete it and rerun `lrkit bench` to rewrite it"
+        ) from None
+    if not isinstance(meta, dict):
+        raise ValueError(
+            f"{p}: must be a JSON object, got {type(meta).__name__}; delete it and rerun "
+            f"`lrkit bench` to rewrite it"
+        )
+    checks: dict[str, tuple[str, Any]] = {
+        "keys": (
+            "a list of run keys (str)",
+            lambda v: isinstance(v, list) and all(isinstance(k, str) for k in v),
+        ),
+        "config": ("an object", lambda v: isinstance(v, dict)),
+        "plans": (
+            "a list of objects with a 'task'",
+            lambda v: (
+                isinstance(v, list)
+                and all(isinstance(x, dict) and isinstance(x.get("task"), str) for x in v)
+            ),
+        ),
+        "name": ("a str", lambda v: isinstance(v, str)),
+    }
+    for name, (what, ok) in checks.items():
+        if name in meta and not ok(meta[name]):
+            raise ValueError(
+                f"{p}: {name!r} must be {what}, got {meta[name]!r:.80}; delete the file and "
+                f"rerun `lrkit bench` to rewrite it"
+            )
+    return meta

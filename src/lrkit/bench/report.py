@@ -19,7 +19,7 @@ from typing import Any
 
 from lrkit.bench.aggregate import aggregate
 from lrkit.bench.recommend import ordered_rows, recommendation
-from lrkit.bench.records import latest_by_key, read_records
+from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
 
 __all__ = ["SCHEMA", "build_report", "findings", "inputs_digest", "render_markdown"]
 
@@ -430,14 +430,8 @@ def inputs_digest(run_dir: str | os.PathLike[str]) -> str:
 
 
 def _read_meta(run: Path) -> dict[str, Any]:
-    meta_path = run / "bench.json"
-    if not meta_path.exists():
-        return {}
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    # checked: a malformed bench.json is a ValueError naming the field, not a KeyError later
+    return read_meta(run / "bench.json")
 
 
 def _up_to_date(run: Path, digest: str, plots: bool) -> dict[str, Path] | None:
@@ -532,6 +526,7 @@ def build_report(
             images[task] = [p.name for p in files]
             paths.update({p.stem: p for p in files})
     results_path = run / "results.json"
+    results = json_safe(results)  # non-finite numbers (overflowed stats) become null
     results_path.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
     report_path = run / "report.md"
     report_path.write_text(render_markdown(results, images))

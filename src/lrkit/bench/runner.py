@@ -145,6 +145,30 @@ def error_record(job: Job, exc: BaseException) -> dict[str, Any]:
     return rec
 
 
+def _loss_value(loss: object, task: str, step: int) -> float:
+    """``train_step``'s return value as a float; TypeError naming ``train_step`` otherwise.
+
+    Accepted: a real number (not a bool) or a one-element array/tensor that needs no grad.
+    """
+    if isinstance(loss, bool | str | bytes):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got "
+            f"{type(loss).__name__} {loss!r} at step {step}"
+        )
+    if getattr(loss, "requires_grad", False):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got a tensor that "
+            f"requires grad at step {step}; return loss.item() (or loss.detach())"
+        )
+    try:
+        return float(loss)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{task}.train_step must return the batch loss as a float, got "
+            f"{type(loss).__name__} at step {step}"
+        ) from None
+
+
 def _reached(value: float, target: float, higher: bool) -> bool:
     return value >= target if higher else value <= target
 
@@ -158,6 +182,8 @@ def run_job(job: Job) -> dict[str, Any]:
         return _run(job)
     except Exception as exc:
         return error_record(job, exc)
+    except SystemExit as exc:  # the task called exit(): an error for this run, not the bench
+        return error_record(job, RuntimeError(f"the run called exit({exc.code!r})"))
 
 
 @dataclass
@@ -277,6 +303,8 @@ def _trainer_loop(job: Job, trainer: Any) -> _Trace:
         a = perf()
         loss = trainer.train_step(hp)
         inside += perf() - a
+        if type(loss) is not float:
+            loss = _loss_value(loss, job.task, t)
         losses.append(loss)
         if not isfinite(loss):
             diverged = True
@@ -284,6 +312,10 @@ def _trainer_loop(job: Job, trainer: Any) -> _Trace:
         done = t + 1
         if done % every == 0 or done == steps:
             m = evals.run(done)
+            vloss = m.get("val_loss", 0.0)
+            if not (isinstance(vloss, int | float) and isfinite(vloss)):
+                diverged = True  # a non-finite validation loss: the run diverged
+                break
             if plateau is not None:
                 plateau.report(m.get("val_loss", math.nan))
     n = len(losses)
@@ -354,7 +386,11 @@ def _val_loss_auc(trace: _Trace) -> float | None:
     span = x[-1] if x[0] == 0 else x[-1] - x[0]
     if span <= 0:
         return None
-    return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / span)
+    with np.errstate(over="ignore", invalid="ignore"):
+        auc = float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / span)
+        if not math.isfinite(auc):  # y0 + y1 overflowed: halve and normalise first
+            auc = float(np.sum((y[1:] / 2 + y[:-1] / 2) * (np.diff(x) / span)))
+    return auc if math.isfinite(auc) else None
 
 
 def _final(trace: _Trace) -> dict[str, float | None]:

@@ -1,0 +1,288 @@
+"""A process pool that survives its runs: dead workers, hanging runs and a dead driver.
+
+:class:`WorkerPool` starts ``workers`` processes with the ``spawn`` (or ``forkserver``) start
+method, never ``fork``, and hands each one item at a time over a pipe, so the driver always
+knows which item a worker holds:
+
+- a worker that dies (``os._exit``, a signal, out of memory) turns its item into a
+  :class:`WorkerDied` result carrying the exit code, and is replaced; the other items go on;
+- an item that runs longer than ``timeout`` seconds gets a :class:`RunTimeout` result, its
+  worker is killed and replaced;
+- every worker watches its parent and exits when the driver is gone (``kill -9`` of the driver
+  leaks no process).
+
+>>> with WorkerPool(1) as pool:
+...     pool.map_unordered(abs, [-3, "x"], lambda item, result: print(item, repr(result)))
+-3 3
+x WorkerError("TypeError: bad operand type for abs(): 'str'")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection, wait
+from types import TracebackType
+from typing import Any
+
+__all__ = ["PARENT_POLL_S", "RunTimeout", "WorkerDied", "WorkerError", "WorkerPool"]
+
+#: How often (seconds) an idle or busy worker checks that its parent is still alive.
+PARENT_POLL_S = 0.2
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running an item died; ``exitcode`` as :attr:`Process.exitcode`."""
+
+    def __init__(self, message: str, exitcode: int | None) -> None:
+        super().__init__(message)
+        self.exitcode = exitcode
+
+
+class RunTimeout(TimeoutError):
+    """An item ran longer than the pool's (or the run's) time limit."""
+
+
+class WorkerError(RuntimeError):
+    """An item raised in the worker; the message and traceback are the worker's."""
+
+    def __init__(self, message: str, remote_traceback: str) -> None:
+        super().__init__(message)
+        self.remote_traceback = remote_traceback
+
+
+_STARTED, _OK, _ERR = "started", "ok", "error"
+
+
+def _watch_parent(ppid: int) -> None:
+    """Exit this process (code 70) as soon as its parent ``ppid`` is gone."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != ppid:
+                os._exit(70)
+
+    threading.Thread(target=loop, name="lrkit-parent-watch", daemon=True).start()
+
+
+def _worker_main(
+    conn: Connection,
+    ppid: int,
+    initializer: Callable[..., None] | None,
+    initargs: tuple[Any, ...],
+    slot: int,
+) -> None:
+    """Worker loop: receive ``(fn, item)``; send ``("started", None)``, then ``("ok", result)``
+    or ``("error", (message, traceback))``."""
+    _watch_parent(ppid)
+    if initializer is not None:
+        initializer(slot, *initargs)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, item = msg
+        try:
+            conn.send((_STARTED, None))  # the time limit counts from here, not from start-up
+            reply: tuple[str, Any] = (_OK, fn(item))
+        except BaseException as exc:
+            reply = (_ERR, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:]))
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):  # the driver is gone
+            return
+        except Exception as exc:  # the result cannot be pickled
+            conn.send((_ERR, (f"{type(exc).__name__}: {exc}", traceback.format_exc()[-4000:])))
+
+
+class _Worker:
+    """One worker process, its end of the pipe, and the item it holds."""
+
+    def __init__(self, pool: WorkerPool, slot: int) -> None:
+        ctx = pool._ctx
+        self.slot = slot
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(
+            target=_worker_main,
+            args=(child, os.getpid(), pool.initializer, pool.initargs, slot),
+            name=f"lrkit-bench-worker-{slot}",
+            daemon=False,  # a task may start processes of its own (DataLoader workers)
+        )
+        self.proc.start()
+        child.close()
+        self.item: Any = None
+        self.busy = False
+        self.deadline = float("inf")
+
+    def stop(self, *, kill: bool) -> None:
+        if kill and self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5.0)
+        if self.proc.is_alive():  # pragma: no cover - a worker ignoring SIGTERM/EOF
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """``workers`` spawned processes running one item each; see the module docstring.
+
+    ``initializer(slot, *initargs)`` runs first in each worker; ``slot`` in
+    ``range(workers)`` is the worker's place, which its replacement takes over (so per-slot
+    resources such as GPUs stay with it). ``initializer`` and every ``fn`` passed to
+    :meth:`map_unordered` must be importable module-level functions (spawn pickles them by
+    name).
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        context: str = "spawn",
+        initializer: Callable[..., None] | None = None,
+        initargs: tuple[Any, ...] = (),
+        timeout: float | None = None,
+    ) -> None:
+        import multiprocessing
+
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"WorkerPool: workers must be an int >= 1, got {workers!r}")
+        if context not in ("spawn", "forkserver"):
+            raise ValueError(
+                f"WorkerPool: context must be 'spawn' or 'forkserver', got {context!r}"
+            )
+        if timeout is not None and not (timeout > 0 and timeout < float("inf")):
+            raise ValueError(
+                f"WorkerPool: timeout must be None or a finite number > 0, got {timeout!r}"
+            )
+        self.workers = workers
+        self.initializer = initializer
+        self.initargs = tuple(initargs)
+        self.timeout = timeout
+        self._ctx: Any = multiprocessing.get_context(context)
+        self._live: list[_Worker] = []
+
+    def _spawn(self, slot: int | None = None) -> _Worker:
+        if slot is None:  # the first free place
+            taken = {w.slot for w in self._live}
+            slot = next(i for i in range(self.workers) if i not in taken)
+        worker = _Worker(self, slot)
+        self._live.append(worker)
+        return worker
+
+    def _retire(self, worker: _Worker, *, kill: bool) -> None:
+        self._live.remove(worker)
+        worker.stop(kill=kill)
+
+    def map_unordered(
+        self,
+        fn: Callable[[Any], Any],
+        items: Iterable[Any],
+        on_done: Callable[[Any, Any], None],
+    ) -> None:
+        """Run ``fn(item)`` for every item; call ``on_done(item, result)`` as each finishes.
+
+        ``result`` is ``fn``'s return value, or a :class:`WorkerError`, :class:`WorkerDied` or
+        :class:`RunTimeout` instance. ``on_done`` runs in the calling process.
+        """
+        queue = list(items)
+        queue.reverse()
+        while len(self._live) < min(self.workers, len(queue)):
+            self._spawn()
+
+        def dispatch(worker: _Worker) -> None:
+            while queue:
+                item = queue.pop()
+                try:
+                    worker.conn.send((fn, item))
+                except (BrokenPipeError, OSError):  # died while idle: replace it, try again
+                    queue.append(item)
+                    self._retire(worker, kill=True)
+                    worker = self._spawn(worker.slot)
+                    continue
+                worker.item, worker.busy = item, True
+                worker.deadline = float("inf")  # set when the worker says it started the item
+                return
+
+        for worker in list(self._live):
+            if not worker.busy:
+                dispatch(worker)
+        while any(w.busy for w in self._live):
+            busy = [w for w in self._live if w.busy]
+            nearest = min(w.deadline for w in busy)
+            wait_s = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], wait_s))
+            for worker in busy:
+                result: Any
+                dead = False
+                if worker.conn in ready:
+                    try:
+                        tag, payload = worker.conn.recv()
+                    except (EOFError, OSError):
+                        result, dead = self._died(worker), True
+                    else:
+                        if tag == _STARTED:
+                            if self.timeout is not None:
+                                worker.deadline = time.monotonic() + self.timeout
+                            continue
+                        result = payload if tag == _OK else WorkerError(*payload)
+                elif worker.proc.sentinel in ready:
+                    result, dead = self._died(worker), True
+                elif time.monotonic() >= worker.deadline:
+                    result, dead = (
+                        RunTimeout(
+                            f"the run did not finish within run_timeout={self.timeout:g} s "
+                            f"(a hanging train_step or evaluate?); its worker was stopped"
+                        ),
+                        True,
+                    )
+                else:
+                    continue
+                item = worker.item
+                worker.busy, worker.item = False, None
+                if dead:
+                    self._retire(worker, kill=True)
+                on_done(item, result)
+                if dead:
+                    if queue:
+                        dispatch(self._spawn(worker.slot))
+                else:
+                    dispatch(worker)
+
+    def _died(self, worker: _Worker) -> WorkerDied:
+        worker.proc.join(timeout=5.0)
+        code = worker.proc.exitcode
+        how = f"exit code {code}" if code is None or code >= 0 else f"signal {-code}"
+        return WorkerDied(
+            f"the worker process running this run died ({how}): os._exit, a crash, a kill or "
+            f"out of memory; the other runs go on in a new worker",
+            code,
+        )
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop every worker (``kill=True``: at once, without waiting for their item)."""
+        for worker in self._live:
+            if not kill:
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    worker.conn.send(None)
+        for worker in list(self._live):
+            self._retire(worker, kill=kill)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(kill=exc_type is not None)

@@ -1,0 +1,185 @@
+"""`lrkit bench` / `lrkit report` on bad input: one `error:` line (exit 2), never a traceback,
+never a silent exit 0, and nothing run before the input is known to be good."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from lrkit.bench.cli import register
+from lrkit.bench.config import BenchConfig
+from lrkit.bench.driver import run_bench
+from lrkit.bench.records import read_records
+
+FAKE = "test_bench_runner:fake_task"
+HOSTILE = "bench_tasks_hostile"
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def _bench(tmp_path: Path, *args: str) -> tuple[int, str]:
+    base = ["bench", "--task", FAKE, "--seeds", "1", "--only", "constant", "--backend", "serial"]
+    res = CliRunner().invoke(_app(), [*base, "--out", str(tmp_path), "--quiet", *args])
+    return res.exit_code, res.output
+
+
+def _one_error_line(code: int, output: str, *needles: str) -> None:
+    assert code == 2, output
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), output
+    assert "Traceback" not in output
+    for needle in needles:
+        assert needle in output, output
+
+
+def test_output_folder_that_cannot_be_created_is_one_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, out = _bench(tmp_path, "--out", str(blocker / "runs"))
+    _one_error_line(code, out, str(blocker))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder_is_one_error_line(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    code, out = _bench(tmp_path, "--out", str(ro))
+    _one_error_line(code, out, "Permission denied")
+
+
+def test_permission_denied_output_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what a read-only --out gives a non-root user (root may write anywhere, so simulate it)
+    def denied(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    code, out = _bench(tmp_path, "--name", "ro")
+    _one_error_line(code, out, "Permission denied", str(tmp_path / "ro"))
+
+
+def test_config_that_is_a_folder_is_one_error_line(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "-c", str(tmp_path))
+    _one_error_line(code, out, "is a folder, not a TOML file")
+
+
+@pytest.mark.parametrize("name", ["..", "../escape", "a/b", "."])
+def test_name_outside_out_is_rejected(tmp_path: Path, name: str) -> None:
+    code, out = _bench(tmp_path / "out", "--name", name)
+    _one_error_line(code, out, "single folder name")
+    assert not (tmp_path / "escape").exists() and not any(tmp_path.glob("*/runs.jsonl"))
+
+
+def test_task_factory_that_exits_is_an_error_not_a_silent_success(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "-t", "builtins:exit")
+    _one_error_line(code, out, "called exit(")
+
+
+def test_unknown_baseline_fails_up_front_with_did_you_mean(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--baseline", "cosin", "--name", "b")
+    _one_error_line(code, out, "did you mean 'cosine'")
+    assert not (tmp_path / "b" / "runs.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--lr", "inf"], "finite number > 0"),
+        (["--lr", "nan"], "finite number > 0"),
+        (["--lr", "1e308", "--tune-lr"], "overflows to inf"),
+        (["--run-timeout", "0"], "run_timeout"),
+    ],
+)
+def test_bad_numbers_fail_before_any_run(tmp_path: Path, args: list[str], needle: str) -> None:
+    code, out = _bench(tmp_path, *args, "--name", "n")
+    _one_error_line(code, out, needle)
+    assert not (tmp_path / "n").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        (
+            '[[schedule]]\nname = "p"\nlr = "constant(1.0)"\nplateau = {factor = 5}\n',
+            "bad plateau",
+        ),
+        ('stats_seed = "x"\n', "stats_seed='x'"),
+        ('plots = "yes"\n', "plots='yes'"),
+    ],
+)
+def test_bad_toml_values_fail_before_any_run(tmp_path: Path, toml: str, needle: str) -> None:
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(toml)
+    code, out = _bench(tmp_path, "-c", str(cfg), "--name", "t")
+    _one_error_line(code, out, needle)
+    assert not (tmp_path / "t").exists()
+
+
+def test_run_timeout_flag_turns_a_hang_into_a_failed_run(tmp_path: Path) -> None:
+    args = ["bench", "-t", f"{HOSTILE}:hang_task", "--seeds", "2", "--only", "constant"]
+    args += ["--backend", "serial", "--run-timeout", "0.5", "--out", str(tmp_path), "--quiet"]
+    res = CliRunner().invoke(_app(), [*args, "--no-plots"])
+    assert res.exit_code == 1, res.output
+    assert "1 failed" in res.output and "run_timeout=0.5 s" in res.output
+
+
+def test_report_warns_once_with_the_count_of_skipped_records(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--name", "w", "--no-plots")
+    assert code == 0, out
+    runs = tmp_path / "w" / "runs.jsonl"
+    key = read_records(runs)[0]["key"]
+    with runs.open("a") as fh:
+        fh.write(json.dumps({"key": key, "status": "ok"}) + "\n")
+    res = CliRunner().invoke(_app(), ["report", str(tmp_path / "w"), "--no-plots"])
+    assert res.exit_code == 0, res.output
+    assert "warning: " in res.output and "skipped 1 incomplete or malformed" in res.output
+
+
+def test_malformed_bench_json_is_one_error_line(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--name", "m", "--no-plots")
+    assert code == 0, out
+    (tmp_path / "m" / "bench.json").write_text('{"keys": 5}')
+    res = CliRunner().invoke(_app(), ["report", str(tmp_path / "m")])
+    _one_error_line(res.exit_code, res.output, "'keys' must be a list")
+
+
+@pytest.mark.parametrize(
+    ("task", "needle"),
+    [
+        ("returns_str_task", "got str '0.5' at step 0"),
+        ("returns_bool_task", "got bool True at step 0"),
+        ("returns_grad_tensor_task", "tensor that requires grad at step 0"),
+    ],
+)
+def test_train_step_returning_a_non_float_is_an_error_naming_train_step(
+    tmp_path: Path, task: str, needle: str
+) -> None:
+    if task == "returns_grad_tensor_task":
+        pytest.importorskip("torch")
+    cfg = BenchConfig(
+        name="x",
+        tasks=(f"{HOSTILE}:{task}",),
+        seeds=1,
+        out=str(tmp_path),
+        quiet=True,
+        only=("constant",),
+        plots=False,
+        bootstrap=200,
+        backend="serial",
+    )
+    out = run_bench(cfg)
+    assert out.errors == 1
+    (rec,) = read_records(tmp_path / "x" / "runs.jsonl")
+    assert rec["status"] == "error"
+    assert ".train_step must return the batch loss as a float" in rec["error"]
+    assert needle in rec["error"]
