@@ -32,6 +32,7 @@ __all__ = [
     "Mirror",
     "Product",
     "Repeat",
+    "Retarget",
     "Scale",
     "Sequence",
     "Shift",
@@ -651,3 +652,71 @@ class Sum(_Combine):
 
     def _neutral_range(self) -> tuple[float, float]:
         return 0.0, 0.0
+
+
+@register(
+    "retarget",
+    kind="combinator",
+    example="cosine(start=0.1, steps=100).retarget(at=40, end=100, new_end=160)",
+)
+@dataclass(frozen=True, repr=False)
+class Retarget(_Method):
+    """A change of training budget at step ``at``: steps ``at..end`` are stretched onto ``at..new_end``.
+
+    value(t) = s(t)                                            for t < at
+    value(t) = s(at + (t − at) · (end − at) / (new_end − at))  for at <= t <= new_end
+    value(t) = s(end + (t − new_end))                          for t > new_end
+
+    The value at ``at`` is unchanged, the old end value is reached at ``new_end``, a monotone
+    schedule stays monotone, and steps before ``at`` are untouched (a linear time warp).
+
+    Args:
+      schedule: the schedule being retargeted.
+      at: the step where the budget changes (an int >= 0).
+      end: the old end of training (an int > ``at``).
+      new_end: the new end of training (an int > ``at``).
+
+    >>> import lrkit
+    >>> s = lrkit.linear(start=1.0, end=0.0, steps=4).retarget(at=2, end=4, new_end=6)
+    >>> [s(t) for t in range(8)]
+    [1.0, 0.75, 0.5, 0.375, 0.25, 0.125, 0.0, 0.0]
+    """
+
+    schedule: Schedule
+    at: int
+    end: int
+    new_end: int
+
+    def __post_init__(self) -> None:
+        _set(self, "schedule", _schedule("retarget", "schedule", self.schedule))
+        _set(self, "at", check.integer("retarget", "at", self.at, low=0))
+        _set(self, "end", check.integer("retarget", "end", self.end, low=0))
+        _set(self, "new_end", check.integer("retarget", "new_end", self.new_end, low=0))
+        if self.end <= self.at:
+            raise ScheduleError(
+                f"retarget(): end must be an int > at={self.at}, got end={self.end!r}"
+            )
+        if self.new_end <= self.at:
+            raise ScheduleError(
+                f"retarget(): new_end must be an int > at={self.at}, got new_end={self.new_end!r}"
+            )
+
+    @property
+    def duration(self) -> float | None:
+        inner = self.schedule.duration
+        if inner is None:
+            return None
+        if inner <= self.at:
+            return inner
+        if inner <= self.end:
+            return self.at + (inner - self.at) * (self.new_end - self.at) / (self.end - self.at)
+        return self.new_end + (inner - self.end)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        at, end, new_end = float(self.at), float(self.end), float(self.new_end)
+        stretched = at + (t - at) * (end - at) / (new_end - at)
+        local = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
+        return self.schedule._eval(local, xp)
+
+    def value_range(self) -> tuple[float, float]:
+        return self.schedule.value_range()

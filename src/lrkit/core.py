@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Mirror,
         Product,
         Repeat,
+        Retarget,
         Scale,
         Sequence,
         Shift,
@@ -245,6 +246,16 @@ class Schedule:
         from lrkit.compose import Mirror
 
         return Mirror(self, low=low, high=high)
+
+    def retarget(self, at: int, end: int, new_end: int) -> Retarget:
+        """The budget changed at step ``at``: steps ``at..end`` stretched onto ``at..new_end``.
+
+        See :class:`lrkit.compose.Retarget`: the value at ``at`` is kept and the old end value is
+        reached at ``new_end``.
+        """
+        from lrkit.compose import Retarget
+
+        return Retarget(self, at=at, end=end, new_end=new_end)
 
     # -- range ------------------------------------------------------------------------------
     def value_range(self) -> tuple[float, float]:

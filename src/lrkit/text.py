@@ -32,7 +32,7 @@ from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
 
 __all__ = ["from_dict", "parse"]
 
-_METHODS = ("repeat", "clip", "shift", "mirror", "truncate")
+_METHODS = ("repeat", "clip", "shift", "mirror", "truncate", "retarget")
 
 
 def parse(text: str) -> Schedule:
