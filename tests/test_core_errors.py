@@ -187,7 +187,7 @@ def test_from_dict_rejects_unknown_types_and_fields() -> None:
 def test_warmup_alone_cannot_be_evaluated() -> None:
     with pytest.raises(TypeError, match=r"warm-up prefix, not a schedule: it cannot be evaluated"):
         lrkit.warmup(10)(3)
-    with pytest.raises(TypeError, match=r"ends a sequence with a warm-up"):
+    with pytest.raises(TypeError, match=r"it cannot end a sequence"):
         lrkit.constant(0.1, steps=5) >> lrkit.warmup(10)
 
 

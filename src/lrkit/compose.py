@@ -91,26 +91,25 @@ class WarmupPrefix:
     def __repr__(self) -> str:
         return f"lrkit.{self}"
 
-    def _misuse(self, what: str) -> NoReturn:
+    def _misuse(self, what: str, right: str | None = None) -> NoReturn:
+        right = right or f"({self} >> {_EXAMPLE_AFTER}){_SUFFIX.get(what, '')}"
         raise ScheduleTypeError(
             f"{self} is a warm-up prefix, not a schedule: {what}; put it in front of the schedule "
-            f"it leads into, e.g. ({self} >> {_EXAMPLE_AFTER}){_SUFFIX.get(what, '')}"
+            f"it leads into: {right}"
         )
 
     def __rshift__(self, other: object) -> Warmup:
         if isinstance(other, Schedule):
             return Warmup(self.steps, self.start, self.shape, then=other)
         if isinstance(other, WarmupPrefix):
-            self._misuse("two warm-ups in a row need the schedule after them")
+            self._misuse(
+                "two warm-ups in a row need the schedule after them",
+                f"{self} >> ({other} >> {_EXAMPLE_AFTER})",
+            )
         return NotImplemented
 
     def __rrshift__(self, other: object) -> NoReturn:
-        self._misuse(
-            f"'{other} >> {self}' ends a sequence with a warm-up; write "
-            f"{other} >> ({self} >> {_EXAMPLE_AFTER})"
-            if isinstance(other, Schedule)
-            else "it cannot follow a non-schedule"
-        )
+        self._misuse("it cannot end a sequence", f"{other} >> ({self} >> {_EXAMPLE_AFTER})")
 
     def __call__(self, t: object) -> NoReturn:
         self._misuse("it cannot be evaluated")
