@@ -41,6 +41,7 @@ from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence
 from lrkit.core import Array, Schedule
 from lrkit.errors import ScheduleError
 from lrkit.families import (
+    CYCLIC_MODES,
     Constant,
     Cosine,
     Cyclic,
@@ -327,7 +328,7 @@ def cosine_annealing_warm_restarts_schedule(
     return Cosine(lr, eta, steps=t0).repeat(mult=float(mult))
 
 
-_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+_CYCLIC_MODES = CYCLIC_MODES  # one list of CyclicLR modes: lrkit.families.CYCLIC_MODES
 
 
 def cyclic_lr_schedule(
