@@ -149,7 +149,7 @@ def warmup(steps: Duration | str, start: float = 0.0, shape: str = "linear") -> 
     >>> [s(t) for t in range(4)]
     [0.0, 0.5, 1.0, 1.0]
     """
-    return WarmupPrefix(steps, start, shape)  # type: ignore[arg-type]
+    return WarmupPrefix(as_duration("warmup", "steps", steps), start, shape)
 
 
 class Warmup(

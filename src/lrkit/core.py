@@ -102,7 +102,8 @@ class Schedule:
         if name is not None:
             if example is None:
                 raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
-            registry.register(name, kind=kind, example=example, factory=factory)(cls)
+            cls.name = name
+            registry.add(name, cls, kind=kind, example=example, factory=factory)
 
     def _set_fields(self, **values: object) -> None:
         """Store validated field values from ``__post_init__`` (the dataclass is frozen)."""

@@ -20,7 +20,6 @@ says so): a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_val
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import numbers
@@ -471,9 +470,9 @@ def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
             "schedule (e.g. warmup(...) >> ...)"
         )
     if not part.bounded:
-        fields = {f.name for f in dataclasses.fields(part)}  # type: ignore[arg-type]
-        if "steps" in fields and part.steps is None:  # type: ignore[attr-defined]
-            return dataclasses.replace(part, steps=length)  # type: ignore[type-var]
+        fields = {f.name for f in part._fields()}
+        if "steps" in fields and part._length() is None:
+            return part._replace(steps=length)
         return part.truncate(length)
     duration = part.duration
     assert duration is not None

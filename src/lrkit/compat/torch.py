@@ -22,7 +22,6 @@ lrkit schedule out (no optimizer needed).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import numbers
@@ -476,7 +475,7 @@ def _same_spec(a: GroupSpec, b: GroupSpec) -> bool:
 def _contains(s: Schedule, kinds: tuple[type, ...]) -> bool:
     if isinstance(s, kinds):
         return True
-    for f in dataclasses.fields(s):  # type: ignore[arg-type]
+    for f in s._fields():
         value = getattr(s, f.name)
         items = value if isinstance(value, tuple) else (value,)
         if any(isinstance(v, Schedule) and _contains(v, kinds) for v in items):
@@ -1065,7 +1064,7 @@ def _cut(func: str, s: Schedule, n: int) -> Schedule:
         if d < n:
             return s.truncate(n)  # holds s(d) from d on
     if isinstance(s, _ENDLESS_WITH_STEPS):  # values before n do not depend on steps=
-        return dataclasses.replace(s, steps=n)  # type: ignore[type-var]
+        return s._replace(steps=n)
     if isinstance(s, Linear):
         return Linear(s.start, float(s(n)), steps=n)
     if isinstance(s, Scale):
