@@ -12,6 +12,7 @@ import pytest
 import lrkit
 from lrkit import registry
 
+
 class _Examples(dict[str, lrkit.Schedule]):
     """The registry's example of each name, parsed on first use (so a leaf registered later, as
     tests/test_core_contributing.py does, is checked by the same tests)."""

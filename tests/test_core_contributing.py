@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import test_core_contract as contract
 
 import lrkit
+import test_core_contract as contract
 from lrkit import registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def namespace() -> Iterator[dict[str, Any]]:
     try:
         for block in _code_blocks():
             code = compile(block, "CONTRIBUTING.md", "exec", dont_inherit=True)
-            exec(code, module.__dict__)  # noqa: S102 - our own docs
+            exec(code, module.__dict__)
         yield module.__dict__
     finally:
         del sys.modules[module.__name__]
@@ -54,7 +54,9 @@ def test_each_walkthrough_is_at_most_15_lines_of_code() -> None:
         assert len(lines) <= 17, lines  # 15 lines of code plus the class statement's 2 lines
 
 
-def test_the_example_leaf_and_combinator_are_registered_and_parse(namespace: dict[str, Any]) -> None:
+def test_the_example_leaf_and_combinator_are_registered_and_parse(
+    namespace: dict[str, Any],
+) -> None:
     assert set(NEW) <= set(registry.names())
     leaf = lrkit.parse("sigmoid_decay(0.1, steps=100)")
     assert isinstance(leaf, namespace["SigmoidDecay"])
