@@ -239,3 +239,62 @@ def test_core_never_imports_the_combinators_and_the_library_never_imports_the_be
     for name, targets in graph.items():
         if name.startswith("lrkit.finder") and name != "lrkit.finder.cli":
             assert not any(t.startswith("lrkit.bench") for t in targets), name
+
+
+# -- 3. a public API a person can hold in their head --------------------------------------------
+def test_the_public_api_is_about_30_names_all_importable() -> None:
+    assert 25 <= len(lrkit.__all__) <= 32
+    for name in lrkit.__all__:
+        assert getattr(lrkit, name) is not None, name
+    assert lrkit.Plateau.__module__ == "lrkit.plateau"
+    for name in lrkit.__all__:
+        if name.islower() and name in lrkit.registry.names():
+            assert lrkit.registry.get(name).factory is getattr(lrkit, name), name
+    from lrkit.compose import Sequence
+    from lrkit.families import Cosine
+
+    assert lrkit.Cosine is Cosine is lrkit.cosine and lrkit.Sequence is Sequence  # 0.1 names
+
+
+def test_every_leaf_and_preset_takes_steps_by_keyword_and_anneals_default_end_to_zero() -> None:
+    import inspect
+
+    for name in lrkit.registry.names():
+        entry = lrkit.registry.get(name)
+        if entry.kind not in ("leaf", "preset") or entry.cls is None:
+            continue
+        params = inspect.signature(entry.cls).parameters
+        if "steps" in params:
+            assert params["steps"].kind is inspect.Parameter.KEYWORD_ONLY, name
+    for anneal in (lrkit.linear, lrkit.cosine, lrkit.polynomial, lrkit.one_minus_sqrt, lrkit.rex):
+        params = inspect.signature(anneal).parameters
+        assert list(params)[:2] == ["start", "end"] and params["end"].default == 0.0
+        assert anneal(1.0, steps=4)(4) == 0.0
+
+
+# -- 2. one error policy ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("build", "kind"),
+    [
+        (lambda: lrkit.Plateau(factor=2.0), lrkit.ScheduleError),
+        (lambda: lrkit.Plateau(patience="3"), lrkit.ScheduleTypeError),
+        (lambda: lrkit.Plateau().report("x"), lrkit.ScheduleTypeError),
+        (lambda: lrkit.cosine(start=0.1, steps=0), lrkit.ScheduleError),
+        (lambda: lrkit.parse(3), lrkit.ScheduleTypeError),
+    ],
+)
+def test_bad_arguments_raise_the_schedule_error_family(
+    build: Callable[[], object], kind: type[Exception]
+) -> None:
+    with pytest.raises(kind):
+        build()
+
+
+def test_compat_argument_errors_are_schedule_errors_with_one_message_shape() -> None:
+    from lrkit.compat import _args
+
+    err = _args.fail("StepLR", "gamma", -1.0, "> 0")
+    assert isinstance(err, lrkit.ScheduleError)
+    assert str(err) == "StepLR: gamma=-1.0 is invalid; gamma must be > 0"
+    with pytest.raises(lrkit.ScheduleTypeError, match="step_size='a' is invalid"):
+        _args.int_at_least("StepLR", "step_size", "a", 1)
