@@ -72,6 +72,11 @@ class WarmupPrefix:
     ``warmup(n) >> s`` is the schedule :class:`Warmup`; every other use of a bare prefix (calling,
     scaling, adding, repeating it, or putting it last in a sequence) raises ``TypeError`` at once,
     with the right form in the message.
+
+    Args:
+      steps: length of the ramp (int steps or a share like ``"5%"``).
+      start: value at step 0.
+      shape: curve of the ramp (:data:`lrkit.shapes.SHAPES`).
     """
 
     steps: Duration
@@ -143,6 +148,11 @@ def warmup(steps: Duration | str, start: float = 0.0, shape: str = "linear") -> 
     The ramp goes from ``start`` to the first value of the schedule after it, with the curve
     ``shape`` (any of :data:`lrkit.shapes.SHAPES`: linear by default, ``"exp"`` geometric,
     ``"constant"`` holds ``start``).
+
+    Args:
+      steps: length of the ramp (int steps or a share like ``"5%"``).
+      start: value at step 0 (default 0).
+      shape: curve of the ramp (:data:`lrkit.shapes.SHAPES`, default linear).
 
     >>> import lrkit
     >>> s = lrkit.warmup(2) >> lrkit.constant(1.0)
@@ -487,6 +497,11 @@ class Clip(
     """Values clipped into ``[low, high]``: ``s.clip(low=..., high=...)``.
 
     value(t) = min(max(s(t), low), high)
+
+    Args:
+      schedule: the schedule clipped.
+      low: lower bound (``None``: none).
+      high: upper bound (``None``: none).
     """
 
     schedule: Schedule
@@ -574,6 +589,12 @@ class Repeat(
     With P = s.duration, cycle k starts at b_k = P·(mult^k − 1)/(mult − 1) (k·P when mult = 1):
     value(t) = decay^k · s((t − b_k) / mult^k).  ``cycles`` ends it after that many periods.
     ``cosine(start, end, steps=T_0).repeat(mult=T_mult)`` is PyTorch's CosineAnnealingWarmRestarts.
+
+    Args:
+      schedule: the schedule replayed (it must have an end).
+      mult: period growth factor (>= 1; PyTorch's ``T_mult``).
+      decay: peak factor per period (> 0).
+      cycles: number of periods, ``None`` for endless.
     """
 
     schedule: Schedule
@@ -661,6 +682,11 @@ class Mirror(
 
     Smith (2018): momentum high where the LR is low. ``cyclic(...).mirror(0.8, 0.9)`` is CyclicLR's
     momentum.
+
+    Args:
+      schedule: the schedule whose range is mirrored.
+      low: value where the schedule is highest.
+      high: value where the schedule is lowest.
     """
 
     schedule: Schedule

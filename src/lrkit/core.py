@@ -277,7 +277,13 @@ class Schedule:
     __radd__ = __add__
 
     def repeat(self, mult: float = 1.0, decay: float = 1.0, cycles: int | None = None) -> Schedule:
-        """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``."""
+        """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``.
+
+        Args:
+          mult: each period is ``mult`` times longer than the one before (>= 1).
+          decay: each period's values are ``decay`` times the one before (> 0).
+          cycles: number of periods, ``None`` for endless.
+        """
         return _combinator("repeat")(self, mult=mult, decay=decay, cycles=cycles)
 
     def clip(self, low: float | None = None, high: float | None = None) -> Schedule:
@@ -301,6 +307,11 @@ class Schedule:
 
         See :class:`lrkit.compose.Retarget`: the value at ``at`` is kept and the old end value is
         reached at ``new_end``.
+
+        Args:
+          at: the step where the budget changes (an int >= 0).
+          end: the old end of training (an int > ``at``).
+          new_end: the new end of training (an int > ``at``).
         """
         return _combinator("retarget")(self, at=at, end=end, new_end=new_end)
 
