@@ -43,6 +43,7 @@ __all__ = [
     "Warmup",
     "WarmupPrefix",
     "add",
+    "phase_starts",
     "product",
     "sequence",
     "warmup",
@@ -373,6 +374,23 @@ class Sequence(
     def value_range(self) -> tuple[float, float]:
         ranges = [part.value_range() for part in self.parts]
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+# -- phases: what a sequence (with its warm-ups) plays one after the other ----------------------
+
+
+def phase_starts(schedule: Schedule) -> list[float]:
+    """The steps where each phase of ``schedule`` begins (``[0.0]`` for a single phase).
+
+    >>> import lrkit
+    >>> phase_starts(lrkit.constant(1.0, steps=3) >> (lrkit.warmup(2) >> lrkit.constant(0.5)))
+    [0.0, 3.0, 5.0]
+    """
+    starts = [0.0]
+    for segment in _segments(schedule)[:-1]:
+        own = steps_of(segment.steps) if isinstance(segment, Warmup) else segment.duration
+        starts.append(starts[-1] + (own or 0.0))
+    return starts
 
 
 # -- binding a chain of phases with cumulative rounding -----------------------------------------
