@@ -131,7 +131,7 @@ class WarmupPrefix:
     __radd__ = __add__
 
     def __getattr__(self, name: str) -> Any:
-        if name in (*METHODS, "bind", "to_dict", "value_range", "duration", "bounded"):
+        if name in (*METHODS, "bind", "to_dict", "value_range"):
             self._misuse(f".{name} needs a schedule")
         raise AttributeError(name)
 
