@@ -121,6 +121,14 @@ def test_shares_round_at_phase_boundaries_in_longer_chains() -> None:
         assert s.bind(total).duration == total + 7
 
 
+def test_shares_bind_exactly_through_scaling_clipping_and_mirroring() -> None:
+    s = (lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%") * 0.5).clip(low=0.01)
+    momentum = (lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%")).mirror(0.85, 0.95)
+    for total in (110, 333, 4999):
+        assert s.bind(total).duration == total
+        assert momentum.bind(total).duration == total
+
+
 def test_shares_adding_up_to_more_than_100_percent_fail_at_bind() -> None:
     s = lrkit.warmup("50%") >> lrkit.cosine(start=1.0, steps="80%")
     with pytest.raises(lrkit.ScheduleError, match=r"add up to more than 100% \(50% \+ 80%\)"):

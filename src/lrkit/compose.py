@@ -397,11 +397,14 @@ def phase_starts(schedule: Schedule) -> list[float]:
 
 
 def _segments(schedule: Schedule) -> list[Schedule]:
-    """The phases played one after the other: sequence parts, a warm-up's ramp and what follows."""
+    """The phases played one after the other: sequence parts, a warm-up's ramp and what follows
+    (looking through scaling, clipping and mirroring, which keep the length)."""
     if isinstance(schedule, Sequence):
         return [seg for part in schedule.parts for seg in _segments(part)]
     if isinstance(schedule, Warmup):
         return [schedule, *_segments(schedule.then)]
+    if isinstance(schedule, Scale | Clip | Mirror):  # same length as what they wrap
+        return _segments(schedule.schedule)
     return [schedule]
 
 
@@ -441,6 +444,8 @@ def _bind_chain(schedule: Schedule, total_steps: int) -> Schedule:
 def _rebuild(schedule: Schedule, lengths: Iterator[int | None], total_steps: int) -> Schedule:
     if isinstance(schedule, Sequence):
         return Sequence(tuple(_rebuild(part, lengths, total_steps) for part in schedule.parts))
+    if isinstance(schedule, Scale | Clip | Mirror):
+        return schedule._replace(schedule=_rebuild(schedule.schedule, lengths, total_steps))
     length = next(lengths)
     if isinstance(schedule, Warmup):
         then = _rebuild(schedule.then, lengths, total_steps)
