@@ -306,3 +306,30 @@ def test_compat_argument_errors_are_schedule_errors_with_one_message_shape() -> 
     assert str(err) == "StepLR: gamma=-1.0 is invalid; gamma must be > 0"
     with pytest.raises(lrkit.ScheduleTypeError, match="step_size='a' is invalid"):
         _args.int_at_least("StepLR", "step_size", "a", 1)
+
+
+def test_a_schedule_class_written_the_0_1_way_still_works() -> None:
+    from dataclasses import FrozenInstanceError, dataclass
+
+    from lrkit.core import Array
+
+    try:
+
+        @lrkit.registry.register("test_old_style", example="test_old_style(0.5)")
+        @dataclass(frozen=True, repr=False)
+        class OldStyle(Schedule):
+            value: float
+            _positional = ("value",)
+
+            def _eval(self, t: Array, xp: object) -> Array:
+                return t * 0.0 + self.value
+
+        s = lrkit.parse("test_old_style(0.5)")
+        assert isinstance(s, OldStyle) and s == OldStyle(0.5) and str(s) == "test_old_style(0.5)"
+        assert s(3) == 0.5 and not s.bounded
+        with pytest.raises(FrozenInstanceError):
+            s.value = 1.0  # type: ignore[misc]
+        with pytest.raises(FrozenInstanceError):
+            COS.start = 1.0  # type: ignore[misc]
+    finally:
+        lrkit.registry._ENTRIES.pop("test_old_style", None)

@@ -99,11 +99,24 @@ class Schedule:
     ) -> None:
         super().__init_subclass__(**kwargs)
         dataclasses.dataclass(frozen=True, repr=False, eq=eq)(cls)
+        # immutability comes from Schedule.__setattr__, so a class still decorated the 0.1 way
+        # (``@dataclass(frozen=True)`` on top) may add the generated methods once more
+        for method in ("__setattr__", "__delattr__"):
+            if method in cls.__dict__:
+                delattr(cls, method)
         if name is not None:
             if example is None:
                 raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
             cls.name = name
             registry.add(name, cls, kind=kind, example=example, factory=factory)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(
+            f"cannot assign to field {name!r}: schedules are values"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}: schedules are values")
 
     def _set_fields(self, **values: object) -> None:
         """Store validated field values from ``__post_init__`` (the dataclass is frozen)."""

@@ -96,6 +96,8 @@ def register(
     """
 
     def decorate(obj: F) -> F:
+        if isinstance(obj, type):  # a class registered the 0.1 way, by decorator: name it too
+            setattr(obj, "name", name)  # noqa: B010 - `name` is a ClassVar of lrkit schedules
         add(name, obj, kind=kind, example=example, factory=factory)
         return obj
 
