@@ -81,6 +81,10 @@ def test_python_operators_build_what_the_text_form_reads() -> None:
     assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
 
 
+def test_the_0_1_spelling_warmup_class_then_schedule_still_builds_the_same_value() -> None:
+    assert Warmup(10) >> COS == lrkit.warmup(10) >> COS  # type: ignore[call-arg]
+
+
 def test_sequence_dicts_saved_with_a_bare_warmup_part_still_load() -> None:
     old = {
         "type": "sequence",

@@ -206,10 +206,15 @@ class Warmup(
         if self.shape == "exp" and self.then.is_bound and self._target <= 0.0:
             raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if (args or kwargs) and "then" not in kwargs:
+            return WarmupPrefix(*args, **kwargs)  # the 0.1 spelling `Warmup(n) >> s`
+        return super().__new__(cls)
+
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
         # dicts saved before the prefix type hold a bare warm-up as a part of a sequence
-        return cls(**fields) if "then" in fields else WarmupPrefix(**fields)
+        return cls(**fields)
 
     @cached_property
     def _target(self) -> float:
