@@ -1,4 +1,22 @@
-"""Argument checks shared by every constructor; messages name the function, parameter, value and range."""
+"""The one validation module: every argument check of lrkit goes through it.
+
+Errors are lrkit's :class:`~lrkit.errors.ScheduleError` family (a ``ValueError``; wrong types raise
+:class:`~lrkit.errors.ScheduleTypeError`, also a ``TypeError``). Messages name the function, the
+parameter, the value and what is allowed, in one of two shapes:
+
+* schedules (text-form names): ``cosine(): steps must be an int >= 1, got 0`` — :func:`number`,
+  :func:`integer`, :func:`boolean`, :func:`choice`;
+* objects with PyTorch-style argument names (``Plateau``, ``lrkit.compat``, the framework
+  adapters): ``Plateau: factor=2.0 is invalid; factor must be in (0, 1)`` — :func:`invalid` and
+  :func:`invalid_type` build those errors.
+
+>>> integer("cosine", "steps", 0, low=1)
+Traceback (most recent call last):
+...
+lrkit.errors.ScheduleError: cosine(): steps must be an int >= 1, got 0
+>>> str(invalid("Plateau", "factor", 2.0, "in (0, 1)"))
+'Plateau: factor=2.0 is invalid; factor must be in (0, 1)'
+"""
 
 from __future__ import annotations
 
@@ -8,7 +26,7 @@ from collections.abc import Iterable
 
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
-__all__ = ["boolean", "choice", "integer", "number"]
+__all__ = ["boolean", "choice", "integer", "invalid", "invalid_type", "number"]
 
 
 def number(
@@ -21,7 +39,17 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """A finite real number within the given bounds, returned as ``float``."""
+    """A finite real number within the given bounds, returned as ``float``.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      low: lowest allowed value (``None``: unbounded).
+      high: highest allowed value.
+      low_open: exclude ``low`` itself.
+      high_open: exclude ``high`` itself.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ScheduleTypeError(f"{func}(): {name} must be a number, got {value!r}")
     result = float(value)
@@ -36,7 +64,14 @@ def number(
 
 
 def integer(func: str, name: str, value: object, *, low: int | None = None) -> int:
-    """An ``int`` (numpy integers too, not ``bool``) no smaller than ``low``."""
+    """An ``int`` (numpy integers too, not ``bool``) no smaller than ``low``.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      low: smallest allowed value.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ScheduleTypeError(f"{func}(): {name} must be an int, got {value!r}")
     result = int(value)
@@ -46,14 +81,27 @@ def integer(func: str, name: str, value: object, *, low: int | None = None) -> i
 
 
 def boolean(func: str, name: str, value: object) -> bool:
-    """A real ``bool`` (no truthy strings)."""
+    """A real ``bool`` (no truthy strings).
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+    """
     if not isinstance(value, bool):
         raise ScheduleTypeError(f"{func}(): {name} must be True or False, got {value!r}")
     return value
 
 
 def choice(func: str, name: str, value: object, options: Iterable[str]) -> str:
-    """One of the allowed strings."""
+    """One of the allowed strings.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      options: the allowed strings.
+    """
     allowed = list(options)
     if not isinstance(value, str) or value not in allowed:
         listed = ", ".join(repr(option) for option in allowed)
@@ -71,3 +119,27 @@ def _describe(low: float | None, high: float | None, low_open: bool, high_open: 
     if high is not None:
         return f" {'<' if high_open else '<='} {high:g}"
     return ""
+
+
+def invalid(where: str, name: str, value: object, allowed: str) -> ScheduleError:
+    """``<where>: <name>=<value!r> is invalid; <name> must be <allowed>`` (to raise).
+
+    Args:
+      where: the callable as the user wrote it (``Plateau``, ``StepLR``).
+      name: the parameter.
+      value: the argument.
+      allowed: what is allowed, e.g. ``"in (0, 1)"``.
+    """
+    return ScheduleError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")
+
+
+def invalid_type(where: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
+    """As :func:`invalid`, for a value of the wrong type (also a ``TypeError``).
+
+    Args:
+      where: the callable as the user wrote it.
+      name: the parameter.
+      value: the argument.
+      allowed: what is allowed.
+    """
+    return ScheduleTypeError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")

@@ -15,6 +15,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from lrkit import _validate as check
+from lrkit.errors import ScheduleError
+
 __all__ = ["Plateau"]
 
 Mode = Literal["min", "max"]
@@ -27,13 +30,13 @@ _ON_NAN = ("bad", "skip", "raise")
 _STATE_VERSION = 1
 
 
-def _fail(param: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"Plateau: {param}={value!r} is invalid; {param} must be {allowed}")
+def _fail(param: str, value: object, allowed: str) -> ScheduleError:
+    return check.invalid("Plateau", param, value, allowed)
 
 
 def _check_real(param: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"Plateau: {param}={value!r} is invalid; {param} must be a real number")
+        raise check.invalid_type("Plateau", param, value, "a real number")
     out = float(value)
     if not math.isfinite(out):
         raise _fail(param, value, "finite")
@@ -42,7 +45,7 @@ def _check_real(param: str, value: object) -> float:
 
 def _check_count(param: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Plateau: {param}={value!r} is invalid; {param} must be an int >= 0")
+        raise check.invalid_type("Plateau", param, value, "an int >= 0")
     if value < 0:
         raise _fail(param, value, "an int >= 0")
     return int(value)
@@ -115,9 +118,7 @@ class Plateau:
         if eps < 0.0:
             raise _fail("eps", eps, ">= 0")
         if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
-            raise TypeError(
-                f"Plateau: levels={levels!r} is invalid; levels must be a list of numbers"
-            )
+            raise check.invalid_type("Plateau", "levels", levels, "a list of numbers")
         lv = tuple(_check_real("levels", v) for v in levels)
         direction = 1.0 if mode == "max" else -1.0
         if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(lv)):
@@ -226,13 +227,11 @@ class Plateau:
         try:
             current = float(metric)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise TypeError(
-                f"Plateau.report: metric={metric!r} is invalid; metric must be a real number"
-            ) from None
+            raise check.invalid_type("Plateau.report", "metric", metric, "a real number") from None
         finite = math.isfinite(current)
         if not finite:
             if self.on_nan == "raise":
-                raise ValueError(
+                raise ScheduleError(
                     f"Plateau.report: metric={current!r} is not finite (on_nan='raise')"
                 )
             if self.on_nan == "skip":
@@ -269,7 +268,7 @@ class Plateau:
         if len(self.min_lrs) == 1:
             return self.min_lrs[0]
         if not 0 <= group < len(self.min_lrs):
-            raise ValueError(
+            raise ScheduleError(
                 f"Plateau.apply: group={group!r} is invalid; min_lr was given for "
                 f"{len(self.min_lrs)} groups"
             )
@@ -349,7 +348,7 @@ class Plateau:
         With ``strict=False`` the saved config replaces this controller's one.
         """
         if not isinstance(state, Mapping) or "config" not in state:
-            raise ValueError(
+            raise ScheduleError(
                 "Plateau.load_state_dict: state is not a Plateau.state_dict() "
                 f"(got {type(state).__name__} with keys {sorted(state) if isinstance(state, Mapping) else '-'})"
             )
@@ -358,7 +357,7 @@ class Plateau:
         if saved != mine:
             if strict:
                 diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
-                raise ValueError(
+                raise ScheduleError(
                     "Plateau.load_state_dict: the saved controller differs from this one "
                     f"(saved, current): {diff}; pass strict=False to use the saved one"
                 )

@@ -108,7 +108,7 @@ def complexity(entry: Mapping[str, Any]) -> tuple[int, int]:
     >>> complexity({"lr_text": "constant(1.0)"})
     (1, 1)
     >>> complexity({"lr_text": 'warmup("5%") >> cosine(start=1.0, steps="95%")'})
-    (3, 7)
+    (2, 7)
     >>> complexity({"lr_text": "constant(1.0)", "plateau": {"factor": 0.5, "patience": 2}})
     (2, 3)
     """

@@ -13,10 +13,9 @@ from lrkit.bench.tasks.base import (
     TaskSpec,
     Trainer,
     check_hparams,
-    get_task,
     missing_requirements,
-    task_names,
 )
+from lrkit.bench.tasks.loading import get_task, task_names
 
 __all__ = [
     "HPARAM_KEYS",

@@ -1,13 +1,11 @@
-"""Bench task protocol: TaskConfig, Trainer, TaskSpec and the task registry (framework-free).
+"""Bench task protocol: TaskConfig, Trainer, TaskSpec (framework-free).
 
 A task owns model, data and optimizer; the bench runner owns the loop, the schedules and the
 logging. The runner asks a :class:`TaskSpec` for a :class:`Trainer` (``spec.make(config)``), then
 calls ``trainer.train_step({"lr": ..., "momentum": ...})`` once per step and
 ``trainer.evaluate()`` every ``spec.eval_every`` steps.
 
->>> from lrkit.bench.tasks import get_task, task_names
->>> task_names()
-['charlm', 'digits-mlp', 'digits-numpy', 'synthetic-linear']
+>>> from lrkit.bench.tasks import get_task
 >>> spec = get_task("digits-numpy")
 >>> spec.target_metric, spec.higher_is_better, spec.optimizers
 ('val_accuracy', True, ('sgd',))
@@ -18,13 +16,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-import re
 import sys
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -33,9 +27,7 @@ __all__ = [
     "TaskSpec",
     "Trainer",
     "check_hparams",
-    "get_task",
     "missing_requirements",
-    "task_names",
 ]
 
 #: The hyper-parameter names a :class:`Trainer` accepts in ``train_step``.
@@ -289,6 +281,7 @@ def require(task: str, *packages: str) -> None:
 def missing_requirements(spec: TaskSpec) -> list[str]:
     """The packages in ``spec.requires`` that are not importable here (empty when runnable).
 
+    >>> from lrkit.bench.tasks import get_task
     >>> missing_requirements(get_task("digits-numpy")) in ([], ["sklearn"])
     True
     """
@@ -297,123 +290,3 @@ def missing_requirements(spec: TaskSpec) -> list[str]:
 
 # Built-in tasks are loaded through the same "module:factory" path as user tasks, so listing
 # or looking them up imports no framework.
-_BUILTIN: dict[str, str] = {
-    "synthetic-linear": "lrkit.bench.tasks.synthetic_linear:task",
-    "digits-mlp": "lrkit.bench.tasks.digits_mlp:task",
-    "digits-numpy": "lrkit.bench.tasks.digits_numpy:task",
-    "charlm": "lrkit.bench.tasks.charlm:task",
-}
-
-_FILE_RE = re.compile(r"^.+\.py:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
-_PATH_RE = re.compile(
-    r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attr>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$"
-)
-
-
-def task_names() -> list[str]:
-    """Names of the built-in tasks, sorted."""
-    return sorted(_BUILTIN)
-
-
-def _import_file(path: str, origin: str) -> ModuleType:
-    """Import a task file by path (once per process); its folder goes on sys.path so the file
-    can import its neighbours."""
-    file = Path(path).expanduser().resolve()
-    if not file.is_file() and Path(file.name).is_file():
-        file = Path(file.name).resolve()  # a Ray worker: the folder came as its working dir
-    if not file.is_file():
-        raise ImportError(f"get_task({origin!r}): task file {str(file)!r} does not exist")
-    digest = zlib.crc32(str(file).encode())
-    stem = re.sub(r"\W", "_", file.stem)
-    module_name = f"_lrkit_task_{stem}_{digest:08x}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    folder = str(file.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"get_task({origin!r}): cannot load {str(file)!r} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    return module
-
-
-def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
-    if _FILE_RE.match(path):
-        file, attr = path.rsplit(":", 1)
-        return _import_file(file, origin), attr
-    match = _PATH_RE.match(path)
-    if match is None:
-        raise ValueError(
-            f"get_task: {origin!r} is neither a built-in task ({', '.join(task_names())}) nor a "
-            f"user task 'package.module:factory' or 'path/to/file.py:function'"
-        )
-    module_name = match.group("module")
-    try:
-        return importlib.import_module(module_name), match.group("attr")
-    except ImportError as exc:
-        raise ImportError(
-            f"get_task({origin!r}): cannot import module {module_name!r}: {exc}"
-        ) from exc
-
-
-def _load(path: str, origin: str) -> TaskSpec:
-    from lrkit.bench.api import as_function_task
-
-    module, attr = _import_module(path, origin)
-    obj: object = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ImportError(
-                f"get_task({origin!r}): module {module.__name__!r} has no attribute {attr!r}"
-            ) from None
-    function_task = as_function_task(obj)
-    if function_task is not None:
-        return function_task.to_spec(origin)
-    if not callable(obj):
-        raise TypeError(
-            f"get_task({origin!r}): {attr} must be a callable returning a TaskSpec or a task "
-            f"function (taking a lrkit.bench.Run), got {type(obj).__name__}"
-        )
-    spec = obj()
-    if not isinstance(spec, TaskSpec):
-        raise TypeError(
-            f"get_task({origin!r}): {attr}() must return a "
-            f"lrkit.bench.tasks.TaskSpec, got {type(spec).__name__}"
-        )
-    return spec
-
-
-def get_task(name_or_path: str) -> TaskSpec:
-    """The :class:`TaskSpec` for a built-in task name or a user task.
-
-    A user task is ``"package.module:attr"`` or ``"path/to/file.py:attr"``: a task function
-    (decorated with :func:`lrkit.bench.task`, or a plain function of one argument, the run),
-    or a factory called with no arguments that returns a TaskSpec. Errors: ValueError
-    for an unknown name or a malformed path, ImportError naming the module that cannot be
-    imported (or lacks the factory), TypeError when the factory does not return a TaskSpec.
-
-    >>> get_task("synthetic-linear").steps
-    300
-    >>> get_task("no-such-task")
-    Traceback (most recent call last):
-    ...
-    ValueError: get_task: 'no-such-task' is neither a built-in task (charlm, digits-mlp, \
-digits-numpy, synthetic-linear) nor a user task 'package.module:factory' or \
-'path/to/file.py:function'
-    """
-    if not isinstance(name_or_path, str):
-        raise TypeError(
-            f"get_task: name_or_path must be a str (task name or 'package.module:factory'), "
-            f"got {type(name_or_path).__name__}"
-        )
-    builtin = _BUILTIN.get(name_or_path)
-    return _load(builtin if builtin is not None else name_or_path.strip(), name_or_path)
