@@ -281,7 +281,7 @@ class _Method(Schedule):
         return self.schedule.duration
 
     def __str__(self) -> str:
-        args = self._text_args()[1:]  # the first field is the schedule itself
+        args = self._text_args(skip=1)  # the first field is the schedule itself
         return f"{_wrap(self.schedule, tight=True)}.{self.name}({', '.join(args)})"
 
 

@@ -265,9 +265,13 @@ class Schedule:
         return float(np.min(values)), float(np.max(values))
 
     # -- text and dicts ---------------------------------------------------------------------
-    def _text_args(self) -> list[str]:
-        args: list[str] = []
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+    def _text_args(self, skip: int = 0) -> list[str]:
+        """The arguments of the text form, without the first ``skip`` fields (rendered elsewhere).
+
+        Skipped fields are never rendered, so printing stays linear in the size of the tree.
+        """
+        args: list[str] = [""] * skip  # placeholders keep the positional bookkeeping right
+        for field in dataclasses.fields(self)[skip:]:  # type: ignore[arg-type]
             value = getattr(self, field.name)
             has_default = field.default is not dataclasses.MISSING
             if has_default and _same(value, field.default):
@@ -277,7 +281,7 @@ class Schedule:
                 args.append(rendered)
             else:
                 args.append(f"{field.name}={rendered}")
-        return args
+        return args[skip:]
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(self._text_args())})"

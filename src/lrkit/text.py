@@ -20,12 +20,21 @@ lrkit.errors.TextFormError: unknown schedule 'cosin'; did you mean 'cosine'?
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
+import functools
 import inspect
+import io
+import keyword
+import math
+import reprlib
+import sys
+import tokenize
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrkit import registry
+from lrkit.compose import add, product, sequence
 from lrkit.core import Schedule
 from lrkit.durations import Pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
@@ -35,29 +44,180 @@ __all__ = ["from_dict", "parse"]
 _METHODS = ("repeat", "clip", "shift", "mirror", "truncate")
 
 
+MAX_NESTING = 200
+"""Deepest nesting the text form accepts: brackets, signs and method calls, each one level."""
+
+MAX_CHAIN = 2000
+"""Longest chain of operators (``a >> b >> ...``, ``*``, ``+``) the text form accepts, nesting included."""
+
+MAX_DEPTH = 100
+"""Deepest schedule tree ``parse`` and ``from_dict`` build (combinators inside combinators).
+
+Real schedules nest fewer than ten levels; the limits keep hostile input from exhausting the stack.
+"""
+
+_EXCERPT = 76  # longest line shown under an error message
+
+
 def parse(text: str) -> Schedule:
-    """The schedule written as ``text`` (the inverse of ``str(schedule)``)."""
+    """The schedule written as ``text`` (the inverse of ``str(schedule)``).
+
+    Limits, far beyond real schedules: nesting up to ``MAX_NESTING`` (200) levels, operator chains up to
+    ``MAX_CHAIN`` (2000) parts, schedule trees up to ``MAX_DEPTH`` (100) levels deep; beyond them
+    :class:`~lrkit.TextFormError` names the limit.
+    """
     if not isinstance(text, str):
         raise ScheduleTypeError(f"parse(): text must be a str, got {type(text).__name__}")
     source = text.strip()
     if not source:
         raise TextFormError("empty schedule text", text=text, column=0)
+    _check_size(source)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
         line = (err.lineno or 1) - 1
         lines = source.splitlines() or [source]
         row = lines[min(line, len(lines) - 1)]
-        column = max(0, (err.offset or 1) - 1)
+        column = min(max(0, (err.offset or 1) - 1), len(row))
+        message = str(err.msg).split(" - ")[0]  # drop CPython's hints on huge int literals
+        raise _error(f"invalid syntax: {message}", row, column, None) from None
+    except (RecursionError, MemoryError):  # pragma: no cover - _check_size keeps below these
         raise TextFormError(
-            f"invalid syntax: {err.msg}", text=row, column=min(column, len(row))
+            f"schedule text too deeply nested or too long to parse ({len(source)} characters)"
         ) from None
     return _Reader(source).schedule(tree.body)
+
+
+def _error(message: str, row: str, column: int, end: int | None) -> TextFormError:
+    """A text-form error; a long line is cut to a window around the bad spot."""
+    if len(row) > _EXCERPT:
+        stop = max(column + 1, end if end is not None else column + 1)
+        first = max(0, min(column - _EXCERPT // 3, len(row) - _EXCERPT))
+        last = first + _EXCERPT
+        prefix = "..." if first else ""
+        suffix = "..." if last < len(row) else ""
+        row = prefix + row[first:last] + suffix
+        column = column - first + len(prefix)
+        end = min(stop, last) - first + len(prefix)
+    return TextFormError(message, text=row, column=column, end=end)
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+_PRECEDENCE = {">>": 1, "<<": 1, "+": 2, "-": 2, "*": 3, "/": 3, "//": 3, "%": 3, "@": 3}
+_SEPARATORS = (",", "=", ":", ";")
+
+
+class _Frame:
+    """Sizes inside one pair of brackets (or the whole text): an upper bound of the syntax tree's depth."""
+
+    def __init__(self) -> None:
+        self.best = 0  # largest bound over the finished arguments
+        self.reset()
+
+    def reset(self) -> None:
+        self.ops = 0  # operators of the lowest precedence ('>>') and others without a run
+        self.runs = {2: 0, 3: 0}  # current run of '+' / '*' since a lower operator
+        self.longest = {2: 0, 3: 0}
+        self.level = 0  # signs and method calls of the current operand
+        self.deepest = 0  # the same, largest over the operands
+        self.child = 0  # deepest bracket closed in this argument
+
+    def operator(self, precedence: int) -> None:
+        if precedence in self.runs:
+            self.runs[precedence] += 1
+            self.longest[precedence] = max(self.longest[precedence], self.runs[precedence])
+        else:
+            self.ops += 1
+        for higher in self.runs:
+            if higher > precedence:
+                self.runs[higher] = 0
+        self.level = 0
+
+    def bound(self) -> int:
+        return self.ops + sum(self.longest.values()) + 2 * self.deepest + self.child
+
+    def finish(self) -> None:
+        self.best = max(self.best, self.bound())
+        self.reset()
+
+
+def _check_size(source: str) -> None:
+    """Reject text nested or chained beyond the limits, before Python's parser sees it.
+
+    CPython's parser runs out of stack (``RecursionError``, ``MemoryError``) on a few thousand
+    levels; this scan is iterative and stops at the first token over a limit.
+    """
+    frames = [_Frame()]
+    nesting = 0  # brackets + signs + method calls along the current path
+    operand_ended = False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            kind, string = token.type, token.string
+            frame = frames[-1]
+            deeper = grew = False
+            if kind == tokenize.OP:
+                if string in _OPEN:
+                    frames.append(_Frame())
+                    deeper = True
+                elif string in _CLOSE:
+                    if len(frames) > 1:
+                        frame.finish()
+                        frames.pop()
+                        nesting -= 1 + frame.level
+                        frame, grew = frames[-1], True
+                        frame.child = max(frame.child, 2 + frame.best)
+                elif string == "." or (string in _SIGNS and not operand_ended):
+                    frame.level += 1  # a method call, a sign (or a star in a call)
+                    frame.deepest = max(frame.deepest, frame.level)
+                    deeper = grew = True
+                elif string in _SEPARATORS:
+                    nesting -= frame.level
+                    frame.finish()
+                else:
+                    nesting -= frame.level
+                    frame.operator(_PRECEDENCE.get(string, 0))
+                    grew = True
+                operand_ended = string in _CLOSE
+            elif kind == tokenize.NAME and keyword.iskeyword(string) and string not in _LITERALS:
+                nesting -= frame.level
+                frame.operator(0)
+                grew, operand_ended = True, False
+            else:
+                operand_ended = kind in (tokenize.NAME, tokenize.NUMBER, tokenize.STRING)
+            if deeper:
+                nesting += 1
+                if nesting > MAX_NESTING:
+                    raise _token_error(
+                        f"nesting deeper than {MAX_NESTING} levels (brackets, signs and method "
+                        "calls each add one)",
+                        source,
+                        token,
+                    )
+            if grew and (frame.bound() > MAX_CHAIN or frames[0].bound() > MAX_CHAIN):
+                raise _token_error(
+                    f"too long: more than {MAX_CHAIN} chained operators ('>>', '*', '+') and "
+                    "nested calls along one path",
+                    source,
+                    token,
+                )
+    except (tokenize.TokenError, SyntaxError):
+        return  # an unfinished text: Python's parser reports it with a caret
+
+
+def _token_error(message: str, source: str, token: tokenize.TokenInfo) -> TextFormError:
+    lines = source.splitlines() or [source]
+    row = lines[min(token.start[0], len(lines)) - 1]
+    return _error(message, row, token.start[1], None)
+
+
+_SIGNS = ("+", "-", "*", "**", "~")
+_LITERALS = ("True", "False", "None")
 
 
 class _Reader:
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines() or [source]
+        self.depths: dict[int, tuple[Schedule, int]] = {}
 
     def fail(self, message: str, node: ast.AST) -> TextFormError:
         lineno = getattr(node, "lineno", 1)
@@ -66,26 +226,29 @@ class _Reader:
         end = getattr(node, "end_col_offset", None)
         if getattr(node, "end_lineno", lineno) != lineno:
             end = len(row)
-        return TextFormError(message, text=row, column=column, end=end)
+        return _error(message, row, column, end)
+
+    def snippet(self, node: ast.AST) -> str:
+        """The source text of ``node``, shortened (never ``ast.unparse``: it recurses)."""
+        text = ast.get_source_segment("\n".join(self.lines), node) or type(node).__name__
+        return text if len(text) <= 60 else text[:57] + "..."
 
     def schedule(self, node: ast.expr) -> Schedule:
         value = self.value(node)
         if not isinstance(value, Schedule):
-            raise self.fail(f"expected a schedule, got {ast.unparse(node)!r}", node)
+            raise self.fail(f"expected a schedule, got {self.snippet(node)!r}", node)
         return value
 
-    def value(self, node: ast.expr) -> Any:
+    def value(self, node: ast.expr, param: str | None = None) -> Any:
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool | int | float | str) or node.value is None:
-                return node.value
-            raise self.fail(f"unsupported literal {ast.unparse(node)!r}", node)
+            return self.literal(node, param)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            operand = self.value(node.operand)
+            operand = self.value(node.operand, param)
             if isinstance(operand, bool) or not isinstance(operand, int | float):
                 raise self.fail("a sign must precede a number", node)
             return -operand if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.List | ast.Tuple):
-            return tuple(self.value(item) for item in node.elts)
+            return tuple(self.value(item, param) for item in node.elts)
         if isinstance(node, ast.BinOp):
             return self.binary(node)
         if isinstance(node, ast.Call):
@@ -95,30 +258,85 @@ class _Reader:
                 f"unknown name {node.id!r}: write numbers and strings literally, schedules as calls",
                 node,
             )
-        raise self.fail(f"unsupported syntax {type(node).__name__} in {ast.unparse(node)!r}", node)
+        raise self.fail(f"unsupported syntax {type(node).__name__} in {self.snippet(node)!r}", node)
+
+    def literal(self, node: ast.Constant, param: str | None) -> Any:
+        value = node.value
+        if not (isinstance(value, bool | int | float | str) or value is None):
+            raise self.fail(f"unsupported literal {self.snippet(node)!r}", node)
+        too_big = (
+            isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX
+        ) or (isinstance(value, float) and math.isinf(value))
+        if too_big:
+            where = f"{param} " if param else ""
+            raise self.fail(
+                f"{where}out of range: {self.snippet(node)} is beyond the largest float "
+                f"({_FLOAT_MAX:.4g})",
+                node,
+            )
+        return value
 
     def binary(self, node: ast.BinOp) -> Any:
+        """A chain ``a op b op c ...`` of one operator, read without recursing along the chain.
+
+        A chain of schedules only is built in one call (``sequence``, ``product``, ``add``: equal to
+        folding ``>>``, ``*``, ``+``), so a long chain costs linear time; chains with numbers fold.
+        """
+        spine = [node]
+        while isinstance(spine[-1].left, ast.BinOp) and type(spine[-1].left.op) is type(node.op):
+            spine.append(spine[-1].left)
+        if not isinstance(node.op, ast.RShift | ast.Mult | ast.Add):
+            raise self.fail(
+                f"unsupported operator {type(node.op).__name__}: use '>>' (sequence), '*' or '+'",
+                node,
+            )
+        steps = spine[::-1]
+        operands = [self.value(steps[0].left), *(self.value(step.right) for step in steps)]
+        if len(operands) > 2 and all(isinstance(item, Schedule) for item in operands):
+            join = {ast.RShift: sequence, ast.Mult: product, ast.Add: add}[type(node.op)]
+            return self.build(node, lambda: join(*operands))
+        result = operands[0]
+        for step, right in zip(steps, operands[1:], strict=True):
+            result = self.combine(step, result, right)
+        return result
+
+    def combine(self, node: ast.BinOp, left: Any, right: Any) -> Any:
+        operands = [item for item in (left, right) if isinstance(item, Schedule)]
         if isinstance(node.op, ast.RShift):
-            left, right = self.schedule(node.left), self.schedule(node.right)
-            return self.build(node, lambda: left >> right)
+            for operand, side in ((left, node.left), (right, node.right)):
+                if not isinstance(operand, Schedule):
+                    raise self.fail(f"expected a schedule, got {self.snippet(side)!r}", side)
+            return self.build(node, lambda: left >> right, operands)
         if isinstance(node.op, ast.Mult):
-            left, right = self.value(node.left), self.value(node.right)
             if isinstance(left, Schedule) and not isinstance(right, Schedule):
-                return self.build(node, lambda: self.scaled(left, right, node))
+                return self.build(node, lambda: self.scaled(left, right, node), operands)
             if isinstance(right, Schedule) and not isinstance(left, Schedule):
-                return self.build(node, lambda: self.scaled(right, left, node))
+                return self.build(node, lambda: self.scaled(right, left, node), operands)
             if isinstance(left, Schedule) and isinstance(right, Schedule):
-                return self.build(node, lambda: left * right)
+                return self.build(node, lambda: left * right, operands)
             raise self.fail("'*' needs a schedule and a number or two schedules", node)
-        if isinstance(node.op, ast.Add):
-            left, right = self.value(node.left), self.value(node.right)
-            if isinstance(left, Schedule) or isinstance(right, Schedule):
-                return self.build(node, lambda: left + right)
-            raise self.fail("'+' needs at least one schedule", node)
-        raise self.fail(
-            f"unsupported operator {type(node.op).__name__}: use '>>' (sequence), '*' or '+'",
-            node,
-        )
+        if isinstance(left, Schedule) or isinstance(right, Schedule):
+            return self.build(node, lambda: left + right, operands)
+        raise self.fail("'+' needs at least one schedule", node)
+
+    def check_depth(
+        self, schedule: Schedule, node: ast.AST, operands: list[Schedule] | None = None
+    ) -> None:
+        """Reject a schedule tree deeper than ``MAX_DEPTH``.
+
+        For ``left op right`` the depth is at most one more than its operands'; that bound is kept
+        while it is under the limit, so folding a long chain of ``+ 0.1`` costs no tree walks.
+        """
+        if operands:
+            bound = 1 + max(_depth(item, self.depths) for item in operands)
+            if bound <= MAX_DEPTH:
+                self.depths.setdefault(id(schedule), (schedule, bound))
+                return
+        if _depth(schedule, self.depths) > MAX_DEPTH:
+            raise self.fail(
+                f"schedule nested deeper than {MAX_DEPTH} levels (combinators inside combinators)",
+                node,
+            )
 
     def scaled(self, schedule: Schedule, factor: Any, node: ast.AST) -> Schedule:
         if isinstance(factor, bool) or not isinstance(factor, int | float):
@@ -130,9 +348,13 @@ class _Reader:
             kw.arg is None for kw in node.keywords
         ):
             raise self.fail("*args and **kwargs are not allowed", node)
-        args = [self.value(arg) for arg in node.args]
-        kwargs = {kw.arg: self.value(kw.value) for kw in node.keywords if kw.arg}
         func = node.func
+        names = _parameter_names(func)
+        args = [
+            self.value(arg, names[index] if index < len(names) else None)
+            for index, arg in enumerate(node.args)
+        ]
+        kwargs = {kw.arg: self.value(kw.value, kw.arg) for kw in node.keywords if kw.arg}
         if isinstance(func, ast.Attribute):
             receiver = self.schedule(func.value)
             if func.attr not in _METHODS:
@@ -148,7 +370,7 @@ class _Reader:
             self.check_signature(func.attr, method, args, kwargs, node)
             return self.build(node, lambda: method(*args, **kwargs))
         if not isinstance(func, ast.Name):
-            raise self.fail(f"cannot call {ast.unparse(func)!r}", func)
+            raise self.fail(f"cannot call {self.snippet(func)!r}", func)
         if func.id == "pct":
             self.check_signature("pct", Pct, args, kwargs, node)
             return self.build(node, lambda: Pct(*args, **kwargs))
@@ -169,7 +391,7 @@ class _Reader:
         kwargs: Mapping[str, Any],
         node: ast.Call,
     ) -> None:
-        signature = inspect.signature(factory)
+        signature = _signature(factory)
         try:
             signature.bind(*args, **kwargs)
         except TypeError as err:
@@ -184,45 +406,182 @@ class _Reader:
                 f"{name}(): {detail}; accepted arguments: {', '.join(accepted)}", node
             ) from None
 
-    def build(self, node: ast.AST, make: Callable[[], Any]) -> Any:
+    def build(
+        self, node: ast.AST, make: Callable[[], Any], operands: list[Schedule] | None = None
+    ) -> Any:
         try:
-            return make()
+            value = make()
         except TextFormError:
             raise
-        except (ScheduleError, TypeError, ValueError) as err:
+        except (ScheduleError, TypeError, ValueError, ArithmeticError) as err:
             raise self.fail(str(err).splitlines()[0], node) from None
+        if isinstance(value, Schedule):
+            self.check_depth(value, node, operands)
+        return value
+
+
+_FLOAT_MAX = sys.float_info.max
+
+
+def _parameter_names(func: ast.expr) -> list[str]:
+    """Parameter names of the called factory or method, in order (empty when unknown)."""
+    target: Any = None
+    if isinstance(func, ast.Attribute) and func.attr in _METHODS:
+        target = getattr(Schedule, func.attr)
+    elif isinstance(func, ast.Name) and func.id == "pct":
+        target = Pct
+    elif isinstance(func, ast.Name):
+        try:
+            target = registry.get(func.id).factory
+        except ScheduleError:
+            return []  # the call reports the unknown name
+    if target is None:
+        return []
+    try:
+        names = list(_signature(target).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - every factory has a signature
+        return []
+    return names[1:] if names and names[0] == "self" else names
+
+
+def _signature(target: Callable[..., Any]) -> inspect.Signature:
+    """``inspect.signature``, cached for factories and methods (parsing calls it once per call)."""
+    function = getattr(target, "__func__", None)
+    if function is not None:  # a bound method: the cached signature of its function, minus self
+        full = _function_signature(function)
+        return full.replace(parameters=list(full.parameters.values())[1:])
+    return _function_signature(target)
+
+
+@functools.lru_cache(maxsize=512)
+def _function_signature(target: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(target)
+
+
+def _children(value: object) -> list[Schedule]:
+    """The schedules held directly by ``value``'s fields (or inside a tuple)."""
+    found: list[Schedule] = []
+    items = [getattr(value, f.name) for f in dataclasses.fields(value)]  # type: ignore[arg-type]
+    while items:
+        item = items.pop()
+        if isinstance(item, Schedule):
+            found.append(item)
+        elif isinstance(item, tuple):
+            items.extend(item)
+    return found
+
+
+def _depth(schedule: Schedule, memo: dict[int, tuple[Schedule, int]]) -> int:
+    """Levels of the schedule tree (a leaf is 1), computed without recursion; ``memo`` by id."""
+    stack: list[tuple[Schedule, bool]] = [(schedule, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in memo:
+            continue
+        kids: list[Schedule] = _children(node) if dataclasses.is_dataclass(node) else []
+        if expanded:
+            deepest = max((memo[id(kid)][1] for kid in kids), default=0)
+            memo[id(node)] = (node, 1 + deepest)  # the node is kept so its id stays unique
+            continue
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in kids if id(kid) not in memo)
+    return memo[id(schedule)][1]
 
 
 def from_dict(data: Mapping[str, Any]) -> Schedule:
     """The schedule stored by ``schedule.to_dict()``.
+
+    Nesting is limited as in :func:`parse`: ``MAX_DEPTH`` (100) schedule levels, ``MAX_NESTING`` (200)
+    levels of dicts and lists in all.
 
     >>> import lrkit
     >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
     >>> lrkit.from_dict(s.to_dict()) == s
     True
     """
+    _check_nesting(data)
     value = _decode(data)
     if not isinstance(value, Schedule):
-        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {data!r}")
+        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {_short(data)}")
     return value
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if "type" not in value:
+def _short(value: object) -> str:
+    return reprlib.repr(value)
+
+
+def _check_nesting(data: object) -> None:
+    """Reject data nested beyond the limits, walking it without recursion."""
+    deepest: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[object, int, int]] = [(data, 0, 0)]
+    while stack:
+        value, schedules, containers = stack.pop()
+        if isinstance(value, Mapping):
+            schedules, containers = schedules + 1, containers + 1
+            items = list(value.values())
+        elif isinstance(value, list | tuple):
+            containers += 1
+            items = list(value)
+        else:
+            continue
+        if schedules > MAX_DEPTH:
+            raise ScheduleError(f"from_dict(): schedule nested deeper than {MAX_DEPTH} levels")
+        if containers > MAX_NESTING:
             raise ScheduleError(
-                f"from_dict(): a schedule dict needs a 'type' key, got {dict(value)!r}"
+                f"from_dict(): nesting deeper than {MAX_NESTING} levels of dicts and lists"
             )
-        entry = registry.get(str(value["type"]))
-        if entry.cls is None:
-            raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
-        kwargs = {str(k): _decode(v) for k, v in value.items() if k != "type"}
-        try:
-            return entry.cls(**kwargs)
-        except TypeError as err:
-            raise ScheduleTypeError(
-                f"from_dict(): bad fields for {value['type']!r}: {err}"
-            ) from None
-    if isinstance(value, list | tuple):
-        return tuple(_decode(item) for item in value)
-    return value
+        seen = deepest.get(id(value))
+        if seen is not None and seen[0] >= schedules and seen[1] >= containers:
+            continue  # shared sub-structure already checked at this depth
+        deepest[id(value)] = (schedules, containers)
+        stack.extend((item, schedules, containers) for item in items)
+
+
+def _decode(data: object) -> Any:
+    """Dicts become schedules, lists tuples, bottom up and without recursion."""
+    done: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        value, ready = stack.pop()
+        if id(value) in done:
+            continue
+        if isinstance(value, Mapping):
+            items = [item for key, item in value.items() if key != "type"]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            done[id(value)] = value
+            continue
+        if not ready:
+            stack.append((value, True))
+            stack.extend((item, False) for item in items if id(item) not in done)
+            continue
+        if isinstance(value, Mapping):
+            kwargs = {str(key): done[id(item)] for key, item in value.items() if key != "type"}
+            done[id(value)] = _build(value, kwargs)
+        else:
+            done[id(value)] = tuple(done[id(item)] for item in items)
+    return done[id(data)]
+
+
+def _build(value: Mapping[Any, Any], kwargs: dict[str, Any]) -> Schedule:
+    if "type" not in value:
+        raise ScheduleError(f"from_dict(): a schedule dict needs a 'type' key, got {_short(value)}")
+    entry = registry.get(str(value["type"]))
+    if entry.cls is None:
+        raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
+    for key, item in kwargs.items():
+        if (isinstance(item, int) and not isinstance(item, bool) and abs(item) > _FLOAT_MAX) or (
+            isinstance(item, float) and math.isinf(item)
+        ):
+            raise ScheduleError(
+                f"from_dict(): {value['type']}.{key} is out of range: {_short(item)} is beyond "
+                f"the largest float ({_FLOAT_MAX:.4g})"
+            )
+    try:
+        schedule: Schedule = entry.cls(**kwargs)
+    except TypeError as err:
+        raise ScheduleTypeError(f"from_dict(): bad fields for {value['type']!r}: {err}") from None
+    except ArithmeticError as err:
+        raise ScheduleError(f"from_dict(): bad value for {value['type']!r}: {err}") from None
+    return schedule
