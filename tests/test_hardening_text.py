@@ -126,10 +126,10 @@ def test_a_long_chain_equals_python_operators_with_warmups_and_numbers() -> None
     expected = (
         lrkit.warmup(5)
         >> lrkit.constant(1.0, steps=2)
-        >> lrkit.warmup(3, start=0.1)
-        >> lrkit.cosine(start=1.0, steps=10)
+        >> (lrkit.warmup(3, start=0.1) >> lrkit.cosine(start=1.0, steps=10))
     )
     assert lrkit.parse(text) == expected
+    assert lrkit.parse(str(expected)) == expected
     added = lrkit.parse("constant(1.0)" + " + 0.001" * 500)
     python = lrkit.constant(1.0)
     for _ in range(500):
@@ -277,7 +277,7 @@ def _wrap(s: Schedule, how: int) -> Schedule:
         lambda s: s + lrkit.constant(0.1, steps=3),
         lambda s: s.repeat(cycles=2),
         lambda s: s.truncate(50),
-        lambda s: (s >> lrkit.constant(0.1)).clip(high=2.0),
+        lambda s: (s >> lrkit.constant(0.1, steps=2)).clip(high=2.0),
     ]
     return wrappers[how % len(wrappers)](s)
 

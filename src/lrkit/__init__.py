@@ -15,25 +15,11 @@ Framework adapters are imported on demand: ``lrkit.torch``, ``lrkit.optax``, ``l
 
 from __future__ import annotations
 
-from lrkit import registry
-from lrkit.compose import (
-    Clip,
-    Mirror,
-    Product,
-    Repeat,
-    Scale,
-    Sequence,
-    Shift,
-    Sum,
-    Truncate,
-    Warmup,
-    add,
-    product,
-    sequence,
-    warmup,
-)
-from lrkit.core import Schedule
-from lrkit.durations import Pct, pct
+import importlib
+
+from lrkit.compose import add, product, sequence, warmup
+from lrkit.core import Schedule, from_dict
+from lrkit.durations import pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError, UnboundScheduleError
 from lrkit.families import (
     Constant,
@@ -50,14 +36,14 @@ from lrkit.families import (
     Polynomial,
     Rex,
     Step,
-    piecewise_linear,
 )
+from lrkit.plateau import Plateau
 from lrkit.presets import OneCycle, OneCycleMomentum, Wsd
-from lrkit.text import from_dict, parse
+from lrkit.text import parse
 
 __version__ = "0.1.0"
 
-# Lower-case constructors, the names used in the text form.
+# The constructors, under the names of the text form (each is its schedule class).
 constant = Constant
 step = Step
 multistep = MultiStep
@@ -77,39 +63,12 @@ one_cycle_momentum = OneCycleMomentum
 wsd = Wsd
 
 __all__ = [
-    "Clip",
-    "Constant",
-    "Cosine",
-    "Cyclic",
-    "Exponential",
-    "InverseSqrt",
-    "InverseTime",
-    "Linear",
-    "Mirror",
-    "MultiStep",
-    "OneCycle",
-    "OneCycleMomentum",
-    "OneMinusSqrt",
-    "Pct",
-    "Piecewise",
-    "PiecewiseConstant",
-    "Polynomial",
-    "Product",
-    "Repeat",
-    "Rex",
-    "Scale",
+    "Plateau",
     "Schedule",
     "ScheduleError",
     "ScheduleTypeError",
-    "Sequence",
-    "Shift",
-    "Step",
-    "Sum",
     "TextFormError",
-    "Truncate",
     "UnboundScheduleError",
-    "Warmup",
-    "Wsd",
     "add",
     "constant",
     "cosine",
@@ -127,10 +86,8 @@ __all__ = [
     "pct",
     "piecewise",
     "piecewise_constant",
-    "piecewise_linear",
     "polynomial",
     "product",
-    "registry",
     "rex",
     "sequence",
     "step",
@@ -138,10 +95,15 @@ __all__ = [
     "wsd",
 ]
 
+# Classes live in their modules (lrkit.families, lrkit.compose, lrkit.presets, lrkit.durations);
+# ``lrkit.Cosine`` and friends keep working for code written against 0.1.
+_MODULES = ("lrkit.families", "lrkit.compose", "lrkit.presets", "lrkit.durations")
+
 
 def __getattr__(name: str) -> object:
-    if name == "Plateau":
-        from lrkit.plateau import Plateau
-
-        return Plateau
+    if name[:1].isupper() or name == "piecewise_linear":
+        for module in _MODULES:
+            found = getattr(importlib.import_module(module), name, None)
+            if found is not None:
+                return found
     raise AttributeError(f"module 'lrkit' has no attribute {name!r}")

@@ -1,4 +1,22 @@
-"""Argument checks shared by every constructor; messages name the function, parameter, value and range."""
+"""The one validation module: every argument check of lrkit goes through it.
+
+Errors are lrkit's :class:`~lrkit.errors.ScheduleError` family (a ``ValueError``; wrong types raise
+:class:`~lrkit.errors.ScheduleTypeError`, also a ``TypeError``). Messages name the function, the
+parameter, the value and what is allowed, in one of two shapes:
+
+* schedules (text-form names): ``cosine(): steps must be an int >= 1, got 0`` — :func:`number`,
+  :func:`integer`, :func:`boolean`, :func:`choice`;
+* objects with PyTorch-style argument names (``Plateau``, ``lrkit.compat``, the framework
+  adapters): ``Plateau: factor=2.0 is invalid; factor must be in (0, 1)`` — :func:`invalid` and
+  :func:`invalid_type` build those errors.
+
+>>> integer("cosine", "steps", 0, low=1)
+Traceback (most recent call last):
+...
+lrkit.errors.ScheduleError: cosine(): steps must be an int >= 1, got 0
+>>> str(invalid("Plateau", "factor", 2.0, "in (0, 1)"))
+'Plateau: factor=2.0 is invalid; factor must be in (0, 1)'
+"""
 
 from __future__ import annotations
 
@@ -8,7 +26,7 @@ from collections.abc import Iterable
 
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
-__all__ = ["boolean", "choice", "integer", "number"]
+__all__ = ["boolean", "choice", "integer", "invalid", "invalid_type", "number"]
 
 
 def number(
@@ -71,3 +89,13 @@ def _describe(low: float | None, high: float | None, low_open: bool, high_open: 
     if high is not None:
         return f" {'<' if high_open else '<='} {high:g}"
     return ""
+
+
+def invalid(where: str, name: str, value: object, allowed: str) -> ScheduleError:
+    """``<where>: <name>=<value!r> is invalid; <name> must be <allowed>`` (to raise)."""
+    return ScheduleError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")
+
+
+def invalid_type(where: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
+    """As :func:`invalid`, for a value of the wrong type (also a ``TypeError``)."""
+    return ScheduleTypeError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")

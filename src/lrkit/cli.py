@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lrkit
+from lrkit.compose import Sequence
 from lrkit.core import Schedule
 from lrkit.errors import ScheduleError
 
@@ -66,7 +67,7 @@ def chart(values: np.ndarray, *, width: int = 64, height: int = 10) -> list[str]
 def _key_steps(schedule: Schedule, steps: int) -> list[int]:
     marks = {0, 1, steps - 1}
     marks.update(int(steps * f) for f in (0.1, 0.25, 0.5, 0.75, 0.9))
-    if isinstance(schedule, lrkit.Sequence):
+    if isinstance(schedule, Sequence):
         starts = schedule._starts[1:]
         for begin in starts:
             marks.update({int(begin) - 1, int(begin)})

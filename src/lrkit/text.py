@@ -2,7 +2,9 @@
 
 The grammar is Python's own expression syntax restricted to: calls of registered names with literal
 arguments (numbers, strings, ``True``/``False``/``None``, lists, ``pct(20)``, nested schedules), the
-method calls ``.repeat() .clip() .shift() .mirror()``, ``a >> b`` (sequence) and ``s * k`` (scale).
+method calls of :data:`lrkit.core.METHODS` (``.repeat() .clip() .shift() .truncate() .mirror()
+.retarget()``), ``a >> b`` (sequence), ``s * k`` (scale), ``a * b`` (product) and ``a + b`` /
+``s + k`` (sum).
 It is parsed with :func:`ast.parse` and walked by this module; nothing is ever evaluated.
 
 >>> import lrkit
@@ -20,41 +22,44 @@ lrkit.errors.TextFormError: unknown schedule 'cosin'; did you mean 'cosine'?
 from __future__ import annotations
 
 import ast
-import dataclasses
 import difflib
 import functools
 import inspect
 import io
 import keyword
 import math
-import reprlib
 import sys
 import tokenize
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrkit import registry
-from lrkit.compose import add, product, sequence
-from lrkit.core import Schedule
+from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, depth
+from lrkit.compose import WarmupPrefix, add, product, sequence
+from lrkit.core import METHODS, Schedule, from_dict
 from lrkit.durations import Pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
 
-__all__ = ["from_dict", "parse"]
-
-_METHODS = ("repeat", "clip", "shift", "mirror", "truncate")
+__all__ = ["MAX_CHAIN", "MAX_DEPTH", "MAX_NESTING", "as_schedule", "from_dict", "parse"]
 
 
-MAX_NESTING = 200
-"""Deepest nesting the text form accepts: brackets, signs and method calls, each one level."""
+def as_schedule(value: object, where: str) -> Schedule:
+    """A schedule given as a value or as its text form; ``where`` names the argument in errors.
 
-MAX_CHAIN = 2000
-"""Longest chain of operators (``a >> b >> ...``, ``*``, ``+``) the text form accepts, nesting included."""
+    The one coercion used by the adapters (``lrkit.torch``, ``lrkit.optax``, ``lrkit.keras``).
 
-MAX_DEPTH = 100
-"""Deepest schedule tree ``parse`` and ``from_dict`` build (combinators inside combinators).
+    >>> str(as_schedule("constant(0.1)", "schedule"))
+    'constant(0.1)'
+    """
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, str):
+        return parse(value)
+    raise ScheduleTypeError(
+        f"{where}={value!r} is invalid; it must be an lrkit.Schedule or its text form (a str) "
+        "such as 'warmup(100) >> cosine(start=0.1, steps=900)'"
+    )
 
-Real schedules nest fewer than ten levels; the limits keep hostile input from exhausting the stack.
-"""
 
 _EXCERPT = 76  # longest line shown under an error message
 
@@ -217,7 +222,7 @@ _LITERALS = ("True", "False", "None")
 class _Reader:
     def __init__(self, source: str) -> None:
         self.lines = source.splitlines() or [source]
-        self.depths: dict[int, tuple[Schedule, int]] = {}
+        self.depths: dict[int, tuple[object, int]] = {}
 
     def fail(self, message: str, node: ast.AST) -> TextFormError:
         lineno = getattr(node, "lineno", 1)
@@ -235,6 +240,12 @@ class _Reader:
 
     def schedule(self, node: ast.expr) -> Schedule:
         value = self.value(node)
+        if isinstance(value, WarmupPrefix):
+            raise self.fail(
+                f"{value} must be followed by the schedule it leads into, e.g. "
+                f"{value} >> cosine(start=0.1, steps=900)",
+                node,
+            )
         if not isinstance(value, Schedule):
             raise self.fail(f"expected a schedule, got {self.snippet(node)!r}", node)
         return value
@@ -256,6 +267,12 @@ class _Reader:
         if isinstance(node, ast.Name):
             raise self.fail(
                 f"unknown name {node.id!r}: write numbers and strings literally, schedules as calls",
+                node,
+            )
+        if isinstance(node, ast.Compare) and any(isinstance(op, ast.Gt) for op in node.ops):
+            raise self.fail(
+                f"'>' is not an operator of the text form in {self.snippet(node)!r}; "
+                "did you mean '>>' (sequence: a >> b)?",
                 node,
             )
         raise self.fail(f"unsupported syntax {type(node).__name__} in {self.snippet(node)!r}", node)
@@ -292,21 +309,35 @@ class _Reader:
             )
         steps = spine[::-1]
         operands = [self.value(steps[0].left), *(self.value(step.right) for step in steps)]
+        if isinstance(node.op, ast.RShift):
+            return self.sequence(node, steps, operands)
         if len(operands) > 2 and all(isinstance(item, Schedule) for item in operands):
-            join = {ast.RShift: sequence, ast.Mult: product, ast.Add: add}[type(node.op)]
+            join = product if isinstance(node.op, ast.Mult) else add
             return self.build(node, lambda: join(*operands))
         result = operands[0]
         for step, right in zip(steps, operands[1:], strict=True):
             result = self.combine(step, result, right)
         return result
 
+    def sequence(self, node: ast.BinOp, steps: list[ast.BinOp], parts: list[Any]) -> Any:
+        """``a >> b >> c``: ``sequence(a, b, c)`` (a warm-up prefix takes all after it)."""
+        nodes = [steps[0].left, *(step.right for step in steps)]
+        for part, side in zip(parts, nodes, strict=True):
+            if not isinstance(part, Schedule | WarmupPrefix):
+                raise self.fail(f"expected a schedule, got {self.snippet(side)!r}", side)
+        if sum(isinstance(part, WarmupPrefix) for part in parts) >= MAX_DEPTH:
+            raise self.fail(  # each prefix nests the rest of the chain one level deeper
+                f"schedule nested deeper than {MAX_DEPTH} levels (a warm-up takes all after it)",
+                node,
+            )
+        return self.build(node, lambda: sequence(*parts))
+
     def combine(self, node: ast.BinOp, left: Any, right: Any) -> Any:
         operands = [item for item in (left, right) if isinstance(item, Schedule)]
-        if isinstance(node.op, ast.RShift):
-            for operand, side in ((left, node.left), (right, node.right)):
-                if not isinstance(operand, Schedule):
-                    raise self.fail(f"expected a schedule, got {self.snippet(side)!r}", side)
-            return self.build(node, lambda: left >> right, operands)
+        if isinstance(left, WarmupPrefix) or isinstance(right, WarmupPrefix):
+            return self.build(
+                node, lambda: left * right if isinstance(node.op, ast.Mult) else left + right
+            )
         if isinstance(node.op, ast.Mult):
             if isinstance(left, Schedule) and not isinstance(right, Schedule):
                 return self.build(node, lambda: self.scaled(left, right, node), operands)
@@ -328,11 +359,11 @@ class _Reader:
         while it is under the limit, so folding a long chain of ``+ 0.1`` costs no tree walks.
         """
         if operands:
-            bound = 1 + max(_depth(item, self.depths) for item in operands)
+            bound = 1 + max(depth(item, self.depths) for item in operands)
             if bound <= MAX_DEPTH:
                 self.depths.setdefault(id(schedule), (schedule, bound))
                 return
-        if _depth(schedule, self.depths) > MAX_DEPTH:
+        if depth(schedule, self.depths) > MAX_DEPTH:
             raise self.fail(
                 f"schedule nested deeper than {MAX_DEPTH} levels (combinators inside combinators)",
                 node,
@@ -357,12 +388,12 @@ class _Reader:
         kwargs = {kw.arg: self.value(kw.value, kw.arg) for kw in node.keywords if kw.arg}
         if isinstance(func, ast.Attribute):
             receiver = self.schedule(func.value)
-            if func.attr not in _METHODS:
-                close = difflib.get_close_matches(func.attr, _METHODS, n=1)
+            if func.attr not in METHODS:
+                close = difflib.get_close_matches(func.attr, METHODS, n=1)
                 hint = f"; did you mean .{close[0]}()?" if close else ""
                 raise self.fail(
                     f"unknown method .{func.attr}(){hint} (known: "
-                    + ", ".join(f".{m}()" for m in _METHODS)
+                    + ", ".join(f".{m}()" for m in METHODS)
                     + ")",
                     func,
                 )
@@ -426,7 +457,7 @@ _FLOAT_MAX = sys.float_info.max
 def _parameter_names(func: ast.expr) -> list[str]:
     """Parameter names of the called factory or method, in order (empty when unknown)."""
     target: Any = None
-    if isinstance(func, ast.Attribute) and func.attr in _METHODS:
+    if isinstance(func, ast.Attribute) and func.attr in METHODS:
         target = getattr(Schedule, func.attr)
     elif isinstance(func, ast.Name) and func.id == "pct":
         target = Pct
@@ -456,132 +487,3 @@ def _signature(target: Callable[..., Any]) -> inspect.Signature:
 @functools.lru_cache(maxsize=512)
 def _function_signature(target: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(target)
-
-
-def _children(value: object) -> list[Schedule]:
-    """The schedules held directly by ``value``'s fields (or inside a tuple)."""
-    found: list[Schedule] = []
-    items = [getattr(value, f.name) for f in dataclasses.fields(value)]  # type: ignore[arg-type]
-    while items:
-        item = items.pop()
-        if isinstance(item, Schedule):
-            found.append(item)
-        elif isinstance(item, tuple):
-            items.extend(item)
-    return found
-
-
-def _depth(schedule: Schedule, memo: dict[int, tuple[Schedule, int]]) -> int:
-    """Levels of the schedule tree (a leaf is 1), computed without recursion; ``memo`` by id."""
-    stack: list[tuple[Schedule, bool]] = [(schedule, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if id(node) in memo:
-            continue
-        kids: list[Schedule] = _children(node) if dataclasses.is_dataclass(node) else []
-        if expanded:
-            deepest = max((memo[id(kid)][1] for kid in kids), default=0)
-            memo[id(node)] = (node, 1 + deepest)  # the node is kept so its id stays unique
-            continue
-        stack.append((node, True))
-        stack.extend((kid, False) for kid in kids if id(kid) not in memo)
-    return memo[id(schedule)][1]
-
-
-def from_dict(data: Mapping[str, Any]) -> Schedule:
-    """The schedule stored by ``schedule.to_dict()``.
-
-    Nesting is limited as in :func:`parse`: ``MAX_DEPTH`` (100) schedule levels, ``MAX_NESTING`` (200)
-    levels of dicts and lists in all.
-
-    >>> import lrkit
-    >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
-    >>> lrkit.from_dict(s.to_dict()) == s
-    True
-    """
-    _check_nesting(data)
-    value = _decode(data)
-    if not isinstance(value, Schedule):
-        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {_short(data)}")
-    return value
-
-
-def _short(value: object) -> str:
-    return reprlib.repr(value)
-
-
-def _check_nesting(data: object) -> None:
-    """Reject data nested beyond the limits, walking it without recursion."""
-    deepest: dict[int, tuple[int, int]] = {}
-    stack: list[tuple[object, int, int]] = [(data, 0, 0)]
-    while stack:
-        value, schedules, containers = stack.pop()
-        if isinstance(value, Mapping):
-            schedules, containers = schedules + 1, containers + 1
-            items = list(value.values())
-        elif isinstance(value, list | tuple):
-            containers += 1
-            items = list(value)
-        else:
-            continue
-        if schedules > MAX_DEPTH:
-            raise ScheduleError(f"from_dict(): schedule nested deeper than {MAX_DEPTH} levels")
-        if containers > MAX_NESTING:
-            raise ScheduleError(
-                f"from_dict(): nesting deeper than {MAX_NESTING} levels of dicts and lists"
-            )
-        seen = deepest.get(id(value))
-        if seen is not None and seen[0] >= schedules and seen[1] >= containers:
-            continue  # shared sub-structure already checked at this depth
-        deepest[id(value)] = (schedules, containers)
-        stack.extend((item, schedules, containers) for item in items)
-
-
-def _decode(data: object) -> Any:
-    """Dicts become schedules, lists tuples, bottom up and without recursion."""
-    done: dict[int, Any] = {}
-    stack: list[tuple[Any, bool]] = [(data, False)]
-    while stack:
-        value, ready = stack.pop()
-        if id(value) in done:
-            continue
-        if isinstance(value, Mapping):
-            items = [item for key, item in value.items() if key != "type"]
-        elif isinstance(value, list | tuple):
-            items = list(value)
-        else:
-            done[id(value)] = value
-            continue
-        if not ready:
-            stack.append((value, True))
-            stack.extend((item, False) for item in items if id(item) not in done)
-            continue
-        if isinstance(value, Mapping):
-            kwargs = {str(key): done[id(item)] for key, item in value.items() if key != "type"}
-            done[id(value)] = _build(value, kwargs)
-        else:
-            done[id(value)] = tuple(done[id(item)] for item in items)
-    return done[id(data)]
-
-
-def _build(value: Mapping[Any, Any], kwargs: dict[str, Any]) -> Schedule:
-    if "type" not in value:
-        raise ScheduleError(f"from_dict(): a schedule dict needs a 'type' key, got {_short(value)}")
-    entry = registry.get(str(value["type"]))
-    if entry.cls is None:
-        raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
-    for key, item in kwargs.items():
-        if (isinstance(item, int) and not isinstance(item, bool) and abs(item) > _FLOAT_MAX) or (
-            isinstance(item, float) and math.isinf(item)
-        ):
-            raise ScheduleError(
-                f"from_dict(): {value['type']}.{key} is out of range: {_short(item)} is beyond "
-                f"the largest float ({_FLOAT_MAX:.4g})"
-            )
-    try:
-        schedule: Schedule = entry.cls(**kwargs)
-    except TypeError as err:
-        raise ScheduleTypeError(f"from_dict(): bad fields for {value['type']!r}: {err}") from None
-    except ArithmeticError as err:
-        raise ScheduleError(f"from_dict(): bad value for {value['type']!r}: {err}") from None
-    return schedule

@@ -1,9 +1,12 @@
 """Argument checks shared by the ``lrkit.compat`` modules.
 
-Every message reads ``<where>: <name>=<value!r> is invalid; <name> must be <allowed>``.
-:class:`Checks` serves the modules whose errors are lrkit's ``ScheduleError`` and name
-``lrkit.compat.<module>.<function>`` (keras, optax); :func:`fail`, :func:`int_at_least` and
-:func:`real` serve those that raise plain ``ValueError``/``TypeError`` (torch, transformers).
+One convention for every compat module: errors are lrkit's ``ScheduleError`` family (built by
+:mod:`lrkit._validate`; ``ScheduleTypeError`` for a wrong type, so ``except ValueError`` and
+``except TypeError`` keep working) and every message reads
+``<where>: <name>=<value!r> is invalid; <name> must be <allowed>``. ``<where>`` is the name the
+user called: PyTorch's and Hugging Face's (``StepLR``, ``get_scheduler``) for the drop-ins of
+:func:`fail`, :func:`int_at_least` and :func:`real`; ``lrkit.compat.<module>.<function>`` for the
+function families of :class:`Checks` (keras, optax).
 
 >>> str(Checks("optax").fail("f", "x", -1, ">= 0"))
 'lrkit.compat.optax.f: x=-1 is invalid; x must be >= 0'
@@ -19,16 +22,13 @@ import numbers
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from lrkit import _validate as check
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
 __all__ = ["Checks", "fail", "int_at_least", "real"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _message(where: str, name: str, value: object, allowed: str) -> str:
-    return f"{where}: {name}={value!r} is invalid; {name} must be {allowed}"
 
 
 class Checks:
@@ -55,11 +55,11 @@ class Checks:
 
     def fail(self, func: str, name: str, value: object, allowed: str) -> ScheduleError:
         """A ``ScheduleError`` for a value outside the allowed range."""
-        return ScheduleError(_message(f"{self.prefix}.{func}", name, value, allowed))
+        return check.invalid(f"{self.prefix}.{func}", name, value, allowed)
 
     def type_fail(self, func: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
         """A ``ScheduleTypeError`` for a value of the wrong type."""
-        return ScheduleTypeError(_message(f"{self.prefix}.{func}", name, value, allowed))
+        return check.invalid_type(f"{self.prefix}.{func}", name, value, allowed)
 
     def number(self, func: str, name: str, value: object) -> float:
         """``value`` as a float; a real number (not a bool) or ``ScheduleTypeError``."""
@@ -68,25 +68,25 @@ class Checks:
         return float(value)
 
 
-def fail(func: str, name: str, value: object, allowed: str) -> ValueError:
-    """A ``ValueError`` naming ``func``, the parameter, its value and what is allowed."""
-    return ValueError(_message(func, name, value, allowed))
+def fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
+    """A ``ScheduleError`` naming ``func``, the parameter, its value and what is allowed."""
+    return check.invalid(func, name, value, allowed)
 
 
 def int_at_least(func: str, name: str, value: object, low: int) -> int:
-    """``value`` as an int ``>= low``: ``TypeError`` for a non-int (or bool), else ``ValueError``."""
+    """``value`` as an int ``>= low``: ``ScheduleTypeError`` for a non-int (or bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(_message(func, name, value, f"an int >= {low}"))
+        raise check.invalid_type(func, name, value, f"an int >= {low}")
     if int(value) < low:
         raise fail(func, name, value, f"an int >= {low}")
     return int(value)
 
 
 def real(func: str, name: str, value: object, low: float | None = None) -> float:
-    """``value`` as a finite float (``>= low`` when given): ``TypeError`` for a non-real (or
-    bool), else ``ValueError``."""
+    """``value`` as a finite float (``>= low`` when given): ``ScheduleTypeError`` for a non-real
+    (or bool), else ``ScheduleError``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(_message(func, name, value, "a real number"))
+        raise check.invalid_type(func, name, value, "a real number")
     out = float(value)
     if not math.isfinite(out) or (low is not None and out < low):
         raise fail(func, name, value, "finite" + ("" if low is None else f" and >= {low:g}"))

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from lrkit import _validate as check
+
 __all__ = ["EMA", "centered_mean", "ema", "robust_smooth", "running_median"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -31,8 +33,7 @@ class EMA:
     __slots__ = ("_avg", "_beta", "_count", "_smooth")
 
     def __init__(self, smooth: float) -> None:
-        if not (isinstance(smooth, int | float) and 0.0 <= smooth < 1.0):
-            raise ValueError(f"EMA: smooth must be a number in [0, 1), got {smooth!r}")
+        smooth = check.number("EMA", "smooth", smooth, low=0.0, high=1.0, high_open=True)
         self._smooth = float(smooth)
         self._beta = 1.0 - float(smooth)
         self._avg = 0.0
