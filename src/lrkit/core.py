@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Self, dataclass_transform, overload
 import numpy as np
 
 from lrkit import registry
-from lrkit.durations import Duration, Pct, steps_of
+from lrkit.durations import MAX_STEPS, Duration, Pct, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 __all__ = ["COMBINATORS", "METHODS", "Array", "Schedule", "from_dict", "namespace_of"]
@@ -101,6 +101,7 @@ class Schedule:
     ) -> None:
         super().__init_subclass__(**kwargs)
         dataclasses.dataclass(frozen=True, repr=False, eq=eq)(cls)
+        _check_bounds_after_init(cls)
         if name is not None:
             if example is None:
                 raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
@@ -140,9 +141,14 @@ class Schedule:
             raise ScheduleTypeError(f"{self.name}: step must be a number or an array, got {t!r}")
         self._check_bound()
         if isinstance(t, numbers.Real) and not isinstance(t, np.ndarray):
-            step = float(t)
+            try:
+                step = float(t)
+            except OverflowError:
+                step = math.inf
             if not math.isfinite(step) or step < 0.0:
-                raise ScheduleError(f"{self.name}: step must be a finite number >= 0, got {t!r}")
+                raise ScheduleError(
+                    f"{self.name}: step must be a finite number >= 0, got {reprlib.repr(t)}"
+                )
             if step.is_integer() and step < 2.0**52:
                 return self._value_at(int(step))
             # a 1-element array (not 0-d) keeps numpy on the same vectorised kernels as arrays,
@@ -165,6 +171,8 @@ class Schedule:
                 t = xp.astype(t, xp.float64)
         else:
             t = t * 1.0  # ints become the namespace's default float (jax: float32 unless x64)
+        if not _concrete_steps_ok(t, xp):
+            raise ScheduleError(f"{self.name}: steps must be finite numbers >= 0")
         t = xp.where(t > 0, t, xp.zeros_like(t))
         return self._eval(t, xp)
 
@@ -243,8 +251,10 @@ class Schedule:
         """
         if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral):
             raise ScheduleTypeError(f"bind(): total_steps must be an int, got {total_steps!r}")
-        if total_steps < 1:
-            raise ScheduleError(f"bind(): total_steps must be an int >= 1, got {total_steps!r}")
+        if not 1 <= total_steps <= MAX_STEPS:
+            raise ScheduleError(
+                f"bind(): total_steps must be an int in [1, 2**53], got {reprlib.repr(total_steps)}"
+            )
         if self.is_bound:
             return self
         changes = {
@@ -307,6 +317,31 @@ class Schedule:
         return _combinator("retarget")(self, at=at, end=end, new_end=new_end)
 
     # -- range ------------------------------------------------------------------------------
+    def _bounds_known(self) -> bool:
+        return self.__dict__.get("_bounds_cache") is not None
+
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` with ``low <= s(t) <= high`` at every step, in closed form (may be loose).
+
+        Checked once at construction: a schedule whose values could overflow to infinity cannot be
+        built. ``(-inf, inf)`` when unknown (a duration still a share of training, or a custom leaf
+        without ``_bounds``). A momentum schedule can be checked against ``[0, 1]`` with it.
+
+        >>> import lrkit
+        >>> (lrkit.cosine(start=1.0, end=0.1, steps=10) * 0.5).bounds()
+        (0.05, 0.5)
+        """
+        found = self.__dict__.get("_bounds_cache", _UNSET)
+        if found is _UNSET:
+            found = self._bounds()
+            self.__dict__["_bounds_cache"] = found
+        return (-math.inf, math.inf) if found is None else found
+
+    def _bounds(self) -> tuple[float, float] | None:
+        """Closed-form ``(low, high)`` of the values, ``None`` when unknown; raise
+        :func:`overflow` naming the parameter when a bound exceeds the float range."""
+        return None
+
     def value_range(self) -> tuple[float, float]:
         """``(min, max)`` of the values the schedule takes (used by :meth:`mirror`)."""
         if not self.bounded:
@@ -520,3 +555,61 @@ def _build(value: Mapping[Any, Any], fields: dict[str, Any]) -> object:
 
 
 _FLOAT_MAX = sys.float_info.max
+
+_UNSET = object()
+
+
+def overflow(func: str, param: str, value: object, bound: float, detail: str = "") -> ScheduleError:
+    """The error for a parameter that would make values overflow (``bound`` may be ``inf``)."""
+    reach = "overflows the float range" if not math.isfinite(bound) else f"reaches {bound:g}"
+    extra = f" ({detail})" if detail else ""
+    return ScheduleError(
+        f"{func}(): {param}={reprlib.repr(value)} makes the values overflow: their bound "
+        f"{reach}{extra}, beyond the largest float {_FLOAT_MAX:.4g}"
+    )
+
+
+def finite_bounds(
+    func: str, param: str, value: object, low: float, high: float, detail: str = ""
+) -> tuple[float, float]:
+    """``(low, high)``, or :func:`overflow` when either is not finite."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise overflow(func, param, value, high if not math.isfinite(high) else low, detail)
+    return low, high
+
+
+def _check_bounds_after_init(cls: type[Schedule]) -> None:
+    """Wrap the dataclass ``__init__`` of ``cls``: compute the value bounds once it is built."""
+    init = cls.__init__
+
+    def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if type(self) is cls:
+            low, high = self.bounds()
+            if (
+                math.isnan(low)
+                or math.isnan(high)
+                or (self._bounds_known() and not (math.isfinite(low) and math.isfinite(high)))
+            ):
+                raise ScheduleError(
+                    f"{self.name}(): the values can reach {high:g}, beyond the largest float "
+                    f"{_FLOAT_MAX:.4g}: {self}"
+                )
+
+    __init__.__doc__ = init.__doc__
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
+    cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+
+
+def _concrete_steps_ok(t: Array, xp: Any) -> bool:
+    """Whether a torch/jax step array holds finite numbers >= 0 (``True`` while traced/compiled)."""
+    if _is_torch(xp):
+        import torch
+
+        if torch.compiler.is_compiling():
+            return True
+        return bool(torch.all(torch.isfinite(t) & (t >= 0))) if t.numel() else True
+    try:
+        return bool(xp.all(xp.isfinite(t) & (t >= 0)))
+    except Exception:  # a jax tracer under jit: checked values are not available
+        return True
