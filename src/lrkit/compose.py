@@ -16,6 +16,7 @@ fills :data:`lrkit.core.COMBINATORS`, the table behind the operators ``>> * +`` 
 from __future__ import annotations
 
 import math
+import numbers
 import reprlib
 import sys
 from collections.abc import Iterator, Mapping
@@ -922,9 +923,9 @@ def add(*parts: Schedule | float) -> Sum:
 def _addend(part: object) -> Schedule:
     if isinstance(part, Schedule):
         return part
-    if isinstance(part, bool) or not isinstance(part, int | float):
+    if isinstance(part, bool) or not isinstance(part, numbers.Real):
         raise ScheduleTypeError(f"add(): parts must be schedules or numbers, got {part!r}")
-    return Constant(float(part))
+    return Constant(part)  # type: ignore[arg-type]  # constant() checks it (finite, >= 0)
 
 
 class Sum(

@@ -276,7 +276,7 @@ class Schedule:
             return _combinator("product")(self, factor)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
             return NotImplemented
-        return _combinator("scale")(self, float(factor))
+        return _combinator("scale")(self, factor)  # scale() checks it (a huge int names factor)
 
     __rmul__ = __mul__
 
@@ -284,7 +284,7 @@ class Schedule:
         """``a + b`` and ``s + k``: values added."""
         if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
             return NotImplemented
-        return _combinator("add")(self, other if isinstance(other, Schedule) else float(other))
+        return _combinator("add")(self, other)
 
     __radd__ = __add__
 
