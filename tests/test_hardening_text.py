@@ -300,3 +300,26 @@ def test_python_recursion_limit_is_untouched() -> None:
     with pytest.raises(lrkit.TextFormError):
         lrkit.parse("-" * 100000 + "1")
     assert sys.getrecursionlimit() == before
+
+
+def test_building_a_tree_deeper_than_the_limit_in_python_names_the_limit() -> None:
+    s: Schedule = lrkit.constant(1.0, steps=10)
+    with pytest.raises(lrkit.ScheduleError, match=f"nested deeper than {DEPTH} levels"):
+        for _ in range(1000):
+            s = s.clip(low=0.0) * 1.0
+    deepest = lrkit.constant(1.0, steps=10)
+    for _ in range(DEPTH - 1):
+        deepest = deepest.shift(1)
+    text = str(deepest)
+    assert _at_depth(200, lambda: lrkit.parse(text)) == deepest
+    assert _at_depth(200, lambda: deepest(150)) == 1.0
+    assert _at_depth(200, lambda: lrkit.from_dict(deepest.to_dict())) == deepest
+
+
+def test_warm_up_prefixes_in_a_chain_nest_and_are_limited() -> None:
+    ok = " >> ".join(["warmup(1) >> constant(1.0, steps=1)"] * 40)
+    s = lrkit.parse(ok)
+    assert lrkit.parse(str(s)) == s
+    too_deep = " >> ".join(["warmup(1) >> constant(1.0, steps=1)"] * 500)
+    with pytest.raises(lrkit.TextFormError, match=f"nested deeper than {DEPTH} levels"):
+        lrkit.parse(too_deep)

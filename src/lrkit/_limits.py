@@ -56,10 +56,16 @@ def depth(schedule: object, memo: dict[int, tuple[object, int]]) -> int:
         node, expanded = stack.pop()
         if id(node) in memo:
             continue
+        known = getattr(node, "__dict__", {}).get("_depth")
+        if known is not None:  # cached on the node when it was built
+            memo[id(node)] = (node, known)
+            continue
         kids = _children(node)
         if expanded:
             deepest = max((memo[id(kid)][1] for kid in kids), default=0)
             memo[id(node)] = (node, 1 + deepest)
+            if hasattr(node, "__dict__"):
+                node.__dict__["_depth"] = 1 + deepest  # not a field: equality ignores it
             continue
         stack.append((node, True))
         stack.extend((kid, False) for kid in kids if id(kid) not in memo)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Self, dataclass_transform, overload
 
 import numpy as np
 
-from lrkit import registry
+from lrkit import _limits, registry
 from lrkit.durations import MAX_STEPS, Duration, Pct, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
@@ -585,6 +585,12 @@ def _check_bounds_after_init(cls: type[Schedule]) -> None:
     def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         if type(self) is cls:
+            levels = _limits.depth(self, {})  # children keep theirs: O(number of children)
+            if levels > _limits.MAX_DEPTH:
+                raise ScheduleError(
+                    f"{self.name}(): schedule nested deeper than {_limits.MAX_DEPTH} levels "
+                    "(combinators inside combinators); real schedules need fewer than ten"
+                )
             low, high = self.bounds()
             if (
                 math.isnan(low)
