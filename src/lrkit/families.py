@@ -111,14 +111,15 @@ def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
         )
 
 
-def _check_finite_at_end(func: str, schedule: Schedule) -> None:
+def _check_finite_at_end(func: str, schedule: Schedule, param: str) -> None:
     end = schedule.duration if schedule.is_bound else None
     if end is None:
         return
     with np.errstate(over="ignore", invalid="ignore"):
         last = schedule(end)
     if not math.isfinite(last):
-        raise ScheduleError(f"{func}(): values overflow to infinity before the end: {schedule}")
+        detail = f"they overflow to infinity by step {end:g}"
+        raise overflow(func, param, getattr(schedule, param), last, detail)
 
 
 class Step(
@@ -145,7 +146,7 @@ class Step(
         self._set_fields(factor=check.number("step", "factor", self.factor, low=0.0, low_open=True))
         self._set_fields(steps=_optional_steps("step", self.steps))
         _check_growth("step", self.factor > 1.0, self.steps is not None, "factor > 1")
-        _check_finite_at_end("step", self)
+        _check_finite_at_end("step", self, "factor")
 
     def _eval(self, t: Array, xp: Any) -> Array:
         every = steps_of(self.every)
@@ -290,7 +291,7 @@ class Exponential(
             self.steps is not None or self.final is not None,
             "gamma > 1" if self.gamma is not None else "rate < 0",
         )
-        _check_finite_at_end(func, self)
+        _check_finite_at_end(func, self, "gamma" if self.gamma is not None else "rate")
 
     @property
     def growing(self) -> bool:
