@@ -81,6 +81,10 @@ def test_python_operators_build_what_the_text_form_reads() -> None:
     assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
 
 
+def test_the_0_1_spelling_warmup_class_then_schedule_still_builds_the_same_value() -> None:
+    assert Warmup(10) >> COS == lrkit.warmup(10) >> COS  # type: ignore[call-arg]
+
+
 def test_sequence_dicts_saved_with_a_bare_warmup_part_still_load() -> None:
     old = {
         "type": "sequence",
@@ -119,6 +123,14 @@ def test_shares_round_at_phase_boundaries_in_longer_chains() -> None:
     )
     for total in (97, 100, 101, 333, 1234):
         assert s.bind(total).duration == total + 7
+
+
+def test_shares_bind_exactly_through_scaling_clipping_and_mirroring() -> None:
+    s = (lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%") * 0.5).clip(low=0.01)
+    momentum = (lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%")).mirror(0.85, 0.95)
+    for total in (110, 333, 4999):
+        assert s.bind(total).duration == total
+        assert momentum.bind(total).duration == total
 
 
 def test_shares_adding_up_to_more_than_100_percent_fail_at_bind() -> None:
@@ -298,3 +310,30 @@ def test_compat_argument_errors_are_schedule_errors_with_one_message_shape() -> 
     assert str(err) == "StepLR: gamma=-1.0 is invalid; gamma must be > 0"
     with pytest.raises(lrkit.ScheduleTypeError, match="step_size='a' is invalid"):
         _args.int_at_least("StepLR", "step_size", "a", 1)
+
+
+def test_a_schedule_class_written_the_0_1_way_still_works() -> None:
+    from dataclasses import FrozenInstanceError, dataclass
+
+    from lrkit.core import Array
+
+    try:
+
+        @lrkit.registry.register("test_old_style", example="test_old_style(0.5)")
+        @dataclass(frozen=True, repr=False)
+        class OldStyle(Schedule):
+            value: float
+            _positional = ("value",)
+
+            def _eval(self, t: Array, xp: object) -> Array:
+                return t * 0.0 + self.value
+
+        s = lrkit.parse("test_old_style(0.5)")
+        assert isinstance(s, OldStyle) and s == OldStyle(0.5) and str(s) == "test_old_style(0.5)"
+        assert s(3) == 0.5 and not s.bounded
+        with pytest.raises(FrozenInstanceError):
+            s.value = 1.0  # type: ignore[misc]
+        with pytest.raises(FrozenInstanceError):
+            COS.start = 1.0  # type: ignore[misc]
+    finally:
+        lrkit.registry._ENTRIES.pop("test_old_style", None)

@@ -25,7 +25,13 @@ _LOG_TINY = -680.0
 
 
 def decay_pow(base: float, exponent: Array, xp: Any) -> Array:
-    """``base ** exponent`` for ``exponent >= 0``; 0 once the result is below e^-680."""
+    """``base ** exponent`` for ``exponent >= 0``; 0 once the result is below e^-680.
+
+    Args:
+      base: the base (in (0, 1) decays; otherwise plain ``**``).
+      exponent: an array of exponents >= 0.
+      xp: the array namespace.
+    """
     if not 0.0 < base < 1.0:
         return base**exponent
     cap = _LOG_TINY / math.log(base)

@@ -40,7 +40,17 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """A finite real number within the given bounds, returned as ``float``."""
+    """A finite real number within the given bounds, returned as ``float``.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      low: lowest allowed value (``None``: unbounded).
+      high: highest allowed value.
+      low_open: exclude ``low`` itself.
+      high_open: exclude ``high`` itself.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ScheduleTypeError(f"{func}(): {name} must be a number, got {value!r}")
     allowed = _describe(low, high, low_open, high_open)
@@ -60,7 +70,14 @@ def number(
 
 
 def integer(func: str, name: str, value: object, *, low: int | None = None) -> int:
-    """An ``int`` (numpy integers too, not ``bool``) no smaller than ``low``."""
+    """An ``int`` (numpy integers too, not ``bool``) no smaller than ``low``.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      low: smallest allowed value.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ScheduleTypeError(f"{func}(): {name} must be an int, got {value!r}")
     result = int(value)
@@ -70,14 +87,27 @@ def integer(func: str, name: str, value: object, *, low: int | None = None) -> i
 
 
 def boolean(func: str, name: str, value: object) -> bool:
-    """A real ``bool`` (no truthy strings)."""
+    """A real ``bool`` (no truthy strings).
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+    """
     if not isinstance(value, bool):
         raise ScheduleTypeError(f"{func}(): {name} must be True or False, got {value!r}")
     return value
 
 
 def choice(func: str, name: str, value: object, options: Iterable[str]) -> str:
-    """One of the allowed strings."""
+    """One of the allowed strings.
+
+    Args:
+      func: the function named in the message.
+      name: the parameter.
+      value: the argument.
+      options: the allowed strings.
+    """
     allowed = list(options)
     if not isinstance(value, str) or value not in allowed:
         listed = ", ".join(repr(option) for option in allowed)
@@ -98,10 +128,24 @@ def _describe(low: float | None, high: float | None, low_open: bool, high_open: 
 
 
 def invalid(where: str, name: str, value: object, allowed: str) -> ScheduleError:
-    """``<where>: <name>=<value!r> is invalid; <name> must be <allowed>`` (to raise)."""
+    """``<where>: <name>=<value!r> is invalid; <name> must be <allowed>`` (to raise).
+
+    Args:
+      where: the callable as the user wrote it (``Plateau``, ``StepLR``).
+      name: the parameter.
+      value: the argument.
+      allowed: what is allowed, e.g. ``"in (0, 1)"``.
+    """
     return ScheduleError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")
 
 
 def invalid_type(where: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
-    """As :func:`invalid`, for a value of the wrong type (also a ``TypeError``)."""
+    """As :func:`invalid`, for a value of the wrong type (also a ``TypeError``).
+
+    Args:
+      where: the callable as the user wrote it.
+      name: the parameter.
+      value: the argument.
+      allowed: what is allowed.
+    """
     return ScheduleTypeError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 import lrkit
-from lrkit.compose import Sequence
+from lrkit.compose import phase_starts
 from lrkit.core import Schedule
 from lrkit.errors import ScheduleError
 
@@ -67,9 +67,8 @@ def chart(values: np.ndarray, *, width: int = 64, height: int = 10) -> list[str]
 def _key_steps(schedule: Schedule, steps: int) -> list[int]:
     marks = {0, 1, steps - 1}
     marks.update(int(steps * f) for f in (0.1, 0.25, 0.5, 0.75, 0.9))
-    if isinstance(schedule, Sequence):
-        starts = schedule._starts[1:]
-        for begin in starts:
+    if schedule.is_bound:
+        for begin in phase_starts(schedule)[1:]:
             marks.update({int(begin) - 1, int(begin)})
     return sorted(m for m in marks if 0 <= m < steps)
 

@@ -46,6 +46,7 @@ __all__ = [
     "Warmup",
     "WarmupPrefix",
     "add",
+    "phase_starts",
     "product",
     "sequence",
     "warmup",
@@ -84,6 +85,11 @@ class WarmupPrefix:
     ``warmup(n) >> s`` is the schedule :class:`Warmup`; every other use of a bare prefix (calling,
     scaling, adding, repeating it, or putting it last in a sequence) raises ``TypeError`` at once,
     with the right form in the message.
+
+    Args:
+      steps: length of the ramp (int steps or a share like ``"5%"``).
+      start: value at step 0.
+      shape: curve of the ramp (:data:`lrkit.shapes.SHAPES`).
     """
 
     steps: Duration
@@ -137,7 +143,7 @@ class WarmupPrefix:
     __radd__ = __add__
 
     def __getattr__(self, name: str) -> Any:
-        if name in (*METHODS, "bind", "to_dict", "value_range", "duration", "bounded"):
+        if name in (*METHODS, "bind", "to_dict", "value_range"):
             self._misuse(f".{name} needs a schedule")
         raise AttributeError(name)
 
@@ -155,6 +161,11 @@ def warmup(steps: Duration | str, start: float = 0.0, shape: str = "linear") -> 
     The ramp goes from ``start`` to the first value of the schedule after it, with the curve
     ``shape`` (any of :data:`lrkit.shapes.SHAPES`: linear by default, ``"exp"`` geometric,
     ``"constant"`` holds ``start``).
+
+    Args:
+      steps: length of the ramp (int steps or a share like ``"5%"``).
+      start: value at step 0 (default 0).
+      shape: curve of the ramp (:data:`lrkit.shapes.SHAPES`, default linear).
 
     >>> import lrkit
     >>> s = lrkit.warmup(2) >> lrkit.constant(1.0)
@@ -207,10 +218,15 @@ class Warmup(
         if self.shape == "exp" and self.then.is_bound and self._target <= 0.0:
             raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if (args or kwargs) and "then" not in kwargs:
+            return WarmupPrefix(*args, **kwargs)  # the 0.1 spelling `Warmup(n) >> s`
+        return super().__new__(cls)
+
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
         # dicts saved before the prefix type hold a bare warm-up as a part of a sequence
-        return cls(**fields) if "then" in fields else WarmupPrefix(**fields)
+        return cls(**fields)
 
     @cached_property
     def _target(self) -> float:
@@ -387,15 +403,35 @@ class Sequence(
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
 
+# -- phases: what a sequence (with its warm-ups) plays one after the other ----------------------
+
+
+def phase_starts(schedule: Schedule) -> list[float]:
+    """The steps where each phase of ``schedule`` begins (``[0.0]`` for a single phase).
+
+    >>> import lrkit
+    >>> phase_starts(lrkit.constant(1.0, steps=3) >> (lrkit.warmup(2) >> lrkit.constant(0.5)))
+    [0.0, 3.0, 5.0]
+    """
+    starts = [0.0]
+    for segment in _segments(schedule)[:-1]:
+        own = steps_of(segment.steps) if isinstance(segment, Warmup) else segment.duration
+        starts.append(starts[-1] + (own or 0.0))
+    return starts
+
+
 # -- binding a chain of phases with cumulative rounding -----------------------------------------
 
 
 def _segments(schedule: Schedule) -> list[Schedule]:
-    """The phases played one after the other: sequence parts, a warm-up's ramp and what follows."""
+    """The phases played one after the other: sequence parts, a warm-up's ramp and what follows
+    (looking through scaling, clipping and mirroring, which keep the length)."""
     if isinstance(schedule, Sequence):
         return [seg for part in schedule.parts for seg in _segments(part)]
     if isinstance(schedule, Warmup):
         return [schedule, *_segments(schedule.then)]
+    if isinstance(schedule, Scale | Clip | Mirror):  # same length as what they wrap
+        return _segments(schedule.schedule)
     return [schedule]
 
 
@@ -435,6 +471,8 @@ def _bind_chain(schedule: Schedule, total_steps: int) -> Schedule:
 def _rebuild(schedule: Schedule, lengths: Iterator[int | None], total_steps: int) -> Schedule:
     if isinstance(schedule, Sequence):
         return Sequence(tuple(_rebuild(part, lengths, total_steps) for part in schedule.parts))
+    if isinstance(schedule, Scale | Clip | Mirror):
+        return schedule._replace(schedule=_rebuild(schedule.schedule, lengths, total_steps))
     length = next(lengths)
     if isinstance(schedule, Warmup):
         then = _rebuild(schedule.then, lengths, total_steps)
@@ -526,6 +564,11 @@ class Clip(
     """Values clipped into ``[low, high]``: ``s.clip(low=..., high=...)``.
 
     value(t) = min(max(s(t), low), high)
+
+    Args:
+      schedule: the schedule clipped.
+      low: lower bound (``None``: none).
+      high: upper bound (``None``: none).
     """
 
     schedule: Schedule
@@ -623,6 +666,12 @@ class Repeat(
     With P = s.duration, cycle k starts at b_k = P·(mult^k − 1)/(mult − 1) (k·P when mult = 1):
     value(t) = decay^k · s((t − b_k) / mult^k).  ``cycles`` ends it after that many periods.
     ``cosine(start, end, steps=T_0).repeat(mult=T_mult)`` is PyTorch's CosineAnnealingWarmRestarts.
+
+    Args:
+      schedule: the schedule replayed (it must have an end).
+      mult: period growth factor (>= 1; PyTorch's ``T_mult``).
+      decay: peak factor per period (> 0).
+      cycles: number of periods, ``None`` for endless.
     """
 
     schedule: Schedule
@@ -740,6 +789,11 @@ class Mirror(
 
     Smith (2018): momentum high where the LR is low. ``cyclic(...).mirror(0.8, 0.9)`` is CyclicLR's
     momentum.
+
+    Args:
+      schedule: the schedule whose range is mirrored.
+      low: value where the schedule is highest.
+      high: value where the schedule is lowest.
     """
 
     schedule: Schedule

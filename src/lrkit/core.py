@@ -101,12 +101,25 @@ class Schedule:
     ) -> None:
         super().__init_subclass__(**kwargs)
         dataclasses.dataclass(frozen=True, repr=False, eq=eq)(cls)
+        # immutability comes from Schedule.__setattr__, so a class still decorated the 0.1 way
+        # (``@dataclass(frozen=True)`` on top) may add the generated methods once more
+        for method in ("__setattr__", "__delattr__"):
+            if method in cls.__dict__:
+                delattr(cls, method)
         _check_bounds_after_init(cls)
         if name is not None:
             if example is None:
                 raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
             cls.name = name
             registry.add(name, cls, kind=kind, example=example, factory=factory)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise dataclasses.FrozenInstanceError(
+            f"cannot assign to field {name!r}: schedules are values"
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}: schedules are values")
 
     def _set_fields(self, **values: object) -> None:
         """Store validated field values from ``__post_init__`` (the dataclass is frozen)."""
@@ -289,7 +302,13 @@ class Schedule:
     __radd__ = __add__
 
     def repeat(self, mult: float = 1.0, decay: float = 1.0, cycles: int | None = None) -> Schedule:
-        """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``."""
+        """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``.
+
+        Args:
+          mult: each period is ``mult`` times longer than the one before (>= 1).
+          decay: each period's values are ``decay`` times the one before (> 0).
+          cycles: number of periods, ``None`` for endless.
+        """
         return _combinator("repeat")(self, mult=mult, decay=decay, cycles=cycles)
 
     def clip(self, low: float | None = None, high: float | None = None) -> Schedule:
@@ -313,6 +332,11 @@ class Schedule:
 
         See :class:`lrkit.compose.Retarget`: the value at ``at`` is kept and the old end value is
         reached at ``new_end``.
+
+        Args:
+          at: the step where the budget changes (an int >= 0).
+          end: the old end of training (an int > ``at``).
+          new_end: the new end of training (an int > ``at``).
         """
         return _combinator("retarget")(self, at=at, end=end, new_end=new_end)
 

@@ -90,6 +90,12 @@ def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False
     """Validate a duration argument: a positive ``int`` (0 too if ``allow_zero``), a ``Pct`` or ``"N%"``.
 
     Whole floats (``100.0``) are accepted as step counts.
+
+    Args:
+      func: the function named in errors.
+      name: the parameter named in errors.
+      value: the argument.
+      allow_zero: accept 0 steps (and 0%).
     """
     if isinstance(value, Pct):
         duration: Duration = value

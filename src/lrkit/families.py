@@ -131,6 +131,12 @@ class Step(
 
     value(t) = start · factor^⌊t / every⌋
 
+    Args:
+      start: value at step 0.
+      every: steps between two multiplications.
+      factor: the multiplier (> 0; default 0.5).
+      steps: length; ``None`` runs forever.
+
     >>> [Step(1.0, every=2)(t) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     """
@@ -178,6 +184,11 @@ class MultiStep(
     """Multiply by ``factor`` at each milestone, as PyTorch's MultiStepLR; ends at the last one.
 
     value(t) = start · factor^(number of milestones <= t)
+
+    Args:
+      start: value at step 0.
+      milestones: steps where the value is multiplied (increasing).
+      factor: the multiplier (> 0; default 0.1, PyTorch's gamma).
 
     >>> [MultiStep(1.0, milestones=(2, 4), factor=0.5)(t) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
@@ -242,6 +253,15 @@ class Exponential(
 
     ``staircase`` uses ⌊t/every⌋; ``final`` bounds the value (a floor when decaying, a ceiling when
     growing).
+
+    Args:
+      start: value at step 0.
+      gamma: per-``every`` factor (or give ``rate``).
+      rate: continuous rate: ``e^(-rate·t/every)``.
+      every: steps per factor (default 1).
+      staircase: decay in whole ``every`` steps.
+      final: bound the value (a floor when decaying, a ceiling when growing).
+      steps: length; ``None`` runs forever.
 
     >>> Exponential(1.0, 0.5)(3)
     0.125
@@ -341,6 +361,13 @@ class InverseTime(
 
     value(t) = start / (1 + rate · t/every)     (⌊t/every⌋ with staircase)
 
+    Args:
+      start: value at step 0.
+      rate: decay rate (>= 0).
+      every: steps per unit of decay (default 1).
+      staircase: decay in whole ``every`` steps.
+      steps: length; ``None`` runs forever.
+
     >>> InverseTime(1.0, rate=1.0)(3)
     0.25
     """
@@ -385,6 +412,11 @@ class InverseSqrt(
 
     value(t) = peak · t / warmup                              for t < warmup
     value(t) = peak / sqrt((t − warmup + timescale) / timescale)   after (timescale = warmup by default)
+
+    Args:
+      peak: value at the end of the warm-up.
+      warmup: warm-up steps (0 for none, then give ``timescale``).
+      timescale: decay timescale (default: ``warmup``).
 
     >>> [InverseSqrt(1.0, warmup=4)(t) for t in (0, 2, 4, 16)]
     [0.0, 0.5, 1.0, 0.5]
@@ -459,6 +491,11 @@ class Linear(
 
     value(t) = start + (end − start) · min(t, steps) / steps
 
+    Args:
+      start: value at step 0.
+      end: value at ``steps`` and after (default 0).
+      steps: length (keyword-only).
+
     >>> [Linear(1.0, 0.0, steps=4)(t) for t in range(6)]
     [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
@@ -474,6 +511,12 @@ class Polynomial(
     """Polynomial decay, as PyTorch's PolynomialLR / Hugging Face's polynomial schedule.
 
     value(t) = end + (start − end) · (1 − min(t, steps)/steps)^power
+
+    Args:
+      start: value at step 0.
+      end: value at ``steps`` and after (default 0).
+      steps: length (keyword-only).
+      power: the exponent (> 0).
 
     >>> [Polynomial(1.0, 0.0, steps=4, power=2.0)(t) for t in range(5)]
     [1.0, 0.5625, 0.25, 0.0625, 0.0]
@@ -495,13 +538,23 @@ class Cosine(
     name="cosine",
     example="cosine(start=0.1, end=0.001, steps=100)",
 ):
-    """Cosine annealing from ``start`` to ``end`` over ``steps`` steps, as CosineAnnealingLR.
+    """Cosine annealing from ``start`` to ``end`` over ``steps`` steps, then ``end`` held.
+
+    Over ``0..steps`` this is PyTorch's CosineAnnealingLR with ``T_max = steps`` (and optax's
+    ``cosine_decay_schedule``); past ``steps`` lrkit holds ``end`` where PyTorch's keeps following
+    the cosine back up (it is periodic past ``T_max``).
 
     value(t) = end + (start − end) · ((1 + cos(π · min(t, steps)/steps)) / 2)^power
 
     ``power`` (default 1) is optax's cosine ``exponent``.
 
     Loshchilov & Hutter, SGDR (2017). ``cosine(...).repeat(...)`` gives warm restarts.
+
+    Args:
+      start: value at step 0.
+      end: value at ``steps`` and after (default 0).
+      steps: length (keyword-only; PyTorch's T_max).
+      power: the exponent (> 0).
 
     >>> [round(Cosine(1.0, steps=4)(t), 4) for t in range(5)]
     [1.0, 0.8536, 0.5, 0.1464, 0.0]
@@ -527,6 +580,11 @@ class OneMinusSqrt(
 
     value(t) = end + (start − end) · (1 − sqrt(min(t, steps)/steps))
 
+    Args:
+      start: value at step 0.
+      end: value at ``steps`` and after (default 0).
+      steps: length (keyword-only).
+
     >>> [OneMinusSqrt(1.0, 0.0, steps=4)(t) for t in (0, 1, 4)]
     [1.0, 0.5, 0.0]
     """
@@ -542,6 +600,11 @@ class Rex(
     """REX decay (Chen et al., 2022): holds high longer than linear, then drops to ``end``.
 
     value(t) = end + (start − end) · (1 − p) / (1/2 + (1 − p)/2),   p = min(t, steps)/steps
+
+    Args:
+      start: value at step 0.
+      end: value at ``steps`` and after (default 0).
+      steps: length (keyword-only).
 
     >>> [round(Rex(1.0, 0.0, steps=4)(t), 4) for t in range(5)]
     [1.0, 0.8571, 0.6667, 0.4, 0.0]
@@ -567,6 +630,15 @@ class Cyclic(
 
     With ``half_cycle_down`` the descent has its own length (CyclicLR's ``step_size_down``):
     x = 1 + t/total − cycle over ``total = up + down``; the rise covers ``x <= up/total``.
+
+    Args:
+      low: lowest value (CyclicLR's base_lr).
+      high: highest value (CyclicLR's max_lr).
+      half_cycle: steps of the rise (CyclicLR's step_size_up).
+      mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+      gamma: ``exp_range`` decay per step (in (0, 1]).
+      half_cycle_down: steps of the descent (default: ``half_cycle``).
+      steps: length; ``None`` runs forever.
 
     >>> [Cyclic(0.0, 1.0, half_cycle=2)(t) for t in range(6)]
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
@@ -642,6 +714,10 @@ class Piecewise(
     value(t) = shape(v_i → v_{i+1}) at (t − s_i)/(s_{i+1} − s_i) for s_i <= t < s_{i+1}
 
     Steps may be fractional (PyTorch's OneCycleLR puts its peak at ``0.3·total − 1``).
+
+    Args:
+      points: ``(step, value)`` pairs, steps strictly increasing.
+      shape: the curve of every segment (:data:`lrkit.shapes.SHAPES`).
 
     >>> s = Piecewise(((0, 0.0), (2, 1.0), (4, 0.0)))
     >>> [s(t) for t in range(6)]

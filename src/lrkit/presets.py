@@ -111,6 +111,15 @@ class OneCycle(
     step steps − 1 (holding it after). ``three_phase`` goes back to peak/div at 2·warmup·steps − 2
     first. Defaults as OneCycleLR: warmup 0.3, div 25, final_div 1e4, shape "cosine".
 
+    Args:
+      peak: the highest LR (OneCycleLR's max_lr).
+      steps: total steps (keyword-only).
+      warmup: rise share of ``steps`` (float) or steps (int or ``"N%"``).
+      div: start = peak / div.
+      final_div: end = start / final_div.
+      shape: ``"cosine"`` or ``"linear"`` (OneCycleLR's anneal_strategy).
+      three_phase: PyTorch's three-phase variant.
+
     >>> s = OneCycle(1.0, steps=10, warmup=0.5)
     >>> [round(s(t), 4) for t in (0, 4, 9)]
     [0.04, 1.0, 0.0]
@@ -164,6 +173,14 @@ class OneCycleMomentum(
     Falls from ``high`` to ``low`` while the LR rises, climbs back while it anneals (three-phase: back
     to ``high`` in phase 2 and flat in phase 3). Defaults as OneCycleLR (0.85, 0.95).
 
+    Args:
+      steps: total steps (keyword-only).
+      low: momentum at the LR peak.
+      high: momentum at the start and the end.
+      warmup: as :class:`OneCycle`'s.
+      shape: ``"cosine"`` or ``"linear"``.
+      three_phase: PyTorch's three-phase variant.
+
     >>> s = OneCycleMomentum(steps=10, warmup=0.5)
     >>> [round(s(t), 4) for t in (0, 4, 9)]
     [0.95, 0.85, 0.95]
@@ -213,6 +230,14 @@ class Wsd(
 
     warmup(w) >> constant(peak, steps − w − d) >> decay(peak → final, d), with d = decay·steps for a
     float share (default 20 %, Hägele et al. 2024) and shape linear, cosine or 1-sqrt.
+
+    Args:
+      peak: the stable value.
+      steps: total steps (keyword-only).
+      warmup: warm-up share of ``steps`` (float) or steps.
+      decay: cooldown share of ``steps`` (float, default 0.2) or steps.
+      shape: cooldown curve: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+      final: value at the end.
 
     >>> s = Wsd(1.0, steps=10, warmup=2, decay=0.4)
     >>> [round(s(t), 3) for t in range(11)]

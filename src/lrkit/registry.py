@@ -27,7 +27,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered schedule name."""
+    """A registered schedule name.
+
+    Args:
+      name: the registered name.
+      factory: what the text form calls.
+      cls: the stored class (``None`` for an alias).
+      kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
+      example: text of an example.
+      summary: first line of the docstring.
+    """
 
     name: str
     factory: Callable[..., Any]
@@ -52,6 +61,13 @@ def add(
 
     Schedule classes call this themselves when defined with ``name=`` (see
     :class:`lrkit.core.Schedule`).
+
+    Args:
+      name: the name in the text form.
+      obj: the stored class, or an alias's factory function.
+      kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
+      example: text of an example, used by the docs and the contract tests.
+      factory: what the text form calls (default: ``obj``).
     """
     old = _ENTRIES.get(name)
     if old is not None and _qualname(old.cls or old.factory) != _qualname(obj):
@@ -70,9 +86,18 @@ def add(
 def register(
     name: str, *, kind: str = "leaf", example: str, factory: Callable[..., Any] | None = None
 ) -> Callable[[F], F]:
-    """Decorator form of :func:`add` (used for aliases: functions that build a schedule)."""
+    """Decorator form of :func:`add` (used for aliases: functions that build a schedule).
+
+    Args:
+      name: the name in the text form.
+      kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
+      example: text of an example.
+      factory: what the text form calls (default: the decorated object).
+    """
 
     def decorate(obj: F) -> F:
+        if isinstance(obj, type):  # a class registered the 0.1 way, by decorator: name it too
+            setattr(obj, "name", name)  # noqa: B010 - `name` is a ClassVar of lrkit schedules
         add(name, obj, kind=kind, example=example, factory=factory)
         return obj
 

@@ -48,6 +48,12 @@ _ALIASES = {"cos": "cosine"}
 def shape_name(func: str, name: str, value: object, allowed: tuple[str, ...] = SHAPES) -> str:
     """``value`` as a canonical shape name from ``allowed`` (a subset of :data:`SHAPES`).
 
+    Args:
+      func: the function named in errors.
+      name: the parameter named in errors.
+      value: the shape name given.
+      allowed: the accepted subset of :data:`SHAPES`.
+
     >>> shape_name("piecewise", "shape", "cos")
     'cosine'
     """

@@ -36,7 +36,7 @@ import torch
 from torch.optim import Optimizer
 
 from lrkit.compat import _args
-from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence
+from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence, sequence
 from lrkit.core import Array, Schedule
 from lrkit.errors import ScheduleError
 from lrkit.families import (
@@ -1073,7 +1073,7 @@ def _cut(func: str, s: Schedule, n: int) -> Schedule:
         period = s.schedule.duration
         assert period is not None
         copies = max(1, math.ceil(n / period))
-        return _cut(func, Sequence((s.schedule,) * copies) if copies > 1 else s.schedule, n)
+        return _cut(func, sequence(*(s.schedule,) * copies), n)
     if isinstance(s, Sequence):
         kept: list[Schedule] = []
         begin = 0.0
@@ -1084,5 +1084,5 @@ def _cut(func: str, s: Schedule, n: int) -> Schedule:
                 break
             kept.append(part)
             begin += length
-        return kept[0] if len(kept) == 1 else Sequence(tuple(kept))
+        return sequence(*kept)
     return s.truncate(n)

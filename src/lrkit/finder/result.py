@@ -38,6 +38,19 @@ class RangeTestResult:
     test stops before it). For a ``cycle`` test the first ``num_steps`` points are the rising
     half; suggestions only look at the rising part.
 
+    Args:
+      lrs: the LR of each recorded step.
+      losses: raw training losses.
+      smoothed: bias-corrected EMA of the losses.
+      start: lowest LR of the sweep.
+      end: highest LR of the sweep.
+      num_steps: steps of the sweep.
+      mode: ``"exp"`` or ``"linear"``.
+      smooth: EMA weight of a new loss.
+      diverge: divergence threshold (``None``: never stop).
+      cycle: whether the low → high → low triangle ran.
+      stop_reason: ``completed``, ``diverged``, ``nonfinite`` or ``running``.
+
     >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0),
     ...                     smoothed=(2.0, 1.0, 3.0))
     >>> r.suggest("minimum")
@@ -150,7 +163,13 @@ class RangeTestResult:
         *,
         raw: bool = True,
     ) -> Any:
-        """:func:`lrkit.finder.plot`: loss against LR with the suggestions marked."""
+        """:func:`lrkit.finder.plot`: loss against LR with the suggestions marked.
+
+        Args:
+          ax: a matplotlib axes (a new figure when ``None``).
+          rules: suggestion rules to mark.
+          raw: also draw the raw losses.
+        """
         from lrkit.finder.plot import plot
 
         return plot(self, ax, rules, raw=raw)

@@ -78,6 +78,12 @@ class Rule:
     ``curve`` says which curve a :class:`~lrkit.finder.RangeTestResult` feeds it: ``"smoothed"``
     (the causal EMA the test records, what fastai and torch-lr-finder apply their rules to) or
     ``"raw"`` (the per-step losses; the rule smooths them itself).
+
+    Args:
+      name: the registered name.
+      fn: ``fn(lrs, losses) -> Suggestion``.
+      curve: ``"smoothed"`` or ``"raw"``.
+      summary: one line for tables.
     """
 
     name: str
@@ -92,7 +98,13 @@ _RULES: dict[str, Rule] = {}
 def register(
     name: str, *, curve: Literal["smoothed", "raw"] = "smoothed", summary: str = ""
 ) -> Callable[[SuggestionFn], SuggestionFn]:
-    """Decorator adding a rule ``fn(lrs, losses) -> Suggestion`` to the registry under ``name``."""
+    """Decorator adding a rule ``fn(lrs, losses) -> Suggestion`` to the registry under ``name``.
+
+    Args:
+      name: the rule's name.
+      curve: the curve it reads: ``"smoothed"`` or ``"raw"``.
+      summary: one line for tables (default: the docstring's first line).
+    """
     if not isinstance(name, str) or not name:
         raise ScheduleError(f"register(): name must be a non-empty str, got {name!r}")
     check.choice("register", "curve", curve, ("smoothed", "raw"))
@@ -183,6 +195,12 @@ def steepest(
     differences over the point index, 10 and 5 points skipped as in ``LRFinder.plot``. With fewer
     than 3 points left after skipping, the whole curve is used.
 
+    Args:
+      lrs: the LRs of the sweep.
+      losses: the (smoothed) losses.
+      skip_start: points dropped at the start (torch-lr-finder: 10).
+      skip_end: points dropped at the end (5).
+
     >>> import numpy as np
     >>> lrs = np.geomspace(1e-4, 1.0, 41)
     >>> steepest(lrs, 2.0 - np.tanh(np.log10(lrs) + 2.0))
@@ -234,6 +252,12 @@ def valley(
     i.e. about halfway down the valley. Python negative-index semantics of fastai are kept
     (``idx = -1`` means the last point).
 
+    Args:
+      lrs: the LRs of the sweep.
+      losses: the (smoothed) losses.
+      skip_start: points dropped at the start (``None``: a tenth).
+      skip_end: points dropped at the end (5).
+
     >>> import numpy as np
     >>> lrs = np.geomspace(1e-4, 1.0, 41)
     >>> valley(lrs, 2.0 - np.tanh(np.log10(lrs) + 2.0))
@@ -260,6 +284,12 @@ def steep(
 
     After the same trimming as :func:`valley`; the LR is ``lrs[i]`` (the left point).
 
+    Args:
+      lrs: the LRs of the sweep.
+      losses: the (smoothed) losses.
+      skip_start: as :func:`valley`'s.
+      skip_end: as :func:`valley`'s.
+
     >>> import numpy as np
     >>> lrs = np.geomspace(1e-4, 1.0, 41)
     >>> steep(lrs, 2.0 - np.tanh(np.log10(lrs) + 2.0)).index
@@ -284,6 +314,12 @@ def minimum(
 ) -> Suggestion:
     """fastai's ``minimum``: one tenth of the LR with the lowest loss (after :func:`valley`'s
     trimming). ``index`` is the sweep point at or below that LR.
+
+    Args:
+      lrs: the LRs of the sweep.
+      losses: the (smoothed) losses.
+      skip_start: as :func:`valley`'s.
+      skip_end: as :func:`valley`'s.
 
     >>> minimum([1e-3, 1e-2, 1e-1], [3.0, 1.0, 2.0])
     Suggestion(lr=0.001, index=0)
@@ -354,6 +390,12 @@ def lrkit_rule(
     derivatives of noisy data (torch-lr-finder issue #106, Lightning #1767), and where the loss
     starts to fall depends on how many steps the sweep spends per decade.
     ``benchmarks/finder_quality.py`` measures the rule against an LR grid search.
+
+    Args:
+      lrs: the LRs of the sweep.
+      losses: the raw losses.
+      factor: the suggestion is the stop LR / ``factor`` (>= 1).
+      band: noise band, in noise units, around the minimum (>= 0).
 
     >>> import numpy as np
     >>> lrs = np.geomspace(1e-5, 1.0, 51)
