@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Iterable
 
 from lrkit.errors import ScheduleError, ScheduleTypeError
@@ -52,8 +53,13 @@ def number(
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ScheduleTypeError(f"{func}(): {name} must be a number, got {value!r}")
-    result = float(value)
     allowed = _describe(low, high, low_open, high_open)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ScheduleError(
+            f"{func}(): {name} must be a finite number{allowed}, got {reprlib.repr(value)}"
+        ) from None
     if not math.isfinite(result):
         raise ScheduleError(f"{func}(): {name} must be a finite number{allowed}, got {value!r}")
     too_low = low is not None and (result <= low if low_open else result < low)

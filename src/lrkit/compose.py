@@ -16,6 +16,9 @@ fills :data:`lrkit.core.COMBINATORS`, the table behind the operators ``>> * +`` 
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,8 +26,8 @@ from typing import Any, NoReturn
 
 from lrkit import _validate as check
 from lrkit._math import decay_pow
-from lrkit.core import COMBINATORS, METHODS, Array, Schedule
-from lrkit.durations import Duration, Pct, as_duration, steps_of
+from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow
+from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import Constant
 from lrkit.shapes import interpolate, shape_name
@@ -54,6 +57,15 @@ def _schedule(func: str, name: str, value: object) -> Schedule:
     if not isinstance(value, Schedule):
         raise ScheduleTypeError(f"{func}(): {name} must be an lrkit schedule, got {value!r}")
     return value
+
+
+_LOG_MAX = math.log(sys.float_info.max)
+
+
+def _known(schedule: Schedule) -> tuple[float, float] | None:
+    """The closed-form bounds of ``schedule``, ``None`` when unknown."""
+    low, high = schedule.bounds()
+    return None if (low, high) == (-math.inf, math.inf) else (low, high)
 
 
 def _wrap(schedule: Schedule, *, tight: bool) -> str:
@@ -238,7 +250,7 @@ class Warmup(
         return xp.where(t < end, ramp, after)
 
     def _head(self) -> str:
-        args = ", ".join(self._text_args()[:-1])  # the last field is `then`
+        args = ", ".join(self._text_args(without=("then",)))  # `then` is printed after `>>`
         return f"{self.name}({args})"
 
     def __str__(self) -> str:
@@ -246,6 +258,10 @@ class Warmup(
 
     def bind(self, total_steps: int) -> Schedule:
         return _bind_chain(self, total_steps)
+
+    def _bounds(self) -> tuple[float, float] | None:
+        after = _known(self.then)
+        return None if after is None else (min(self.start, after[0]), max(self.start, after[1]))
 
     def value_range(self) -> tuple[float, float]:
         low, high = self.then.value_range()
@@ -376,6 +392,12 @@ class Sequence(
     def bind(self, total_steps: int) -> Schedule:
         return _bind_chain(self, total_steps)
 
+    def _bounds(self) -> tuple[float, float] | None:
+        known = [_known(part) for part in self.parts]
+        if any(item is None for item in known):
+            return None
+        return min(b[0] for b in known if b), max(b[1] for b in known if b)
+
     def value_range(self) -> tuple[float, float]:
         ranges = [part.value_range() for part in self.parts]
         return min(r[0] for r in ranges), max(r[1] for r in ranges)
@@ -493,6 +515,20 @@ class Scale(
     def __str__(self) -> str:
         return f"{_wrap(self.schedule, tight=False)} * {self.factor!r}"
 
+    def _bounds(self) -> tuple[float, float] | None:
+        inner = _known(self.schedule)
+        if inner is None:
+            return None
+        low, high = inner
+        return finite_bounds(
+            "scale",
+            "factor",
+            self.factor,
+            low * self.factor,
+            high * self.factor,
+            f"{self.schedule} reaches {high:g}",
+        )
+
     def value_range(self) -> tuple[float, float]:
         low, high = self.schedule.value_range()
         return low * self.factor, high * self.factor
@@ -503,6 +539,9 @@ class _Method(Schedule):
 
     schedule: Schedule
 
+    def _bounds(self) -> tuple[float, float] | None:
+        return _known(self.schedule)  # shift, truncate, retarget: the same values, re-timed
+
     @property
     def bounded(self) -> bool:
         return self.schedule.bounded
@@ -512,7 +551,7 @@ class _Method(Schedule):
         return self.schedule.duration
 
     def __str__(self) -> str:
-        args = self._text_args()[1:]  # the first field is the schedule itself
+        args = self._text_args(skip=1)  # the first field is the schedule itself
         return f"{_wrap(self.schedule, tight=True)}.{self.name}({', '.join(args)})"
 
 
@@ -556,6 +595,16 @@ class Clip(
         if self.high is not None:
             value = xp.minimum(value, self.high)
         return value
+
+    def _bounds(self) -> tuple[float, float] | None:
+        inner = _known(self.schedule)
+        if inner is None:
+            inner = (-math.inf, math.inf)
+        floor = -math.inf if self.low is None else self.low
+        ceiling = math.inf if self.high is None else self.high
+        low = min(max(inner[0], floor), ceiling)
+        high = min(max(inner[1], floor), ceiling)
+        return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
     def value_range(self) -> tuple[float, float]:
         low, high = self.schedule.value_range()
@@ -640,6 +689,15 @@ class Repeat(
             self._set_fields(cycles=check.integer("repeat", "cycles", self.cycles, low=1))
         elif self.decay > 1.0:
             raise ScheduleError("repeat(): decay > 1 grows without bound; give cycles= to end it")
+        if self.cycles is not None and self.schedule.is_bound:
+            period = self.schedule.duration or 1.0
+            growth = self.cycles * math.log(self.mult) if self.mult > 1.0 else math.log(self.cycles)
+            if math.log(max(period, 1.0)) + growth > math.log(MAX_STEPS):
+                raise ScheduleError(
+                    f"repeat(): cycles={reprlib.repr(self.cycles)} with mult={self.mult!r} lasts "
+                    f"more than 2**53 steps (periods of {period:g} steps, each mult times longer); "
+                    "use fewer cycles"
+                )
 
     @property
     def bounded(self) -> bool:
@@ -685,6 +743,27 @@ class Repeat(
             local = local / mult**k
         value = self.schedule._eval(xp.minimum(local, period), xp)
         return value if self.decay == 1.0 else value * decay_pow(self.decay, k, xp)
+
+    def _bounds(self) -> tuple[float, float] | None:
+        inner = _known(self.schedule)
+        if inner is None:
+            return None
+        low, high = inner
+        if self.decay == 1.0:
+            return low, high
+        if self.decay < 1.0:
+            return 0.0, high
+        assert self.cycles is not None
+        last = self.cycles - 1
+        if high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX:
+            raise overflow(
+                "repeat",
+                "decay",
+                self.decay,
+                math.inf,
+                f"cycle {last} scales {self.schedule} (up to {high:g}) by decay^{last}",
+            )
+        return low, high * self.decay**last
 
     def value_range(self) -> tuple[float, float]:
         low, high = self.schedule.value_range()
@@ -743,6 +822,9 @@ class Mirror(
             return xp.zeros_like(t) + self.high
         return self.high - (self.high - self.low) * ((value - low) / (high - low))
 
+    def _bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
     def value_range(self) -> tuple[float, float]:
         return self.low, self.high
 
@@ -790,6 +872,24 @@ class _Combine(Schedule):
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(str(part) for part in self.parts)})"
+
+    def _bounds(self) -> tuple[float, float] | None:
+        known = [_known(part) for part in self.parts]
+        if any(item is None for item in known):
+            return None
+        low, high = self._neutral_range()
+        for item in known:
+            assert item is not None
+            low, high = self._fold_range((low, high), item)
+        if not (math.isfinite(low) and math.isfinite(high)):
+            largest = (" * " if self.name == "product" else " + ").join(
+                f"{item[1]:g}" for item in known if item
+            )
+            raise ScheduleError(
+                f"{self.name}(): the values of its parts ({largest}) overflow the float range "
+                f"(largest float {sys.float_info.max:.4g}): {self}"
+            )
+        return low, high
 
     def value_range(self) -> tuple[float, float]:
         if self.bounded:
@@ -877,9 +977,9 @@ def add(*parts: Schedule | float) -> Sum:
 def _addend(part: object) -> Schedule:
     if isinstance(part, Schedule):
         return part
-    if isinstance(part, bool) or not isinstance(part, int | float):
+    if isinstance(part, bool) or not isinstance(part, numbers.Real):
         raise ScheduleTypeError(f"add(): parts must be schedules or numbers, got {part!r}")
-    return Constant(float(part))
+    return Constant(part)  # type: ignore[arg-type]  # constant() checks it (finite, >= 0)
 
 
 class Sum(

@@ -18,14 +18,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import reprlib
+import sys
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar, Self, dataclass_transform, overload
 
 import numpy as np
 
-from lrkit import registry
-from lrkit.durations import Duration, Pct, steps_of
+from lrkit import _limits, registry
+from lrkit.durations import MAX_STEPS, Duration, Pct, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 __all__ = ["COMBINATORS", "METHODS", "Array", "Schedule", "from_dict", "namespace_of"]
@@ -104,6 +106,7 @@ class Schedule:
         for method in ("__setattr__", "__delattr__"):
             if method in cls.__dict__:
                 delattr(cls, method)
+        _check_bounds_after_init(cls)
         if name is not None:
             if example is None:
                 raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
@@ -151,9 +154,14 @@ class Schedule:
             raise ScheduleTypeError(f"{self.name}: step must be a number or an array, got {t!r}")
         self._check_bound()
         if isinstance(t, numbers.Real) and not isinstance(t, np.ndarray):
-            step = float(t)
+            try:
+                step = float(t)
+            except OverflowError:
+                step = math.inf
             if not math.isfinite(step) or step < 0.0:
-                raise ScheduleError(f"{self.name}: step must be a finite number >= 0, got {t!r}")
+                raise ScheduleError(
+                    f"{self.name}: step must be a finite number >= 0, got {reprlib.repr(t)}"
+                )
             if step.is_integer() and step < 2.0**52:
                 return self._value_at(int(step))
             # a 1-element array (not 0-d) keeps numpy on the same vectorised kernels as arrays,
@@ -176,6 +184,8 @@ class Schedule:
                 t = xp.astype(t, xp.float64)
         else:
             t = t * 1.0  # ints become the namespace's default float (jax: float32 unless x64)
+        if not _concrete_steps_ok(t, xp):
+            raise ScheduleError(f"{self.name}: steps must be finite numbers >= 0")
         t = xp.where(t > 0, t, xp.zeros_like(t))
         return self._eval(t, xp)
 
@@ -254,8 +264,10 @@ class Schedule:
         """
         if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral):
             raise ScheduleTypeError(f"bind(): total_steps must be an int, got {total_steps!r}")
-        if total_steps < 1:
-            raise ScheduleError(f"bind(): total_steps must be an int >= 1, got {total_steps!r}")
+        if not 1 <= total_steps <= MAX_STEPS:
+            raise ScheduleError(
+                f"bind(): total_steps must be an int in [1, 2**53], got {reprlib.repr(total_steps)}"
+            )
         if self.is_bound:
             return self
         changes = {
@@ -277,7 +289,7 @@ class Schedule:
             return _combinator("product")(self, factor)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
             return NotImplemented
-        return _combinator("scale")(self, float(factor))
+        return _combinator("scale")(self, factor)  # scale() checks it (a huge int names factor)
 
     __rmul__ = __mul__
 
@@ -285,7 +297,7 @@ class Schedule:
         """``a + b`` and ``s + k``: values added."""
         if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
             return NotImplemented
-        return _combinator("add")(self, other if isinstance(other, Schedule) else float(other))
+        return _combinator("add")(self, other)
 
     __radd__ = __add__
 
@@ -329,6 +341,31 @@ class Schedule:
         return _combinator("retarget")(self, at=at, end=end, new_end=new_end)
 
     # -- range ------------------------------------------------------------------------------
+    def _bounds_known(self) -> bool:
+        return self.__dict__.get("_bounds_cache") is not None
+
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` with ``low <= s(t) <= high`` at every step, in closed form (may be loose).
+
+        Checked once at construction: a schedule whose values could overflow to infinity cannot be
+        built. ``(-inf, inf)`` when unknown (a duration still a share of training, or a custom leaf
+        without ``_bounds``). A momentum schedule can be checked against ``[0, 1]`` with it.
+
+        >>> import lrkit
+        >>> (lrkit.cosine(start=1.0, end=0.1, steps=10) * 0.5).bounds()
+        (0.05, 0.5)
+        """
+        found = self.__dict__.get("_bounds_cache", _UNSET)
+        if found is _UNSET:
+            found = self._bounds()
+            self.__dict__["_bounds_cache"] = found
+        return (-math.inf, math.inf) if found is None else found
+
+    def _bounds(self) -> tuple[float, float] | None:
+        """Closed-form ``(low, high)`` of the values, ``None`` when unknown; raise
+        :func:`overflow` naming the parameter when a bound exceeds the float range."""
+        return None
+
     def value_range(self) -> tuple[float, float]:
         """``(min, max)`` of the values the schedule takes (used by :meth:`mirror`)."""
         if not self.bounded:
@@ -347,9 +384,16 @@ class Schedule:
         return float(np.min(values)), float(np.max(values))
 
     # -- text and dicts ---------------------------------------------------------------------
-    def _text_args(self) -> list[str]:
-        args: list[str] = []
-        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+    def _text_args(self, skip: int = 0, without: tuple[str, ...] = ()) -> list[str]:
+        """The arguments of the text form, without the first ``skip`` fields and those named in
+        ``without`` (rendered elsewhere).
+
+        Left-out fields are never rendered, so printing stays linear in the size of the tree.
+        """
+        args: list[str] = [""] * skip  # placeholders keep the positional bookkeeping right
+        for field in dataclasses.fields(self)[skip:]:  # type: ignore[arg-type]
+            if field.name in without:
+                continue
             value = getattr(self, field.name)
             has_default = field.default is not dataclasses.MISSING
             if has_default and _same(value, field.default):
@@ -359,7 +403,7 @@ class Schedule:
                 args.append(rendered)
             else:
                 args.append(f"{field.name}={rendered}")
-        return args
+        return args[skip:]
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(self._text_args())})"
@@ -436,35 +480,166 @@ def _encode(value: object) -> object:
 def from_dict(data: Mapping[str, Any]) -> Schedule:
     """The schedule stored by ``schedule.to_dict()`` (the inverse of :meth:`Schedule.to_dict`).
 
+    Decoded without recursion; nesting is limited to ``MAX_DEPTH`` (100) schedule levels and
+    ``MAX_NESTING`` (200) levels of dicts and lists (:mod:`lrkit._limits`).
+
     >>> import lrkit
     >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
     >>> lrkit.from_dict(s.to_dict()) == s
     True
     """
+    _check_nesting(data)
     value = _decode(data)
     if not isinstance(value, Schedule):
-        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {data!r}")
+        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {reprlib.repr(data)}")
     return value
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if "type" not in value:
+def _check_nesting(data: object) -> None:
+    """Reject data nested beyond the limits, walking it without recursion."""
+    from lrkit._limits import MAX_DEPTH, MAX_NESTING
+
+    deepest: dict[int, tuple[int, int]] = {}
+    stack: list[tuple[object, int, int]] = [(data, 0, 0)]
+    while stack:
+        value, schedules, containers = stack.pop()
+        if isinstance(value, Mapping):
+            schedules, containers = schedules + 1, containers + 1
+            items = list(value.values())
+        elif isinstance(value, list | tuple):
+            containers += 1
+            items = list(value)
+        else:
+            continue
+        if schedules > MAX_DEPTH:
+            raise ScheduleError(f"from_dict(): schedule nested deeper than {MAX_DEPTH} levels")
+        if containers > MAX_NESTING:
             raise ScheduleError(
-                f"from_dict(): a schedule dict needs a 'type' key, got {dict(value)!r}"
+                f"from_dict(): nesting deeper than {MAX_NESTING} levels of dicts and lists"
             )
-        entry = registry.get(str(value["type"]))
-        if not (isinstance(entry.cls, type) and issubclass(entry.cls, Schedule)):
-            raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
-        fields = {str(k): _decode(v) for k, v in value.items() if k != "type"}
-        try:
-            return entry.cls._from_fields(fields)
-        except TypeError as err:
-            if isinstance(err, ScheduleError):
-                raise
-            raise ScheduleTypeError(
-                f"from_dict(): bad fields for {value['type']!r}: {err}"
-            ) from None
-    if isinstance(value, list | tuple):
-        return tuple(_decode(item) for item in value)
-    return value
+        seen = deepest.get(id(value))
+        if seen is not None and seen[0] >= schedules and seen[1] >= containers:
+            continue  # shared sub-structure already checked at this depth
+        deepest[id(value)] = (schedules, containers)
+        stack.extend((item, schedules, containers) for item in items)
+
+
+def _decode(data: object) -> Any:
+    """Dicts become schedules, lists tuples: bottom up, without recursion."""
+    done: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        value, ready = stack.pop()
+        if id(value) in done:
+            continue
+        if isinstance(value, Mapping):
+            items = [item for key, item in value.items() if key != "type"]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            done[id(value)] = value
+            continue
+        if not ready:
+            stack.append((value, True))
+            stack.extend((item, False) for item in items if id(item) not in done)
+            continue
+        if isinstance(value, Mapping):
+            fields = {str(key): done[id(item)] for key, item in value.items() if key != "type"}
+            done[id(value)] = _build(value, fields)
+        else:
+            done[id(value)] = tuple(done[id(item)] for item in items)
+    return done[id(data)]
+
+
+def _build(value: Mapping[Any, Any], fields: dict[str, Any]) -> object:
+    """One decoded schedule dict: its class rebuilt from its (decoded) fields."""
+    if "type" not in value:
+        raise ScheduleError(
+            f"from_dict(): a schedule dict needs a 'type' key, got {reprlib.repr(value)}"
+        )
+    entry = registry.get(str(value["type"]))
+    if not (isinstance(entry.cls, type) and issubclass(entry.cls, Schedule)):
+        raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
+    for key, item in fields.items():
+        if (isinstance(item, int) and not isinstance(item, bool) and abs(item) > _FLOAT_MAX) or (
+            isinstance(item, float) and math.isinf(item)
+        ):
+            raise ScheduleError(
+                f"from_dict(): {value['type']}.{key} is out of range: {reprlib.repr(item)} is "
+                f"beyond the largest float ({_FLOAT_MAX:.4g})"
+            )
+    try:
+        return entry.cls._from_fields(fields)
+    except TypeError as err:
+        if isinstance(err, ScheduleError):
+            raise
+        raise ScheduleTypeError(f"from_dict(): bad fields for {value['type']!r}: {err}") from None
+    except ArithmeticError as err:
+        raise ScheduleError(f"from_dict(): bad value for {value['type']!r}: {err}") from None
+
+
+_FLOAT_MAX = sys.float_info.max
+
+_UNSET = object()
+
+
+def overflow(func: str, param: str, value: object, bound: float, detail: str = "") -> ScheduleError:
+    """The error for a parameter that would make values overflow (``bound`` may be ``inf``)."""
+    reach = "overflows the float range" if not math.isfinite(bound) else f"reaches {bound:g}"
+    extra = f" ({detail})" if detail else ""
+    return ScheduleError(
+        f"{func}(): {param}={reprlib.repr(value)} makes the values overflow: their bound "
+        f"{reach}{extra}, beyond the largest float {_FLOAT_MAX:.4g}"
+    )
+
+
+def finite_bounds(
+    func: str, param: str, value: object, low: float, high: float, detail: str = ""
+) -> tuple[float, float]:
+    """``(low, high)``, or :func:`overflow` when either is not finite."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise overflow(func, param, value, high if not math.isfinite(high) else low, detail)
+    return low, high
+
+
+def _check_bounds_after_init(cls: type[Schedule]) -> None:
+    """Wrap the dataclass ``__init__`` of ``cls``: compute the value bounds once it is built."""
+    init = cls.__init__
+
+    def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if type(self) is cls:
+            levels = _limits.depth(self, {})  # children keep theirs: O(number of children)
+            if levels > _limits.MAX_DEPTH:
+                raise ScheduleError(
+                    f"{self.name}(): schedule nested deeper than {_limits.MAX_DEPTH} levels "
+                    "(combinators inside combinators); real schedules need fewer than ten"
+                )
+            low, high = self.bounds()
+            if (
+                math.isnan(low)
+                or math.isnan(high)
+                or (self._bounds_known() and not (math.isfinite(low) and math.isfinite(high)))
+            ):
+                raise ScheduleError(
+                    f"{self.name}(): the values can reach {high:g}, beyond the largest float "
+                    f"{_FLOAT_MAX:.4g}: {self}"
+                )
+
+    __init__.__doc__ = init.__doc__
+    __init__.__wrapped__ = init  # type: ignore[attr-defined]
+    cls.__init__ = __init__  # type: ignore[method-assign,assignment]
+
+
+def _concrete_steps_ok(t: Array, xp: Any) -> bool:
+    """Whether a torch/jax step array holds finite numbers >= 0 (``True`` while traced/compiled)."""
+    if _is_torch(xp):
+        import torch
+
+        if torch.compiler.is_compiling():
+            return True
+        return bool(torch.all(torch.isfinite(t) & (t >= 0))) if t.numel() else True
+    try:
+        return bool(xp.all(xp.isfinite(t) & (t >= 0)))
+    except Exception:  # a jax tracer under jit: checked values are not available
+        return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from dataclasses import dataclass
 
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
@@ -33,7 +34,10 @@ class Pct:
         value = self.percent
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ScheduleTypeError(f"pct(): percent must be a number in [0, 100], got {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
         if not math.isfinite(value) or not 0.0 <= value <= 100.0:
             raise ScheduleError(f"pct(): percent must be a number in [0, 100], got {value!r}")
         object.__setattr__(self, "percent", value)
@@ -54,6 +58,9 @@ class Pct:
 
 
 Duration = int | Pct
+
+MAX_STEPS = 2**53
+"""Longest duration in steps: every whole step up to it is an exact float64."""
 
 
 def pct(percent: float) -> Pct:
@@ -111,6 +118,11 @@ def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False
     low = 0 if allow_zero else 1
     if isinstance(duration, int) and duration < low:
         raise ScheduleError(f"{func}(): {name} must be an int >= {low}, got {value!r}")
+    if isinstance(duration, int) and duration > MAX_STEPS:
+        raise ScheduleError(
+            f"{func}(): {name} must be an int in [{low}, 2**53] (steps beyond are not exact "
+            f"floats), got {reprlib.repr(value)}"
+        )
     if isinstance(duration, Pct) and not allow_zero and duration.percent == 0.0:
         raise ScheduleError(f"{func}(): {name} must be a share > 0%, got {value!r}")
     return duration

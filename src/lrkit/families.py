@@ -12,6 +12,7 @@ every anneal (``linear``, ``cosine``, ``polynomial``, ``one_minus_sqrt``, ``rex`
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import field
 from itertools import pairwise
 from typing import Any, ClassVar
@@ -20,7 +21,7 @@ import numpy as np
 
 from lrkit import _validate as check
 from lrkit._math import decay_exp, decay_pow
-from lrkit.core import Array, Schedule
+from lrkit.core import Array, Schedule, overflow
 from lrkit.durations import Duration, as_duration, steps_of
 from lrkit.errors import ScheduleError
 from lrkit.registry import register
@@ -59,6 +60,18 @@ def _held(t: Array, steps: Duration | None, xp: Any) -> Array:
     return t if end is None else xp.minimum(t, end)
 
 
+def _grown(func: str, param: str, factor: float, start: float, times: float) -> float:
+    """``start · factor^times`` for ``factor > 1``, or :func:`overflow` naming ``param``."""
+    if start == 0.0 or times <= 0:
+        return start
+    if math.log(start) + times * math.log(factor) >= math.log(sys.float_info.max):
+        raise overflow(func, param, factor, math.inf, f"start={start:g} × {factor:g}^{times:g}")
+    try:
+        return float(start * factor**times)
+    except OverflowError:
+        raise overflow(func, param, factor, math.inf) from None
+
+
 class Constant(
     Schedule,
     name="constant",
@@ -83,6 +96,9 @@ class Constant(
     def _eval(self, t: Array, xp: Any) -> Array:
         return xp.zeros_like(t) + self.value
 
+    def _bounds(self) -> tuple[float, float]:
+        return self.value, self.value
+
     def value_range(self) -> tuple[float, float]:
         return self.value, self.value
 
@@ -95,14 +111,15 @@ def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
         )
 
 
-def _check_finite_at_end(func: str, schedule: Schedule) -> None:
+def _check_finite_at_end(func: str, schedule: Schedule, param: str) -> None:
     end = schedule.duration if schedule.is_bound else None
     if end is None:
         return
     with np.errstate(over="ignore", invalid="ignore"):
         last = schedule(end)
     if not math.isfinite(last):
-        raise ScheduleError(f"{func}(): values overflow to infinity before the end: {schedule}")
+        detail = f"they overflow to infinity by step {end:g}"
+        raise overflow(func, param, getattr(schedule, param), last, detail)
 
 
 class Step(
@@ -135,12 +152,23 @@ class Step(
         self._set_fields(factor=check.number("step", "factor", self.factor, low=0.0, low_open=True))
         self._set_fields(steps=_optional_steps("step", self.steps))
         _check_growth("step", self.factor > 1.0, self.steps is not None, "factor > 1")
-        _check_finite_at_end("step", self)
+        _check_finite_at_end("step", self, "factor")
 
     def _eval(self, t: Array, xp: Any) -> Array:
         every = steps_of(self.every)
         assert every is not None
         return self.start * decay_pow(self.factor, xp.floor(_held(t, self.steps, xp) / every), xp)
+
+    def _bounds(self) -> tuple[float, float] | None:
+        if self.factor <= 1.0:
+            return 0.0, self.start
+        if not self.is_bound:
+            return None
+        end, every = steps_of(self.steps), steps_of(self.every)
+        assert end is not None and every is not None
+        return self.start, _grown(
+            "step", "factor", self.factor, self.start, math.floor(end / every)
+        )
 
     def value_range(self) -> tuple[float, float]:
         if self.steps is None:
@@ -198,6 +226,12 @@ class MultiStep(
     @property
     def duration(self) -> float | None:
         return steps_of(self.milestones[-1])
+
+    def _bounds(self) -> tuple[float, float]:
+        count = len(self.milestones)
+        if self.factor <= 1.0:
+            return self.start * self.factor**count, self.start
+        return self.start, _grown("multistep", "factor", self.factor, self.start, count)
 
     def _eval(self, t: Array, xp: Any) -> Array:
         count = xp.zeros_like(t)
@@ -277,7 +311,7 @@ class Exponential(
             self.steps is not None or self.final is not None,
             "gamma > 1" if self.gamma is not None else "rate < 0",
         )
-        _check_finite_at_end(func, self)
+        _check_finite_at_end(func, self, "gamma" if self.gamma is not None else "rate")
 
     @property
     def growing(self) -> bool:
@@ -299,6 +333,16 @@ class Exponential(
         if self.growing:
             return xp.minimum(value, self.final)
         return xp.maximum(value, self.final)
+
+    def _bounds(self) -> tuple[float, float] | None:
+        if not self.growing:
+            return float(self.final or 0.0), self.start
+        if self.steps is None:
+            return self.start, float(self.final or 0.0)
+        if not self.is_bound:
+            return None
+        end = self._eval(np.array([steps_of(self.steps) or 0.0]), np)[0]
+        return self.start, float(end)
 
     def value_range(self) -> tuple[float, float]:
         if self.steps is None:
@@ -350,6 +394,9 @@ class InverseTime(
             progress = xp.floor(progress)
         return self.start / (1.0 + self.rate * progress)
 
+    def _bounds(self) -> tuple[float, float]:
+        return 0.0, self.start
+
     def value_range(self) -> tuple[float, float]:
         if self.steps is None:
             return 0.0, self.start
@@ -395,7 +442,11 @@ class InverseSqrt(
         decay = self.peak / xp.sqrt((late - warm + scale) / scale)
         if warm == 0.0:
             return decay
-        return xp.where(t < warm, self.peak * t / warm, decay)
+        rise = self.peak * (xp.minimum(t, warm) / warm)  # t/warm first: no overflow near 1e308
+        return xp.where(t < warm, rise, decay)
+
+    def _bounds(self) -> tuple[float, float]:
+        return 0.0, self.peak
 
     def value_range(self) -> tuple[float, float]:
         return 0.0, self.peak
@@ -423,6 +474,9 @@ class _Anneal(Schedule):
         end = steps_of(self.steps)
         assert end is not None
         return interpolate(self._shape, self.start, self.end, t, end, xp, power=self._power())
+
+    def _bounds(self) -> tuple[float, float]:
+        return min(self.start, self.end), max(self.start, self.end)
 
     def value_range(self) -> tuple[float, float]:
         return min(self.start, self.end), max(self.start, self.end)
@@ -643,6 +697,9 @@ class Cyclic(
             height = height * decay_pow(self.gamma, t, xp)
         return self.low + (self.high - self.low) * height
 
+    def _bounds(self) -> tuple[float, float]:
+        return self.low, self.high
+
     def value_range(self) -> tuple[float, float]:
         return self.low, self.high
 
@@ -712,6 +769,9 @@ class Piecewise(
             value = interpolate(self.shape, y0, y1, local, x1 - x0, xp)
             out = xp.where(t < x1, value, out)
         return out
+
+    def _bounds(self) -> tuple[float, float]:
+        return self.value_range()
 
     def value_range(self) -> tuple[float, float]:
         values = [v for _, v in self.points]
@@ -785,6 +845,9 @@ class PiecewiseConstant(
         for boundary, value in reversed(list(zip(self.boundaries, self.values, strict=False))):
             out = xp.where(t < steps_of(boundary), xp.zeros_like(t) + value, out)
         return out
+
+    def _bounds(self) -> tuple[float, float]:
+        return self.value_range()
 
     def value_range(self) -> tuple[float, float]:
         return min(self.values), max(self.values)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from lrkit import _validate as check
-from lrkit.errors import ScheduleError
+from lrkit.errors import ScheduleError, ScheduleTypeError
 
 __all__ = ["Plateau"]
 
@@ -31,13 +31,22 @@ _STATE_VERSION = 1
 
 
 def _fail(param: str, value: object, allowed: str) -> ScheduleError:
-    return check.invalid("Plateau", param, value, allowed)
+    return ScheduleError(f"Plateau: {param}={_short(value)} is invalid; {param} must be {allowed}")
+
+
+def _short(value: object) -> str:
+    return reprlib.repr(value)
 
 
 def _check_real(param: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise check.invalid_type("Plateau", param, value, "a real number")
-    out = float(value)
+        raise ScheduleTypeError(
+            f"Plateau: {param}={_short(value)} is invalid; {param} must be a real number"
+        )
+    try:
+        out = float(value)
+    except OverflowError:
+        raise _fail(param, value, "a finite number within the float range") from None
     if not math.isfinite(out):
         raise _fail(param, value, "finite")
     return out
@@ -45,9 +54,72 @@ def _check_real(param: str, value: object) -> float:
 
 def _check_count(param: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise check.invalid_type("Plateau", param, value, "an int >= 0")
+        raise ScheduleTypeError(
+            f"Plateau: {param}={_short(value)} is invalid; {param} must be an int >= 0"
+        )
     if value < 0:
         raise _fail(param, value, "an int >= 0")
+    return int(value)
+
+
+def _metric(metric: object) -> float:
+    """A reported metric as a float: numbers, numpy scalars and 0-d arrays or tensors, not text."""
+    text_like = isinstance(metric, (str, bytes, bytearray, bool, np.bool_))
+    if text_like or not hasattr(type(metric), "__float__"):
+        raise ScheduleTypeError(
+            f"Plateau.report: metric={_short(metric)} is invalid; metric must be a real number "
+            "(a float, an int, a numpy scalar or a 0-d array/tensor)"
+        )
+    try:
+        return float(metric)  # type: ignore[arg-type]
+    except OverflowError:
+        raise ScheduleError(
+            f"Plateau.report: metric={_short(metric)} is invalid; it is beyond the float range"
+        ) from None
+    except (TypeError, ValueError):
+        raise ScheduleTypeError(
+            f"Plateau.report: metric={_short(metric)} is invalid; metric must be a real number "
+            "(a float, an int, a numpy scalar or a 0-d array/tensor)"
+        ) from None
+
+
+_STATE_KEYS = (
+    "version",
+    "config",
+    "best",
+    "num_bad_epochs",
+    "cooldown_counter",
+    "reductions",
+    "next_level",
+    "evaluations",
+)
+_CONFIG_KEYS = (
+    "mode",
+    "factor",
+    "patience",
+    "threshold",
+    "threshold_mode",
+    "cooldown",
+    "min_lr",
+    "eps",
+    "levels",
+    "on_nan",
+)
+
+
+def _state_error(key: str, value: object, expected: str) -> ScheduleError:
+    return ScheduleError(
+        f"Plateau.load_state_dict: {key}={_short(value)} is invalid; expected {expected}"
+    )
+
+
+def _state_count(state: Mapping[str, Any], key: str, high: int | None, why: str = "") -> int:
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _state_error(key, value, "an int")
+    if value < 0 or (high is not None and value > high):
+        upper = f" and <= {high}{why}" if high is not None else ""
+        raise _state_error(key, value, f"an int >= 0{upper}")
     return int(value)
 
 
@@ -118,7 +190,9 @@ class Plateau:
         if eps < 0.0:
             raise _fail("eps", eps, ">= 0")
         if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
-            raise check.invalid_type("Plateau", "levels", levels, "a list of numbers")
+            raise ScheduleTypeError(
+                f"Plateau: levels={_short(levels)} is invalid; levels must be a list of numbers"
+            )
         lv = tuple(_check_real("levels", v) for v in levels)
         direction = 1.0 if mode == "max" else -1.0
         if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(lv)):
@@ -206,11 +280,20 @@ class Plateau:
 
     @property
     def scale(self) -> float:
-        """``factor ** reductions`` (before the ``min_lr`` and ``eps`` rules of :meth:`apply`)."""
-        s = 1.0
-        for _ in range(self.reductions):
-            s *= self.factor
-        return s
+        """``factor ** reductions`` (before the ``min_lr`` and ``eps`` rules of :meth:`apply`).
+
+        Multiplied out one reduction at a time (as Keras and PyTorch reduce a value), cached, and
+        stopped once it underflows to 0, so asking after each report costs one multiplication.
+        """
+        factor, done, value = self.__dict__.get("_scale_cache", (self.factor, 0, 1.0))
+        if factor != self.factor or done > self.reductions:
+            done, value = 0, 1.0
+        while done < self.reductions and value != 0.0:
+            value *= self.factor
+            done += 1
+        self.__dict__["_scale_cache"] = (self.factor, done, value)
+        result: float = value
+        return result
 
     def is_better(self, metric: float, best: float) -> bool:
         """PyTorch's ``ReduceLROnPlateau._is_better`` comparison."""
@@ -224,10 +307,7 @@ class Plateau:
 
     def report(self, metric: object) -> bool:
         """Record one evaluation of the metric; return whether it caused a reduction."""
-        try:
-            current = float(metric)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise check.invalid_type("Plateau.report", "metric", metric, "a real number") from None
+        current = _metric(metric)
         finite = math.isfinite(current)
         if not finite:
             if self.on_nan == "raise":
@@ -345,42 +425,112 @@ class Plateau:
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
         """Restore :meth:`state_dict` output; a different config is an error unless not strict.
 
-        With ``strict=False`` the saved config replaces this controller's one.
+        With ``strict=False`` the saved config replaces this controller's one. Everything is
+        checked before anything changes: wrong state raises one :class:`~lrkit.ScheduleError`
+        (a ``ValueError``) naming the key, the value and what was expected, and leaves the
+        controller as it was.
         """
-        if not isinstance(state, Mapping) or "config" not in state:
-            raise ScheduleError(
-                "Plateau.load_state_dict: state is not a Plateau.state_dict() "
-                f"(got {type(state).__name__} with keys {sorted(state) if isinstance(state, Mapping) else '-'})"
+        config, counters = self._validated_state(state, strict)
+        if config is not None:
+            self.__dict__.update(config.__dict__)
+        self.__dict__.update(counters)
+        self.__dict__.pop("_scale_cache", None)
+
+    def validate_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Raise what :meth:`load_state_dict` would raise, changing nothing (for atomic loads).
+
+        >>> p = Plateau()
+        >>> p.validate_state_dict(p.state_dict() | {"reductions": -3})
+        Traceback (most recent call last):
+        ...
+        lrkit.errors.ScheduleError: Plateau.load_state_dict: reductions=-3 is invalid; expected an int >= 0 and <= 0 (evaluations + next_level)
+        """
+        self._validated_state(state, strict)
+
+    def _validated_state(
+        self, state: Mapping[str, Any], strict: bool
+    ) -> tuple[Plateau | None, dict[str, Any]]:
+        """The controller to take the config from (``None``: keep this one) and the counters."""
+        if not isinstance(state, Mapping):
+            raise ScheduleTypeError(
+                "Plateau.load_state_dict: state must be a Plateau.state_dict() mapping, got "
+                f"{type(state).__name__}"
             )
-        saved = dict(state["config"])
-        mine = self.config()
-        if saved != mine:
+        missing = [key for key in _STATE_KEYS if key not in state]
+        if missing:
+            raise ScheduleError(
+                f"Plateau.load_state_dict: state is missing {', '.join(map(repr, missing))} "
+                f"(a Plateau.state_dict() has {', '.join(_STATE_KEYS)})"
+            )
+        if state["version"] != _STATE_VERSION or isinstance(state["version"], bool):
+            raise _state_error("version", state["version"], str(_STATE_VERSION))
+        saved = state["config"]
+        if not isinstance(saved, Mapping):
+            raise _state_error("config", saved, "a mapping of the constructor arguments")
+        missing = [key for key in _CONFIG_KEYS if key not in saved]
+        if missing:
+            raise ScheduleError(
+                f"Plateau.load_state_dict: config is missing {', '.join(map(repr, missing))}"
+            )
+        fresh: Plateau | None = None
+        if dict(saved) != self.config():
             if strict:
+                mine = self.config()
                 diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
                 raise ScheduleError(
                     "Plateau.load_state_dict: the saved controller differs from this one "
                     f"(saved, current): {diff}; pass strict=False to use the saved one"
                 )
-            min_lr = saved["min_lr"]
-            fresh = Plateau(
-                mode=saved["mode"],
-                factor=saved["factor"],
-                patience=saved["patience"],
-                threshold=saved["threshold"],
-                threshold_mode=saved["threshold_mode"],
-                cooldown=saved["cooldown"],
-                min_lr=min_lr[0] if len(min_lr) == 1 else min_lr,
-                eps=saved["eps"],
-                levels=saved["levels"],
-                on_nan=saved["on_nan"],
+            fresh = self._from_config(saved)
+        return fresh, (fresh or self)._validated_counters(state)
+
+    @staticmethod
+    def _from_config(saved: Mapping[str, Any]) -> Plateau:
+        min_lr = saved["min_lr"]
+        if isinstance(min_lr, list | tuple) and len(min_lr) == 1:
+            min_lr = min_lr[0]
+        try:
+            return Plateau(
+                **{key: saved[key] for key in _CONFIG_KEYS if key != "min_lr"}, min_lr=min_lr
             )
-            self.__dict__.update(fresh.__dict__)
-        self.best = float(state["best"])
-        self.num_bad_epochs = int(state["num_bad_epochs"])
-        self.cooldown_counter = int(state["cooldown_counter"])
-        self.reductions = int(state["reductions"])
-        self.next_level = int(state["next_level"])
-        self.evaluations = int(state["evaluations"])
+        except (TypeError, ValueError) as err:
+            raise ScheduleError(f"Plateau.load_state_dict: config: {err}") from None
+
+    def _validated_counters(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The counters of ``state``, checked against this controller's config."""
+        best = state["best"]
+        initial = math.inf if self.mode == "min" else -math.inf
+        if isinstance(best, bool) or not isinstance(best, (int, float, np.integer, np.floating)):
+            raise _state_error("best", best, "a number")
+        try:
+            best = float(best)
+        except OverflowError:
+            raise _state_error("best", best, "a number within the float range") from None
+        if math.isnan(best) or (math.isinf(best) and best != initial):
+            raise _state_error("best", best, f"a finite number (or {initial} before any)")
+        evaluations = _state_count(state, "evaluations", None)
+        next_level = _state_count(state, "next_level", len(self.levels), " (the number of levels)")
+        patience = self.patience
+        counters = {
+            "best": best,
+            "num_bad_epochs": _state_count(
+                state,
+                "num_bad_epochs",
+                patience,
+                " (patience)" if patience is not None else "",
+            ),
+            "cooldown_counter": _state_count(
+                state, "cooldown_counter", self.cooldown, " (cooldown)"
+            ),
+            "reductions": _state_count(
+                state, "reductions", evaluations + next_level, " (evaluations + next_level)"
+            ),
+            "next_level": next_level,
+            "evaluations": evaluations,
+        }
+        if counters["reductions"] < next_level:
+            raise _state_error("reductions", counters["reductions"], f">= next_level={next_level}")
+        return counters
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

@@ -17,7 +17,7 @@ from typing import Any
 
 from lrkit import _validate as check
 from lrkit.compose import sequence, warmup
-from lrkit.core import Array, Schedule
+from lrkit.core import Array, Schedule, overflow
 from lrkit.durations import Duration, Pct, as_duration, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import Constant, Cosine, Linear, OneMinusSqrt, Piecewise
@@ -66,6 +66,12 @@ class Preset(Schedule):
 
     def value_range(self) -> tuple[float, float]:
         return self._expanded.value_range()
+
+    def _bounds(self) -> tuple[float, float] | None:
+        if not self.is_bound:
+            return None
+        low, high = self._expanded.bounds()
+        return None if (low, high) == (-math.inf, math.inf) else (low, high)
 
 
 _ONE_CYCLE_SHAPES = ("cosine", "linear")  # OneCycleLR's anneal_strategy "cos"/"linear"
@@ -138,6 +144,8 @@ class OneCycle(
         )
         self._set_fields(shape=shape_name(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
         self._set_fields(three_phase=check.boolean(func, "three_phase", self.three_phase))
+        if not math.isfinite(self.peak / self.div):
+            raise overflow(func, "div", self.div, math.inf, "the first value is peak/div")
         if self.is_bound:
             _check_one_cycle_phases(func, self._points())
 

@@ -139,7 +139,11 @@ def interpolate(
     local = xp.minimum(t, float(steps))
     if shape == "exp":
         p = local / steps
-        value = start * (end / start) ** p
+        ratio = end / start
+        if math.isfinite(ratio) and ratio > 0.0:
+            value = start * ratio**p
+        else:  # end/start beyond the float range (start near 0): in log space, no overflow
+            value = xp.exp(math.log(start) + p * (math.log(end) - math.log(start)))
         value = xp.where(p >= 1.0, end, value)
         return xp.where(p <= 0.0, start, value)
     if abs(start) >= abs(end):

@@ -3,24 +3,66 @@
 from __future__ import annotations
 
 import math
+import numbers
+import reprlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.finder.result import RangeTestResult, StopReason
 from lrkit.finder.smoothing import EMA
 
 if TYPE_CHECKING:
     from lrkit import Schedule
 
-__all__ = ["RangeTest", "sweep_schedule"]
+__all__ = ["MAX_NUM_STEPS", "RangeTest", "sweep_schedule"]
 
 _MODES = ("exp", "linear")
 
 
-def _is_real(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+MAX_NUM_STEPS = 1_000_000
+"""Most steps a range test may plan (its LRs are computed up front); real tests use 100-1000."""
+
+_MAX_RATIO = 1e100  # widest exp sweep (1e-7 to 10 is 1e8); keeps every LR a normal float
+
+
+def _bad(name: str, value: object, allowed: str) -> ScheduleError:
+    return ScheduleError(f"RangeTest: {name} must be {allowed}, got {reprlib.repr(value)}")
+
+
+def _number(name: str, value: object, allowed: str) -> float:
+    """``value`` as a finite float (numpy scalars too; not bool, text or huge ints)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScheduleTypeError(f"RangeTest: {name} must be {allowed}, got {reprlib.repr(value)}")
+    try:
+        out = float(value)
+    except OverflowError:
+        raise _bad(name, value, allowed) from None
+    if not math.isfinite(out):
+        raise _bad(name, value, allowed)
+    return out
+
+
+def _loss(loss: object) -> float:
+    """A recorded loss as a float: numbers, numpy scalars, 0-d arrays and tensors; not text."""
+    if isinstance(loss, str | bytes | bytearray | bool | np.bool_) or not hasattr(
+        type(loss), "__float__"
+    ):
+        raise ScheduleTypeError(
+            f"RangeTest.record: loss must be a real number (or a 0-d array/tensor), "
+            f"got {reprlib.repr(loss)}"
+        )
+    try:
+        return float(loss)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf  # a loss beyond the float range: the run diverged
+    except (TypeError, ValueError):
+        raise ScheduleTypeError(
+            f"RangeTest.record: loss must be a real number (or a 0-d array/tensor), "
+            f"got {reprlib.repr(loss)}"
+        ) from None
 
 
 def sweep_schedule(
@@ -91,21 +133,34 @@ class RangeTest:
         diverge: float | None = 4.0,
         cycle: bool = False,
     ) -> None:
-        name = "RangeTest"
-        if not (_is_real(start) and math.isfinite(start) and start > 0):
-            raise ValueError(f"{name}: start must be a finite number > 0, got {start!r}")
-        if not (_is_real(end) and math.isfinite(end) and end > start):
-            raise ValueError(f"{name}: end must be a finite number > start={start!r}, got {end!r}")
-        if not (isinstance(num_steps, int) and not isinstance(num_steps, bool) and num_steps >= 2):
-            raise ValueError(f"{name}: num_steps must be an int >= 2, got {num_steps!r}")
+        start = _number("start", start, "a finite number > 0")
+        if start <= 0.0:
+            raise _bad("start", start, "a finite number > 0")
+        end = _number("end", end, f"a finite number > start={start!r}")
+        if end <= start:
+            raise _bad("end", end, f"a finite number > start={start!r}")
+        if isinstance(num_steps, bool) or not isinstance(num_steps, int | np.integer):
+            raise ScheduleTypeError(f"RangeTest: num_steps must be an int >= 2, got {num_steps!r}")
+        if not 2 <= num_steps <= MAX_NUM_STEPS:
+            raise _bad("num_steps", num_steps, f"an int in [2, {MAX_NUM_STEPS}]")
+        num_steps = int(num_steps)
         if mode not in _MODES:
-            raise ValueError(f"{name}: mode must be one of 'exp', 'linear', got {mode!r}")
-        if not (_is_real(smooth) and 0.0 <= smooth < 1.0):
-            raise ValueError(f"{name}: smooth must be a number in [0, 1), got {smooth!r}")
-        if diverge is not None and not (_is_real(diverge) and diverge > 1.0):
-            raise ValueError(f"{name}: diverge must be None or a number > 1, got {diverge!r}")
+            raise ScheduleError(f"RangeTest: mode must be one of 'exp', 'linear', got {mode!r}")
+        if mode == "exp" and not end / start <= _MAX_RATIO:
+            raise ScheduleError(
+                f"RangeTest: end/start must be at most {_MAX_RATIO:g} for mode='exp' (the sweep "
+                f"multiplies by (end/start)^(1/(num_steps-1)) per step), got start={start!r}, "
+                f"end={end!r}; raise start or lower end"
+            )
+        smooth = _number("smooth", smooth, "a number in [0, 1)")
+        if not 0.0 <= smooth < 1.0:
+            raise _bad("smooth", smooth, "a number in [0, 1)")
+        if diverge is not None:
+            diverge = _number("diverge", diverge, "None or a finite number > 1")
+            if diverge <= 1.0:
+                raise _bad("diverge", diverge, "None or a finite number > 1")
         if not isinstance(cycle, bool):
-            raise TypeError(f"{name}: cycle must be a bool, got {cycle!r}")
+            raise ScheduleTypeError(f"RangeTest: cycle must be a bool, got {cycle!r}")
         self.start = float(start)
         self.end = float(end)
         self.num_steps = num_steps
@@ -167,7 +222,7 @@ class RangeTest:
         """
         if self.done:
             raise RuntimeError("RangeTest.record: the test is finished")
-        value = float(loss)
+        value = _loss(loss)
         i = self.step
         self._pending = False
         if not math.isfinite(value):

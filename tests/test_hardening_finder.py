@@ -1,0 +1,104 @@
+"""Hostile and extreme arguments for the framework-free range test (issue 11).
+
+Every bad argument is rejected up front with a ``ScheduleError`` naming it: no hang on a huge
+``num_steps``, no internal ``exponential(): gamma`` error on a sweep wider than floats allow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lrkit
+from lrkit.finder import RangeTest
+from lrkit.finder.runner import MAX_NUM_STEPS
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"num_steps": 10**9}, "num_steps"),
+        ({"num_steps": HUGE}, "num_steps"),
+        ({"num_steps": MAX_NUM_STEPS + 1}, "num_steps"),
+        ({"num_steps": 5.0}, "num_steps"),
+        ({"start": 1e-300, "end": 1e300}, "end/start"),
+        ({"start": 1e-200, "end": 1.0}, "end/start"),
+        ({"start": HUGE}, "start"),
+        ({"end": HUGE}, "end"),
+        ({"start": math.nan}, "start"),
+        ({"end": math.inf}, "end"),
+        ({"start": "1e-3"}, "start"),
+        ({"smooth": HUGE}, "smooth"),
+        ({"diverge": HUGE}, "diverge"),
+        ({"diverge": math.inf}, "diverge"),
+        ({"cycle": 1}, "cycle"),
+    ],
+)
+def test_bad_arguments_are_rejected_up_front_naming_them(
+    kwargs: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(lrkit.ScheduleError, match=f"RangeTest: {param} must") as info:
+        RangeTest(**kwargs)
+    assert isinstance(info.value, ValueError)
+    assert "gamma" not in str(info.value)
+    assert len(str(info.value)) < 400
+
+
+def test_wide_linear_sweeps_and_numpy_arguments_work() -> None:
+    test = RangeTest(start=1e-300, end=1e300, num_steps=3, mode="linear")
+    assert test.planned_lrs == (1e-300, 5e299, 1e300)
+    test = RangeTest(start=np.float32(1e-4), end=np.float64(1.0), num_steps=np.int64(5))
+    assert len(test.planned_lrs) == 5 and test.planned_lrs[-1] == pytest.approx(1.0)
+
+
+def test_the_widest_exp_sweep_reaches_its_end_both_ways() -> None:
+    test = RangeTest(start=1e-90, end=1e10, num_steps=11, cycle=True)
+    assert test.planned_lrs[0] == 1e-90
+    assert test.planned_lrs[10] == pytest.approx(1e10)
+    assert test.planned_lrs[-1] == pytest.approx(1e-90)
+    assert all(lr > 0.0 and math.isfinite(lr) for lr in test.planned_lrs)
+
+
+@pytest.mark.parametrize("loss", ["0.5", b"1", True, None])
+def test_record_rejects_text_and_bools(loss: object) -> None:
+    test = RangeTest(num_steps=3)
+    next(iter(test))
+    with pytest.raises(TypeError, match=r"RangeTest\.record: loss"):
+        test.record(loss)
+
+
+def test_record_of_a_huge_integer_loss_stops_as_nonfinite() -> None:
+    test = RangeTest(num_steps=3)
+    for _ in test:
+        assert test.record(HUGE)
+    assert test.stop_reason == "nonfinite"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    start=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),
+    end=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),
+    num_steps=st.one_of(st.integers(-5, 10**12), st.floats()),
+    mode=st.sampled_from(["exp", "linear"]),
+    cycle=st.booleans(),
+)
+def test_fuzzed_arguments_build_a_finite_sweep_or_raise_a_schedule_error(
+    start: float, end: float, num_steps: int, mode: str, cycle: bool
+) -> None:
+    try:
+        test = RangeTest(
+            start=start, end=end, num_steps=min(num_steps, 10**12), mode=mode, cycle=cycle
+        )
+    except (TypeError, ValueError) as err:
+        assert isinstance(err, lrkit.ScheduleError)
+        return
+    lrs = np.asarray(test.planned_lrs)
+    assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0.0)
+    assert lrs[0] == test.start
