@@ -1,4 +1,4 @@
-"""lrkit.torch.Scheduler: the LRScheduler contract, fast path, state, tensors, plateau."""
+"""lrkit.torch.Scheduler: the LRScheduler contract, block boundaries, state, tensors, plateau."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
 
 import lrkit
-import lrkit.torch.scheduler as scheduler_module
+import lrkit.core
 from lrkit.plateau import Plateau
 from lrkit.torch import Scheduler
 
@@ -182,10 +182,8 @@ def test_step_with_a_step_jumps_and_a_metric_is_refused() -> None:
         sched.step(0.5)  # type: ignore[arg-type]
 
 
-def test_chunk_boundaries_and_fast_path_give_closed_form_values(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(scheduler_module, "CHUNK", 7)
+def test_value_block_boundaries_give_closed_form_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lrkit.core, "_BLOCK", 7)  # the core's cached block of scalar values
     spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=40)}
     for make in (_sgd, _adamw):
         opt = make(groups=3)
@@ -357,17 +355,20 @@ def test_report_without_plateau_is_an_error() -> None:
         Scheduler(_sgd(), WARM_COS).report(0.5)
 
 
-def test_step_overhead_path_is_not_slower_than_torch_smoke() -> None:
-    """Guards the fast path: after the first step, step() is the precomputed closure."""
+def test_step_is_the_class_method_and_counters_are_plain_attributes() -> None:
     opt = _sgd()
     sched = Scheduler(opt, WARM_COS)
-    opt.step()
+    _run(opt, sched, 3)
+    assert "step" not in vars(sched)  # no per-instance closures
+    assert {"last_epoch", "_step_count", "_last_lr"} <= set(vars(sched))
+    for name in ("last_epoch", "_step_count", "_last_lr"):
+        assert not isinstance(getattr(Scheduler, name, None), property)
+    sched.last_epoch = 20  # a write is kept (no setter drops it) and the next step follows it
     sched.step()
-    assert "step" in vars(sched)  # fast closure armed
-    assert sched.step.__doc__ == Scheduler.step.__doc__
+    assert sched.last_epoch == 21 and opt.param_groups[0]["lr"] == WARM_COS(21)
 
 
-def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
+def test_subclass_overriding_step_is_called() -> None:
     calls = []
 
     class Counting(Scheduler):
