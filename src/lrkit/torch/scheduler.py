@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -204,7 +204,9 @@ class Scheduler(LRScheduler):
         return [dict(spec) for spec in (self._raw if self._specs is None else self._specs)]
 
     @property
-    def schedule(self) -> lrkit.Schedule | dict[str, lrkit.Schedule]:
+    def schedule(
+        self,
+    ) -> lrkit.Schedule | Mapping[str, lrkit.Schedule] | Sequence[Mapping[str, lrkit.Schedule]]:
         """The lr schedule: the one spec shared by every group (its schedule if it drives one
         key, else the ``{key: schedule}`` dict), or group 0's ``"lr"`` schedule."""
         specs = self.schedules
