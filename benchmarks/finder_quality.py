@@ -63,7 +63,7 @@ def train(task: str, opt: str, seed: int, peak: float, steps: int) -> float:
 
 
 def range_test(task: str, opt: str, seed: int) -> dict[str, Any]:
-    from lrkit.finder import range_test_task
+    from lrkit.bench.range_test import range_test_task
 
     return range_test_task(task, opt, seed).to_dict()
 

@@ -22,7 +22,10 @@ import lrkit
             lambda: lrkit.cosine(start=0.1, steps=-5),
             r"cosine\(\): steps must be an int >= 1, got -5",
         ),
-        (lambda: lrkit.linear(0.1, 0.0, 2.5), r"linear\(\): steps must be a whole number of steps"),
+        (
+            lambda: lrkit.linear(0.1, 0.0, steps=2.5),
+            r"linear\(\): steps must be a whole number of steps",
+        ),
         (lambda: lrkit.step(0.1, every=10, factor=0.0), r"step\(\): factor must be > 0, got 0.0"),
         (lambda: lrkit.cyclic(low=0.2, high=0.1, half_cycle=5), r"cyclic\(\): low must be <= high"),
         (
@@ -182,10 +185,10 @@ def test_from_dict_rejects_unknown_types_and_fields() -> None:
 
 
 def test_warmup_alone_cannot_be_evaluated() -> None:
-    with pytest.raises(lrkit.ScheduleError, match=r"must be followed by a schedule"):
+    with pytest.raises(TypeError, match=r"warm-up prefix, not a schedule: it cannot be evaluated"):
         lrkit.warmup(10)(3)
-    with pytest.raises(lrkit.ScheduleError, match=r"must be followed by a schedule"):
-        (lrkit.constant(0.1, steps=5) >> lrkit.warmup(10))(3)
+    with pytest.raises(TypeError, match=r"it cannot end a sequence"):
+        lrkit.constant(0.1, steps=5) >> lrkit.warmup(10)
 
 
 def test_import_lrkit_imports_only_numpy_and_array_api_compat() -> None:

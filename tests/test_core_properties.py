@@ -24,9 +24,9 @@ def anneals(draw: st.DrawFn) -> Schedule:
     if kind == "cosine":
         return lrkit.cosine(start=start, end=end, steps=steps)
     if kind == "polynomial":
-        return lrkit.polynomial(start, end, steps, power=draw(st.floats(0.1, 4.0)))
+        return lrkit.polynomial(start, end, steps=steps, power=draw(st.floats(0.1, 4.0)))
     return {"linear": lrkit.linear, "one_minus_sqrt": lrkit.one_minus_sqrt, "rex": lrkit.rex}[kind](
-        start, end, steps
+        start, end, steps=steps
     )
 
 

@@ -21,6 +21,7 @@ from lrkit.compose import (
     Mirror,
     Product,
     Repeat,
+    Retarget,
     Scale,
     Sequence,
     Shift,
@@ -32,7 +33,7 @@ from lrkit.compose import (
     sequence,
     warmup,
 )
-from lrkit.core import Schedule
+from lrkit.core import Schedule, from_dict
 from lrkit.durations import Pct, pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError, UnboundScheduleError
 from lrkit.families import (
@@ -53,7 +54,7 @@ from lrkit.families import (
     piecewise_linear,
 )
 from lrkit.presets import OneCycle, OneCycleMomentum, Wsd
-from lrkit.text import from_dict, parse
+from lrkit.text import parse
 
 __version__ = "0.1.0"
 
@@ -96,6 +97,7 @@ __all__ = [
     "Polynomial",
     "Product",
     "Repeat",
+    "Retarget",
     "Rex",
     "Scale",
     "Schedule",

@@ -1,6 +1,8 @@
 """Combinators: sequences, warm-up, restarts, scaling, clipping, shifting and mirroring.
 
-They work on any schedule and are schedules themselves, so compositions nest freely.
+They work on any schedule and are schedules themselves, so compositions nest freely. This module
+fills :data:`lrkit.core.COMBINATORS`, the table behind the operators ``>> * +`` and the methods
+``.repeat() .clip() .shift() .truncate() .mirror() .retarget()`` of every schedule.
 
 >>> import lrkit
 >>> s = lrkit.warmup(2) >> lrkit.linear(start=1.0, end=0.0, steps=2)
@@ -14,39 +16,37 @@ They work on any schedule and are schedules themselves, so compositions nest fre
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
 from lrkit import _validate as check
 from lrkit._math import decay_pow
-from lrkit.core import Array, Schedule
-from lrkit.durations import Duration, as_duration
+from lrkit.core import COMBINATORS, METHODS, Array, Schedule
+from lrkit.durations import Duration, Pct, as_duration, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
-from lrkit.families import steps_of
-from lrkit.registry import register
-from lrkit.shapes import interpolate
+from lrkit.families import Constant
+from lrkit.shapes import interpolate, shape_name
 
 __all__ = [
     "Clip",
     "Mirror",
     "Product",
     "Repeat",
+    "Retarget",
     "Scale",
     "Sequence",
     "Shift",
     "Sum",
     "Truncate",
     "Warmup",
+    "WarmupPrefix",
     "add",
     "product",
     "sequence",
     "warmup",
 ]
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
 
 
 def _schedule(func: str, name: str, value: object) -> Schedule:
@@ -58,20 +58,119 @@ def _schedule(func: str, name: str, value: object) -> Schedule:
 def _wrap(schedule: Schedule, *, tight: bool) -> str:
     """Text of ``schedule`` as an operand; ``tight`` for method calls (binds tighter than ``*``)."""
     text = str(schedule)
-    loose = isinstance(schedule, Sequence) or (tight and isinstance(schedule, Scale))
+    loose = isinstance(schedule, Sequence | Warmup) or (tight and isinstance(schedule, Scale))
     return f"({text})" if loose else text
 
 
-_WARMUP_SHAPES = ("linear", "exp", "constant")
+_EXAMPLE_AFTER = "cosine(start=0.1, steps=900)"
 
 
-@register("warmup", kind="combinator", example="warmup(10) >> cosine(start=0.1, steps=90)")
 @dataclass(frozen=True, repr=False)
-class Warmup(Schedule):
-    """A ramp in front of the next phase of a sequence, ending at whatever that phase starts at.
+class WarmupPrefix:
+    """``warmup(n)``: a ramp waiting for the schedule it leads into. Not a schedule by itself.
 
-    value(t) = start + (target − start) · t/steps    (linear; "exp": start · (target/start)^(t/steps);
-    "constant": start until ``steps``), target = next(0).
+    ``warmup(n) >> s`` is the schedule :class:`Warmup`; every other use of a bare prefix (calling,
+    scaling, adding, repeating it, or putting it last in a sequence) raises ``TypeError`` at once,
+    with the right form in the message.
+    """
+
+    steps: Duration
+    start: float = 0.0
+    shape: str = "linear"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", as_duration("warmup", "steps", self.steps))
+        object.__setattr__(self, "start", check.number("warmup", "start", self.start, low=0.0))
+        object.__setattr__(self, "shape", shape_name("warmup", "shape", self.shape))
+        if self.shape == "exp" and self.start <= 0.0:
+            raise ScheduleError(f"warmup(): shape='exp' needs start > 0, got start={self.start!r}")
+
+    def __str__(self) -> str:
+        return Warmup(self.steps, self.start, self.shape, then=Constant(1.0))._head()
+
+    def __repr__(self) -> str:
+        return f"lrkit.{self}"
+
+    def _misuse(self, what: str, right: str | None = None) -> NoReturn:
+        right = right or f"({self} >> {_EXAMPLE_AFTER}){_SUFFIX.get(what, '')}"
+        raise ScheduleTypeError(
+            f"{self} is a warm-up prefix, not a schedule: {what}; put it in front of the schedule "
+            f"it leads into: {right}"
+        )
+
+    def __rshift__(self, other: object) -> Warmup:
+        if isinstance(other, Schedule):
+            return Warmup(self.steps, self.start, self.shape, then=other)
+        if isinstance(other, WarmupPrefix):
+            self._misuse(
+                "two warm-ups in a row need the schedule after them",
+                f"{self} >> ({other} >> {_EXAMPLE_AFTER})",
+            )
+        return NotImplemented
+
+    def __rrshift__(self, other: object) -> NoReturn:
+        self._misuse("it cannot end a sequence", f"{other} >> ({self} >> {_EXAMPLE_AFTER})")
+
+    def __call__(self, t: object) -> NoReturn:
+        self._misuse("it cannot be evaluated")
+
+    def __mul__(self, other: object) -> NoReturn:
+        self._misuse("it cannot be scaled")
+
+    __rmul__ = __mul__
+
+    def __add__(self, other: object) -> NoReturn:
+        self._misuse("it cannot be added")
+
+    __radd__ = __add__
+
+    def __getattr__(self, name: str) -> Any:
+        if name in (*METHODS, "bind", "to_dict", "value_range", "duration", "bounded"):
+            self._misuse(f".{name} needs a schedule")
+        raise AttributeError(name)
+
+
+_SUFFIX = {
+    "it cannot be scaled": " * 2.0",
+    "it cannot be added": " + 0.01",
+    "it cannot be evaluated": "(t)",
+}
+
+
+def warmup(steps: Duration | str, start: float = 0.0, shape: str = "linear") -> WarmupPrefix:
+    """A warm-up of ``steps`` steps, to put in front of a schedule: ``warmup(500) >> cosine(...)``.
+
+    The ramp goes from ``start`` to the first value of the schedule after it, with the curve
+    ``shape`` (any of :data:`lrkit.shapes.SHAPES`: linear by default, ``"exp"`` geometric,
+    ``"constant"`` holds ``start``).
+
+    >>> import lrkit
+    >>> s = lrkit.warmup(2) >> lrkit.constant(1.0)
+    >>> [s(t) for t in range(4)]
+    [0.0, 0.5, 1.0, 1.0]
+    """
+    return WarmupPrefix(as_duration("warmup", "steps", steps), start, shape)
+
+
+class Warmup(
+    Schedule,
+    name="warmup",
+    kind="combinator",
+    example="warmup(10) >> cosine(start=0.1, steps=90)",
+    factory=warmup,
+):
+    """A ramp of ``steps`` steps into ``then``, ending at whatever ``then`` starts at: ``warmup(n) >> s``.
+
+    value(t) = start + (target − start) · t/steps   for t < steps (linear; other shapes as
+    :func:`lrkit.shapes.interpolate`), target = then(0);  value(t) = then(t − steps) after.
+
+    A warm-up takes everything after it: ``warmup(n) >> a >> b`` is ``warmup(n) >> (a >> b)``.
+
+    Args:
+      steps: length of the ramp (int steps or a share like ``"5%"``).
+      start: value at step 0.
+      shape: curve of the ramp (:data:`lrkit.shapes.SHAPES`).
+      then: the schedule the ramp leads into.
 
     >>> import lrkit
     >>> s = lrkit.warmup(4, start=0.1) >> lrkit.constant(0.5)
@@ -82,62 +181,102 @@ class Warmup(Schedule):
     steps: Duration
     start: float = 0.0
     shape: str = "linear"
+    then: Schedule = field(kw_only=True)
     _positional = ("steps",)
 
     def __post_init__(self) -> None:
-        _set(self, "steps", as_duration("warmup", "steps", self.steps))
-        _set(self, "start", check.number("warmup", "start", self.start, low=0.0))
-        _set(self, "shape", check.choice("warmup", "shape", self.shape, _WARMUP_SHAPES))
-        if self.shape == "exp" and self.start <= 0.0:
-            raise ScheduleError(f"warmup(): shape='exp' needs start > 0, got start={self.start!r}")
+        prefix = WarmupPrefix(self.steps, self.start, self.shape)
+        self._set_fields(
+            steps=prefix.steps,
+            start=prefix.start,
+            shape=prefix.shape,
+            then=_schedule("warmup", "then", self.then),
+        )
+        if self.shape == "exp" and self.then.is_bound and self._target <= 0.0:
+            raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
+
+    @classmethod
+    def _from_fields(cls, fields: Mapping[str, Any]) -> object:
+        # dicts saved before the prefix type hold a bare warm-up as a part of a sequence
+        return cls(**fields) if "then" in fields else WarmupPrefix(**fields)
+
+    @cached_property
+    def _target(self) -> float:
+        return float(self.then(0))
+
+    @property
+    def bounded(self) -> bool:
+        return self.then.bounded
 
     @property
     def duration(self) -> float | None:
-        return steps_of(self.steps)
-
-    def ramp(self, t: Array, target: float, xp: Any) -> Array:
-        """The warm-up's values towards ``target``."""
-        end = steps_of(self.steps)
-        assert end is not None
-        if self.shape == "constant":
-            return xp.where(t < end, self.start, target) + xp.zeros_like(t)
-        if self.shape == "exp" and target <= 0.0:
-            raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
-        return interpolate(self.shape, self.start, target, t, end, xp)
+        rest = self.then.duration
+        ramp = steps_of(self.steps)
+        return None if rest is None or ramp is None else ramp + rest
 
     def _eval(self, t: Array, xp: Any) -> Array:
-        raise ScheduleError(
-            f"{self} must be followed by a schedule, e.g. {self} >> cosine(start=0.1, steps=900)"
-        )
+        end = steps_of(self.steps)
+        assert end is not None
+        after = self.then._eval(xp.maximum(t - end, 0.0), xp)
+        ramp = interpolate(self.shape, self.start, self._target, t, end, xp)
+        return xp.where(t < end, ramp, after)
+
+    def _head(self) -> str:
+        args = ", ".join(self._text_args()[:-1])  # the last field is `then`
+        return f"{self.name}({args})"
+
+    def __str__(self) -> str:
+        return f"{self._head()} >> {self.then}"  # it takes everything after it: no parentheses
+
+    def bind(self, total_steps: int) -> Schedule:
+        return _bind_chain(self, total_steps)
 
     def value_range(self) -> tuple[float, float]:
-        raise ScheduleError(f"{self} has no range on its own; use it in a sequence")
+        low, high = self.then.value_range()
+        return min(low, self.start), max(high, self.start)
 
 
-def warmup(steps: Duration | str, start: float = 0.0, shape: str = "linear") -> Warmup:
-    """A warm-up of ``steps`` steps, to put in front of a schedule: ``warmup(500) >> cosine(...)``."""
-    return Warmup(steps, start, shape)  # type: ignore[arg-type]
+def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
+    """``sequence(a, b, c) == a >> b >> c``; a single part is returned as it is.
+
+    A warm-up prefix takes everything after it: ``sequence(a, warmup(5), b, c)`` is
+    ``a >> (warmup(5) >> b >> c)``.
+    """
+    flat: list[Schedule | WarmupPrefix] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, Sequence) else (part,))
+    if not flat:
+        raise ScheduleError("sequence(): needs at least 1 part")
+    for index, part in enumerate(flat):
+        if isinstance(part, WarmupPrefix | Warmup) and index < len(flat) - 1:
+            rest = sequence(*flat[index + 1 :])
+            if isinstance(part, Warmup):
+                head: Schedule = part._replace(then=sequence(part.then, rest))
+            else:
+                head = part >> rest
+            return sequence(*flat[:index], head) if index else head
+    if isinstance(flat[-1], WarmupPrefix):
+        raise ScheduleTypeError(
+            f"sequence(): {flat[-1]} must be followed by the schedule it leads into, e.g. "
+            f"{flat[-1]} >> {_EXAMPLE_AFTER}"
+        )
+    if len(flat) == 1:
+        return _schedule("sequence", "parts", flat[0])
+    return Sequence(tuple(_schedule("sequence", "parts", part) for part in flat))
 
 
-def sequence(*parts: Schedule) -> Schedule:
-    """``sequence(a, b, c) == a >> b >> c``; a single part is returned as it is."""
-    if len(parts) == 1:
-        return _schedule("sequence", "parts", parts[0])
-    return Sequence(parts)
-
-
-@register(
-    "sequence",
+class Sequence(
+    Schedule,
+    name="sequence",
     kind="combinator",
     example="sequence(constant(0.1, steps=10), linear(start=0.1, end=0.0, steps=90))",
     factory=sequence,
-)
-@dataclass(frozen=True, repr=False)
-class Sequence(Schedule):
+):
     """Play each part for its duration, then the next with its own step counter starting at 0.
 
     value(t) = part_i(t − b_i) for b_i <= t < b_{i+1},  b_i = sum of the earlier durations.
-    Written ``a >> b >> c``; every part but the last must have an end.
+    Written ``a >> b >> c``; every part but the last must have an end. A warm-up is always the
+    last part (it takes everything after it).
 
     >>> import lrkit
     >>> s = lrkit.constant(1.0, steps=2) >> lrkit.constant(0.5)
@@ -146,6 +285,7 @@ class Sequence(Schedule):
     """
 
     parts: tuple[Schedule, ...]
+    _length_field = None
 
     def __post_init__(self) -> None:
         raw = self.parts
@@ -153,22 +293,38 @@ class Sequence(Schedule):
             raise ScheduleTypeError("sequence(): parts must be a list of schedules")
         parts: list[Schedule] = []
         for part in raw:
+            if isinstance(part, WarmupPrefix):
+                raise ScheduleTypeError(
+                    f"sequence(): {part} is a warm-up prefix; build with >> or lrkit.sequence()"
+                )
             part = _schedule("sequence", "parts", part)
             parts.extend(part.parts if isinstance(part, Sequence) else (part,))
         if len(parts) < 2:
             raise ScheduleError("sequence(): needs at least 2 parts")
         for part in parts[:-1]:
+            if isinstance(part, Warmup):
+                raise ScheduleError(
+                    f"sequence(): {part} takes everything after it, so it must be the last part; "
+                    "build with >> or lrkit.sequence()"
+                )
             if not part.bounded:
                 raise ScheduleError(
                     f"sequence(): {part} has no end, so nothing after it would ever run; give it "
                     "steps= or put it last"
                 )
-        _set(self, "parts", tuple(parts))
+        self._set_fields(parts=tuple(parts))
 
     @classmethod
-    def of(cls, *parts: Schedule) -> Sequence:
+    def _from_fields(cls, fields: Mapping[str, Any]) -> object:
+        parts = fields.get("parts")
+        if isinstance(parts, tuple) and any(isinstance(p, WarmupPrefix) for p in parts):
+            return sequence(*parts)  # a dict saved before warm-ups became a prefix type
+        return cls(**fields)
+
+    @classmethod
+    def of(cls, *parts: Schedule) -> Schedule:
         """``a >> b >> ...`` (nested sequences are flattened)."""
-        return cls(parts)
+        return sequence(*parts)
 
     @property
     def bounded(self) -> bool:
@@ -188,54 +344,91 @@ class Sequence(Schedule):
             starts.append(starts[-1] + length)
         return tuple(starts)
 
-    @cached_property
-    def _targets(self) -> tuple[float | None, ...]:
-        targets: list[float | None] = []
-        for index, part in enumerate(self.parts[:-1]):
-            after = self.parts[index + 1]
-            if not isinstance(part, Warmup):
-                targets.append(None)
-            elif isinstance(after, Warmup):
-                targets.append(after.start)
-            else:
-                targets.append(float(after(0)))
-        return (*targets, None)
-
     def _eval(self, t: Array, xp: Any) -> Array:
-        if isinstance(self.parts[-1], Warmup):
-            self.parts[-1]._eval(t, xp)  # raises: a warm-up needs a schedule after it
         out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], 0.0), xp)
         for index in range(len(self.parts) - 2, -1, -1):
             part, begin = self.parts[index], self._starts[index]
             local = xp.maximum(t - begin, 0.0) if begin else t
-            target = self._targets[index]
-            if isinstance(part, Warmup) and target is not None:
-                value = part.ramp(local, target, xp)
-            else:
-                value = part._eval(local, xp)
-            out = xp.where(t < self._starts[index + 1], value, out)
+            out = xp.where(t < self._starts[index + 1], part._eval(local, xp), out)
         return out
 
     def __str__(self) -> str:
-        return " >> ".join(_wrap(part, tight=False) for part in self.parts)
+        *head, last = self.parts
+        tail = str(last) if isinstance(last, Warmup) else _wrap(last, tight=False)
+        return " >> ".join([*(_wrap(part, tight=False) for part in head), tail])
+
+    def bind(self, total_steps: int) -> Schedule:
+        return _bind_chain(self, total_steps)
 
     def value_range(self) -> tuple[float, float]:
-        lows, highs = [], []
-        for index, part in enumerate(self.parts):
-            target = self._targets[index]
-            if isinstance(part, Warmup) and target is not None:
-                lows.append(min(part.start, target))
-                highs.append(max(part.start, target))
-            else:
-                low, high = part.value_range()
-                lows.append(low)
-                highs.append(high)
-        return min(lows), max(highs)
+        ranges = [part.value_range() for part in self.parts]
+        return min(r[0] for r in ranges), max(r[1] for r in ranges)
 
 
-@register("scale", kind="combinator", example="cosine(start=1.0, steps=100) * 0.1")
-@dataclass(frozen=True, repr=False)
-class Scale(Schedule):
+# -- binding a chain of phases with cumulative rounding -----------------------------------------
+
+
+def _segments(schedule: Schedule) -> list[Schedule]:
+    """The phases played one after the other: sequence parts, a warm-up's ramp and what follows."""
+    if isinstance(schedule, Sequence):
+        return [seg for part in schedule.parts for seg in _segments(part)]
+    if isinstance(schedule, Warmup):
+        return [schedule, *_segments(schedule.then)]
+    return [schedule]
+
+
+def _share(segment: Schedule) -> Pct | None:
+    """The segment's own length when it is a share of training."""
+    length = segment.steps if isinstance(segment, Warmup) else segment._length()
+    return length if isinstance(length, Pct) else None
+
+
+def _bind_chain(schedule: Schedule, total_steps: int) -> Schedule:
+    """Bind a chain of phases so its shares add up exactly: phase boundaries are rounded, not lengths.
+
+    The k-th share-length phase ends at ``round(total · (p_1 + ... + p_k) / 100)`` (plus the fixed
+    lengths before it), so ``warmup("5%") >> cosine(steps="95%")`` lasts exactly ``total`` steps.
+    """
+    segments = _segments(schedule)
+    shares = [share for share in map(_share, segments) if share is not None]
+    if sum(share.percent for share in shares) > 100.0 + 1e-9:
+        listed = " + ".join(str(share) for share in shares)
+        raise ScheduleError(
+            f"bind(): the shares of training of {schedule} add up to more than 100% ({listed})"
+        )
+    lengths: list[int | None] = []
+    done, percent = 0, 0.0
+    for segment in segments:
+        share = _share(segment)
+        if share is None:
+            lengths.append(None)
+            continue
+        percent += share.percent
+        boundary = min(total_steps, math.floor(total_steps * percent / 100.0 + 0.5))
+        lengths.append(max(boundary - done, 1))
+        done += lengths[-1] or 0
+    return _rebuild(schedule, iter(lengths), total_steps)
+
+
+def _rebuild(schedule: Schedule, lengths: Iterator[int | None], total_steps: int) -> Schedule:
+    if isinstance(schedule, Sequence):
+        return Sequence(tuple(_rebuild(part, lengths, total_steps) for part in schedule.parts))
+    length = next(lengths)
+    if isinstance(schedule, Warmup):
+        then = _rebuild(schedule.then, lengths, total_steps)
+        steps = schedule.steps if length is None else length
+        return schedule._replace(steps=steps, then=then)
+    if length is not None and schedule._length_field is not None:
+        schedule = schedule._replace(**{schedule._length_field: length})
+    return schedule.bind(total_steps) if not schedule.is_bound else schedule
+
+
+class Scale(
+    Schedule,
+    name="scale",
+    kind="combinator",
+    example="cosine(start=1.0, steps=100) * 0.1",
+):
     """Values multiplied by a constant: ``s * k`` or ``k * s``.
 
     value(t) = factor · s(t)
@@ -245,8 +438,8 @@ class Scale(Schedule):
     factor: float
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("scale", "schedule", self.schedule))
-        _set(self, "factor", check.number("scale", "factor", self.factor, low=0.0))
+        self._set_fields(schedule=_schedule("scale", "schedule", self.schedule))
+        self._set_fields(factor=check.number("scale", "factor", self.factor, low=0.0))
 
     @property
     def bounded(self) -> bool:
@@ -285,9 +478,12 @@ class _Method(Schedule):
         return f"{_wrap(self.schedule, tight=True)}.{self.name}({', '.join(args)})"
 
 
-@register("clip", kind="combinator", example="exponential(start=1.0, gamma=0.9).clip(low=0.1)")
-@dataclass(frozen=True, repr=False)
-class Clip(_Method):
+class Clip(
+    _Method,
+    name="clip",
+    kind="combinator",
+    example="exponential(start=1.0, gamma=0.9).clip(low=0.1)",
+):
     """Values clipped into ``[low, high]``: ``s.clip(low=..., high=...)``.
 
     value(t) = min(max(s(t), low), high)
@@ -298,13 +494,13 @@ class Clip(_Method):
     high: float | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("clip", "schedule", self.schedule))
+        self._set_fields(schedule=_schedule("clip", "schedule", self.schedule))
         if self.low is None and self.high is None:
             raise ScheduleError("clip(): give low=, high= or both")
         if self.low is not None:
-            _set(self, "low", check.number("clip", "low", self.low, low=0.0))
+            self._set_fields(low=check.number("clip", "low", self.low, low=0.0))
         if self.high is not None:
-            _set(self, "high", check.number("clip", "high", self.high, low=0.0))
+            self._set_fields(high=check.number("clip", "high", self.high, low=0.0))
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ScheduleError(
                 f"clip(): low must be <= high, got low={self.low}, high={self.high}"
@@ -325,9 +521,12 @@ class Clip(_Method):
         return min(max(low, floor), ceiling), min(max(high, floor), ceiling)
 
 
-@register("shift", kind="combinator", example="cosine(start=0.1, steps=100).shift(10)")
-@dataclass(frozen=True, repr=False)
-class Shift(_Method):
+class Shift(
+    _Method,
+    name="shift",
+    kind="combinator",
+    example="cosine(start=0.1, steps=100).shift(10)",
+):
     """Delayed by ``steps`` (holding its first value meanwhile); a negative shift starts it later on.
 
     value(t) = s(max(0, t − steps))
@@ -336,9 +535,10 @@ class Shift(_Method):
     schedule: Schedule
     steps: int | Duration
     _positional = ("schedule", "steps")
+    _length_field = None  # `steps` is the delay, not the length
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("shift", "schedule", self.schedule))
+        self._set_fields(schedule=_schedule("shift", "schedule", self.schedule))
         if isinstance(self.steps, int) and not isinstance(self.steps, bool) and self.steps < 0:
             if self.schedule.bounded and self.schedule.is_bound:
                 length = self.schedule.duration
@@ -347,7 +547,7 @@ class Shift(_Method):
                         f"shift(): steps={self.steps} skips the whole schedule ({length:g} steps)"
                     )
         else:
-            _set(self, "steps", as_duration("shift", "steps", self.steps, allow_zero=True))
+            self._set_fields(steps=as_duration("shift", "steps", self.steps, allow_zero=True))
 
     @property
     def duration(self) -> float | None:
@@ -363,9 +563,12 @@ class Shift(_Method):
         return self.schedule.value_range()
 
 
-@register("repeat", kind="combinator", example="cosine(start=0.1, steps=20).repeat(mult=2.0)")
-@dataclass(frozen=True, repr=False)
-class Repeat(_Method):
+class Repeat(
+    _Method,
+    name="repeat",
+    kind="combinator",
+    example="cosine(start=0.1, steps=20).repeat(mult=2.0)",
+):
     """Warm restarts (SGDR): replay the schedule, period i lasting ``P·mult^i``, scaled by ``decay^i``.
 
     With P = s.duration, cycle k starts at b_k = P·(mult^k − 1)/(mult − 1) (k·P when mult = 1):
@@ -379,13 +582,13 @@ class Repeat(_Method):
     cycles: int | None = None
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("repeat", "schedule", self.schedule))
+        self._set_fields(schedule=_schedule("repeat", "schedule", self.schedule))
         if not self.schedule.bounded:
             raise ScheduleError(f"repeat(): {self.schedule} has no end, so it cannot repeat")
-        _set(self, "mult", check.number("repeat", "mult", self.mult, low=1.0))
-        _set(self, "decay", check.number("repeat", "decay", self.decay, low=0.0, low_open=True))
+        self._set_fields(mult=check.number("repeat", "mult", self.mult, low=1.0))
+        self._set_fields(decay=check.number("repeat", "decay", self.decay, low=0.0, low_open=True))
         if self.cycles is not None:
-            _set(self, "cycles", check.integer("repeat", "cycles", self.cycles, low=1))
+            self._set_fields(cycles=check.integer("repeat", "cycles", self.cycles, low=1))
         elif self.decay > 1.0:
             raise ScheduleError("repeat(): decay > 1 grows without bound; give cycles= to end it")
 
@@ -446,13 +649,12 @@ class Repeat(_Method):
         return low, high * self.decay**last
 
 
-@register(
-    "mirror",
+class Mirror(
+    _Method,
+    name="mirror",
     kind="combinator",
     example="cyclic(low=0.01, high=0.1, half_cycle=20).mirror(0.8, 0.9)",
-)
-@dataclass(frozen=True, repr=False)
-class Mirror(_Method):
+):
     """The schedule's range mapped inversely onto ``[low, high]``: momentum cycled against the LR.
 
     value(t) = high − (high − low) · (s(t) − s_min) / (s_max − s_min)     (``high`` if s is flat)
@@ -466,9 +668,9 @@ class Mirror(_Method):
     high: float
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("mirror", "schedule", self.schedule))
-        _set(self, "low", check.number("mirror", "low", self.low, low=0.0))
-        _set(self, "high", check.number("mirror", "high", self.high, low=0.0))
+        self._set_fields(schedule=_schedule("mirror", "schedule", self.schedule))
+        self._set_fields(low=check.number("mirror", "low", self.low, low=0.0))
+        self._set_fields(high=check.number("mirror", "high", self.high, low=0.0))
         if self.low > self.high:
             raise ScheduleError(
                 f"mirror(): low must be <= high, got low={self.low}, high={self.high}"
@@ -515,7 +717,7 @@ class _Combine(Schedule):
             parts.extend(part.parts if isinstance(part, type(self)) else (part,))
         if len(parts) < 2:
             raise ScheduleError(f"{self.name}(): needs at least 2 parts")
-        _set(self, "parts", tuple(parts))
+        self._set_fields(parts=tuple(parts))
 
     @property
     def bounded(self) -> bool:
@@ -549,14 +751,13 @@ def product(*parts: Schedule) -> Product:
     return Product(parts)
 
 
-@register(
-    "product",
+class Product(
+    _Combine,
+    name="product",
     kind="combinator",
     example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
     factory=product,
-)
-@dataclass(frozen=True, repr=False)
-class Product(_Combine):
+):
     """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
 
     value(t) = Π_i s_i(t); it ends when its longest bounded part ends (parts hold their last values).
@@ -576,9 +777,12 @@ class Product(_Combine):
         return 1.0, 1.0
 
 
-@register("truncate", kind="combinator", example="exponential(start=0.1, gamma=0.9).truncate(20)")
-@dataclass(frozen=True, repr=False)
-class Truncate(_Method):
+class Truncate(
+    _Method,
+    name="truncate",
+    kind="combinator",
+    example="exponential(start=0.1, gamma=0.9).truncate(20)",
+):
     """The schedule's first ``steps`` steps; it then holds its value at ``steps``.
 
     value(t) = s(min(t, steps)) — gives an end to an endless schedule, or cuts a longer one short.
@@ -594,8 +798,8 @@ class Truncate(_Method):
     _positional = ("schedule", "steps")
 
     def __post_init__(self) -> None:
-        _set(self, "schedule", _schedule("truncate", "schedule", self.schedule))
-        _set(self, "steps", as_duration("truncate", "steps", self.steps))
+        self._set_fields(schedule=_schedule("truncate", "schedule", self.schedule))
+        self._set_fields(steps=as_duration("truncate", "steps", self.steps))
 
     @property
     def bounded(self) -> bool:
@@ -621,19 +825,16 @@ def _addend(part: object) -> Schedule:
         return part
     if isinstance(part, bool) or not isinstance(part, int | float):
         raise ScheduleTypeError(f"add(): parts must be schedules or numbers, got {part!r}")
-    from lrkit.families import Constant
-
     return Constant(float(part))
 
 
-@register(
-    "add",
+class Sum(
+    _Combine,
+    name="add",
     kind="combinator",
     example="add(cosine(start=0.09, steps=100), constant(0.01))",
     factory=add,
-)
-@dataclass(frozen=True, repr=False)
-class Sum(_Combine):
+):
     """Values of several schedules added: ``a + b``, ``s + 0.01`` (a floor under a decay).
 
     value(t) = Σ_i s_i(t); it ends when its longest bounded part ends.
@@ -651,3 +852,84 @@ class Sum(_Combine):
 
     def _neutral_range(self) -> tuple[float, float]:
         return 0.0, 0.0
+
+
+class Retarget(
+    _Method,
+    name="retarget",
+    kind="combinator",
+    example="cosine(start=0.1, steps=100).retarget(at=40, end=100, new_end=160)",
+):
+    """A change of training budget at step ``at``: steps ``at..end`` are stretched onto ``at..new_end``.
+
+    value(t) = s(t)                                            for t < at
+    value(t) = s(at + (t − at) · (end − at) / (new_end − at))  for at <= t <= new_end
+    value(t) = s(end + (t − new_end))                          for t > new_end
+
+    The value at ``at`` is unchanged, the old end value is reached at ``new_end``, a monotone
+    schedule stays monotone, and steps before ``at`` are untouched (a linear time warp).
+
+    Args:
+      schedule: the schedule being retargeted.
+      at: the step where the budget changes (an int >= 0).
+      end: the old end of training (an int > ``at``).
+      new_end: the new end of training (an int > ``at``).
+
+    >>> import lrkit
+    >>> s = lrkit.linear(start=1.0, end=0.0, steps=4).retarget(at=2, end=4, new_end=6)
+    >>> [s(t) for t in range(8)]
+    [1.0, 0.75, 0.5, 0.375, 0.25, 0.125, 0.0, 0.0]
+    """
+
+    schedule: Schedule
+    at: int
+    end: int
+    new_end: int
+
+    def __post_init__(self) -> None:
+        self._set_fields(schedule=_schedule("retarget", "schedule", self.schedule))
+        self._set_fields(at=check.integer("retarget", "at", self.at, low=0))
+        self._set_fields(end=check.integer("retarget", "end", self.end, low=0))
+        self._set_fields(new_end=check.integer("retarget", "new_end", self.new_end, low=0))
+        if self.end <= self.at:
+            raise ScheduleError(
+                f"retarget(): end must be an int > at={self.at}, got end={self.end!r}"
+            )
+        if self.new_end <= self.at:
+            raise ScheduleError(
+                f"retarget(): new_end must be an int > at={self.at}, got new_end={self.new_end!r}"
+            )
+
+    @property
+    def duration(self) -> float | None:
+        inner = self.schedule.duration
+        if inner is None:
+            return None
+        if inner <= self.at:
+            return inner
+        if inner <= self.end:
+            return self.at + (inner - self.at) * (self.new_end - self.at) / (self.end - self.at)
+        return self.new_end + (inner - self.end)
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        at, end, new_end = float(self.at), float(self.end), float(self.new_end)
+        stretched = at + (t - at) * (end - at) / (new_end - at)
+        local = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
+        return self.schedule._eval(local, xp)
+
+    def value_range(self) -> tuple[float, float]:
+        return self.schedule.value_range()
+
+
+COMBINATORS.update(
+    sequence=sequence,
+    scale=Scale,
+    product=product,
+    add=add,
+    repeat=Repeat,
+    clip=Clip,
+    shift=Shift,
+    truncate=Truncate,
+    mirror=Mirror,
+    retarget=Retarget,
+)

@@ -18,34 +18,38 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Self, dataclass_transform, overload
 
 import numpy as np
 
-from lrkit.durations import Pct
+from lrkit import registry
+from lrkit.durations import Duration, Pct, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
-if TYPE_CHECKING:
-    from lrkit.compose import (
-        Clip,
-        Mirror,
-        Product,
-        Repeat,
-        Scale,
-        Sequence,
-        Shift,
-        Sum,
-        Truncate,
-    )
-
-__all__ = ["Array", "Schedule", "namespace_of"]
+__all__ = ["COMBINATORS", "METHODS", "Array", "Schedule", "from_dict", "namespace_of"]
 
 Array = Any
 """An array of any array-API namespace (numpy, torch, jax)."""
 
 _CHUNK = 65536
 _BLOCK = 256
+
+METHODS = ("repeat", "clip", "shift", "truncate", "mirror", "retarget")
+"""Combinators written as a method call on a schedule (``s.clip(...)``); the text form accepts
+exactly these (each is also a registry entry of the same name)."""
+
+COMBINATORS: dict[str, Callable[..., Schedule]] = {}
+"""Builders behind the operators and methods (``>>``, ``*``, ``+`` and :data:`METHODS`), filled by
+:mod:`lrkit.compose` when it loads, so this module never imports the combinators."""
+
+
+def _combinator(name: str) -> Callable[..., Schedule]:
+    try:
+        return COMBINATORS[name]
+    except KeyError:  # pragma: no cover - lrkit/__init__ always loads lrkit.compose
+        raise ScheduleError(f"{name}: lrkit.compose is not loaded") from None
 
 
 def namespace_of(x: Array) -> Any:
@@ -61,20 +65,72 @@ def _is_torch(xp: Any) -> bool:
     return "torch" in getattr(xp, "__name__", "")
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
 class Schedule:
     """Base class of every lrkit schedule: a frozen value, a closed-form function of the step.
 
-    Subclasses are frozen dataclasses registered under a name (see :mod:`lrkit.registry`); they
-    implement ``_eval(t, xp)`` on a float array ``t >= 0`` with array-API operations only, so the same
-    code runs on numpy, torch and under ``jax.jit``.
+    Every subclass is made a frozen dataclass (value equality, hashing, pickling) when it is
+    defined; ``class Foo(Schedule, name="foo", example="foo(...)")`` also registers it under
+    ``name`` (see :mod:`lrkit.registry`), which puts it in the text form, ``from_dict``, the CLI and
+    the contract tests. A subclass implements ``_eval(t, xp)`` on a float array ``t >= 0`` with
+    array-API operations only, so the same code runs on numpy, torch and under ``jax.jit``.
+
+    Class settings (``ClassVar``, never dataclass fields):
+
+    * ``name``: the registered name (set by ``name=``).
+    * ``_positional``: fields printed without ``name=`` in the text form, in order.
+    * ``_length_field``: the field holding the schedule's own length (``"steps"``; ``None`` when
+      the length is computed); a schedule is bounded when that field is not ``None``.
     """
 
     name: ClassVar[str] = "schedule"
     _positional: ClassVar[tuple[str, ...]] = ()
+    _length_field: ClassVar[str | None] = "steps"
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        kind: str = "leaf",
+        example: str | None = None,
+        factory: Callable[..., Any] | None = None,
+        eq: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, repr=False, eq=eq)(cls)
+        if name is not None:
+            if example is None:
+                raise ScheduleTypeError(f"class {cls.__name__}: name={name!r} needs example=")
+            cls.name = name
+            registry.add(name, cls, kind=kind, example=example, factory=factory)
+
+    def _set_fields(self, **values: object) -> None:
+        """Store validated field values from ``__post_init__`` (the dataclass is frozen)."""
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    def _fields(self) -> tuple[dataclasses.Field[Any], ...]:
+        return dataclasses.fields(self)  # type: ignore[arg-type]
+
+    def _replace(self, **changes: object) -> Self:
+        """A copy with some fields changed (validated again by ``__post_init__``)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    @classmethod
+    def _from_fields(cls, fields: Mapping[str, Any]) -> object:
+        """Rebuild from the fields of :meth:`to_dict` (decoded); used by :func:`from_dict`."""
+        return cls(**fields)
 
     # -- evaluation -------------------------------------------------------------------------
     def _eval(self, t: Array, xp: Any) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @overload
+    def __call__(self, t: float) -> float: ...
+
+    @overload
+    def __call__(self, t: Array) -> Array: ...
 
     def __call__(self, t: Any) -> Any:
         """Value at step ``t`` (scalar -> ``float``; array -> array of the same namespace)."""
@@ -135,10 +191,17 @@ class Schedule:
         return out.reshape(steps.shape)
 
     # -- length -----------------------------------------------------------------------------
+    def _length(self) -> Duration | None:
+        """The value of the field named by ``_length_field`` (``None`` if there is none)."""
+        if self._length_field is None:
+            return None
+        length: Duration | None = getattr(self, self._length_field, None)
+        return length
+
     @property
     def bounded(self) -> bool:
         """Whether the schedule has an end (after which it holds its last value)."""
-        return True
+        return self._length() is not None
 
     @property
     def duration(self) -> float | None:
@@ -146,7 +209,7 @@ class Schedule:
 
         Raises :class:`UnboundScheduleError` while a duration is still a share of training.
         """
-        raise NotImplementedError  # pragma: no cover
+        return steps_of(self._length())
 
     # -- shares of training -----------------------------------------------------------------
     @cached_property
@@ -184,67 +247,62 @@ class Schedule:
             return self
         changes = {
             field.name: _bind_value(getattr(self, field.name), int(total_steps))
-            for field in dataclasses.fields(self)  # type: ignore[arg-type]
+            for field in self._fields()
         }
-        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+        return self._replace(**changes)
 
-    # -- composition ------------------------------------------------------------------------
-    def __rshift__(self, other: object) -> Sequence:
-        from lrkit.compose import Sequence
-
+    # -- composition (built by lrkit.compose through COMBINATORS) ---------------------------
+    def __rshift__(self, other: object) -> Schedule:
+        """``a >> b``: ``a`` for its duration, then ``b`` from its own step 0."""
         if not isinstance(other, Schedule):
             return NotImplemented
-        return Sequence.of(self, other)
+        return _combinator("sequence")(self, other)
 
-    def __mul__(self, factor: object) -> Scale | Product:
-        from lrkit.compose import Product, Scale
-
+    def __mul__(self, factor: object) -> Schedule:
+        """``s * k`` scales the values; ``a * b`` multiplies two schedules."""
         if isinstance(factor, Schedule):
-            return Product((self, factor))
+            return _combinator("product")(self, factor)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
             return NotImplemented
-        return Scale(self, float(factor))
+        return _combinator("scale")(self, float(factor))
 
     __rmul__ = __mul__
 
-    def __add__(self, other: object) -> Sum:
-        from lrkit.compose import add
-
+    def __add__(self, other: object) -> Schedule:
+        """``a + b`` and ``s + k``: values added."""
         if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
             return NotImplemented
-        return add(self, other if isinstance(other, Schedule) else float(other))
+        return _combinator("add")(self, other if isinstance(other, Schedule) else float(other))
 
     __radd__ = __add__
 
-    def repeat(self, mult: float = 1.0, decay: float = 1.0, cycles: int | None = None) -> Repeat:
+    def repeat(self, mult: float = 1.0, decay: float = 1.0, cycles: int | None = None) -> Schedule:
         """Warm restarts (SGDR): replay this schedule, each period ``mult``× longer, peaks × ``decay``."""
-        from lrkit.compose import Repeat
+        return _combinator("repeat")(self, mult=mult, decay=decay, cycles=cycles)
 
-        return Repeat(self, mult=mult, decay=decay, cycles=cycles)
-
-    def clip(self, low: float | None = None, high: float | None = None) -> Clip:
+    def clip(self, low: float | None = None, high: float | None = None) -> Schedule:
         """Values clipped into ``[low, high]``."""
-        from lrkit.compose import Clip
+        return _combinator("clip")(self, low=low, high=high)
 
-        return Clip(self, low=low, high=high)
-
-    def shift(self, steps: int | str | Pct) -> Shift:
+    def shift(self, steps: int | str | Pct) -> Schedule:
         """Delay by ``steps``: ``s.shift(n)(t) == s(max(0, t - n))`` (negative ``n`` advances)."""
-        from lrkit.compose import Shift
+        return _combinator("shift")(self, steps)
 
-        return Shift(self, steps)  # type: ignore[arg-type]
-
-    def truncate(self, steps: int | str | Pct) -> Truncate:
+    def truncate(self, steps: int | str | Pct) -> Schedule:
         """The first ``steps`` steps, then hold: ``s.truncate(n)(t) == s(min(t, n))``."""
-        from lrkit.compose import Truncate
+        return _combinator("truncate")(self, steps)
 
-        return Truncate(self, steps)  # type: ignore[arg-type]
-
-    def mirror(self, low: float, high: float) -> Mirror:
+    def mirror(self, low: float, high: float) -> Schedule:
         """This schedule's range mapped inversely onto ``[low, high]`` (momentum inverse to the LR)."""
-        from lrkit.compose import Mirror
+        return _combinator("mirror")(self, low=low, high=high)
 
-        return Mirror(self, low=low, high=high)
+    def retarget(self, at: int, end: int, new_end: int) -> Schedule:
+        """The budget changed at step ``at``: steps ``at..end`` stretched onto ``at..new_end``.
+
+        See :class:`lrkit.compose.Retarget`: the value at ``at`` is kept and the old end value is
+        reached at ``new_end``.
+        """
+        return _combinator("retarget")(self, at=at, end=end, new_end=new_end)
 
     # -- range ------------------------------------------------------------------------------
     def value_range(self) -> tuple[float, float]:
@@ -348,4 +406,41 @@ def _encode(value: object) -> object:
         return str(value)
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
+    return value
+
+
+def from_dict(data: Mapping[str, Any]) -> Schedule:
+    """The schedule stored by ``schedule.to_dict()`` (the inverse of :meth:`Schedule.to_dict`).
+
+    >>> import lrkit
+    >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
+    >>> lrkit.from_dict(s.to_dict()) == s
+    True
+    """
+    value = _decode(data)
+    if not isinstance(value, Schedule):
+        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {data!r}")
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        if "type" not in value:
+            raise ScheduleError(
+                f"from_dict(): a schedule dict needs a 'type' key, got {dict(value)!r}"
+            )
+        entry = registry.get(str(value["type"]))
+        if not (isinstance(entry.cls, type) and issubclass(entry.cls, Schedule)):
+            raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
+        fields = {str(k): _decode(v) for k, v in value.items() if k != "type"}
+        try:
+            return entry.cls._from_fields(fields)
+        except TypeError as err:
+            if isinstance(err, ScheduleError):
+                raise
+            raise ScheduleTypeError(
+                f"from_dict(): bad fields for {value['type']!r}: {err}"
+            ) from None
+    if isinstance(value, list | tuple):
+        return tuple(_decode(item) for item in value)
     return value

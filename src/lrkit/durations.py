@@ -18,9 +18,9 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from lrkit.errors import ScheduleError, ScheduleTypeError
+from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
-__all__ = ["Duration", "Pct", "as_duration", "pct", "resolve"]
+__all__ = ["Duration", "Pct", "as_duration", "pct", "steps_of"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,16 @@ def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False
     return duration
 
 
-def resolve(duration: Duration, total_steps: int) -> int:
-    """The step count of ``duration`` in a run of ``total_steps`` steps."""
-    return duration.resolve(total_steps) if isinstance(duration, Pct) else duration
+def steps_of(duration: Duration | None) -> float | None:
+    """A resolved duration as a float (``None`` stays ``None``); a share raises until bound.
+
+    >>> steps_of(100), steps_of(None)
+    (100.0, None)
+    """
+    if duration is None:
+        return None
+    if isinstance(duration, Pct):
+        raise UnboundScheduleError(
+            f"duration {duration} is a share of training; call .bind(total_steps) first"
+        )
+    return float(duration)

@@ -2,26 +2,32 @@
 
 Each leaf is a frozen dataclass; all value arguments are checked at construction. Durations take a step
 count or a share of training (``"20%"``). Past its end a bounded leaf holds its last value.
+
+One signature convention for every leaf (and preset): values (``start``, ``end``, ``peak``, ``low``,
+``high``, ``value``, ``gamma``...) may be passed by position; the length ``steps`` is keyword-only;
+every anneal (``linear``, ``cosine``, ``polynomial``, ``one_minus_sqrt``, ``rex``) is
+``name(start, end=0.0, *, steps)``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from lrkit import _validate as check
 from lrkit._math import decay_exp, decay_pow
 from lrkit.core import Array, Schedule
-from lrkit.durations import Duration, Pct, as_duration
-from lrkit.errors import ScheduleError, UnboundScheduleError
+from lrkit.durations import Duration, as_duration, steps_of
+from lrkit.errors import ScheduleError
 from lrkit.registry import register
-from lrkit.shapes import interpolate
+from lrkit.shapes import interpolate, shape_name
 
 __all__ = [
+    "CYCLIC_MODES",
     "Constant",
     "Cosine",
     "Cyclic",
@@ -40,21 +46,6 @@ __all__ = [
 ]
 
 
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
-
-
-def steps_of(duration: Duration | None) -> float | None:
-    """A resolved duration as a float (``None`` stays ``None``)."""
-    if duration is None:
-        return None
-    if isinstance(duration, Pct):
-        raise UnboundScheduleError(
-            f"duration {duration} is a share of training; call .bind(total_steps) first"
-        )
-    return float(duration)
-
-
 def _value(func: str, name: str, value: object) -> float:
     return check.number(func, name, value, low=0.0)
 
@@ -68,33 +59,11 @@ def _held(t: Array, steps: Duration | None, xp: Any) -> Array:
     return t if end is None else xp.minimum(t, end)
 
 
-class _Endless(Schedule):
-    """Mixin for leaves that run forever unless given ``steps``."""
-
-    steps: Duration | None
-
-    @property
-    def bounded(self) -> bool:
-        return self.steps is not None
-
-    @property
-    def duration(self) -> float | None:
-        return steps_of(self.steps)
-
-
-class _Finite(Schedule):
-    """Mixin for leaves with a required ``steps``."""
-
-    steps: Duration
-
-    @property
-    def duration(self) -> float | None:
-        return steps_of(self.steps)
-
-
-@register("constant", example="constant(0.1)")
-@dataclass(frozen=True, repr=False)
-class Constant(_Endless):
+class Constant(
+    Schedule,
+    name="constant",
+    example="constant(0.1)",
+):
     """A constant value, forever or for ``steps`` steps.
 
     value(t) = value
@@ -104,12 +73,12 @@ class Constant(_Endless):
     """
 
     value: float
-    steps: Duration | None = None
+    steps: Duration | None = field(default=None, kw_only=True)
     _positional = ("value",)
 
     def __post_init__(self) -> None:
-        _set(self, "value", _value("constant", "value", self.value))
-        _set(self, "steps", _optional_steps("constant", self.steps))
+        self._set_fields(value=_value("constant", "value", self.value))
+        self._set_fields(steps=_optional_steps("constant", self.steps))
 
     def _eval(self, t: Array, xp: Any) -> Array:
         return xp.zeros_like(t) + self.value
@@ -136,9 +105,11 @@ def _check_finite_at_end(func: str, schedule: Schedule) -> None:
         raise ScheduleError(f"{func}(): values overflow to infinity before the end: {schedule}")
 
 
-@register("step", example="step(start=0.1, every=30, factor=0.5)")
-@dataclass(frozen=True, repr=False)
-class Step(_Endless):
+class Step(
+    Schedule,
+    name="step",
+    example="step(start=0.1, every=30, factor=0.5)",
+):
     """Multiply by ``factor`` every ``every`` steps (halving by default), as PyTorch's StepLR.
 
     value(t) = start · factor^⌊t / every⌋
@@ -150,13 +121,13 @@ class Step(_Endless):
     start: float
     every: Duration
     factor: float = 0.5
-    steps: Duration | None = None
+    steps: Duration | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
-        _set(self, "start", _value("step", "start", self.start))
-        _set(self, "every", as_duration("step", "every", self.every))
-        _set(self, "factor", check.number("step", "factor", self.factor, low=0.0, low_open=True))
-        _set(self, "steps", _optional_steps("step", self.steps))
+        self._set_fields(start=_value("step", "start", self.start))
+        self._set_fields(every=as_duration("step", "every", self.every))
+        self._set_fields(factor=check.number("step", "factor", self.factor, low=0.0, low_open=True))
+        self._set_fields(steps=_optional_steps("step", self.steps))
         _check_growth("step", self.factor > 1.0, self.steps is not None, "factor > 1")
         _check_finite_at_end("step", self)
 
@@ -171,9 +142,11 @@ class Step(_Endless):
         return super().value_range()
 
 
-@register("multistep", example="multistep(start=0.1, milestones=[30, 60, 80], factor=0.1)")
-@dataclass(frozen=True, repr=False)
-class MultiStep(Schedule):
+class MultiStep(
+    Schedule,
+    name="multistep",
+    example="multistep(start=0.1, milestones=[30, 60, 80], factor=0.1)",
+):
     """Multiply by ``factor`` at each milestone, as PyTorch's MultiStepLR; ends at the last one.
 
     value(t) = start · factor^(number of milestones <= t)
@@ -187,7 +160,7 @@ class MultiStep(Schedule):
     factor: float = 0.1
 
     def __post_init__(self) -> None:
-        _set(self, "start", _value("multistep", "start", self.start))
+        self._set_fields(start=_value("multistep", "start", self.start))
         if isinstance(self.milestones, str) or not hasattr(self.milestones, "__iter__"):
             raise ScheduleError(
                 f"multistep(): milestones must be a list of steps, got {self.milestones!r}"
@@ -200,10 +173,16 @@ class MultiStep(Schedule):
             raise ScheduleError(
                 f"multistep(): milestones must be sorted in increasing order, got {list(stones)}"
             )
-        _set(self, "milestones", stones)
-        _set(
-            self, "factor", check.number("multistep", "factor", self.factor, low=0.0, low_open=True)
+        self._set_fields(milestones=stones)
+        self._set_fields(
+            factor=check.number("multistep", "factor", self.factor, low=0.0, low_open=True)
         )
+
+    _length_field = None
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     @property
     def duration(self) -> float | None:
@@ -217,9 +196,11 @@ class MultiStep(Schedule):
         return self.start * self.factor**count
 
 
-@register("exponential", example="exponential(start=0.1, gamma=0.99)")
-@dataclass(frozen=True, repr=False)
-class Exponential(_Endless):
+class Exponential(
+    Schedule,
+    name="exponential",
+    example="exponential(start=0.1, gamma=0.99)",
+):
     """Exponential decay (or growth): per-step factor ``gamma`` or continuous ``rate``.
 
     value(t) = start · gamma^(t/every)        (gamma given; PyTorch's ExponentialLR for every=1)
@@ -244,19 +225,19 @@ class Exponential(_Endless):
 
     def __post_init__(self) -> None:
         func = "exponential"
-        _set(self, "start", _value(func, "start", self.start))
+        self._set_fields(start=_value(func, "start", self.start))
         if (self.gamma is None) == (self.rate is None):
             raise ScheduleError(
                 f"{func}(): give exactly one of gamma= (per-step factor) or rate= (e^(-rate·t)), "
                 f"got gamma={self.gamma!r}, rate={self.rate!r}"
             )
         if self.gamma is not None:
-            _set(self, "gamma", check.number(func, "gamma", self.gamma, low=0.0, low_open=True))
+            self._set_fields(gamma=check.number(func, "gamma", self.gamma, low=0.0, low_open=True))
         if self.rate is not None:
-            _set(self, "rate", check.number(func, "rate", self.rate))
-        _set(self, "every", as_duration(func, "every", self.every))
-        _set(self, "staircase", check.boolean(func, "staircase", self.staircase))
-        _set(self, "steps", _optional_steps(func, self.steps))
+            self._set_fields(rate=check.number(func, "rate", self.rate))
+        self._set_fields(every=as_duration(func, "every", self.every))
+        self._set_fields(staircase=check.boolean(func, "staircase", self.staircase))
+        self._set_fields(steps=_optional_steps(func, self.steps))
         if self.final is not None:
             final = _value(func, "final", self.final)
             if self.growing and final < self.start:
@@ -269,7 +250,7 @@ class Exponential(_Endless):
                     f"{func}(): final must be <= start={self.start} for a decaying schedule, "
                     f"got {final!r}"
                 )
-            _set(self, "final", final)
+            self._set_fields(final=final)
         _check_growth(
             func,
             self.growing,
@@ -307,9 +288,11 @@ class Exponential(_Endless):
         return super().value_range()
 
 
-@register("inverse_time", example="inverse_time(start=0.1, rate=0.5, every=10)")
-@dataclass(frozen=True, repr=False)
-class InverseTime(_Endless):
+class InverseTime(
+    Schedule,
+    name="inverse_time",
+    example="inverse_time(start=0.1, rate=0.5, every=10)",
+):
     """Inverse-time decay, as Keras' InverseTimeDecay.
 
     value(t) = start / (1 + rate · t/every)     (⌊t/every⌋ with staircase)
@@ -322,15 +305,15 @@ class InverseTime(_Endless):
     rate: float
     every: Duration = 1
     staircase: bool = False
-    steps: Duration | None = None
+    steps: Duration | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         func = "inverse_time"
-        _set(self, "start", _value(func, "start", self.start))
-        _set(self, "rate", check.number(func, "rate", self.rate, low=0.0))
-        _set(self, "every", as_duration(func, "every", self.every))
-        _set(self, "staircase", check.boolean(func, "staircase", self.staircase))
-        _set(self, "steps", _optional_steps(func, self.steps))
+        self._set_fields(start=_value(func, "start", self.start))
+        self._set_fields(rate=check.number(func, "rate", self.rate, low=0.0))
+        self._set_fields(every=as_duration(func, "every", self.every))
+        self._set_fields(staircase=check.boolean(func, "staircase", self.staircase))
+        self._set_fields(steps=_optional_steps(func, self.steps))
 
     def _eval(self, t: Array, xp: Any) -> Array:
         every = steps_of(self.every)
@@ -346,9 +329,11 @@ class InverseTime(_Endless):
         return super().value_range()
 
 
-@register("inverse_sqrt", example="inverse_sqrt(peak=0.1, warmup=10)")
-@dataclass(frozen=True, repr=False)
-class InverseSqrt(Schedule):
+class InverseSqrt(
+    Schedule,
+    name="inverse_sqrt",
+    example="inverse_sqrt(peak=0.1, warmup=10)",
+):
     """Linear warm-up to ``peak``, then inverse-square-root decay (Transformer / Hugging Face).
 
     value(t) = peak · t / warmup                              for t < warmup
@@ -364,20 +349,12 @@ class InverseSqrt(Schedule):
 
     def __post_init__(self) -> None:
         func = "inverse_sqrt"
-        _set(self, "peak", _value(func, "peak", self.peak))
-        _set(self, "warmup", as_duration(func, "warmup", self.warmup, allow_zero=True))
+        self._set_fields(peak=_value(func, "peak", self.peak))
+        self._set_fields(warmup=as_duration(func, "warmup", self.warmup, allow_zero=True))
         if self.timescale is not None:
-            _set(self, "timescale", check.integer(func, "timescale", self.timescale, low=1))
+            self._set_fields(timescale=check.integer(func, "timescale", self.timescale, low=1))
         elif self.warmup == 0:
             raise ScheduleError(f"{func}(): with warmup=0 give timescale= (an int >= 1)")
-
-    @property
-    def bounded(self) -> bool:
-        return False
-
-    @property
-    def duration(self) -> float | None:
-        return None
 
     def _eval(self, t: Array, xp: Any) -> Array:
         warm = steps_of(self.warmup) or 0.0
@@ -392,20 +369,23 @@ class InverseSqrt(Schedule):
         return 0.0, self.peak
 
 
-class _Anneal(_Finite):
-    """Mixin: travel from ``start`` to ``end`` over ``steps`` with a fixed shape, then hold."""
+class _Anneal(Schedule):
+    """Mixin: travel from ``start`` to ``end`` over ``steps`` with the curve ``_shape``, then hold."""
 
     start: float
-    end: float
-    _shape: str = "linear"
+    end: float = 0.0
+    steps: Duration = field(kw_only=True)
+    _shape: ClassVar[str] = "linear"
 
     def _power(self) -> float:
         return 1.0
 
-    def _check_anneal(self) -> None:
-        _set(self, "start", _value(self.name, "start", self.start))
-        _set(self, "end", _value(self.name, "end", self.end))
-        _set(self, "steps", as_duration(self.name, "steps", self.steps))
+    def __post_init__(self) -> None:
+        self._set_fields(
+            start=_value(self.name, "start", self.start),
+            end=_value(self.name, "end", self.end),
+            steps=as_duration(self.name, "steps", self.steps),
+        )
 
     def _eval(self, t: Array, xp: Any) -> Array:
         end = steps_of(self.steps)
@@ -416,54 +396,51 @@ class _Anneal(_Finite):
         return min(self.start, self.end), max(self.start, self.end)
 
 
-@register("linear", example="linear(start=0.1, end=0.0, steps=100)")
-@dataclass(frozen=True, repr=False)
-class Linear(_Anneal):
+class Linear(
+    _Anneal,
+    name="linear",
+    example="linear(start=0.1, end=0.0, steps=100)",
+):
     """Straight line from ``start`` to ``end`` over ``steps`` steps (linear decay to zero, ramps).
 
     value(t) = start + (end − start) · min(t, steps) / steps
 
-    >>> [Linear(1.0, 0.0, 4)(t) for t in range(6)]
+    >>> [Linear(1.0, 0.0, steps=4)(t) for t in range(6)]
     [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     """
 
-    start: float
-    end: float
-    steps: Duration
     _shape = "linear"
 
-    def __post_init__(self) -> None:
-        self._check_anneal()
 
-
-@register("polynomial", example="polynomial(start=0.1, end=0.001, steps=100, power=2.0)")
-@dataclass(frozen=True, repr=False)
-class Polynomial(_Anneal):
+class Polynomial(
+    _Anneal,
+    name="polynomial",
+    example="polynomial(start=0.1, end=0.001, steps=100, power=2.0)",
+):
     """Polynomial decay, as PyTorch's PolynomialLR / Hugging Face's polynomial schedule.
 
     value(t) = end + (start − end) · (1 − min(t, steps)/steps)^power
 
-    >>> [Polynomial(1.0, 0.0, 4, power=2.0)(t) for t in range(5)]
+    >>> [Polynomial(1.0, 0.0, steps=4, power=2.0)(t) for t in range(5)]
     [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
-    start: float
-    end: float
-    steps: Duration
-    power: float = 1.0
+    power: float = field(default=1.0, kw_only=True)
     _shape = "poly"
 
     def __post_init__(self) -> None:
-        self._check_anneal()
-        _set(self, "power", check.number(self.name, "power", self.power, low=0.0, low_open=True))
+        super().__post_init__()
+        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
 
     def _power(self) -> float:
         return self.power
 
 
-@register("cosine", example="cosine(start=0.1, end=0.001, steps=100)")
-@dataclass(frozen=True, repr=False)
-class Cosine(_Anneal):
+class Cosine(
+    _Anneal,
+    name="cosine",
+    example="cosine(start=0.1, end=0.001, steps=100)",
+):
     """Cosine annealing from ``start`` to ``end`` over ``steps`` steps, as CosineAnnealingLR.
 
     value(t) = end + (start − end) · ((1 + cos(π · min(t, steps)/steps)) / 2)^power
@@ -476,66 +453,58 @@ class Cosine(_Anneal):
     [1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
 
-    start: float
-    end: float = 0.0
-    steps: Duration = field(kw_only=True)
     power: float = field(default=1.0, kw_only=True)
-    _shape = "cos"
+    _shape = "cosine"
 
     def _power(self) -> float:
         return self.power
 
     def __post_init__(self) -> None:
-        self._check_anneal()
-        _set(self, "power", check.number(self.name, "power", self.power, low=0.0, low_open=True))
+        super().__post_init__()
+        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
 
 
-@register("one_minus_sqrt", example="one_minus_sqrt(start=0.1, end=0.0, steps=100)")
-@dataclass(frozen=True, repr=False)
-class OneMinusSqrt(_Anneal):
+class OneMinusSqrt(
+    _Anneal,
+    name="one_minus_sqrt",
+    example="one_minus_sqrt(start=0.1, end=0.0, steps=100)",
+):
     """The (1 − sqrt) cooldown of Hägele et al. (2024), used by ``wsd(shape="1-sqrt")``.
 
     value(t) = end + (start − end) · (1 − sqrt(min(t, steps)/steps))
 
-    >>> [OneMinusSqrt(1.0, 0.0, 4)(t) for t in (0, 1, 4)]
+    >>> [OneMinusSqrt(1.0, 0.0, steps=4)(t) for t in (0, 1, 4)]
     [1.0, 0.5, 0.0]
     """
 
-    start: float
-    end: float
-    steps: Duration
     _shape = "1-sqrt"
 
-    def __post_init__(self) -> None:
-        self._check_anneal()
 
-
-@register("rex", example="rex(start=0.1, end=0.0, steps=100)")
-@dataclass(frozen=True, repr=False)
-class Rex(_Anneal):
+class Rex(
+    _Anneal,
+    name="rex",
+    example="rex(start=0.1, end=0.0, steps=100)",
+):
     """REX decay (Chen et al., 2022): holds high longer than linear, then drops to ``end``.
 
     value(t) = end + (start − end) · (1 − p) / (1/2 + (1 − p)/2),   p = min(t, steps)/steps
 
-    >>> [round(Rex(1.0, 0.0, 4)(t), 4) for t in range(5)]
+    >>> [round(Rex(1.0, 0.0, steps=4)(t), 4) for t in range(5)]
     [1.0, 0.8571, 0.6667, 0.4, 0.0]
     """
 
-    start: float
-    end: float
-    steps: Duration
     _shape = "rex"
 
-    def __post_init__(self) -> None:
-        self._check_anneal()
+
+CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+"""The ``mode`` names of :func:`cyclic` (PyTorch CyclicLR's)."""
 
 
-_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
-
-
-@register("cyclic", example='cyclic(low=0.01, high=0.1, half_cycle=20, mode="triangular2")')
-@dataclass(frozen=True, repr=False)
-class Cyclic(_Endless):
+class Cyclic(
+    Schedule,
+    name="cyclic",
+    example='cyclic(low=0.01, high=0.1, half_cycle=20, mode="triangular2")',
+):
     """Leslie Smith's cyclical learning rate (2017), as PyTorch's CyclicLR.
 
     cycle = ⌊1 + t/(2·half_cycle)⌋,  x = |t/half_cycle − 2·cycle + 1|,
@@ -555,20 +524,20 @@ class Cyclic(_Endless):
     mode: str = "triangular"
     gamma: float = 1.0
     half_cycle_down: Duration | None = None
-    steps: Duration | None = None
+    steps: Duration | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         func = "cyclic"
-        _set(self, "low", _value(func, "low", self.low))
-        _set(self, "high", _value(func, "high", self.high))
+        self._set_fields(low=_value(func, "low", self.low))
+        self._set_fields(high=_value(func, "high", self.high))
         if self.low > self.high:
             raise ScheduleError(
                 f"{func}(): low must be <= high, got low={self.low!r}, high={self.high!r}"
             )
-        _set(self, "half_cycle", as_duration(func, "half_cycle", self.half_cycle))
-        _set(self, "mode", check.choice(func, "mode", self.mode, _CYCLIC_MODES))
-        _set(
-            self, "gamma", check.number(func, "gamma", self.gamma, low=0.0, high=1.0, low_open=True)
+        self._set_fields(half_cycle=as_duration(func, "half_cycle", self.half_cycle))
+        self._set_fields(mode=check.choice(func, "mode", self.mode, CYCLIC_MODES))
+        self._set_fields(
+            gamma=check.number(func, "gamma", self.gamma, low=0.0, high=1.0, low_open=True)
         )
         if self.mode != "exp_range" and self.gamma != 1.0:
             raise ScheduleError(
@@ -576,12 +545,10 @@ class Cyclic(_Endless):
                 f"with mode={self.mode!r}"
             )
         if self.half_cycle_down is not None:
-            _set(
-                self,
-                "half_cycle_down",
-                as_duration(func, "half_cycle_down", self.half_cycle_down),
+            self._set_fields(
+                half_cycle_down=as_duration(func, "half_cycle_down", self.half_cycle_down),
             )
-        _set(self, "steps", _optional_steps(func, self.steps))
+        self._set_fields(steps=_optional_steps(func, self.steps))
 
     def _eval(self, t: Array, xp: Any) -> Array:
         t = _held(t, self.steps, xp)
@@ -608,12 +575,11 @@ class Cyclic(_Endless):
         return self.low, self.high
 
 
-_PIECE_SHAPES = ("linear", "cos", "1-sqrt", "rex", "exp")
-
-
-@register("piecewise", example="piecewise(points=[[0, 0.0], [10, 0.1], [100, 0.001]])")
-@dataclass(frozen=True, repr=False)
-class Piecewise(Schedule):
+class Piecewise(
+    Schedule,
+    name="piecewise",
+    example="piecewise(points=[[0, 0.0], [10, 0.1], [100, 0.001]])",
+):
     """A curve through ``(step, value)`` points, each segment of the given shape; ends at the last.
 
     value(t) = shape(v_i → v_{i+1}) at (t − s_i)/(s_{i+1} − s_i) for s_i <= t < s_{i+1}
@@ -647,10 +613,16 @@ class Piecewise(Schedule):
         steps = [p[0] for p in points]
         if any(b <= a for a, b in pairwise(steps)):
             raise ScheduleError(f"{func}(): point steps must strictly increase, got {steps}")
-        _set(self, "points", tuple(points))
-        _set(self, "shape", check.choice(func, "shape", self.shape, _PIECE_SHAPES))
+        self._set_fields(points=tuple(points))
+        self._set_fields(shape=shape_name(func, "shape", self.shape))
         if self.shape == "exp" and any(v <= 0.0 for _, v in points):
             raise ScheduleError(f"{func}(): shape='exp' needs every value > 0")
+
+    _length_field = None
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     @property
     def duration(self) -> float | None:
@@ -684,12 +656,11 @@ register(
 )(piecewise_linear)
 
 
-@register(
-    "piecewise_constant",
+class PiecewiseConstant(
+    Schedule,
+    name="piecewise_constant",
     example="piecewise_constant(boundaries=[10, 50], values=[0.1, 0.01, 0.001])",
-)
-@dataclass(frozen=True, repr=False)
-class PiecewiseConstant(Schedule):
+):
     """``values[i]`` between ``boundaries[i-1]`` and ``boundaries[i]``; ends at the last boundary.
 
     value(t) = values[number of boundaries <= t]
@@ -720,8 +691,14 @@ class PiecewiseConstant(Schedule):
         ints = [b for b in bounds if isinstance(b, int)]
         if len(ints) == len(bounds) and any(b <= a for a, b in pairwise(ints)):
             raise ScheduleError(f"{func}(): boundaries must strictly increase, got {list(bounds)}")
-        _set(self, "boundaries", bounds)
-        _set(self, "values", values)
+        self._set_fields(boundaries=bounds)
+        self._set_fields(values=values)
+
+    _length_field = None
+
+    @property
+    def bounded(self) -> bool:
+        return True
 
     @property
     def duration(self) -> float | None:

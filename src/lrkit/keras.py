@@ -45,18 +45,12 @@ if _keras_would_fail_to_pick_backend():  # pragma: no cover - depends on the env
 import keras  # noqa: E402
 
 import lrkit  # noqa: E402
+from lrkit.text import as_schedule  # noqa: E402
 
 
 def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
     """An lrkit schedule from a schedule value or its text form."""
-    if isinstance(schedule, lrkit.Schedule):
-        return schedule
-    if isinstance(schedule, str):
-        return lrkit.parse(schedule)
-    raise TypeError(
-        f"{where}: schedule={schedule!r} is invalid; schedule must be an lrkit.Schedule "
-        "or its text form (a str)"
-    )
+    return as_schedule(schedule, f"{where}: schedule")
 
 
 def _bind(schedule: lrkit.Schedule, total_steps: int | None, where: str) -> lrkit.Schedule:

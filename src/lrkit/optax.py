@@ -25,6 +25,7 @@ import optax
 
 import lrkit
 from lrkit.plateau import Plateau
+from lrkit.text import as_schedule
 
 __all__ = [
     "OptaxSchedule",
@@ -37,14 +38,8 @@ __all__ = [
 
 
 def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
-    if isinstance(schedule, lrkit.Schedule):
-        return schedule
-    if isinstance(schedule, str):
-        return lrkit.parse(schedule)
-    raise TypeError(
-        f"{where}: schedule={schedule!r} is invalid; schedule must be an lrkit.Schedule "
-        "or its text form (a str)"
-    )
+    """An lrkit schedule from a schedule value or its text form."""
+    return as_schedule(schedule, f"{where}: schedule")
 
 
 @dataclass(frozen=True)

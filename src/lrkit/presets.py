@@ -10,31 +10,20 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import field
 from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 from lrkit import _validate as check
-from lrkit.compose import Warmup
+from lrkit.compose import sequence, warmup
 from lrkit.core import Array, Schedule
-from lrkit.durations import Duration, Pct, as_duration
+from lrkit.durations import Duration, Pct, as_duration, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
-from lrkit.families import (
-    Constant,
-    Cosine,
-    Linear,
-    OneMinusSqrt,
-    Piecewise,
-    steps_of,
-)
-from lrkit.registry import register
+from lrkit.families import Constant, Cosine, Linear, OneMinusSqrt, Piecewise
+from lrkit.shapes import shape_name
 
 __all__ = ["OneCycle", "OneCycleMomentum", "Preset", "Wsd"]
-
-
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
 
 
 def _share_or_steps(func: str, name: str, value: object) -> float | Duration:
@@ -59,9 +48,10 @@ def _count(part: float | Duration, total: float) -> float:
 
 
 class Preset(Schedule):
-    """A schedule defined as a composition of others; evaluates through ``expand()``."""
+    """A schedule defined as a composition of others; evaluates through ``expand()``.
 
-    steps: Duration
+    Its own length is the field ``steps`` (keyword-only, like every leaf's).
+    """
 
     def expand(self) -> Schedule:
         """The composition of leaves and combinators this preset stands for."""
@@ -71,10 +61,6 @@ class Preset(Schedule):
     def _expanded(self) -> Schedule:
         return self.expand()
 
-    @property
-    def duration(self) -> float | None:
-        return steps_of(self.steps)
-
     def _eval(self, t: Array, xp: Any) -> Array:
         return self._expanded._eval(t, xp)
 
@@ -82,7 +68,7 @@ class Preset(Schedule):
         return self._expanded.value_range()
 
 
-_ONE_CYCLE_SHAPES = ("cos", "linear")
+_ONE_CYCLE_SHAPES = ("cosine", "linear")  # OneCycleLR's anneal_strategy "cos"/"linear"
 
 
 def _one_cycle_points(
@@ -107,14 +93,17 @@ def _check_one_cycle_phases(func: str, points: tuple[tuple[float, float], ...]) 
         )
 
 
-@register("one_cycle", kind="preset", example="one_cycle(peak=0.1, steps=100)")
-@dataclass(frozen=True, repr=False)
-class OneCycle(Preset):
+class OneCycle(
+    Preset,
+    name="one_cycle",
+    kind="preset",
+    example="one_cycle(peak=0.1, steps=100)",
+):
     """The 1cycle policy (Smith & Topin, super-convergence), values as PyTorch's OneCycleLR.
 
     Rises from peak/div to ``peak`` by step warmup·steps − 1, then anneals to peak/(div·final_div) at
     step steps − 1 (holding it after). ``three_phase`` goes back to peak/div at 2·warmup·steps − 2
-    first. Defaults as OneCycleLR: warmup 0.3, div 25, final_div 1e4, shape "cos".
+    first. Defaults as OneCycleLR: warmup 0.3, div 25, final_div 1e4, shape "cosine".
 
     >>> s = OneCycle(1.0, steps=10, warmup=0.5)
     >>> [round(s(t), 4) for t in (0, 4, 9)]
@@ -122,26 +111,24 @@ class OneCycle(Preset):
     """
 
     peak: float
-    steps: Duration
-    warmup: float | Duration = 0.3
-    div: float = 25.0
-    final_div: float = 1e4
-    shape: str = "cos"
-    three_phase: bool = False
+    steps: Duration = field(kw_only=True)
+    warmup: float | Duration = field(default=0.3, kw_only=True)
+    div: float = field(default=25.0, kw_only=True)
+    final_div: float = field(default=1e4, kw_only=True)
+    shape: str = field(default="cosine", kw_only=True)
+    three_phase: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         func = "one_cycle"
-        _set(self, "peak", check.number(func, "peak", self.peak, low=0.0))
-        _set(self, "steps", as_duration(func, "steps", self.steps))
-        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
-        _set(self, "div", check.number(func, "div", self.div, low=0.0, low_open=True))
-        _set(
-            self,
-            "final_div",
-            check.number(func, "final_div", self.final_div, low=0.0, low_open=True),
+        self._set_fields(peak=check.number(func, "peak", self.peak, low=0.0))
+        self._set_fields(steps=as_duration(func, "steps", self.steps))
+        self._set_fields(warmup=_share_or_steps(func, "warmup", self.warmup))
+        self._set_fields(div=check.number(func, "div", self.div, low=0.0, low_open=True))
+        self._set_fields(
+            final_div=check.number(func, "final_div", self.final_div, low=0.0, low_open=True),
         )
-        _set(self, "shape", check.choice(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
-        _set(self, "three_phase", check.boolean(func, "three_phase", self.three_phase))
+        self._set_fields(shape=shape_name(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
+        self._set_fields(three_phase=check.boolean(func, "three_phase", self.three_phase))
         if self.is_bound:
             _check_one_cycle_phases(func, self._points())
 
@@ -158,9 +145,12 @@ class OneCycle(Preset):
         return Piecewise(self._points(), self.shape)
 
 
-@register("one_cycle_momentum", kind="preset", example="one_cycle_momentum(steps=100)")
-@dataclass(frozen=True, repr=False)
-class OneCycleMomentum(Preset):
+class OneCycleMomentum(
+    Preset,
+    name="one_cycle_momentum",
+    kind="preset",
+    example="one_cycle_momentum(steps=100)",
+):
     """The momentum of the 1cycle policy, as PyTorch's OneCycleLR: high → low → high, against the LR.
 
     Falls from ``high`` to ``low`` while the LR rises, climbs back while it anneals (three-phase: back
@@ -171,23 +161,23 @@ class OneCycleMomentum(Preset):
     [0.95, 0.85, 0.95]
     """
 
-    steps: Duration
-    low: float = 0.85
-    high: float = 0.95
-    warmup: float | Duration = 0.3
-    shape: str = "cos"
-    three_phase: bool = False
+    steps: Duration = field(kw_only=True)
+    low: float = field(default=0.85, kw_only=True)
+    high: float = field(default=0.95, kw_only=True)
+    warmup: float | Duration = field(default=0.3, kw_only=True)
+    shape: str = field(default="cosine", kw_only=True)
+    three_phase: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         func = "one_cycle_momentum"
-        _set(self, "steps", as_duration(func, "steps", self.steps))
-        _set(self, "low", check.number(func, "low", self.low, low=0.0))
-        _set(self, "high", check.number(func, "high", self.high, low=0.0))
+        self._set_fields(steps=as_duration(func, "steps", self.steps))
+        self._set_fields(low=check.number(func, "low", self.low, low=0.0))
+        self._set_fields(high=check.number(func, "high", self.high, low=0.0))
         if self.low > self.high:
             raise ScheduleError(f"{func}(): low must be <= high, got {self.low} > {self.high}")
-        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
-        _set(self, "shape", check.choice(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
-        _set(self, "three_phase", check.boolean(func, "three_phase", self.three_phase))
+        self._set_fields(warmup=_share_or_steps(func, "warmup", self.warmup))
+        self._set_fields(shape=shape_name(func, "shape", self.shape, _ONE_CYCLE_SHAPES))
+        self._set_fields(three_phase=check.boolean(func, "three_phase", self.three_phase))
         if self.is_bound:
             _check_one_cycle_phases(func, self._points())
 
@@ -205,9 +195,12 @@ class OneCycleMomentum(Preset):
 _WSD_DECAYS = {"linear": Linear, "cosine": Cosine, "1-sqrt": OneMinusSqrt}
 
 
-@register("wsd", kind="preset", example='wsd(peak=0.1, steps=100, warmup=10, shape="1-sqrt")')
-@dataclass(frozen=True, repr=False)
-class Wsd(Preset):
+class Wsd(
+    Preset,
+    name="wsd",
+    kind="preset",
+    example='wsd(peak=0.1, steps=100, warmup=10, shape="1-sqrt")',
+):
     """Warmup-stable-decay: linear warm-up, constant ``peak``, then a cooldown to ``final``.
 
     warmup(w) >> constant(peak, steps − w − d) >> decay(peak → final, d), with d = decay·steps for a
@@ -219,20 +212,20 @@ class Wsd(Preset):
     """
 
     peak: float
-    steps: Duration
-    warmup: float | Duration = 0
-    decay: float | Duration = 0.2
-    shape: str = "linear"
-    final: float = 0.0
+    steps: Duration = field(kw_only=True)
+    warmup: float | Duration = field(default=0, kw_only=True)
+    decay: float | Duration = field(default=0.2, kw_only=True)
+    shape: str = field(default="linear", kw_only=True)
+    final: float = field(default=0.0, kw_only=True)
 
     def __post_init__(self) -> None:
         func = "wsd"
-        _set(self, "peak", check.number(func, "peak", self.peak, low=0.0))
-        _set(self, "steps", as_duration(func, "steps", self.steps))
-        _set(self, "warmup", _share_or_steps(func, "warmup", self.warmup))
-        _set(self, "decay", _share_or_steps(func, "decay", self.decay))
-        _set(self, "shape", check.choice(func, "shape", self.shape, tuple(_WSD_DECAYS)))
-        _set(self, "final", check.number(func, "final", self.final, low=0.0))
+        self._set_fields(peak=check.number(func, "peak", self.peak, low=0.0))
+        self._set_fields(steps=as_duration(func, "steps", self.steps))
+        self._set_fields(warmup=_share_or_steps(func, "warmup", self.warmup))
+        self._set_fields(decay=_share_or_steps(func, "decay", self.decay))
+        self._set_fields(shape=shape_name(func, "shape", self.shape, tuple(_WSD_DECAYS)))
+        self._set_fields(final=check.number(func, "final", self.final, low=0.0))
         if self.final > self.peak:
             raise ScheduleError(f"{func}(): final must be <= peak, got {self.final} > {self.peak}")
         if self.is_bound:
@@ -253,14 +246,8 @@ class Wsd(Preset):
     def expand(self) -> Schedule:
         warm, stable, decay = self._lengths()
         parts: list[Schedule] = []
-        if warm:
-            parts.append(Warmup(warm))
         if stable or not decay:
             parts.append(Constant(self.peak, steps=max(stable, 1)))
         if decay:
-            parts.append(_WSD_DECAYS[self.shape](start=self.peak, end=self.final, steps=decay))
-        if len(parts) == 1:
-            return parts[0]
-        from lrkit.compose import Sequence
-
-        return Sequence(tuple(parts))
+            parts.append(_WSD_DECAYS[self.shape](self.peak, self.final, steps=decay))
+        return sequence(warmup(warm), *parts) if warm else sequence(*parts)

@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from lrkit.errors import ScheduleError
 
-__all__ = ["Entry", "get", "names", "register", "suggest"]
+__all__ = ["Entry", "add", "get", "names", "register", "suggest"]
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -40,27 +40,40 @@ class Entry:
 _ENTRIES: dict[str, Entry] = {}
 
 
+def add(
+    name: str,
+    obj: Callable[..., Any],
+    *,
+    kind: str = "leaf",
+    example: str,
+    factory: Callable[..., Any] | None = None,
+) -> None:
+    """Add ``name``: ``obj`` is the stored class (or, for an alias, the factory function).
+
+    Schedule classes call this themselves when defined with ``name=`` (see
+    :class:`lrkit.core.Schedule`).
+    """
+    old = _ENTRIES.get(name)
+    if old is not None and _qualname(old.cls or old.factory) != _qualname(obj):
+        raise ScheduleError(f"register(): {name!r} is already registered")
+    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
+    _ENTRIES[name] = Entry(
+        name=name,
+        factory=factory or obj,
+        cls=obj if isinstance(obj, type) else None,
+        kind=kind,
+        example=example,
+        summary=doc[0] if doc else "",
+    )
+
+
 def register(
     name: str, *, kind: str = "leaf", example: str, factory: Callable[..., Any] | None = None
-) -> Callable[[T], T]:
-    """Class/function decorator adding ``name`` to the registry."""
+) -> Callable[[F], F]:
+    """Decorator form of :func:`add` (used for aliases: functions that build a schedule)."""
 
-    def decorate(obj: T) -> T:
-        old = _ENTRIES.get(name)
-        if old is not None and _qualname(old.cls or old.factory) != _qualname(obj):
-            raise ScheduleError(f"register(): {name!r} is already registered")
-        is_class = isinstance(obj, type)
-        if is_class:
-            obj.name = name  # type: ignore[attr-defined]
-        doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-        _ENTRIES[name] = Entry(
-            name=name,
-            factory=factory or obj,  # type: ignore[arg-type]
-            cls=obj if is_class else None,  # type: ignore[arg-type]
-            kind=kind,
-            example=example,
-            summary=doc[0] if doc else "",
-        )
+    def decorate(obj: F) -> F:
+        add(name, obj, kind=kind, example=example, factory=factory)
         return obj
 
     return decorate

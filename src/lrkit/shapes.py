@@ -7,11 +7,12 @@ steps), each shape gives the weight ``w(q)`` left on ``start`` and its complemen
 shape       w (weight on ``start``)                     written accurately as
 ==========  ==========================================  =====================================
 linear      q                                           c = p
-cos         (1 + cos(π p)) / 2                          sin²(π q / 2) past p = 1/2
+cosine      (1 + cos(π p)) / 2                          sin²(π q / 2) past p = 1/2
 poly        q ** power                                  c = 1 - w
 1-sqrt      1 - sqrt(p)                                 w = q / (1 + sqrt(p)), c = sqrt(p)
 rex         q / (1/2 + q/2)                             w = 2q / (1 + q), c = p / (1 + q)
 exp         geometric: value = start · (end/start)^p    (start, end > 0)
+constant    1 until ``steps``, then 0                   (a jump at the end)
 ==========  ==========================================  =====================================
 
 The value is ``start · w + end · c``. A decay computes ``w`` accurately and ``c = 1 − w``; a ramp
@@ -19,8 +20,12 @@ computes ``c`` accurately and ``w = 1 − c``. Values close to zero keep full re
 ``w`` and ``c`` are exactly 0 or 1 at the two ends, so both endpoints are hit exactly and joins in a
 sequence are continuous to the last bit.
 
+Every shape argument of lrkit (``warmup(shape=)``, ``piecewise(shape=)``, ``one_cycle(shape=)``,
+``wsd(shape=)``) takes these names, checked by :func:`shape_name`; the older spelling ``"cos"`` is
+read as ``"cosine"``.
+
 >>> import numpy as np
->>> [round(float(v), 4) for v in interpolate("cos", 1.0, 0.0, np.arange(5.0), 4.0, np)]
+>>> [round(float(v), 4) for v in interpolate("cosine", 1.0, 0.0, np.arange(5.0), 4.0, np)]
 [1.0, 0.8536, 0.5, 0.1464, 0.0]
 """
 
@@ -32,10 +37,27 @@ from typing import Any
 import numpy as np
 
 from lrkit.core import Array
+from lrkit.errors import ScheduleError, ScheduleTypeError
 
-__all__ = ["SHAPES", "interpolate"]
+__all__ = ["SHAPES", "interpolate", "shape_name"]
 
-SHAPES = ("linear", "cos", "poly", "1-sqrt", "rex", "exp")
+SHAPES = ("linear", "cosine", "poly", "1-sqrt", "rex", "exp", "constant")
+_ALIASES = {"cos": "cosine"}
+
+
+def shape_name(func: str, name: str, value: object, allowed: tuple[str, ...] = SHAPES) -> str:
+    """``value`` as a canonical shape name from ``allowed`` (a subset of :data:`SHAPES`).
+
+    >>> shape_name("piecewise", "shape", "cos")
+    'cosine'
+    """
+    if not isinstance(value, str):
+        raise ScheduleTypeError(f"{func}(): {name} must be a shape name (str), got {value!r}")
+    canonical = _ALIASES.get(value, value)
+    if canonical not in allowed:
+        listed = ", ".join(repr(option) for option in allowed)
+        raise ScheduleError(f"{func}(): {name} must be one of {listed}, got {value!r}")
+    return canonical
 
 
 def _half_cos(done: Array, left: Array, total: float, xp: Any) -> Array:
@@ -57,7 +79,7 @@ def _weight(shape: str, local: Array, total: float, power: float, xp: Any) -> Ar
     """w, the weight left on ``start`` at ``local`` steps of ``total``, accurate near w = 0."""
     if shape == "linear":
         return (total - local) / total
-    if shape == "cos":
+    if shape == "cosine":
         half = _half_cos(local, total - local, total, xp)
         return half if power == 1.0 else half**power
     if shape == "poly":
@@ -67,14 +89,14 @@ def _weight(shape: str, local: Array, total: float, power: float, xp: Any) -> Ar
         return q / (1.0 + xp.sqrt(local / total))
     if shape == "rex":
         return 2.0 * q / (1.0 + q)
-    raise ValueError(f"unknown shape {shape!r}")  # pragma: no cover - validated by callers
+    raise ScheduleError(f"unknown shape {shape!r}")  # pragma: no cover - validated by callers
 
 
 def _complement(shape: str, local: Array, total: float, power: float, xp: Any) -> Array:
     """c = 1 − w, accurate near c = 0 where the shape allows it."""
     if shape == "linear":
         return local / total
-    if shape == "cos" and power == 1.0:
+    if shape == "cosine" and power == 1.0:
         return _half_cos(total - local, local, total, xp)
     if shape == "1-sqrt":
         return xp.sqrt(local / total)
@@ -93,9 +115,21 @@ def interpolate(
     *,
     power: float = 1.0,
 ) -> Array:
-    """Value of ``shape`` going from ``start`` (t=0) to ``end`` (t=steps), held after ``steps``."""
+    """Value of ``shape`` going from ``start`` (t=0) to ``end`` (t=steps), held after ``steps``.
+
+    Args:
+      shape: one of :data:`SHAPES`.
+      start: the value at ``t = 0``.
+      end: the value at ``t = steps`` and after.
+      t: steps (an array of ``xp``, ``>= 0``).
+      steps: length of the travel.
+      xp: the array namespace of ``t``.
+      power: exponent of ``poly`` (and of ``cosine``).
+    """
     if steps <= 0:
         return xp.zeros_like(t) + end
+    if shape == "constant":
+        return xp.where(t < steps, start, end) + xp.zeros_like(t)
     local = xp.minimum(t, float(steps))
     if shape == "exp":
         p = local / steps

@@ -2,7 +2,9 @@
 
 The grammar is Python's own expression syntax restricted to: calls of registered names with literal
 arguments (numbers, strings, ``True``/``False``/``None``, lists, ``pct(20)``, nested schedules), the
-method calls ``.repeat() .clip() .shift() .mirror()``, ``a >> b`` (sequence) and ``s * k`` (scale).
+method calls of :data:`lrkit.core.METHODS` (``.repeat() .clip() .shift() .truncate() .mirror()
+.retarget()``), ``a >> b`` (sequence), ``s * k`` (scale), ``a * b`` (product) and ``a + b`` /
+``s + k`` (sum).
 It is parsed with :func:`ast.parse` and walked by this module; nothing is ever evaluated.
 
 >>> import lrkit
@@ -26,13 +28,30 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrkit import registry
-from lrkit.core import Schedule
+from lrkit.compose import WarmupPrefix, sequence
+from lrkit.core import METHODS, Schedule, from_dict
 from lrkit.durations import Pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError
 
-__all__ = ["from_dict", "parse"]
+__all__ = ["as_schedule", "from_dict", "parse"]
 
-_METHODS = ("repeat", "clip", "shift", "mirror", "truncate")
+
+def as_schedule(value: object, where: str) -> Schedule:
+    """A schedule given as a value or as its text form; ``where`` names the argument in errors.
+
+    The one coercion used by the adapters (``lrkit.torch``, ``lrkit.optax``, ``lrkit.keras``).
+
+    >>> str(as_schedule("constant(0.1)", "schedule"))
+    'constant(0.1)'
+    """
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, str):
+        return parse(value)
+    raise ScheduleTypeError(
+        f"{where}={value!r} is invalid; it must be an lrkit.Schedule or its text form (a str) "
+        "such as 'warmup(100) >> cosine(start=0.1, steps=900)'"
+    )
 
 
 def parse(text: str) -> Schedule:
@@ -70,6 +89,12 @@ class _Reader:
 
     def schedule(self, node: ast.expr) -> Schedule:
         value = self.value(node)
+        if isinstance(value, WarmupPrefix):
+            raise self.fail(
+                f"{value} must be followed by the schedule it leads into, e.g. "
+                f"{value} >> cosine(start=0.1, steps=900)",
+                node,
+            )
         if not isinstance(value, Schedule):
             raise self.fail(f"expected a schedule, got {ast.unparse(node)!r}", node)
         return value
@@ -95,14 +120,31 @@ class _Reader:
                 f"unknown name {node.id!r}: write numbers and strings literally, schedules as calls",
                 node,
             )
+        if isinstance(node, ast.Compare) and any(isinstance(op, ast.Gt) for op in node.ops):
+            raise self.fail(
+                f"'>' is not an operator of the text form in {ast.unparse(node)!r}; "
+                "did you mean '>>' (sequence: a >> b)?",
+                node,
+            )
         raise self.fail(f"unsupported syntax {type(node).__name__} in {ast.unparse(node)!r}", node)
+
+    def chain(self, node: ast.expr) -> list[ast.expr]:
+        """The operands of ``a >> b >> c`` (sequencing is associative)."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.RShift):
+            return [*self.chain(node.left), *self.chain(node.right)]
+        return [node]
 
     def binary(self, node: ast.BinOp) -> Any:
         if isinstance(node.op, ast.RShift):
-            left, right = self.schedule(node.left), self.schedule(node.right)
-            return self.build(node, lambda: left >> right)
+            parts = [self.value(operand) for operand in self.chain(node)]
+            for operand, part in zip(self.chain(node), parts, strict=True):
+                if not isinstance(part, Schedule | WarmupPrefix):
+                    raise self.fail(f"expected a schedule, got {ast.unparse(operand)!r}", operand)
+            return self.build(node, lambda: sequence(*parts))
         if isinstance(node.op, ast.Mult):
             left, right = self.value(node.left), self.value(node.right)
+            if isinstance(left, WarmupPrefix) or isinstance(right, WarmupPrefix):
+                return self.build(node, lambda: left * right)
             if isinstance(left, Schedule) and not isinstance(right, Schedule):
                 return self.build(node, lambda: self.scaled(left, right, node))
             if isinstance(right, Schedule) and not isinstance(left, Schedule):
@@ -112,7 +154,9 @@ class _Reader:
             raise self.fail("'*' needs a schedule and a number or two schedules", node)
         if isinstance(node.op, ast.Add):
             left, right = self.value(node.left), self.value(node.right)
-            if isinstance(left, Schedule) or isinstance(right, Schedule):
+            if isinstance(left, Schedule | WarmupPrefix) or isinstance(
+                right, Schedule | WarmupPrefix
+            ):
                 return self.build(node, lambda: left + right)
             raise self.fail("'+' needs at least one schedule", node)
         raise self.fail(
@@ -135,12 +179,12 @@ class _Reader:
         func = node.func
         if isinstance(func, ast.Attribute):
             receiver = self.schedule(func.value)
-            if func.attr not in _METHODS:
-                close = difflib.get_close_matches(func.attr, _METHODS, n=1)
+            if func.attr not in METHODS:
+                close = difflib.get_close_matches(func.attr, METHODS, n=1)
                 hint = f"; did you mean .{close[0]}()?" if close else ""
                 raise self.fail(
                     f"unknown method .{func.attr}(){hint} (known: "
-                    + ", ".join(f".{m}()" for m in _METHODS)
+                    + ", ".join(f".{m}()" for m in METHODS)
                     + ")",
                     func,
                 )
@@ -191,38 +235,3 @@ class _Reader:
             raise
         except (ScheduleError, TypeError, ValueError) as err:
             raise self.fail(str(err).splitlines()[0], node) from None
-
-
-def from_dict(data: Mapping[str, Any]) -> Schedule:
-    """The schedule stored by ``schedule.to_dict()``.
-
-    >>> import lrkit
-    >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)
-    >>> lrkit.from_dict(s.to_dict()) == s
-    True
-    """
-    value = _decode(data)
-    if not isinstance(value, Schedule):
-        raise ScheduleTypeError(f"from_dict(): expected a schedule dict, got {data!r}")
-    return value
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        if "type" not in value:
-            raise ScheduleError(
-                f"from_dict(): a schedule dict needs a 'type' key, got {dict(value)!r}"
-            )
-        entry = registry.get(str(value["type"]))
-        if entry.cls is None:
-            raise ScheduleError(f"from_dict(): {value['type']!r} is an alias, not a stored type")
-        kwargs = {str(k): _decode(v) for k, v in value.items() if k != "type"}
-        try:
-            return entry.cls(**kwargs)
-        except TypeError as err:
-            raise ScheduleTypeError(
-                f"from_dict(): bad fields for {value['type']!r}: {err}"
-            ) from None
-    if isinstance(value, list | tuple):
-        return tuple(_decode(item) for item in value)
-    return value

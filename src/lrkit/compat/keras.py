@@ -112,17 +112,17 @@ def _polynomial_cycles(
     As a part starting at (k-1)T: ``end`` for one step, then a polynomial over T - 1 steps.
     """
     if steps == 1:  # denominator t·1 = t: ``end`` from step 1 on
-        return lrkit.polynomial(lr, end, 1, power=power)
+        return lrkit.polynomial(lr, end, steps=1, power=power)
     cycles = math.ceil(total_steps / steps)
     if cycles > _MAX_CYCLES:
         raise ScheduleError(
             f"total_steps={total_steps} gives {cycles} cycles; at most {_MAX_CYCLES} are written out"
         )
-    parts: list[LrSchedule] = [lrkit.polynomial(lr, end, steps, power=power)]
+    parts: list[LrSchedule] = [lrkit.polynomial(lr, end, steps=steps, power=power)]
     for k in range(2, cycles + 1):
         top = end + (lr - end) * k**-power * ((steps - 1) / steps) ** power
         parts.append(lrkit.constant(end, steps=1))
-        parts.append(lrkit.polynomial(top, end, steps - 1, power=power))
+        parts.append(lrkit.polynomial(top, end, steps=steps - 1, power=power))
     return lrkit.sequence(*parts)
 
 
@@ -151,7 +151,7 @@ def PolynomialDecay(
     if not isinstance(cycle, bool):
         raise _type_fail(func, "cycle", cycle, "True or False")
     if not cycle:
-        return _wrap(lrkit.polynomial(lr, end, decay_steps, power=p), name)
+        return _wrap(lrkit.polynomial(lr, end, steps=decay_steps, power=p), name)
     if total_steps is None:
         raise _fail(
             func,

@@ -20,7 +20,6 @@ says so): a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_val
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import numbers
@@ -30,7 +29,7 @@ from typing import Any
 
 import lrkit
 from lrkit.compat._args import Checks
-from lrkit.compose import Warmup
+from lrkit.compose import WarmupPrefix
 from lrkit.core import Schedule
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
@@ -76,7 +75,7 @@ def _ramp(start: float, peak: float, steps: int, then: Schedule) -> Schedule:
         return then
     if start >= 0.0 and float(then(0)) == peak:
         return lrkit.warmup(steps, start=start) >> then
-    return lrkit.linear(start, peak, steps) >> then
+    return lrkit.linear(start, peak, steps=steps) >> then
 
 
 @_named
@@ -114,7 +113,9 @@ def polynomial_schedule(
     if steps == 0:
         return lrkit.constant(init)
     body: Schedule = (
-        lrkit.linear(init, end, steps) if p == 1.0 else lrkit.polynomial(init, end, steps, power=p)
+        lrkit.linear(init, end, steps=steps)
+        if p == 1.0
+        else lrkit.polynomial(init, end, steps=steps, power=p)
     )
     return body.shift(begin) if begin else body
 
@@ -128,7 +129,7 @@ def linear_schedule(
     value(t) = I + (E − I)·min(max(t − B, 0), T)/T     (``I`` if T = 0)
 
     >>> str(linear_schedule(1.0, 0.0, transition_steps=10, transition_begin=2))
-    'linear(start=1.0, end=0.0, steps=10).shift(2)'
+    'linear(start=1.0, steps=10).shift(2)'
     """
     return polynomial_schedule(init_value, end_value, 1.0, transition_steps, transition_begin)
 
@@ -436,7 +437,7 @@ def cosine_onecycle_schedule(
     and ``T``, not one step earlier.
 
     >>> str(cosine_onecycle_schedule(100, 1.0))
-    'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [100.0, 4e-06]], shape="cos")'
+    'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [100.0, 4e-06]], shape="cosine")'
     """
     func = "cosine_onecycle_schedule"
     steps, peak, div, final_div = _onecycle_args(
@@ -463,15 +464,15 @@ def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
     An endless leaf with ``steps=`` gets ``steps=length``; a shorter piece is padded with its last
     value; anything else longer than its slot (or endless) is cut with ``truncate(length)``.
     """
-    if isinstance(part, Warmup):
+    if isinstance(part, WarmupPrefix):
         raise ScheduleError(
             f"lrkit.compat.optax.{func}: schedules[{index}] is a bare {part}; join a complete "
             "schedule (e.g. warmup(...) >> ...)"
         )
     if not part.bounded:
-        fields = {f.name for f in dataclasses.fields(part)}  # type: ignore[arg-type]
-        if "steps" in fields and part.steps is None:  # type: ignore[attr-defined]
-            return dataclasses.replace(part, steps=length)  # type: ignore[type-var]
+        fields = {f.name for f in part._fields()}
+        if "steps" in fields and part._length() is None:
+            return part._replace(steps=length)
         return part.truncate(length)
     duration = part.duration
     assert duration is not None
@@ -491,9 +492,9 @@ def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
     value, one that runs longer (or has no end) is cut at its boundary: an endless leaf with a
     ``steps`` argument gets ``steps=``, any other piece ``truncate(...)``.
 
-    >>> s = join_schedules([lrkit.constant(1.0), lrkit.linear(1.0, 0.0, 10)], [5])
+    >>> s = join_schedules([lrkit.constant(1.0), lrkit.linear(1.0, 0.0, steps=10)], [5])
     >>> str(s), s(10)
-    ('constant(1.0, steps=5) >> linear(start=1.0, end=0.0, steps=10)', 0.5)
+    ('constant(1.0, steps=5) >> linear(start=1.0, steps=10)', 0.5)
     """
     func = "join_schedules"
     parts = list(schedules)

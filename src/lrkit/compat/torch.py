@@ -22,14 +22,13 @@ lrkit schedule out (no optimizer needed).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import numbers
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as SequenceABC
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -41,6 +40,7 @@ from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence
 from lrkit.core import Array, Schedule
 from lrkit.errors import ScheduleError
 from lrkit.families import (
+    CYCLIC_MODES,
     Constant,
     Cosine,
     Cyclic,
@@ -157,8 +157,7 @@ def _momentum_key(func: str, optimizer: Optimizer) -> None:
 # ---------------------------------------------------------------------------------------------
 # schedules that lrkit's text form cannot hold
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True, repr=False, eq=False)
-class PythonFunction(Schedule):
+class PythonFunction(Schedule, eq=False):
     """``base · fn(t)`` (LambdaLR) or ``base · Π_{k=1..t} fn(k)`` (MultiplicativeLR, cumulative).
 
     A Python callable has no text form: ``str()`` names the function, :func:`lrkit.parse` cannot
@@ -268,7 +267,7 @@ def linear_lr_schedule(
         raise _fail(func, "start_factor", start_factor, "in (0, 1]")
     if not 0.0 <= end <= 1.0:
         raise _fail(func, "end_factor", end_factor, "in [0, 1]")
-    return Linear(lr * start, lr * end, _int(func, "total_iters", total_iters, 1))
+    return Linear(lr * start, lr * end, steps=_int(func, "total_iters", total_iters, 1))
 
 
 def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
@@ -288,7 +287,7 @@ def polynomial_lr_schedule(lr: float, total_iters: int = 5, power: float = 1.0) 
     """
     func = "PolynomialLR"
     return Polynomial(
-        lr, 0.0, _int(func, "total_iters", total_iters, 1), power=_real(func, "power", power)
+        lr, 0.0, steps=_int(func, "total_iters", total_iters, 1), power=_real(func, "power", power)
     )
 
 
@@ -328,7 +327,7 @@ def cosine_annealing_warm_restarts_schedule(
     return Cosine(lr, eta, steps=t0).repeat(mult=float(mult))
 
 
-_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+_CYCLIC_MODES = CYCLIC_MODES  # one list of CyclicLR modes: lrkit.families.CYCLIC_MODES
 
 
 def cyclic_lr_schedule(
@@ -394,7 +393,7 @@ def one_cycle_lr_schedule(
     spec: GroupSpec = {
         "lr": OneCycle(
             _real(func, "max_lr", max_lr),
-            steps,
+            steps=steps,
             warmup=pct_start,
             div=_real(func, "div_factor", div_factor),
             final_div=_real(func, "final_div_factor", final_div_factor),
@@ -404,7 +403,7 @@ def one_cycle_lr_schedule(
     }
     if cycle_momentum:
         spec["momentum"] = OneCycleMomentum(
-            steps,
+            steps=steps,
             low=_real(func, "base_momentum", base_momentum),
             high=_real(func, "max_momentum", max_momentum),
             warmup=pct_start,
@@ -476,7 +475,7 @@ def _same_spec(a: GroupSpec, b: GroupSpec) -> bool:
 def _contains(s: Schedule, kinds: tuple[type, ...]) -> bool:
     if isinstance(s, kinds):
         return True
-    for f in dataclasses.fields(s):  # type: ignore[arg-type]
+    for f in s._fields():
         value = getattr(s, f.name)
         items = value if isinstance(value, tuple) else (value,)
         if any(isinstance(v, Schedule) and _contains(v, kinds) for v in items):
@@ -1065,9 +1064,9 @@ def _cut(func: str, s: Schedule, n: int) -> Schedule:
         if d < n:
             return s.truncate(n)  # holds s(d) from d on
     if isinstance(s, _ENDLESS_WITH_STEPS):  # values before n do not depend on steps=
-        return dataclasses.replace(s, steps=n)  # type: ignore[type-var]
+        return s._replace(steps=n)
     if isinstance(s, Linear):
-        return Linear(s.start, float(s(n)), n)
+        return Linear(s.start, float(s(n)), steps=n)
     if isinstance(s, Scale):
         return Scale(_cut(func, s.schedule, n), s.factor)
     if isinstance(s, Repeat) and s.mult == 1.0 and s.decay == 1.0 and s.cycles is None:

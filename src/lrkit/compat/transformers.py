@@ -11,7 +11,7 @@ holds its last value, where Hugging Face's cosine family (a ``cos`` of progress 
 again.
 
 >>> str(schedule("linear", lr=0.1, num_warmup_steps=10, num_training_steps=100))
-'warmup(10) >> linear(start=0.1, end=0.0, steps=90)'
+'warmup(10) >> linear(start=0.1, steps=90)'
 >>> str(schedule("cosine", lr=0.1, num_warmup_steps=0, num_training_steps=100))
 'cosine(start=0.1, steps=100)'
 """
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lrkit.compat import _args
-from lrkit.compose import Repeat, Sequence, Shift, Warmup
+from lrkit.compose import Repeat, Sequence, Shift, warmup
 from lrkit.core import Schedule
 from lrkit.families import (
     Constant,
@@ -89,7 +89,7 @@ def _int(func: str, name: str, value: object, low: int = 0) -> int:
 
 def _with_warmup(warm: int, rest: Schedule) -> Schedule:
     """Hugging Face's warm-up ``lr · t / max(1, warm)`` in front of ``rest``."""
-    return Warmup(warm) >> rest if warm > 0 else rest
+    return warmup(warm) >> rest if warm > 0 else rest
 
 
 def _wave(func: str, high: float, low: float, steps: float, cycles: float) -> Schedule:
@@ -128,7 +128,7 @@ def _linear(lr: float, warm: int, total: int, **_: Any) -> Schedule:
     decay = total - warm
     if decay <= 0:
         return _with_warmup(warm, Constant(0.0)) if warm else Constant(0.0)
-    return _with_warmup(warm, Linear(lr, 0.0, decay))
+    return _with_warmup(warm, Linear(lr, 0.0, steps=decay))
 
 
 def _cosine(lr: float, warm: int, total: int, num_cycles: float = 0.5, **_: Any) -> Schedule:
@@ -167,7 +167,9 @@ def _polynomial(
     if not init > end:
         raise ValueError(f"{func}: lr_end ({end}) must be smaller than initial lr ({init})")
     scale = lr / init
-    tail = Polynomial(lr, end * scale, max(1, total - warm), power=_real(func, "power", power))
+    tail = Polynomial(
+        lr, end * scale, steps=max(1, total - warm), power=_real(func, "power", power)
+    )
     return _with_warmup(warm, tail)
 
 
@@ -219,13 +221,13 @@ def _cosine_warmup_min_lr(
             return Shift(wave, -1)
         if warm == 1:
             return wave
-        return Linear(lr / warm, lr, warm - 1) >> wave
+        return Linear(lr / warm, lr, steps=warm - 1) >> wave
     start = lr * _real(func, "warmup_lr_rate", warmup_lr_rate)
     if warm == 0:
         return Shift(wave, -1)
     if warm == 1:
         return Constant(start, steps=1) >> Shift(wave, -1)
-    return Linear(start, lr, warm - 1) >> wave
+    return Linear(start, lr, steps=warm - 1) >> wave
 
 
 def _wsd(
@@ -270,20 +272,20 @@ def _wsd(
     if warm:
         ramp: Schedule
         if warmup_type == "linear":
-            ramp = Linear(low, lr, warm)
+            ramp = Linear(low, lr, steps=warm)
         elif warmup_type == "cosine":
             ramp = Cosine(low, lr, steps=warm)
         else:  # 1 − sqrt(1 − p): a power-½ polynomial from low to lr
-            ramp = Polynomial(low, lr, warm, power=0.5)
+            ramp = Polynomial(low, lr, steps=warm, power=0.5)
         parts.append(ramp)
     if stable:
         parts.append(Constant(lr, steps=stable))
     if decay:
         cycles = _real(func, "num_cycles", num_cycles)
         if decay_type == "linear":
-            parts.append(Linear(lr, low, decay))
+            parts.append(Linear(lr, low, steps=decay))
         elif decay_type == "1-sqrt":
-            parts.append(OneMinusSqrt(lr, low, decay))
+            parts.append(OneMinusSqrt(lr, low, steps=decay))
         else:
             if not float(2.0 * cycles).is_integer() or cycles <= 0:
                 raise _fail(
@@ -353,7 +355,7 @@ def schedule(
 
     >>> str(schedule("warmup_stable_decay", lr=0.1, num_warmup_steps=10, num_decay_steps=20,
     ...              num_training_steps=100, decay_type="1-sqrt"))
-    'linear(start=0.0, end=0.1, steps=10) >> constant(0.1, steps=70) >> one_minus_sqrt(start=0.1, end=0.0, steps=20)'
+    'linear(start=0.0, end=0.1, steps=10) >> constant(0.1, steps=70) >> one_minus_sqrt(start=0.1, steps=20)'
     """
     key = _name(name)
     if key == "reduce_lr_on_plateau":

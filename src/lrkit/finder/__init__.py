@@ -13,9 +13,11 @@ turn the result into a schedule.
 """
 
 from lrkit.finder import suggestions
+from lrkit.finder.plot import plot
+from lrkit.finder.recommend import recommend
 from lrkit.finder.result import RangeTestResult, StopReason
-from lrkit.finder.runner import RangeTest, range_test_task, sweep_schedule
-from lrkit.finder.suggestions import Rule, Suggestion
+from lrkit.finder.runner import RangeTest, sweep_schedule
+from lrkit.finder.suggestions import Rule, Suggestion, suggest
 
 __all__ = [
     "RangeTest",
@@ -23,7 +25,9 @@ __all__ = [
     "Rule",
     "StopReason",
     "Suggestion",
-    "range_test_task",
+    "plot",
+    "recommend",
+    "suggest",
     "suggestions",
     "sweep_schedule",
 ]

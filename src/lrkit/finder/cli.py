@@ -43,13 +43,15 @@ def find(
     rule: Annotated[str, typer.Option(help="Suggestion rule used by --recommend.")] = "lrkit",
 ) -> None:
     """Run the LR range test on a bench task and print the suggestions of every rule."""
+    import difflib
+
     from rich.console import Console
     from rich.table import Table
 
+    from lrkit.bench.range_test import range_test_task
     from lrkit.bench.tasks import get_task, missing_requirements
     from lrkit.finder import suggestions as sugg
     from lrkit.finder.recommend import POLICIES
-    from lrkit.finder.runner import range_test_task
 
     console = Console()
     try:
@@ -58,7 +60,11 @@ def find(
         if missing:
             raise ValueError(f"task {task!r} needs {', '.join(missing)} (not installed)")
         if recommend is not None and recommend not in POLICIES:
-            raise ValueError(f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}")
+            close = difflib.get_close_matches(recommend, list(POLICIES), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}{hint}"
+            )
         sugg.get(rule)
         result = range_test_task(
             task,

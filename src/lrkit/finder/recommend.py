@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lrkit import _validate as check
+from lrkit.errors import ScheduleError
+from lrkit.finder.suggestions import bounds, suggest
+
 if TYPE_CHECKING:
-    from lrkit import Schedule
+    from lrkit.core import Schedule
     from lrkit.finder.result import RangeTestResult
 
 __all__ = ["POLICIES", "recommend"]
@@ -19,7 +24,7 @@ def _round(lr: float) -> float:
 
 
 def _peak(r: RangeTestResult, rule: str) -> float:
-    return _round(r.suggest(rule).lr)
+    return _round(suggest(r, rule).lr)
 
 
 def _warm(total_steps: int, warmup: float) -> int:
@@ -49,7 +54,7 @@ def _cosine(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -
 def _cyclic(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -> Schedule:
     import lrkit
 
-    low, high = r.bounds()
+    low, high = bounds(r)
     lo, hi = _round(low.lr), _round(high.lr)
     if not lo < hi:  # flat or rising curve: Smith's fallback, base = max / 4
         lo = _round(hi / 4.0)
@@ -75,7 +80,25 @@ def recommend(
     warmup: float = 0.05,
     cycles: int = 2,
 ) -> Schedule:
-    """A schedule for ``total_steps`` built on ``result`` (see ``RangeTestResult.recommend``).
+    """A schedule for ``total_steps`` of training built on the range test ``result``.
+
+    * ``"one_cycle"``: ``one_cycle(peak=lr, steps=total_steps)`` (PyTorch OneCycleLR defaults).
+    * ``"wsd"``: ``wsd(peak=lr, steps=total_steps, warmup=w, decay=0.2)`` — warm-up, stable,
+      20 % linear decay (Hägele et al. 2024).
+    * ``"cosine"``: ``warmup(w) >> cosine(start=lr, steps=total_steps - w)``.
+    * ``"cyclic"``: ``cyclic(low, high, half_cycle=total_steps // (2 * cycles))`` with
+      ``low``/``high`` where the loss starts/stops falling (Smith 2017).
+
+    ``lr`` is the suggestion of ``rule`` rounded to 3 significant digits;
+    ``w = round(warmup * total_steps)`` steps.
+
+    Args:
+      result: the range test.
+      total_steps: steps of the training run (an int >= 2).
+      policy: one of :data:`POLICIES`.
+      rule: the suggestion rule giving the LR.
+      warmup: warm-up share of ``wsd``/``cosine``, in [0, 1).
+      cycles: cycles of ``cyclic`` (an int >= 1).
 
     >>> from lrkit.finder import RangeTestResult
     >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1, 1.0), losses=(2.0, 1.5, 1.0, 9.0),
@@ -84,15 +107,14 @@ def recommend(
     one_cycle(peak=0.01, steps=1000)
     """
     func = "recommend"
-    if not (
-        isinstance(total_steps, int) and not isinstance(total_steps, bool) and total_steps >= 2
-    ):
-        raise ValueError(f"{func}: total_steps must be an int >= 2, got {total_steps!r}")
+    check.integer(func, "total_steps", total_steps, low=2)
     builder = POLICIES.get(policy) if isinstance(policy, str) else None
     if builder is None:
-        raise ValueError(f"{func}: policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    if not (isinstance(warmup, int | float) and not isinstance(warmup, bool) and 0 <= warmup < 1):
-        raise ValueError(f"{func}: warmup must be a share in [0, 1), got {warmup!r}")
-    if not (isinstance(cycles, int) and not isinstance(cycles, bool) and cycles >= 1):
-        raise ValueError(f"{func}: cycles must be an int >= 1, got {cycles!r}")
-    return builder(result, total_steps, rule, float(warmup), cycles)
+        close = difflib.get_close_matches(str(policy), list(POLICIES), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ScheduleError(
+            f"{func}(): policy must be one of {', '.join(POLICIES)}, got {policy!r}{hint}"
+        )
+    warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
+    check.integer(func, "cycles", cycles, low=1)
+    return builder(result, int(total_steps), rule, warm, int(cycles))

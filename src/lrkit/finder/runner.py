@@ -14,7 +14,7 @@ from lrkit.finder.smoothing import EMA
 if TYPE_CHECKING:
     from lrkit import Schedule
 
-__all__ = ["RangeTest", "range_test_task", "sweep_schedule"]
+__all__ = ["RangeTest", "sweep_schedule"]
 
 _MODES = ("exp", "linear")
 
@@ -201,29 +201,3 @@ class RangeTest:
             cycle=self.cycle,
             stop_reason=self._stop if self._stop is not None else "running",
         )
-
-
-def range_test_task(
-    task: str,
-    optimizer: str | None = None,
-    seed: int = 0,
-    *,
-    threads: int = 1,
-    **test_kwargs: Any,
-) -> RangeTestResult:
-    """Run a :class:`RangeTest` on a fresh trainer of bench task ``task`` (framework-free).
-
-    Each step calls ``trainer.train_step({"lr": lr, "momentum": spec.momentum})`` (the bench
-    task protocol, :mod:`lrkit.bench.tasks`); ``test_kwargs`` go to :class:`RangeTest`.
-    """
-    from lrkit.bench.tasks import TaskConfig, get_task
-
-    spec = get_task(task)
-    opt = spec.optimizers[0] if optimizer is None else optimizer
-    config = TaskConfig(seed=seed, optimizer=opt, threads=threads)
-    spec.check_config(config)
-    test = RangeTest(**test_kwargs)
-    trainer = spec.make(config)
-    for lr in test:
-        test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))
-    return test.result()

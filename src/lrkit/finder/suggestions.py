@@ -24,17 +24,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from lrkit import _validate as check
+from lrkit.errors import ScheduleError
 from lrkit.finder.smoothing import robust_smooth
+
+if TYPE_CHECKING:
+    from lrkit.finder.result import RangeTestResult
 
 __all__ = [
     "Rule",
     "Suggestion",
     "SuggestionFn",
+    "bounds",
     "falling_range",
     "get",
     "lrkit_rule",
@@ -43,6 +49,7 @@ __all__ = [
     "register",
     "steep",
     "steepest",
+    "suggest",
     "valley",
 ]
 
@@ -50,10 +57,11 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class Suggestion(NamedTuple):
-    """A suggested learning rate and the index of the curve point it is read from.
+    """A suggested learning rate and the index of the sweep point at the suggested LR.
 
-    For most rules ``lr == lrs[index]``; ``minimum`` reports the index of the lowest loss and the
-    LR ten times lower.
+    For every rule ``lrs[index]`` is the suggested LR when it lies on the sweep, else the last
+    sweep point below it (0 if it is below the whole sweep): ``minimum`` and ``lrkit`` suggest a
+    fraction of a point's LR.
     """
 
     lr: float
@@ -86,13 +94,12 @@ def register(
 ) -> Callable[[SuggestionFn], SuggestionFn]:
     """Decorator adding a rule ``fn(lrs, losses) -> Suggestion`` to the registry under ``name``."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"register: name must be a non-empty str, got {name!r}")
-    if curve not in ("smoothed", "raw"):
-        raise ValueError(f"register: curve must be 'smoothed' or 'raw', got {curve!r}")
+        raise ScheduleError(f"register(): name must be a non-empty str, got {name!r}")
+    check.choice("register", "curve", curve, ("smoothed", "raw"))
 
     def deco(fn: SuggestionFn) -> SuggestionFn:
         if name in _RULES:
-            raise ValueError(f"register: a suggestion rule named {name!r} already exists")
+            raise ScheduleError(f"register(): a suggestion rule named {name!r} already exists")
         _RULES[name] = Rule(name, fn, curve, summary or (fn.__doc__ or "").split("\n")[0])
         return fn
 
@@ -105,13 +112,39 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Rule:
-    """The registered rule called ``name``; ValueError listing the names if there is none."""
+    """The registered rule called ``name``; a ScheduleError listing the names if there is none."""
     try:
         return _RULES[name]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise ScheduleError(
             f"suggestion rule: unknown name {name!r}; allowed: {', '.join(names())}"
         ) from None
+
+
+def suggest(result: RangeTestResult, rule: str = "lrkit") -> Suggestion:
+    """The suggestion of one registered rule for a range test ``result`` (its rising part)."""
+    found = get(rule)
+    if len(result.lrs) == 0:
+        raise ScheduleError(
+            f"suggest(): the test recorded no finite loss (stop_reason={result.stop_reason!r}); "
+            "nothing to suggest"
+        )
+    x, y = result.curve(found.curve)
+    return found.fn(x, y)
+
+
+def bounds(result: RangeTestResult) -> tuple[Suggestion, Suggestion]:
+    """Smith's cyclic bounds of ``result``: where the loss starts and stops falling."""
+    if len(result.lrs) == 0:
+        raise ScheduleError("bounds(): the test recorded no finite loss")
+    x, y = result.curve("raw")
+    return falling_range(x, y)
+
+
+def _at_or_below(x: FloatArray, lr: float) -> int:
+    """Index of the last sweep point at or below ``lr`` (0 if ``lr`` is below the sweep)."""
+    below = np.nonzero(x <= lr * (1 + 1e-12))[0]
+    return int(below[-1]) if below.size else 0
 
 
 def _curve(fn: str, lrs: npt.ArrayLike, losses: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -119,15 +152,17 @@ def _curve(fn: str, lrs: npt.ArrayLike, losses: npt.ArrayLike) -> tuple[FloatArr
     x = np.asarray(lrs, dtype=np.float64).reshape(-1)
     y = np.asarray(losses, dtype=np.float64).reshape(-1)
     if x.shape != y.shape:
-        raise ValueError(f"{fn}: lrs and losses must have the same length, got {x.size}, {y.size}")
+        raise ScheduleError(
+            f"{fn}(): lrs and losses must have the same length, got {x.size}, {y.size}"
+        )
     bad = ~np.isfinite(y)
     if bad.any():
         cut = int(np.argmax(bad))
         x, y = x[:cut], y[:cut]
     if x.size == 0:
-        raise ValueError(f"{fn}: need at least one finite loss, got none")
+        raise ScheduleError(f"{fn}(): need at least one finite loss, got none")
     if not (np.all(np.isfinite(x)) and np.all(x > 0)):
-        raise ValueError(f"{fn}: lrs must be finite and > 0")
+        raise ScheduleError(f"{fn}(): lrs must be finite and > 0")
     return x, y
 
 
@@ -248,15 +283,16 @@ def minimum(
     skip_end: int = 5,
 ) -> Suggestion:
     """fastai's ``minimum``: one tenth of the LR with the lowest loss (after :func:`valley`'s
-    trimming). ``index`` is the index of the lowest loss.
+    trimming). ``index`` is the sweep point at or below that LR.
 
     >>> minimum([1e-3, 1e-2, 1e-1], [3.0, 1.0, 2.0])
-    Suggestion(lr=0.001, index=1)
+    Suggestion(lr=0.001, index=0)
     """
     x, y = _curve("minimum", lrs, losses)
     s = _trim(x.size, x.size // 10 if skip_start is None else skip_start, skip_end)
     i = int(s.start) + int(np.argmin(y[s]))
-    return Suggestion(float(x[i]) / 10.0, i)
+    lr = float(x[i]) / 10.0
+    return Suggestion(lr, _at_or_below(x, lr))
 
 
 def falling_range(lrs: npt.ArrayLike, losses: npt.ArrayLike) -> tuple[Suggestion, Suggestion]:
@@ -325,10 +361,8 @@ def lrkit_rule(
     >>> lrkit_rule(lrs, losses)
     Suggestion(lr=0.01577393361200484, index=31)
     """
-    if not (isinstance(factor, int | float) and factor >= 1.0):
-        raise ValueError(f"lrkit_rule: factor must be a number >= 1, got {factor!r}")
-    if not (isinstance(band, int | float) and band >= 0.0):
-        raise ValueError(f"lrkit_rule: band must be a number >= 0, got {band!r}")
+    check.number("lrkit_rule", "factor", factor, low=1.0)
+    check.number("lrkit_rule", "band", band, low=0.0)
     x, y = _curve("lrkit", lrs, losses)
     n = x.size
     w = max(5, round(0.1 * n) | 1)
@@ -338,5 +372,4 @@ def lrkit_rule(
     rising = np.nonzero(z[i:] > z[i] + band * noise)[0]
     stop = i + int(rising[0]) - 1 if rising.size else n - 1
     lr = float(x[stop]) / factor
-    below = np.nonzero(x <= lr * (1 + 1e-12))[0]
-    return Suggestion(lr, int(below[-1]) if below.size else 0)
+    return Suggestion(lr, _at_or_below(x, lr))

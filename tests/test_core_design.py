@@ -1,0 +1,241 @@
+"""Design rules of the core: warm-up is a prefix, imports point one way, shares bind exactly."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pathlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import lrkit
+from lrkit.compose import Warmup, WarmupPrefix
+from lrkit.core import COMBINATORS, METHODS, Schedule
+
+SRC = pathlib.Path(lrkit.__file__).parent
+COS = lrkit.cosine(start=0.1, steps=90)
+
+
+# -- 1. a warm-up is a prefix, and misuse fails at construction ---------------------------------
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: (lrkit.warmup(10) * 2) >> COS, r"it cannot be scaled.*\(warmup\(10\) >> cosine"),
+        (lambda: 2 * lrkit.warmup(10), r"it cannot be scaled"),
+        (lambda: lrkit.warmup(10) + lrkit.constant(1.0), r"it cannot be added"),
+        (lambda: lrkit.constant(1.0) + lrkit.warmup(10), r"it cannot be added"),
+        (lambda: lrkit.warmup(10).repeat(), r"\.repeat needs a schedule"),
+        (lambda: lrkit.warmup(10).clip(low=0.1), r"\.clip needs a schedule"),
+        (lambda: lrkit.warmup(10).bind(100), r"\.bind needs a schedule"),
+        (
+            lambda: lrkit.constant(1.0, steps=5) >> lrkit.warmup(10),
+            r"it cannot end a sequence; put it in front of the schedule it leads into: "
+            r"constant\(1.0, steps=5\) >> \(warmup\(10\) >> cosine",
+        ),
+        (lambda: lrkit.warmup(10)(3), r"it cannot be evaluated"),
+        (lambda: lrkit.warmup(5) >> lrkit.warmup(10), r"two warm-ups in a row"),
+        (lambda: lrkit.sequence(COS, lrkit.warmup(10)), r"must be followed by the schedule"),
+    ],
+)
+def test_every_misuse_of_a_bare_warmup_is_a_type_error_at_construction(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        build()
+
+
+def test_a_bare_warmup_is_not_a_schedule_but_warmup_then_schedule_is() -> None:
+    prefix = lrkit.warmup(10)
+    assert isinstance(prefix, WarmupPrefix) and not isinstance(prefix, Schedule)
+    assert str(prefix) == "warmup(10)"
+    s = prefix >> COS
+    assert isinstance(s, Warmup) and s.then == COS
+    assert s.duration == 100
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "warmup(10) >> cosine(start=0.1, steps=90)",
+        'warmup("5%", start=0.01, shape="exp") >> cosine(start=0.1, steps="95%")',
+        "constant(0.1, steps=5) >> warmup(10) >> cosine(start=0.1, steps=90) >> constant(0.01)",
+        "warmup(5) >> warmup(10, start=0.5) >> constant(1.0)",
+        "(warmup(10) >> cosine(start=0.1, steps=90)) * 0.5",
+        "(warmup(10) >> cosine(start=0.1, steps=90)).repeat(cycles=2)",
+    ],
+)
+def test_warmup_text_and_dict_round_trips_are_unchanged(text: str) -> None:
+    s = lrkit.parse(text)
+    assert str(s) == text
+    assert lrkit.parse(str(s)) == s
+    assert lrkit.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+
+
+def test_python_operators_build_what_the_text_form_reads() -> None:
+    a, b = lrkit.constant(0.1, steps=5), lrkit.constant(0.01)
+    built = a >> (lrkit.warmup(10) >> COS >> b)
+    assert built == lrkit.parse(str(built))
+    assert built == lrkit.sequence(a, lrkit.warmup(10), COS, b)
+    assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
+
+
+def test_sequence_dicts_saved_with_a_bare_warmup_part_still_load() -> None:
+    old = {
+        "type": "sequence",
+        "parts": [
+            {"type": "warmup", "steps": 10, "start": 0.0, "shape": "linear"},
+            {"type": "cosine", "start": 0.1, "end": 0.0, "steps": 90, "power": 1.0},
+        ],
+    }
+    assert lrkit.from_dict(old) == lrkit.warmup(10) >> COS
+
+
+def test_warmup_values_ramp_to_the_next_phase_and_array_equals_scalar() -> None:
+    s = lrkit.constant(0.2, steps=2) >> (lrkit.warmup(4, start=0.1) >> lrkit.constant(0.5))
+    assert [round(s(t), 3) for t in range(8)] == [0.2, 0.2, 0.1, 0.2, 0.3, 0.4, 0.5, 0.5]
+    steps = np.arange(0.0, 10.0, 0.25)
+    np.testing.assert_array_equal(s(steps), [s(float(t)) for t in steps])
+    assert s.value_range() == (0.1, 0.5)
+
+
+# -- shares of training bind with cumulative rounding -------------------------------------------
+def test_shares_bind_to_exactly_the_total_for_every_total() -> None:
+    s = lrkit.warmup("5%") >> lrkit.cosine(start=1.0, steps="95%")
+    assert s.bind(110).duration == 110
+    for total in range(100, 5000):
+        bound = s.bind(total)
+        assert bound.duration == total, total
+        assert bound(total) == 0.0 and bound(total - 1) > 0.0, total
+
+
+def test_shares_round_at_phase_boundaries_in_longer_chains() -> None:
+    s = lrkit.sequence(
+        lrkit.warmup("3%"),
+        lrkit.constant(1.0, steps="33.3%"),
+        lrkit.linear(1.0, 0.5, steps=7),
+        lrkit.cosine(start=0.5, steps="63.7%"),
+    )
+    for total in (97, 100, 101, 333, 1234):
+        assert s.bind(total).duration == total + 7
+
+
+def test_shares_adding_up_to_more_than_100_percent_fail_at_bind() -> None:
+    s = lrkit.warmup("50%") >> lrkit.cosine(start=1.0, steps="80%")
+    with pytest.raises(lrkit.ScheduleError, match=r"add up to more than 100% \(50% \+ 80%\)"):
+        s.bind(1000)
+
+
+# -- text form guard rails ----------------------------------------------------------------------
+def test_greater_than_in_the_text_form_hints_at_the_sequence_operator() -> None:
+    with pytest.raises(lrkit.TextFormError) as info:
+        lrkit.parse("warmup(10) > cosine(start=0.1, steps=90)")
+    assert str(info.value) == (
+        "'>' is not an operator of the text form in "
+        "'warmup(10) > cosine(start=0.1, steps=90)'; did you mean '>>' (sequence: a >> b)?\n"
+        "  warmup(10) > cosine(start=0.1, steps=90)\n"
+        "  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
+    )
+
+
+def test_a_bare_warmup_in_the_text_form_shows_the_right_form() -> None:
+    with pytest.raises(lrkit.TextFormError, match=r"warmup\(10\) must be followed by the schedule"):
+        lrkit.parse("warmup(10)")
+    with pytest.raises(lrkit.TextFormError, match=r"it cannot be scaled"):
+        lrkit.parse("warmup(10) * 2")
+
+
+def test_old_shape_spelling_cos_reads_as_cosine() -> None:
+    old = lrkit.parse('piecewise(points=[[0, 1.0], [10, 0.0]], shape="cos")')
+    assert old.shape == "cosine"  # type: ignore[attr-defined]
+    assert str(old) == 'piecewise(points=[[0.0, 1.0], [10.0, 0.0]], shape="cosine")'
+    assert lrkit.one_cycle(1.0, steps=100, shape="cos") == lrkit.one_cycle(1.0, steps=100)
+
+
+# -- 5. one place per concern, imports one way --------------------------------------------------
+def test_method_combinators_are_one_table_shared_by_schedules_text_and_registry() -> None:
+    for name in METHODS:
+        assert callable(getattr(COS, name)), name
+        assert lrkit.registry.get(name).kind == "combinator", name
+        assert name in COMBINATORS
+        example = lrkit.registry.get(name).example
+        assert f".{name}(" in example and lrkit.parse(example) is not None
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    """lrkit modules imported by ``path`` (at any depth: in functions too, not TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            node.body = []  # annotations only
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("lrkit"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: -node.level]
+                base = ".".join([*parent, base] if base else parent)
+            if base.startswith("lrkit"):
+                found.add(base)
+                found.update(
+                    f"{base}.{alias.name}"
+                    for alias in node.names
+                    if (SRC.parent / f"{base}.{alias.name}".replace(".", "/"))
+                    .with_suffix(".py")
+                    .exists()
+                    or (SRC.parent / f"{base}.{alias.name}".replace(".", "/")).is_dir()
+                )
+    return found
+
+
+def _module_graph() -> dict[str, set[str]]:
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        parts = path.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _imports(path):
+            while imported not in modules and "." in imported:
+                imported = imported.rsplit(".", 1)[0]
+            # importing a package runs its __init__; a module is not a cycle with its own package
+            if imported in modules and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def test_the_import_graph_of_lrkit_has_no_cycles() -> None:
+    graph = _module_graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_core_never_imports_the_combinators_and_the_library_never_imports_the_bench() -> None:
+    graph = _module_graph()
+    assert "lrkit.compose" not in graph["lrkit.core"]
+    for name, targets in graph.items():
+        if name.startswith("lrkit.finder") and name != "lrkit.finder.cli":
+            assert not any(t.startswith("lrkit.bench") for t in targets), name
