@@ -55,7 +55,7 @@ def _retargeted(specs: list[Spec], retargets: list[tuple[int, int, int]]) -> lis
     """``specs`` with every ``(at, end, new_end)`` time warp of :meth:`Scheduler.retarget`."""
     for at, end, new_end in retargets:
         specs = [
-            {k: s.retarget(at=at, end=end, new_end=new_end) for k, s in spec.items()}  # type: ignore[attr-defined]
+            {k: s.retarget(at=at, end=end, new_end=new_end) for k, s in spec.items()}
             for spec in specs
         ]
     return specs
@@ -487,7 +487,9 @@ class Scheduler(LRScheduler):
             mine = _retargeted(_specs.bind(self._raw, base_total), saved.retargets)
         except (lrkit.ScheduleError, ValueError):
             mine = None
-        if mine is not None and _specs.texts(mine) == saved.schedules:
+        own_total = self._retargets[0][1] if self._retargets else self._total
+        same_budget = self._auto or own_total is None or own_total == base_total
+        if same_budget and mine is not None and _specs.texts(mine) == saved.schedules:
             return mine, True
         if strict:
             current = _specs.texts(self.schedules)
@@ -495,7 +497,7 @@ class Scheduler(LRScheduler):
                 f"group {gi}: saved {s!r} != current {m!r}"
                 for gi, (s, m) in enumerate(zip(saved.schedules, current, strict=True))
                 if s != m
-            ] or [f"saved total_steps={saved.total_steps} != current {self._total}"]
+            ] or [f"saved total_steps={base_total} != this scheduler's {own_total}"]
             raise ValueError(
                 f"{where}: the saved schedule differs from this scheduler's: "
                 + "; ".join(diffs)
