@@ -163,3 +163,44 @@ def test_tensor_lr_objects_are_kept_and_updated_under_compile() -> None:
         assert group["lr"] is lr and group["betas"][0] is b1 and group["betas"][1] is b2
         assert float(lr) == pytest.approx(LR(t), rel=1e-6)
         assert float(b1) == pytest.approx(MOM(t), rel=1e-6)
+
+
+# -- CUDA graphs (issue 12 §4): skipped without a CUDA device ---------------------------------
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _capturable_adam() -> tuple[torch.nn.Parameter, torch.optim.Adam, Scheduler]:
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(64, device="cuda"))
+    p.grad = torch.randn(64, device="cuda")
+    opt = torch.optim.Adam([p], lr=torch.tensor(0.01, device="cuda"), capturable=True)
+    return p, opt, Scheduler(opt, lrkit.linear(0.01, 0.0, steps=8))
+
+
+@needs_cuda
+def test_cuda_graph_replays_use_the_lr_that_lrkit_writes_between_replays() -> None:
+    p_graph, opt_graph, sched_graph = _capturable_adam()
+    p_eager, opt_eager, sched_eager = _capturable_adam()
+    lr = opt_graph.param_groups[0]["lr"]
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up before capture, as CUDA graphs require
+        for _ in range(3):
+            opt_graph.step()
+    torch.cuda.current_stream().wait_stream(side)
+    for _ in range(3):
+        opt_eager.step()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        opt_graph.step()
+    for t in range(1, 11):  # past the end of the schedule: lr 0 leaves p unchanged
+        graph.replay()
+        sched_graph.step()
+        opt_eager.step()
+        sched_eager.step()
+        assert opt_graph.param_groups[0]["lr"] is lr
+        torch.testing.assert_close(p_graph, p_eager, rtol=1e-6, atol=1e-7)
+        assert float(lr) == pytest.approx(lrkit.linear(0.01, 0.0, steps=8)(t), abs=1e-9)
+    before = p_graph.detach().clone()
+    graph.replay()  # lr is 0 now: the captured step must not move the parameter
+    torch.testing.assert_close(p_graph.detach(), before, rtol=0, atol=0)
