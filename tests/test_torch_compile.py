@@ -8,6 +8,7 @@ the schedule) and counts the frames dynamo compiles after the first call: a reco
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -204,3 +205,29 @@ def test_cuda_graph_replays_use_the_lr_that_lrkit_writes_between_replays() -> No
     before = p_graph.detach().clone()
     graph.replay()  # lr is 0 now: the captured step must not move the parameter
     torch.testing.assert_close(p_graph.detach(), before, rtol=0, atol=0)
+
+
+def test_float_entries_under_compile_get_one_warning_naming_them() -> None:
+    opt = torch.optim.Adam(_model().parameters(), lr=T(0.01))  # float betas, driven
+    sched = Scheduler(opt, {"lr": LR, "momentum": MOM})
+    torch._dynamo.reset()
+
+    @torch.compile(backend="eager")
+    def step() -> None:
+        opt.step()
+        sched.step()
+
+    with pytest.warns(UserWarning, match=r"param_groups\[0\]\['betas'\]\[0\].*as_tensors") as rec:
+        for _ in range(5):
+            step()
+    assert sum("as_tensors" in str(w.message) for w in rec) == 1
+    opt2, sched2 = _float_betas()
+
+    @torch.compile(backend="eager")
+    def step2() -> None:
+        opt2.step()
+        sched2.step()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        step2()

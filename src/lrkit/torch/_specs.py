@@ -160,6 +160,21 @@ def assign(group: dict[str, Any], key: str, value: float) -> None:
         group[key] = value
 
 
+def float_targets(
+    groups: Sequence[Mapping[str, Any]], plan: Sequence[tuple[int, str, Any]]
+) -> list[str]:
+    """The driven entries held as Python floats, as ``param_groups[i]['key']`` strings."""
+    out = []
+    for gi, key, _ in plan:
+        group = groups[gi]
+        if key == "momentum" and _BETAS in group:
+            if not isinstance(group[_BETAS][0], torch.Tensor):
+                out.append(f"param_groups[{gi}]['betas'][0]")
+        elif not isinstance(group[key], torch.Tensor):
+            out.append(f"param_groups[{gi}][{key!r}]")
+    return out
+
+
 def to_float(v: Any) -> float:
     """A Python float from a float or a 0-d tensor."""
     return float(v.item()) if isinstance(v, torch.Tensor) else float(v)

@@ -551,5 +551,22 @@ class Scheduler(LRScheduler):
 
 #: What ``step``/``report`` call when traced by ``torch.compile``: the same methods, run eagerly
 #: (``torch.compiler.disable``); eager calls skip this wrapper, which costs about a microsecond.
-_step_eagerly = torch.compiler.disable(Scheduler.step)  # type: ignore[no-untyped-call]
+@torch.compiler.disable  # type: ignore[untyped-decorator]
+def _step_eagerly(sched: Scheduler, epoch: int | None) -> None:
+    """``Scheduler.step`` called from code that torch.compile traces: run it eagerly, and say
+    once if it writes Python floats, on which a compiled optimizer step guards (recompiles)."""
+    if not sched.__dict__.get("_float_warning_given"):
+        sched.__dict__["_float_warning_given"] = True
+        floats = _specs.float_targets(sched.optimizer.param_groups, sched._plan)
+        if floats:
+            warnings.warn(
+                f"lrkit.torch.Scheduler under torch.compile writes Python floats into {floats}; "
+                "the compiled optimizer step guards on them and recompiles when they change. "
+                "Hold them as tensors: Scheduler(..., as_tensors=True)",
+                UserWarning,
+                stacklevel=2,
+            )
+    Scheduler.step(sched, epoch)
+
+
 _report_eagerly = torch.compiler.disable(Scheduler.report)  # type: ignore[no-untyped-call]
