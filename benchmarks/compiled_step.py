@@ -9,8 +9,8 @@ script runs that recipe (Adam, warm-up then cosine) four ways in the same run:
     (d) lrkit.torch.Scheduler(as_tensors=True) on a float-lr optimizer
 
 and prints, per setup, the frames dynamo compiled after the first step (recompiles) and the
-median time of the compiled step (forward and backward run eagerly, outside the timer), with
-the ratio to the fastest torch setup. Goal: lrkit 0 recompiles, ratio <= 1.
+median time of the compiled step (forward and backward run eagerly, outside the timer; the
+setups' steps interleaved), with the ratio to the fastest torch setup. Goal: lrkit 0 recompiles, ratio <= 1.
 
     .venv/bin/python benchmarks/compiled_step.py [--steps 300] [--backend inductor]
 """
@@ -63,33 +63,51 @@ SETUPS: list[tuple[str, bool, Setup]] = [
 ]
 
 
-def run(setup: Setup, tensor_lr: bool, steps: int, backend: str) -> tuple[int, float]:
-    """(recompiles, median µs of the compiled step) over ``steps`` training steps."""
+class Run:
+    """One setup: a model, its optimizer and scheduler, and the compiled recipe."""
+
+    def __init__(self, setup: Setup, tensor_lr: bool, steps: int, backend: str) -> None:
+        torch.manual_seed(0)
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+        )
+        lr: float | torch.Tensor = torch.tensor(PEAK) if tensor_lr else PEAK
+        opt = torch.optim.Adam(self.model.parameters(), lr=lr)
+        sched = setup(opt, steps)
+        self.opt = opt
+
+        @torch.compile(fullgraph=False, backend=backend)
+        def step() -> None:
+            opt.step()
+            sched.step()
+
+        self.step = step
+        self.recompiles = 0
+        self.times: list[float] = []
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, first: bool) -> None:
+        """Forward and backward (eager), then the compiled step, timed; count new frames."""
+        self.opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(self.model(x), y).backward()
+        frames = counters["frames"]["total"]
+        start = time.perf_counter_ns()
+        self.step()
+        self.times.append((time.perf_counter_ns() - start) / 1e3)
+        if not first:
+            self.recompiles += counters["frames"]["total"] - frames
+
+
+def run_all(steps: int, backend: str) -> list[tuple[str, int, float]]:
+    """Every setup, their steps interleaved so that machine noise hits all of them alike."""
     torch._dynamo.reset()
     counters.clear()
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
-    lr: float | torch.Tensor = torch.tensor(PEAK) if tensor_lr else PEAK
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = setup(opt, steps)
+    runs = [(name, Run(make, tensor, steps, backend)) for name, tensor, make in SETUPS]
     x, y = torch.randn(32, 64), torch.randint(0, 10, (32,))
-
-    @torch.compile(fullgraph=False, backend=backend)
-    def step() -> None:
-        opt.step()
-        sched.step()
-
-    times: list[float] = []
-    first = 0
     for i in range(steps):
-        opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        start = time.perf_counter_ns()
-        step()
-        times.append((time.perf_counter_ns() - start) / 1e3)
-        if i == 0:
-            first = counters["frames"]["total"]
-    return counters["frames"]["total"] - first, statistics.median(times[steps // 10 :])
+        for _, r in runs:
+            r.train_step(x, y, first=i == 0)
+    skip = steps // 10  # the first steps compile
+    return [(name, r.recompiles, statistics.median(r.times[skip:])) for name, r in runs]
 
 
 def main() -> None:
@@ -98,7 +116,7 @@ def main() -> None:
     parser.add_argument("--backend", default="inductor")
     args = parser.parse_args()
     print(f"torch {torch.__version__}; backend {args.backend}; {args.steps} steps")
-    rows = [(name, *run(make, tensor, args.steps, args.backend)) for name, tensor, make in SETUPS]
+    rows = run_all(args.steps, args.backend)
     best_torch = min(t for name, _, t in rows if "torch" in name)
     print(f"{'setup':30s} {'recompiles':>10s} {'median µs':>10s} {'/ best torch':>12s}")
     for name, recompiles, t in rows:
