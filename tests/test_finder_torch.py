@@ -295,3 +295,72 @@ def test_distributed_ranks_average_losses_and_stop_together(tmp_path):
     r0, r1 = (RangeTestResult.from_dict(o["result"]) for o in outs)
     assert r0 == r1  # identical (averaged) curves, identical decisions
     assert r0.stop_reason == "nonfinite" and len(r0) == 24
+
+
+def _held_tensors(model, optimizer):
+    """Every tensor object the model and optimizer hold, with a copy of its bits."""
+    objs = list(model.parameters()) + list(model.buffers())
+    objs += [p.grad for p in model.parameters() if p.grad is not None]
+    for group in optimizer.param_groups:
+        objs += list(group["params"]) + [p.grad for p in group["params"] if p.grad is not None]
+        for v in group.values():
+            if isinstance(v, torch.Tensor):
+                objs.append(v)
+            elif isinstance(v, tuple):
+                objs += [b for b in v if isinstance(b, torch.Tensor)]
+    for st in optimizer.state.values():
+        objs += [v for v in st.values() if isinstance(v, torch.Tensor)]
+    return [(t, t.detach().clone()) for t in objs]
+
+
+def _assert_same_objects_same_bits(before, model, optimizer):
+    after = {id(t) for t, _ in _held_tensors(model, optimizer)}
+    assert after == {id(t) for t, _ in before}, "a tensor object was replaced"
+    for t, bits in before:
+        assert torch.equal(t, bits), "a tensor holds other bits"
+
+
+def test_find_lr_restores_tensor_objects_in_place_lr_tensor_and_adam_state():
+    model, _, loader = make_setup(seed=4)
+    t = torch.tensor
+    opt = torch.optim.Adam(model.parameters(), lr=t(1e-3), betas=(t(0.9), t(0.99)))
+    for xb, yb in list(loader)[:2]:
+        opt.zero_grad()
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+    lr = opt.param_groups[0]["lr"]
+    moments = opt.state[next(model.parameters())]["exp_avg"]
+    before = _held_tensors(model, opt)
+    find_lr(model, opt, loader, F.cross_entropy, start=1e-5, end=10.0, num_steps=15, diverge=None)
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(1e-3)
+    assert opt.state[next(model.parameters())]["exp_avg"] is moments
+    _assert_same_objects_same_bits(before, model, opt)
+
+
+def test_find_lr_restores_parameters_the_optimizer_holds_outside_the_model():
+    model, _, loader = make_setup(seed=5)
+    temperature = nn.Parameter(torch.tensor(1.0))
+    temperature.grad = torch.tensor(0.25)
+    grad = temperature.grad
+    opt = torch.optim.Adam([*model.parameters(), temperature], lr=1e-3)
+
+    def step(batch):
+        xb, yb = batch
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb) / temperature, yb)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    before = _held_tensors(model, opt)
+    find_lr(model, opt, loader, step_fn=step, start=1e-4, end=10.0, num_steps=20, diverge=None)
+    assert temperature.item() == 1.0 and temperature.grad is grad and float(grad) == 0.25
+    assert not opt.state  # the sweep's Adam state is gone: there was none before
+    _assert_same_objects_same_bits(before, model, opt)
+
+
+def test_find_lr_refuses_an_optimizer_holding_none_of_the_model_parameters():
+    model, _, loader = make_setup(seed=6)
+    other = torch.optim.SGD([nn.Parameter(torch.zeros(3))], lr=0.1)
+    with pytest.raises(ValueError, match="none of the model's parameters"):
+        find_lr(model, other, loader, F.cross_entropy, num_steps=5)

@@ -1,4 +1,4 @@
-"""lrkit.torch.Scheduler: the LRScheduler contract, fast path, state, tensors, plateau."""
+"""lrkit.torch.Scheduler: the LRScheduler contract, block boundaries, state, tensors, plateau."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
 
 import lrkit
-import lrkit.torch.scheduler as scheduler_module
+import lrkit.core
 from lrkit.plateau import Plateau
 from lrkit.torch import Scheduler
 
@@ -182,10 +182,8 @@ def test_step_with_a_step_jumps_and_a_metric_is_refused() -> None:
         sched.step(0.5)  # type: ignore[arg-type]
 
 
-def test_chunk_boundaries_and_fast_path_give_closed_form_values(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(scheduler_module, "CHUNK", 7)
+def test_value_block_boundaries_give_closed_form_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lrkit.core, "_BLOCK", 7)  # the core's cached block of scalar values
     spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=40)}
     for make in (_sgd, _adamw):
         opt = make(groups=3)
@@ -357,17 +355,20 @@ def test_report_without_plateau_is_an_error() -> None:
         Scheduler(_sgd(), WARM_COS).report(0.5)
 
 
-def test_step_overhead_path_is_not_slower_than_torch_smoke() -> None:
-    """Guards the fast path: after the first step, step() is the precomputed closure."""
+def test_step_is_the_class_method_and_counters_are_plain_attributes() -> None:
     opt = _sgd()
     sched = Scheduler(opt, WARM_COS)
-    opt.step()
+    _run(opt, sched, 3)
+    assert "step" not in vars(sched)  # no per-instance closures
+    assert {"last_epoch", "_step_count", "_last_lr"} <= set(vars(sched))
+    for name in ("last_epoch", "_step_count", "_last_lr"):
+        assert not isinstance(getattr(Scheduler, name, None), property)
+    sched.last_epoch = 20  # a write is kept (no setter drops it) and the next step follows it
     sched.step()
-    assert "step" in vars(sched)  # fast closure armed
-    assert sched.step.__doc__ == Scheduler.step.__doc__
+    assert sched.last_epoch == 21 and opt.param_groups[0]["lr"] == WARM_COS(21)
 
 
-def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
+def test_subclass_overriding_step_is_called() -> None:
     calls = []
 
     class Counting(Scheduler):
@@ -379,3 +380,288 @@ def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
     sched = Counting(opt, WARM_COS)
     rows = _run(opt, sched, 12)
     assert len(calls) == 13 and [r[0][0] for r in rows] == [WARM_COS(t) for t in range(12)]
+
+
+# -- tensor hyper-parameters stay tensors, updated in place (issue 12 §2) ---------------------
+def _tensor_adam() -> torch.optim.Adam:
+    t = torch.tensor
+    return torch.optim.Adam(_params(), lr=t(0.01), betas=(t(0.9), t(0.999)), weight_decay=t(0.0))
+
+
+def _drop_ins() -> dict[str, Any]:
+    from lrkit.compat import torch as ct
+    from lrkit.compat import transformers as ht
+
+    def hf(name: str, **kw: Any) -> Any:
+        return lambda o: ht.get_scheduler(name, o, 5, 60, scheduler_specific_kwargs=kw)
+
+    out: dict[str, Any] = {
+        "StepLR": lambda o: ct.StepLR(o, 7, gamma=0.5),
+        "MultiStepLR": lambda o: ct.MultiStepLR(o, [5, 9]),
+        "ConstantLR": lambda o: ct.ConstantLR(o, factor=0.5, total_iters=4),
+        "LinearLR": lambda o: ct.LinearLR(o, start_factor=0.1, total_iters=9),
+        "ExponentialLR": lambda o: ct.ExponentialLR(o, gamma=0.9),
+        "PolynomialLR": lambda o: ct.PolynomialLR(o, total_iters=20, power=2.0),
+        "CosineAnnealingLR": lambda o: ct.CosineAnnealingLR(o, T_max=20),
+        "CosineAnnealingWarmRestarts": lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=6),
+        "CyclicLR": lambda o: ct.CyclicLR(o, 0.001, 0.01, step_size_up=5),
+        "OneCycleLR": lambda o: ct.OneCycleLR(o, max_lr=0.01, total_steps=40),
+        "LambdaLR": lambda o: ct.LambdaLR(o, lambda t: 1.0 / (t + 1)),
+        "MultiplicativeLR": lambda o: ct.MultiplicativeLR(o, lambda t: 0.9),
+        "ReduceLROnPlateau": lambda o: ct.ReduceLROnPlateau(o, patience=0),
+        "SequentialLR": lambda o: ct.SequentialLR(
+            o, [ct.ConstantLR(o, 0.1, 3), ct.ExponentialLR(o, 0.9)], milestones=[3]
+        ),
+        "ChainedScheduler": lambda o: ct.ChainedScheduler(
+            [ct.ConstantLR(o, 0.1, 3), ct.ExponentialLR(o, 0.9)]
+        ),
+    }
+    kwargs = {
+        "cosine_with_min_lr": {"min_lr_rate": 0.1},
+        "cosine_warmup_with_min_lr": {"min_lr_rate": 0.1},
+        "warmup_stable_decay": {"num_decay_steps": 20},
+    }
+    for name in ht.NAMES:
+        out[f"hf:{name}"] = hf(name, **kwargs.get(name, {}))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_drop_ins()))
+def test_every_drop_in_updates_tensor_hyper_parameters_in_place(name: str) -> None:
+    make = _drop_ins()[name]
+    opt = _tensor_adam()
+    group = opt.param_groups[0]
+    held = [group["lr"], *group["betas"], group["weight_decay"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR / ChainedScheduler construction notes
+        sched = make(opt)
+    seen = set()
+    for t in range(30):
+        opt.step()
+        if "Plateau" in name or "plateau" in name:
+            sched.step(1.0 + t)  # a worse metric every time: the lr is reduced
+        else:
+            sched.step()
+        group = opt.param_groups[0]
+        now = [group["lr"], *group["betas"], group["weight_decay"]]
+        assert all(a is b for a, b in zip(now, held, strict=True)), "a tensor was replaced"
+        assert float(group["lr"]) == pytest.approx(sched.get_last_lr()[0], rel=1e-6)
+        seen.add(float(group["lr"]))
+    assert len(seen) > 1 or name == "hf:constant", "the schedule never changed the lr"
+
+
+def test_as_tensors_makes_driven_entries_tensors_on_the_params_device() -> None:
+    opt = _adamw(weight_decay=0.01)
+    spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=20)}
+    sched = Scheduler(opt, spec, as_tensors=True)
+    group = opt.param_groups[0]
+    lr, betas = group["lr"], group["betas"]
+    assert isinstance(lr, torch.Tensor) and lr.ndim == 0
+    assert all(isinstance(b, torch.Tensor) and b.ndim == 0 for b in betas)
+    assert lr.device == group["params"][0].device
+    assert isinstance(group["weight_decay"], float)  # not driven: left as it was
+    assert float(betas[1]) == pytest.approx(0.999)
+    for t in range(1, 25):
+        opt.step()
+        sched.step()
+        assert group["lr"] is lr and group["betas"][0] is betas[0]
+        assert float(lr) == pytest.approx(WARM_COS(t), rel=1e-6)
+        assert float(betas[0]) == pytest.approx(spec["momentum"](t), rel=1e-6)
+    with pytest.raises(ValueError, match="as_tensors"):
+        Scheduler(_sgd(), WARM_COS, as_tensors=1)  # type: ignore[arg-type]
+
+
+def test_plateau_reduction_fills_the_tensor_lr_in_place() -> None:
+    opt = torch.optim.Adam(_params(), lr=torch.tensor(0.1))
+    lr = opt.param_groups[0]["lr"]
+    sched = Scheduler(opt, lrkit.constant(0.1), plateau=Plateau(factor=0.5, patience=0))
+    sched.report(1.0)
+    assert sched.report(2.0) is True
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05)
+
+
+# -- checkpoint state is validated before anything changes (issue 11) -------------------------
+def _same_state(sched: Scheduler, opt: torch.optim.Optimizer, before: Any) -> None:
+    assert (sched.state_dict(), _snapshot(opt)) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("last_epoch", "7"),
+        ("last_epoch", 7.9),
+        ("last_epoch", True),
+        ("last_epoch", 10**30),
+        ("last_epoch", -3),
+        ("_step_count", None),
+        ("schedules", "abc"),
+        ("schedules", [{}]),
+        ("schedules", [{"lr": 3}]),
+        ("total_steps", 0),
+        ("plateau", "yes"),
+        ("base_lrs", ["x"]),
+        ("retargets", [[5, 3, 9]]),
+    ],
+)
+def test_bad_state_is_one_value_error_and_changes_nothing(key: str, value: Any) -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    _run(opt, sched, 4)
+    state = sched.state_dict()
+    before = (sched.state_dict(), _snapshot(opt))
+    bad = {**state, key: value}
+    for strict in (True, False):
+        with pytest.raises(ValueError, match=key) as info:
+            sched.load_state_dict(bad, strict=strict)
+        assert repr(value)[:20] in str(info.value) and "expected" in str(info.value)
+        _same_state(sched, opt, before)
+
+
+def test_missing_keys_are_named() -> None:
+    sched = Scheduler(_sgd(), WARM_COS)
+    state = sched.state_dict()
+    for key in ("last_epoch", "_step_count", "schedules", "plateau"):
+        with pytest.raises(ValueError, match=key):
+            sched.load_state_dict({k: v for k, v in state.items() if k != key})
+
+
+def test_not_strict_with_a_new_schedule_and_a_bad_step_leaves_the_scheduler_as_it_was() -> None:
+    saved = Scheduler(_sgd(), lrkit.constant(0.3)).state_dict()
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS, plateau=Plateau(patience=0))
+    _run(opt, sched, 3)
+    before = (sched.state_dict(), _snapshot(opt))
+    with pytest.raises(ValueError, match="last_epoch"):
+        sched.load_state_dict({**saved, "last_epoch": -3}, strict=False)
+    _same_state(sched, opt, before)
+    with pytest.raises(ValueError, match="plateau"):
+        sched.load_state_dict({**saved, "plateau": {"config": 1}}, strict=False)
+    _same_state(sched, opt, before)
+    with pytest.raises(ValueError, match="schedules"):
+        sched.load_state_dict({**saved, "schedules": [{"lr": "cosine(start=0.1"}]}, strict=False)
+    _same_state(sched, opt, before)
+    sched.load_state_dict(saved, strict=False)  # a good state still loads
+    assert sched.schedules[0]["lr"] == lrkit.constant(0.3) and sched.plateau is None
+
+
+# -- total_steps="auto", bind_total_steps, retarget (issue 13 §2, §4) -----------------------
+SHARES = "warmup('5%') >> cosine(start=0.1, steps='95%')"
+
+
+def _auto(total: int | str = "auto", **kw: Any) -> tuple[torch.optim.Optimizer, Scheduler]:
+    opt = _sgd()
+    sched = Scheduler(opt, SHARES, total_steps=total, **kw)  # type: ignore[arg-type]
+    opt.step()
+    return opt, sched
+
+
+def test_auto_builds_unbound_and_step_before_binding_is_a_clear_error() -> None:
+    opt, sched = _auto()
+    assert sched.total_steps is None and not sched.schedules[0]["lr"].is_bound
+    assert opt.param_groups[0]["lr"] == 1.0  # nothing written yet
+    with pytest.raises(ValueError, match="bind_total_steps"):
+        sched.step()
+    sched.bind_total_steps(200)
+    assert sched.total_steps == 200 and sched.last_epoch == 0
+    expected = lrkit.parse(SHARES).bind(200)
+    assert sched.schedule == expected and sched.schedules == [{"lr": expected}]
+    assert [r[0][0] for r in _run(opt, sched, 5)] == [expected(t) for t in range(5)]
+    sched.bind_total_steps(200)  # the same binding again: nothing happens
+    with pytest.raises(ValueError, match="retarget"):
+        sched.bind_total_steps(300)
+    with pytest.raises(ValueError, match="auto"):
+        Scheduler(_sgd(), WARM_COS).bind_total_steps(10)
+
+
+def test_state_dict_restores_the_binding_bit_for_bit() -> None:
+    opt, sched = _auto()
+    sched.bind_total_steps(300)
+    _run(opt, sched, 40)
+    state = sched.state_dict()
+    expected = _run(opt, sched, 300)
+    opt2, resumed = _auto()  # the resumed job builds it unbound again
+    resumed.load_state_dict(state)
+    assert resumed.total_steps == 300
+    assert _run(opt2, resumed, 300) == expected
+
+
+def test_retarget_stretches_the_rest_and_resumes_exactly_from_the_original_code() -> None:
+    opt, sched = _auto(total=1000)
+    lrs = [r[0][0] for r in _run(opt, sched, 300)]
+    original = lrkit.parse(SHARES).bind(1000)
+    assert lrs == [original(t) for t in range(300)]
+    sched.retarget(2000)
+    assert sched.total_steps == 2000 and opt.param_groups[0]["lr"] == original(300)
+    stretched = original.retarget(at=300, end=1000, new_end=2000)
+    assert sched.schedule == stretched
+    _run(opt, sched, 500)
+    state = torch.load(_saved(sched.state_dict()), weights_only=True)
+    expected = _run(opt, sched, 1400)
+    assert expected[-1][0][0] == original(1000)  # the old end value, reached at the new end
+    for total in (1000, "auto"):  # the job's own code, unchanged, then the checkpoint
+        opt2, resumed = _auto(total=total)
+        resumed.load_state_dict(state)
+        assert resumed.total_steps == 2000 and resumed.last_epoch == 800
+        assert _run(opt2, resumed, 1400) == expected
+    with pytest.raises(ValueError, match="total_steps"):
+        sched.retarget(sched.last_epoch)
+    with pytest.raises(ValueError, match="total_steps"):
+        Scheduler(_sgd(), WARM_COS).retarget(100)
+
+
+def _saved(state: dict[str, Any]) -> io.BytesIO:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return buf
+
+
+def test_a_different_original_budget_is_refused_in_strict_mode() -> None:
+    opt, sched = _auto(total=1000)
+    _run(opt, sched, 10)
+    sched.retarget(1500)
+    with pytest.raises(ValueError, match="differs"):
+        _auto(total=900)[1].load_state_dict(sched.state_dict())
+
+
+# -- guard rails (issue 13 §5) ---------------------------------------------------------------
+def test_fixed_length_differing_from_total_steps_warns() -> None:
+    with pytest.warns(UserWarning, match="lasts 100 steps but total_steps=200"):
+        Scheduler(_sgd(), lrkit.cosine(start=1e-3, steps=100), total_steps=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Scheduler(_sgd(), SHARES, total_steps=200)
+        Scheduler(_sgd(), lrkit.cosine(start=1e-3, steps=200), total_steps=200)
+
+
+@pytest.mark.parametrize("make", [_sgd, _adamw])
+def test_momentum_schedule_outside_zero_one_is_refused(make: Any) -> None:
+    with pytest.raises(ValueError, match=r"momentum.*\[0, 1\]"):
+        Scheduler(make(), {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 1.2, steps=10)})
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        Scheduler(make(), lrkit.constant(1.5), key="momentum")
+
+
+def test_groups_added_later_get_the_shared_spec_or_a_clear_error() -> None:
+    opt = _sgd()
+    sched = Scheduler(opt, WARM_COS)
+    opt.add_param_group({"params": _params()})
+    opt.step()
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == [WARM_COS(1)] * 2
+    assert len(sched.schedules) == 2 and len(sched.get_last_lr()) == 2
+    opt2 = _sgd(groups=2)
+    per_group = Scheduler(opt2, [WARM_COS, LINEAR])
+    opt2.add_param_group({"params": _params()})
+    opt2.step()
+    with pytest.raises(ValueError, match=r"groups \[2\] were added later"):
+        per_group.step()
+
+
+def test_schedule_and_schedules_name_the_same_schedules() -> None:
+    sched = Scheduler(_sgd(groups=2), WARM_COS)
+    assert sched.schedule == WARM_COS and sched.schedules == [{"lr": WARM_COS}] * 2
+    spec = {"lr": WARM_COS, "momentum": lrkit.constant(0.9)}
+    assert Scheduler(_sgd(), spec).schedule == spec
+    per_group = Scheduler(_sgd(groups=2), [WARM_COS, LINEAR])
+    assert per_group.schedule == WARM_COS and per_group.schedules[1] == {"lr": LINEAR}

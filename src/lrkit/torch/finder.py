@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,17 +50,54 @@ def _generators(loader: Any) -> list[torch.Generator]:
     return found
 
 
-@contextmanager
-def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader: Any) -> Any:
-    """Snapshot everything the range test changes and put it back, whatever happens."""
-    tensors = [t for _, t in model.named_parameters()] + [
-        b for _, b in model.named_buffers() if b is not None
-    ]
-    saved_values = [t.detach().clone() for t in tensors]
-    params = list(model.parameters())
-    saved_grads = [None if p.grad is None else p.grad.detach().clone() for p in params]
-    modes = [(m, m.training) for m in model.modules()]
-    saved_opt = copy.deepcopy(optimizer.state_dict())
+class _Tensors:
+    """Tensor objects and their values, put back in place: the same objects, the old bits."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def keep(self, value: Any) -> Any:
+        """Remember every tensor in ``value`` (a tensor, tuple, list or dict) and return it."""
+        if isinstance(value, torch.Tensor):
+            self._saved.append((value, value.detach().clone()))
+        elif isinstance(value, tuple | list):
+            for item in value:
+                self.keep(item)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                self.keep(item)
+        return value
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for tensor, value in self._saved:
+                tensor.copy_(value)
+
+
+def _module_slots(model: torch.nn.Module) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every module's ``_parameters`` and ``_buffers`` dicts with a copy of their entries."""
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for m in model.modules():
+        params: dict[str, Any] = m._parameters
+        buffers: dict[str, Any] = m._buffers
+        out += [(params, dict(params)), (buffers, dict(buffers))]
+    return out
+
+
+def _all_params(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The model's parameters and those the optimizer holds besides (a temperature, ...)."""
+    out: list[torch.Tensor] = list(model.parameters())
+    seen = {id(p) for p in out}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def _rng_states(loader: Any) -> Callable[[], None]:
+    """Snapshot the Python, NumPy, torch (CUDA) and loader RNGs; return their restorer."""
     py_state = random.getstate()
     np_state = np.random.get_state()
     torch_state = torch.get_rng_state()
@@ -72,17 +108,8 @@ def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader:
     )
     gens = _generators(loader)
     gen_states = [g.get_state() for g in gens]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for t, v in zip(tensors, saved_values, strict=True):
-                t.copy_(v)
-        for p, g in zip(params, saved_grads, strict=True):
-            p.grad = g
-        for m, training in modes:
-            m.training = training
-        optimizer.load_state_dict(saved_opt)
+
+    def restore() -> None:
         random.setstate(py_state)
         np.random.set_state(np_state)
         torch.set_rng_state(torch_state)
@@ -90,6 +117,53 @@ def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader:
             torch.cuda.set_rng_state_all(cuda_states)
         for gen, state in zip(gens, gen_states, strict=True):
             gen.set_state(state)
+
+    return restore
+
+
+@contextmanager
+def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader: Any) -> Any:
+    """Snapshot everything the range test changes and put it back, whatever happens.
+
+    Tensors are restored in place (``copy_`` into the same objects), so a tensor captured
+    before (an lr tensor, a CUDA graph's input) holds its old value afterwards.
+    """
+    tensors = _Tensors()
+    params = _all_params(model, optimizer)
+    in_model = {id(p) for p in model.parameters()}
+    tensors.keep([p for p in params if id(p) not in in_model])  # the model's come with slots
+    slots = _module_slots(model)
+    for _, entries in slots:
+        tensors.keep(entries)
+    grads = [(p, tensors.keep(p.grad)) for p in params]
+    groups = [(g, dict(g)) for g in optimizer.param_groups]
+    for _, entries in groups:
+        tensors.keep({k: v for k, v in entries.items() if k != "params"})
+    state = {p: (st, dict(st)) for p, st in optimizer.state.items()}
+    for _, (_, entries) in state.items():
+        tensors.keep(entries)
+    modes = [(m, m.training) for m in model.modules()]
+    restore_rngs = _rng_states(loader)
+    try:
+        yield
+    finally:
+        for live, entries in slots:
+            live.clear()
+            live.update(entries)
+        for p, grad in grads:
+            p.grad = grad
+        for group, entries in groups:
+            group.clear()
+            group.update(entries)
+        optimizer.state.clear()
+        for p, (st, entries) in state.items():
+            st.clear()
+            st.update(entries)
+            optimizer.state[p] = st
+        tensors.restore()
+        for m, training in modes:
+            m.training = training
+        restore_rngs()
 
 
 def _cycle(loader: Iterable[Any]) -> Iterator[Any]:
@@ -108,6 +182,62 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
             group["lr"].fill_(lr)
         else:
             group["lr"] = lr
+
+
+def _check_arguments(
+    model: object, optimizer: object, loss_fn: object, step_fn: object, accumulation_steps: object
+) -> None:
+    func = "find_lr"
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{func}: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"{func}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if (loss_fn is None) == (step_fn is None):
+        raise ValueError(f"{func}: give exactly one of loss_fn= or step_fn=")
+    if not (isinstance(accumulation_steps, int) and not isinstance(accumulation_steps, bool)):
+        raise TypeError(f"{func}: accumulation_steps must be an int, got {accumulation_steps!r}")
+    if accumulation_steps < 1:
+        raise ValueError(f"{func}: accumulation_steps must be >= 1, got {accumulation_steps!r}")
+    if step_fn is not None and accumulation_steps != 1:
+        raise ValueError(
+            f"{func}: accumulation_steps={accumulation_steps} needs loss_fn=; a step_fn does its "
+            "own accumulation"
+        )
+    in_model = {id(p) for p in model.parameters()}
+    held = [p for g in optimizer.param_groups for p in g["params"]]
+    if not any(id(p) in in_model for p in held):
+        raise ValueError(
+            f"{func}: the optimizer holds none of the model's parameters (it holds {len(held)} "
+            f"tensors, the model has {len(in_model)}); the sweep would train nothing and the "
+            "loss curve would be flat. Pass the optimizer built on model.parameters()"
+        )
+
+
+def _default_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    batches: Iterator[Any],
+    accumulation_steps: int,
+    dev: torch.device,
+) -> Callable[[Any], torch.Tensor]:
+    """One sweep step: ``accumulation_steps`` batches back-propagated, then ``optimizer.step()``."""
+
+    def step(batch: Any) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        total: torch.Tensor | None = None
+        for k in range(accumulation_steps):
+            inputs, targets = _split(_to_device(batch if k == 0 else next(batches), dev))
+            loss = loss_fn(model(inputs), targets) / accumulation_steps
+            loss.backward()  # type: ignore[no-untyped-call]
+            total = loss.detach() if total is None else total + loss.detach()
+        optimizer.step()
+        assert total is not None
+        return total
+
+    return step
 
 
 def find_lr(
@@ -142,9 +272,12 @@ def find_lr(
     must call ``find_lr``). A NaN/inf loss ends the test (see ``RangeTest``).
 
     Afterwards the model's parameters, buffers (BatchNorm statistics included), gradients and
-    train/eval modes, the optimizer's state and param-group hyper-parameters, and the Python,
-    NumPy, torch (and CUDA) RNG states plus the loader's own generator are exactly as before —
-    also when the test stops early or the step raises.
+    train/eval modes, the optimizer's state and param-group hyper-parameters (also for tensors
+    the optimizer holds outside the model), and the Python, NumPy, torch (and CUDA) RNG states
+    plus the loader's own generator are exactly as before — also when the test stops early or
+    the step raises. Tensors are restored in place: every tensor object held before (an lr
+    tensor, Adam's moments, a gradient) is the same object afterwards, with its old bits.
+    An optimizer that holds none of the model's parameters is refused (ValueError).
 
     >>> model = torch.nn.Linear(3, 1)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -154,52 +287,22 @@ def find_lr(
     >>> len(r) > 0, opt.param_groups[0]["lr"]
     (True, 0.1)
     """
-    func = "find_lr"
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{func}: model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"{func}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    if (loss_fn is None) == (step_fn is None):
-        raise ValueError(f"{func}: give exactly one of loss_fn= or step_fn=")
-    if not (isinstance(accumulation_steps, int) and not isinstance(accumulation_steps, bool)):
-        raise TypeError(f"{func}: accumulation_steps must be an int, got {accumulation_steps!r}")
-    if accumulation_steps < 1:
-        raise ValueError(f"{func}: accumulation_steps must be >= 1, got {accumulation_steps!r}")
-    if step_fn is not None and accumulation_steps != 1:
-        raise ValueError(
-            f"{func}: accumulation_steps={accumulation_steps} needs loss_fn=; a step_fn does its "
-            "own accumulation"
-        )
+    _check_arguments(model, optimizer, loss_fn, step_fn, accumulation_steps)
     test = RangeTest(start, end, num_steps, mode, smooth, diverge, cycle)
     if device is None:
         first = next(model.parameters(), None)
         dev = first.device if first is not None else torch.device("cpu")
     else:
         dev = torch.device(device)
-
     with _preserved(model, optimizer, train_loader):
         batches = _cycle(train_loader)
         model.train()
-
-        def default_step(batch: Any) -> torch.Tensor:
+        if step_fn is None:
             assert loss_fn is not None
-            optimizer.zero_grad(set_to_none=True)
-            total: torch.Tensor | None = None
-            for k in range(accumulation_steps):
-                inputs, targets = _split(_to_device(batch if k == 0 else next(batches), dev))
-                loss = loss_fn(model(inputs), targets) / accumulation_steps
-                loss.backward()  # type: ignore[no-untyped-call]
-                total = loss.detach() if total is None else total + loss.detach()
-            optimizer.step()
-            assert total is not None
-            return total
-
-        step = default_step if step_fn is None else step_fn
+            step_fn = _default_step(model, optimizer, loss_fn, batches, accumulation_steps, dev)
         for lr in test:
             _set_lr(optimizer, lr)
-            loss = step(next(batches))
+            loss = step_fn(next(batches))
             test.record(mean_across_ranks(loss))
         optimizer.zero_grad(set_to_none=True)
     return test.result()
