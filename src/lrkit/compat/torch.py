@@ -863,11 +863,37 @@ def _tabulate(s: Schedule, n: int) -> Schedule:
     return PiecewiseConstant(tuple(range(1, n)), tuple(values))
 
 
-class ReduceLROnPlateau(CompatScheduler):
+class _TorchReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    """PyTorch's class in the drop-in's bases, for ``isinstance`` only.
+
+    Its constructor (which would bypass ``LRScheduler.__init__``) is replaced by
+    ``LRScheduler.__init__``; every method the drop-in uses comes from :class:`Scheduler`, which
+    precedes this class in the method resolution order.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        torch.optim.lr_scheduler.LRScheduler.__init__(self, optimizer)
+
+
+class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: ignore[misc]
     """PyTorch's ``ReduceLROnPlateau``: each group's lr held, reduced by an :class:`lrkit.Plateau`.
 
     ``step(metrics)`` works as PyTorch's: one evaluation per call, the reduction takes effect at
     once. The schedule is ``constant(lr)`` per group; the plateau state is part of ``state_dict()``.
+
+    It is an instance of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (a subclass whose
+    behaviour and state are lrkit's), so Hugging Face's Trainer and Lightning pass it the metric.
+    PyTorch's attributes (``mode``, ``factor``, ``patience``, ``best``, ``num_bad_epochs``,
+    ``cooldown_counter``, ``min_lrs``, ...) read the :class:`lrkit.Plateau` controller.
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> s = ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    >>> isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    True
+    >>> for metric in (1.0, 2.0):
+    ...     s.step(metric)
+    >>> s.get_last_lr(), s.num_bad_epochs, s.best
+    ([0.05], 0, 1.0)
     """
 
     kind: Kind = "plateau"
@@ -919,6 +945,94 @@ class ReduceLROnPlateau(CompatScheduler):
             warnings.simplefilter("ignore")
             super().step(epoch)
         self.report(metrics, sync=False)
+
+    # -- PyTorch's attributes, read from the plateau controller ---------------------------------
+    def _controller(self) -> Plateau:
+        p = self.plateau
+        if p is None:  # pragma: no cover - the constructor always sets one
+            raise ValueError("ReduceLROnPlateau: no plateau controller")
+        return p
+
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``."""
+        return self._controller().mode
+
+    @property
+    def factor(self) -> float:  # type: ignore[override]
+        """The factor of each reduction."""
+        return self._controller().factor
+
+    @property
+    def patience(self) -> int | None:  # type: ignore[override]
+        """Evaluations without improvement tolerated before a reduction."""
+        return self._controller().patience
+
+    @property
+    def threshold(self) -> float:
+        """The significance threshold of an improvement."""
+        return self._controller().threshold
+
+    @property
+    def threshold_mode(self) -> str:
+        """``"rel"`` or ``"abs"``."""
+        return self._controller().threshold_mode
+
+    @property
+    def cooldown(self) -> int:  # type: ignore[override]
+        """Evaluations ignored after a reduction."""
+        return self._controller().cooldown
+
+    @property
+    def eps(self) -> float:  # type: ignore[override]
+        """A reduction smaller than this is skipped."""
+        return self._controller().eps
+
+    @property
+    def min_lrs(self) -> list[float]:  # type: ignore[override]
+        """The lower bound of every param group's lr."""
+        p = self._controller()
+        return [p.min_lr_for(gi) for gi in range(len(self.optimizer.param_groups))]
+
+    @property
+    def best(self) -> float:  # type: ignore[override]
+        """The best metric so far."""
+        return self._controller().best
+
+    @property
+    def num_bad_epochs(self) -> int:  # type: ignore[override]
+        """Evaluations without improvement since the last improvement (or reduction)."""
+        return self._controller().num_bad_epochs
+
+    @property
+    def cooldown_counter(self) -> int:  # type: ignore[override]
+        """Evaluations still ignored after the last reduction."""
+        return self._controller().cooldown_counter
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether evaluations are being ignored after a reduction."""
+        return self._controller().in_cooldown
+
+    @property
+    def mode_worse(self) -> float:  # type: ignore[override]
+        """The worst possible metric for ``mode`` (``inf`` for ``"min"``)."""
+        return math.inf if self.mode == "min" else -math.inf
+
+    def _is_better(self, a: float, best: float) -> bool:
+        return self._controller().is_better(a, best)
+
+    def _reset(self) -> None:
+        """Forget the best metric and the counters (reductions so far are kept), as PyTorch."""
+        p = self._controller()
+        p.best = self.mode_worse
+        p.num_bad_epochs = 0
+        p.cooldown_counter = 0
+
+    def _reduce_lr(self, epoch: Any = None) -> None:
+        """One reduction now, as PyTorch's (used by code that calls it directly)."""
+        self._controller().reductions += 1
+        self._goto(self.last_epoch, self._step_count)
 
 
 class SequentialLR(CompatScheduler):
