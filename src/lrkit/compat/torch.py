@@ -468,6 +468,56 @@ class CompatScheduler(Scheduler):
             _contains(s, (PythonFunction,)) for spec in self.schedules for s in spec.values()
         )
 
+    # -- migration from PyTorch's own checkpoints ----------------------------------------------
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
+        """Restore :meth:`state_dict` output, or the ``state_dict()`` of the PyTorch scheduler
+        this drop-in replaces (torch 2.x, also after ``torch.load(weights_only=True)``).
+
+        A PyTorch state gives the step (``last_epoch``; a ``ChainedScheduler``'s children's); the
+        schedule is this drop-in's, so build it with the arguments of the saved scheduler. The
+        lr PyTorch last wrote (``_last_lr``) is checked against this drop-in's value at that step
+        (relative 1e-6: PyTorch's recursive forms drift by ~1e-10); a mismatch (other arguments)
+        is a ``ValueError``, or ignored with ``strict=False``. The next ``step()`` continues with
+        the values PyTorch would have produced.
+        """
+        if _is_torch_state(state_dict):
+            self._load_torch_state(state_dict, strict)
+            return
+        super().load_state_dict(state_dict, strict)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        func = f"{type(self).__name__}.load_state_dict"
+        if "last_epoch" in state:
+            t = state["last_epoch"]
+        else:  # ChainedScheduler: its children share the step
+            children = state.get("_schedulers") or [{}]
+            t = children[0].get("last_epoch")
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or int(t) < 0:
+            raise ValueError(
+                f"{func}: the PyTorch state has last_epoch={t!r}; a whole step >= 0 is needed "
+                "(a fractional epoch passed to step(epoch) has no closed form)"
+            )
+        t = int(t)
+        self._goto(t, t + 1)
+        saved = state.get("_last_lr")
+        if strict and isinstance(saved, list | tuple) and len(saved) == len(self._last_lr):
+            for gi, (want, got) in enumerate(zip(saved, self._last_lr, strict=True)):
+                if not math.isclose(_lr(want), got, rel_tol=1e-6, abs_tol=1e-12):
+                    raise ValueError(
+                        f"{func}: the PyTorch {type(self).__name__} state has lr={_lr(want)!r} "
+                        f"for param group {gi} at step {t}, this drop-in gives {got!r}; build it "
+                        "with the arguments of the saved scheduler (or pass strict=False)"
+                    )
+
+
+def _is_torch_state(state: object) -> bool:
+    """Whether ``state`` is a PyTorch ``LRScheduler.state_dict()`` rather than lrkit's."""
+    return (
+        isinstance(state, Mapping)
+        and "format" not in state
+        and ("last_epoch" in state or "_schedulers" in state)
+    )
+
 
 def _same_spec(a: GroupSpec, b: GroupSpec) -> bool:
     return list(a) == list(b) and all(str(a[k]) == str(b[k]) for k in a)
@@ -816,12 +866,30 @@ class LambdaLR(CompatScheduler):
                 UserWarning,
                 stacklevel=2,
             )
+        self._lr_lambdas = fns
         mult: list[Schedule] | None = None
         if cumulative:
             mult = [PythonFunction(1.0, fn, True) for fn in fns]
             if precompute is not None:
                 mult = [_tabulate(m, precompute) for m in mult]
         super().__init__(optimizer, specs, last_epoch=last, multipliers=mult, bases=bases)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        """PyTorch saves no plain function (``None``) but a callable object's ``__dict__``."""
+        saved = state.get("lr_lambdas")
+        if isinstance(saved, list | tuple) and len(saved) == len(self._lr_lambdas):
+            for fn, attrs in zip(self._lr_lambdas, saved, strict=True):
+                if isinstance(attrs, Mapping) and hasattr(fn, "__dict__"):
+                    fn.__dict__.update(attrs)
+            for spec in self._specs:
+                for sched in spec.values():
+                    if isinstance(sched, PythonFunction):
+                        sched._cache.clear()
+            for m in self._multipliers or []:
+                if isinstance(m, PythonFunction):
+                    m._cache.clear()
+            self._invalidate()
+        super()._load_torch_state(state, strict)
 
     def state_dict(self) -> dict[str, Any]:
         """As :meth:`lrkit.torch.Scheduler.state_dict`, plus a note on the Python callables."""
@@ -945,6 +1013,73 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
             warnings.simplefilter("ignore")
             super().step(epoch)
         self.report(metrics, sync=False)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        """PyTorch's plateau state: its controller and counters; the reduced lr it wrote.
+
+        PyTorch keeps no count of reductions, only the current lr (``_last_lr``): the drop-in
+        finds the number of reductions of its own base lr that gives it; where none does (the
+        lr was changed by hand) each group's schedule becomes ``constant(_last_lr)``.
+        """
+        func = "ReduceLROnPlateau.load_state_dict"
+        p = self._controller()
+        mine = {
+            "mode": p.mode,
+            "factor": p.factor,
+            "patience": p.patience,
+            "threshold": p.threshold,
+            "threshold_mode": p.threshold_mode,
+            "cooldown": p.cooldown,
+            "eps": p.eps,
+            "min_lrs": self.min_lrs,
+        }
+        theirs = {k: state.get(k, v) for k, v in mine.items()}
+        theirs["min_lrs"] = [float(v) for v in theirs["min_lrs"]]
+        if theirs != mine:
+            if strict:
+                diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+                raise ValueError(
+                    f"{func}: the saved PyTorch ReduceLROnPlateau differs from this one "
+                    f"(saved, current): {diff}; pass strict=False to use the saved settings"
+                )
+            mins = theirs["min_lrs"]
+            p = Plateau(
+                mode=theirs["mode"],
+                factor=theirs["factor"],
+                patience=theirs["patience"],
+                threshold=theirs["threshold"],
+                threshold_mode=theirs["threshold_mode"],
+                cooldown=theirs["cooldown"],
+                min_lr=mins[0] if len(set(mins)) == 1 else mins,
+                eps=theirs["eps"],
+            )
+            self._plateau = p
+        p.best = float(state.get("best", p.best))
+        p.num_bad_epochs = int(state.get("num_bad_epochs", 0))
+        p.cooldown_counter = int(state.get("cooldown_counter", 0))
+        t = int(state.get("last_epoch", 0))
+        p.evaluations = t
+        groups = self.optimizer.param_groups
+        lrs = [_lr(v) for v in state.get("_last_lr", [g["lr"] for g in groups])]
+        if len(lrs) != len(groups):
+            raise ValueError(
+                f"{func}: the PyTorch state has lrs for {len(lrs)} param groups, the optimizer "
+                f"has {len(groups)}"
+            )
+        bases = [float(spec["lr"](0)) for spec in self._specs]
+        p.reductions = 0
+        while True:
+            now = [p.apply(b, gi) for gi, b in enumerate(bases)]
+            if now == lrs:
+                break
+            p.reductions += 1
+            if [p.apply(b, gi) for gi, b in enumerate(bases)] == now:  # no further change
+                p.reductions = 0
+                self._set_specs(self.optimizer, [{"lr": Constant(v)} for v in lrs])
+                self.base_lrs = list(lrs)
+                break
+        self._invalidate()
+        self._goto(t, t + 1)
 
     # -- PyTorch's attributes, read from the plateau controller ---------------------------------
     def _controller(self) -> Plateau:
