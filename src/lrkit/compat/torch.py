@@ -498,10 +498,13 @@ class CompatScheduler(Scheduler):
                 "(a fractional epoch passed to step(epoch) has no closed form)"
             )
         t = int(t)
-        self._goto(t, t + 1)
+        mine = self.state_dict()  # this drop-in's own state, moved to step t
+        mine["last_epoch"], mine["_step_count"] = t, t + 1
+        Scheduler.load_state_dict(self, mine)
         saved = state.get("_last_lr")
-        if strict and isinstance(saved, list | tuple) and len(saved) == len(self._last_lr):
-            for gi, (want, got) in enumerate(zip(saved, self._last_lr, strict=True)):
+        ours = [_lr(v) for v in self.get_last_lr()]
+        if strict and isinstance(saved, list | tuple) and len(saved) == len(ours):
+            for gi, (want, got) in enumerate(zip(saved, ours, strict=True)):
                 if not math.isclose(_lr(want), got, rel_tol=1e-6, abs_tol=1e-12):
                     raise ValueError(
                         f"{func}: the PyTorch {type(self).__name__} state has lr={_lr(want)!r} "
@@ -881,14 +884,13 @@ class LambdaLR(CompatScheduler):
             for fn, attrs in zip(self._lr_lambdas, saved, strict=True):
                 if isinstance(attrs, Mapping) and hasattr(fn, "__dict__"):
                     fn.__dict__.update(attrs)
-            for spec in self._specs:
+            for spec in self.schedules:
                 for sched in spec.values():
                     if isinstance(sched, PythonFunction):
                         sched._cache.clear()
             for m in self._multipliers or []:
                 if isinstance(m, PythonFunction):
                     m._cache.clear()
-            self._invalidate()
         super()._load_torch_state(state, strict)
 
     def state_dict(self) -> dict[str, Any]:
@@ -1035,25 +1037,23 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
         }
         theirs = {k: state.get(k, v) for k, v in mine.items()}
         theirs["min_lrs"] = [float(v) for v in theirs["min_lrs"]]
-        if theirs != mine:
-            if strict:
-                diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
-                raise ValueError(
-                    f"{func}: the saved PyTorch ReduceLROnPlateau differs from this one "
-                    f"(saved, current): {diff}; pass strict=False to use the saved settings"
-                )
-            mins = theirs["min_lrs"]
-            p = Plateau(
-                mode=theirs["mode"],
-                factor=theirs["factor"],
-                patience=theirs["patience"],
-                threshold=theirs["threshold"],
-                threshold_mode=theirs["threshold_mode"],
-                cooldown=theirs["cooldown"],
-                min_lr=mins[0] if len(set(mins)) == 1 else mins,
-                eps=theirs["eps"],
+        if theirs != mine and strict:
+            diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+            raise ValueError(
+                f"{func}: the saved PyTorch ReduceLROnPlateau differs from this one "
+                f"(saved, current): {diff}; pass strict=False to use the saved settings"
             )
-            self._plateau = p
+        mins = theirs["min_lrs"]
+        p = Plateau(
+            mode=theirs["mode"],
+            factor=theirs["factor"],
+            patience=theirs["patience"],
+            threshold=theirs["threshold"],
+            threshold_mode=theirs["threshold_mode"],
+            cooldown=theirs["cooldown"],
+            min_lr=mins[0] if len(set(mins)) == 1 else mins,
+            eps=theirs["eps"],
+        )
         p.best = float(state.get("best", p.best))
         p.num_bad_epochs = int(state.get("num_bad_epochs", 0))
         p.cooldown_counter = int(state.get("cooldown_counter", 0))
@@ -1066,20 +1066,19 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
                 f"{func}: the PyTorch state has lrs for {len(lrs)} param groups, the optimizer "
                 f"has {len(groups)}"
             )
-        bases = [float(spec["lr"](0)) for spec in self._specs]
-        p.reductions = 0
-        while True:
-            now = [p.apply(b, gi) for gi, b in enumerate(bases)]
-            if now == lrs:
-                break
+        new = self.state_dict()
+        bases = [float(spec["lr"](0)) for spec in self.schedules]
+        while [p.apply(b, gi) for gi, b in enumerate(bases)] != lrs:
+            before = [p.apply(b, gi) for gi, b in enumerate(bases)]
             p.reductions += 1
-            if [p.apply(b, gi) for gi, b in enumerate(bases)] == now:  # no further change
+            if [p.apply(b, gi) for gi, b in enumerate(bases)] == before:  # no reduction fits
                 p.reductions = 0
-                self._set_specs(self.optimizer, [{"lr": Constant(v)} for v in lrs])
-                self.base_lrs = list(lrs)
+                new["schedules"] = [{"lr": str(Constant(v))} for v in lrs]
+                new["base_lrs"] = lrs
                 break
-        self._invalidate()
-        self._goto(t, t + 1)
+        new["plateau"] = p.state_dict()
+        new["last_epoch"], new["_step_count"] = t, t + 1
+        Scheduler.load_state_dict(self, new, strict=False)
 
     # -- PyTorch's attributes, read from the plateau controller ---------------------------------
     def _controller(self) -> Plateau:
@@ -1166,8 +1165,9 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
 
     def _reduce_lr(self, epoch: Any = None) -> None:
         """One reduction now, as PyTorch's (used by code that calls it directly)."""
-        self._controller().reductions += 1
-        self._goto(self.last_epoch, self._step_count)
+        state = self.state_dict()
+        state["plateau"]["reductions"] += 1
+        Scheduler.load_state_dict(self, state)
 
 
 class SequentialLR(CompatScheduler):
