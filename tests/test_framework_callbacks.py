@@ -1,0 +1,262 @@
+"""``lrkit.transformers.LrkitCallback`` and ``lrkit.lightning.LrkitCallback`` in the real Trainers.
+
+Oracle for the plateau reporter: an lrkit Scheduler driving ``constant(lr)`` with an
+``lrkit.Plateau`` and the callback gives, step for step, the LRs of PyTorch's own
+``ReduceLROnPlateau`` run by the same Trainer on the same data. A warm-up/cosine schedule with a
+plateau then resumes from a mid-training checkpoint exactly (the plateau state travels in the
+scheduler's state_dict). ``mode="max"`` on a falling loss makes every evaluation "not better", so
+reductions happen every ``patience + 1`` evaluations within a few steps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.optim import lr_scheduler as L
+
+import lrkit
+from lrkit.torch import Scheduler
+
+PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
+
+
+def _data(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    return x, x.sum(dim=1, keepdim=True)
+
+
+def test_import_lrkit_imports_neither_framework() -> None:
+    code = (
+        "import sys, lrkit, lrkit.compat.transformers; "
+        "print(sorted(m for m in ('transformers', 'lightning') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- Hugging Face Trainer ----------------------------------------------------------------------
+class _Regressor(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
+        out = self.net(x)
+        loss = nn.functional.mse_loss(out, labels) if labels is not None else None
+        return {"loss": loss, "logits": out}
+
+
+HF_STEPS = 20
+
+
+def _hf_run(
+    out: Path, make: Any, resume: str | None = None, lrkit_callback: bool = True, **extra: Any
+) -> tuple[dict[int, float], Any]:
+    transformers = pytest.importorskip("transformers")
+    from lrkit.transformers import LrkitCallback
+
+    x, y = _data()
+    dataset = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
+
+    class Record(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.seen: dict[int, float] = {}
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.seen[state.global_step] = kw["optimizer"].param_groups[0]["lr"]
+
+    torch.manual_seed(0)
+    model = _Regressor()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    sched = make(opt)
+    settings: dict[str, Any] = {
+        "max_steps": HF_STEPS,
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 32,
+        "eval_strategy": "steps",
+        "eval_steps": 2,
+        "metric_for_best_model": "loss",  # only used by HF for a torch ReduceLROnPlateau
+        "save_strategy": "steps",
+        "save_steps": 10,
+    }
+    settings.update(extra)
+    args = transformers.TrainingArguments(
+        output_dir=str(out),
+        logging_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+        dataloader_num_workers=0,
+        **settings,
+    )
+    record = Record()
+    callbacks = [record, LrkitCallback(metric="eval_loss")] if lrkit_callback else [record]
+    trainer = transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=dataset,
+        optimizers=(opt, sched),
+        callbacks=callbacks,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    return record.seen, sched
+
+
+def test_hf_callback_reports_eval_loss_like_pytorchs_reduce_lr_on_plateau(tmp_path: Path) -> None:
+    ours, _ = _hf_run(
+        tmp_path / "lrkit",
+        lambda o: Scheduler(o, "constant(0.05)", plateau=lrkit.Plateau(**PLATEAU)),
+    )
+    ref, _ = _hf_run(
+        tmp_path / "torch", lambda o: L.ReduceLROnPlateau(o, **PLATEAU), lrkit_callback=False
+    )
+    assert sorted(ours) == list(range(HF_STEPS))
+    assert ours == ref
+    assert len(set(ours.values())) >= 4
+
+
+def test_hf_callback_plateau_on_a_cosine_resumes_exactly(tmp_path: Path) -> None:
+    schedule = lrkit.warmup(4) >> lrkit.cosine(start=0.05, end=0.001, steps=HF_STEPS - 4)
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, schedule, plateau=lrkit.Plateau(**PLATEAU))
+
+    full, sched = _hf_run(tmp_path / "full", make)
+    assert sched.plateau is not None and sched.plateau.reductions >= 3
+    assert any(full[t] != schedule(t) for t in full)  # the plateau scaled the cosine
+    resumed, sched2 = _hf_run(
+        tmp_path / "resumed", make, resume=str(tmp_path / "full" / "checkpoint-10")
+    )
+    assert resumed == {t: full[t] for t in range(10, HF_STEPS)}
+    assert sched2.state_dict() == sched.state_dict()
+
+
+# -- Lightning ---------------------------------------------------------------------------------
+def _lightning_run(
+    make: Any,
+    epochs: int,
+    ckpt: Path | None = None,
+    save: Path | None = None,
+    interval: str = "step",
+    monitor: str | None = None,
+    callback: bool = True,
+    accumulate: int = 1,
+) -> tuple[list[float], Any]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        lightning = pytest.importorskip("lightning")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrkit.lightning import LrkitCallback
+
+    made: list[Any] = []
+
+    class Tiny(lightning.LightningModule):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(4, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            return nn.functional.mse_loss(self.net(x), y)
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
+
+        def configure_optimizers(self) -> dict[str, Any]:
+            opt = torch.optim.SGD(self.parameters(), lr=0.05)
+            sched = make(opt)
+            made.append(sched)
+            config: dict[str, Any] = {"scheduler": sched, "interval": interval}
+            if monitor is not None:
+                config["monitor"] = monitor
+            return {"optimizer": opt, "lr_scheduler": config}
+
+    class Record(lightning.Callback):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
+            self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    torch.manual_seed(0)
+    record = Record()
+    callbacks = [record, LrkitCallback(monitor="val_loss")] if callback else [record]
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accumulate_grad_batches=accumulate,
+        callbacks=callbacks,
+    )
+    train = DataLoader(TensorDataset(*_data()), batch_size=8)  # 4 batches per epoch
+    val = DataLoader(TensorDataset(*_data(16)), batch_size=16)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        trainer.fit(Tiny(), train, val, ckpt_path=ckpt, weights_only=True if ckpt else None)
+    if save is not None:
+        trainer.save_checkpoint(save)
+    return record.seen, made[-1]
+
+
+def test_lightning_callback_reports_val_loss_like_pytorchs_reduce_lr_on_plateau() -> None:
+    ours, _ = _lightning_run(
+        lambda o: Scheduler(o, "constant(0.05)", plateau=lrkit.Plateau(**PLATEAU)), 6
+    )
+    ref, _ = _lightning_run(
+        lambda o: L.ReduceLROnPlateau(o, **PLATEAU),
+        6,
+        interval="epoch",
+        monitor="val_loss",
+        callback=False,
+    )
+    assert ours == ref
+    assert len(set(ours)) >= 3
+
+
+@pytest.mark.filterwarnings("ignore:LrkitCallback.*ended at 50%")  # the first half of the run
+def test_lightning_callback_plateau_on_a_cosine_resumes_exactly(tmp_path: Path) -> None:
+    schedule = lrkit.warmup(4) >> lrkit.cosine(start=0.05, end=0.001, steps=20)
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, schedule, plateau=lrkit.Plateau(**PLATEAU))
+
+    full, sched = _lightning_run(make, 6)
+    assert sched.plateau.reductions >= 2
+    ckpt = tmp_path / "mid.ckpt"
+    first, _ = _lightning_run(make, 3, save=ckpt)
+    resumed, sched2 = _lightning_run(make, 6, ckpt=ckpt)
+    assert first + resumed == full
+    assert sched2.state_dict() == sched.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("interval", "steps", "says"),
+    [("epoch", 8, "ended at 25%"), ("step", 2, "held its final value for the last 6")],
+)
+def test_lightning_callback_warns_on_a_step_epoch_unit_mismatch(
+    interval: str, steps: int, says: str
+) -> None:
+    """2 epochs of 4 batches: a schedule of 8 steps stepped per epoch, or a schedule of 2 (the
+    epoch count) stepped per batch."""
+    with pytest.warns(UserWarning, match=says):
+        _lightning_run(
+            lambda o: Scheduler(o, lrkit.cosine(start=0.05, steps=steps)), 2, interval=interval
+        )
