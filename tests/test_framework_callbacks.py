@@ -260,3 +260,43 @@ def test_lightning_callback_warns_on_a_step_epoch_unit_mismatch(
         _lightning_run(
             lambda o: Scheduler(o, lrkit.cosine(start=0.05, steps=steps)), 2, interval=interval
         )
+
+
+def test_both_callbacks_report_the_metric_averaged_over_ranks(monkeypatch: Any) -> None:
+    """The callbacks report through ``Scheduler.report``'s rank average (``mean_across_ranks``,
+    itself proven with 2 gloo ranks in test_torch_distributed.py): here a stand-in says the mean
+    over the ranks is 5.0 whatever this rank saw, and the plateau receives 5.0."""
+    pytest.importorskip("transformers")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        pytest.importorskip("lightning")
+    from types import SimpleNamespace
+
+    import lrkit.torch.scheduler as scheduler_module
+    from lrkit.lightning import LrkitCallback as LightningCallback
+    from lrkit.transformers import LrkitCallback as HFCallback
+
+    local: list[float] = []
+
+    def mean_of_ranks(metric: Any) -> float:
+        local.append(float(metric))
+        return 5.0
+
+    monkeypatch.setattr(scheduler_module, "mean_across_ranks", mean_of_ranks)
+    for which in ("hf", "lightning"):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = Scheduler(opt, "constant(0.1)", plateau=lrkit.Plateau())
+        if which == "hf":
+            HFCallback().on_evaluate(
+                None, None, None, metrics={"eval_loss": 1.5}, lr_scheduler=sched
+            )
+        else:
+            config = SimpleNamespace(scheduler=sched, interval="step", frequency=1)
+            trainer = SimpleNamespace(
+                sanity_checking=False,
+                lr_scheduler_configs=[config],
+                callback_metrics={"val_loss": torch.tensor(1.5)},
+            )
+            LightningCallback().on_validation_end(trainer, None)
+        assert sched.plateau is not None and sched.plateau.best == 5.0
+    assert local == [1.5, 1.5]
