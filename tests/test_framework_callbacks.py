@@ -14,7 +14,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -28,6 +28,11 @@ PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
 # total_steps="auto" comes with the torch helper's Scheduler (branch torch); skipped until merged
 needs_auto = pytest.mark.skipif(
     not hasattr(Scheduler, "bind_total_steps"), reason="Scheduler without total_steps='auto'"
+)
+# Scheduler.retarget (branch torch) needs the Retarget combinator (branch core)
+needs_retarget = pytest.mark.skipif(
+    not (hasattr(Scheduler, "retarget") and hasattr(lrkit.Schedule, "retarget")),
+    reason="Scheduler without retarget",
 )
 
 
@@ -62,7 +67,12 @@ HF_STEPS = 20
 
 
 def _hf_run(
-    out: Path, make: Any, resume: str | None = None, lrkit_callback: bool = True, **extra: Any
+    out: Path,
+    make: Any,
+    resume: str | None = None,
+    lrkit_callback: bool = True,
+    retarget: bool = False,
+    **extra: Any,
 ) -> tuple[dict[int, float], Any]:
     transformers = pytest.importorskip("transformers")
     from lrkit.transformers import LrkitCallback
@@ -103,7 +113,7 @@ def _hf_run(
         **settings,
     )
     record = Record()
-    callbacks = [record, LrkitCallback(metric="eval_loss")] if lrkit_callback else [record]
+    callbacks = [record, LrkitCallback(retarget=retarget)] if lrkit_callback else [record]
     trainer = transformers.Trainer(
         model=model,
         args=args,
@@ -172,6 +182,73 @@ def test_hf_callback_binds_auto_to_optimizer_steps_after_gradient_accumulation(
     assert sched.total_steps == 10 and sched.last_epoch == 10
     bound = lrkit.parse(SHARES).bind(10)
     assert seen == {t: bound(t) for t in range(10)}
+
+
+def _retargeted(total: int, at: int, new_total: int) -> list[float]:
+    """Oracle: a plain-loop Scheduler bound to ``total``, retargeted at step ``at``."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    ref = Scheduler(opt, SHARES, total_steps=total)
+    out = []
+    for t in range(new_total):
+        if t == at:
+            ref.retarget(new_total)
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step()
+    return out
+
+
+@needs_retarget
+def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
+    """A 20-step run is resumed from checkpoint-10 with ``max_steps=30`` and
+    ``LrkitCallback(retarget=True)``: from step 10 the rest of the schedule is stretched onto 30
+    steps (oracle: ``Scheduler.retarget`` in a plain loop), and that run resumed from its own
+    checkpoint-20 continues it exactly."""
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    quiet = {"eval_strategy": "no"}
+    _hf_run(tmp_path / "full", make, **quiet)
+    longer, sched = _hf_run(
+        tmp_path / "longer",
+        make,
+        resume=str(tmp_path / "full" / "checkpoint-10"),
+        retarget=True,
+        max_steps=30,
+        **quiet,
+    )
+    expected = _retargeted(HF_STEPS, 10, 30)
+    assert sched.total_steps == 30
+    assert longer == {t: expected[t] for t in range(10, 30)}
+    again, _ = _hf_run(
+        tmp_path / "again",
+        make,
+        resume=str(tmp_path / "longer" / "checkpoint-20"),
+        retarget=True,
+        max_steps=30,
+        **quiet,
+    )
+    assert again == {t: longer[t] for t in range(20, 30)}
+
+
+def test_a_budget_other_than_the_bound_one_warns_or_retargets() -> None:
+    from lrkit._callbacks import bind_auto
+
+    class Bound:
+        total_steps = 20
+        retargeted: ClassVar[list[int]] = []
+
+        def retarget(self, n: int) -> None:
+            self.retargeted.append(n)
+
+    with pytest.warns(UserWarning, match="bound to total_steps=20 but the trainer will make 30"):
+        assert not bind_auto(Bound(), 30, "LrkitCallback")
+    assert bind_auto(Bound(), 30, "LrkitCallback", retarget=True)
+    assert Bound.retargeted == [30]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not bind_auto(Bound(), 20, "LrkitCallback")  # the same budget: nothing to do
 
 
 # -- Lightning ---------------------------------------------------------------------------------

@@ -46,13 +46,20 @@ class LrkitCallback(lightning.Callback):  # type: ignore[misc]
         check_length: warn at the end of training when a scheduler was stepped for less than
             90 % or more than 110 % of its length (skipped when training was stopped early).
         strict: a missing ``monitor`` metric is an error (else the evaluation is skipped).
+        retarget: when a scheduler is bound to another number of steps than the run will make
+            (resumed with a new ``max_epochs``/``max_steps``), call ``scheduler.retarget(n)`` at
+            train start instead of warning (the rest of the schedule is stretched onto ``n``).
 
     >>> LrkitCallback(monitor="val_acc").monitor
     'val_acc'
     """
 
     def __init__(
-        self, monitor: str = "val_loss", check_length: bool = True, strict: bool = True
+        self,
+        monitor: str = "val_loss",
+        check_length: bool = True,
+        strict: bool = True,
+        retarget: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
@@ -63,22 +70,19 @@ class LrkitCallback(lightning.Callback):  # type: ignore[misc]
         self.monitor = monitor
         self.check_length = bool(check_length)
         self.strict = bool(strict)
+        self.retarget = bool(retarget)
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         """Bind every ``total_steps="auto"`` scheduler to the run's number of its steps."""
         for config in _configs(trainer):
             freq = max(1, int(config.frequency))
             if config.interval == "step":
-                n = int(trainer.estimated_stepping_batches)
+                steps = float(trainer.estimated_stepping_batches)
             else:
                 epochs = trainer.max_epochs
-                if epochs is None or epochs < 0:
-                    raise ValueError(
-                        "LrkitCallback: cannot bind the total_steps='auto' scheduler stepped per "
-                        f"epoch: max_epochs={epochs!r}; set max_epochs or use interval='step'"
-                    )
-                n = int(epochs)
-            bind_auto(config.scheduler, math.ceil(n / freq), "LrkitCallback")
+                steps = float(epochs) if epochs is not None and epochs >= 0 else math.inf
+            n = math.ceil(steps / freq) if math.isfinite(steps) else None
+            bind_auto(config.scheduler, n, "LrkitCallback", self.retarget)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         """Report ``trainer.callback_metrics[monitor]`` to each scheduler's plateau controller."""

@@ -37,17 +37,29 @@ def _unwrap(sched: Any) -> Any:
 class LrkitCallback(transformers.TrainerCallback):  # type: ignore[misc]
     """Bind ``total_steps="auto"`` schedulers at train start; feed the plateau after evaluations.
 
+    A scheduler bound to another number of steps than the Trainer's ``max_steps`` warns at train
+    start (or is retargeted, ``retarget=True``).
+
     Args:
         metric: the key of the evaluation metrics reported to the plateau controller;
             ``"loss"`` means ``"eval_loss"`` (Hugging Face prefixes ``eval_``).
         scheduler: the lrkit scheduler; ``None`` (default) uses the Trainer's ``lr_scheduler``.
+        retarget: when the scheduler is bound to another number of steps than the Trainer will
+            make (a run resumed with a new ``max_steps``), call ``scheduler.retarget(max_steps)``
+            at train start instead of warning: the rest of the schedule is stretched onto the new
+            budget, from the current step on.
 
     >>> cb = LrkitCallback(metric="loss")
     >>> cb.metric
     'eval_loss'
     """
 
-    def __init__(self, metric: str = "eval_loss", scheduler: Scheduler | None = None) -> None:
+    def __init__(
+        self,
+        metric: str = "eval_loss",
+        scheduler: Scheduler | None = None,
+        retarget: bool = False,
+    ) -> None:
         if not isinstance(metric, str) or not metric:
             raise ValueError(
                 f"LrkitCallback: metric={metric!r} is invalid; metric must be the name of an "
@@ -60,6 +72,7 @@ class LrkitCallback(transformers.TrainerCallback):  # type: ignore[misc]
             )
         self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
         self.scheduler = scheduler
+        self.retarget = bool(retarget)
 
     def _scheduler(self, kwargs: dict[str, Any]) -> Scheduler | None:
         sched = (
@@ -78,7 +91,7 @@ class LrkitCallback(transformers.TrainerCallback):  # type: ignore[misc]
                     "optimizers=(optimizer, lrkit.torch.Scheduler(optimizer, ...)) to the Trainer"
                 )
             return
-        bind_auto(sched, int(state.max_steps), "LrkitCallback")
+        bind_auto(sched, int(state.max_steps), "LrkitCallback", self.retarget)
 
     def on_evaluate(
         self,
