@@ -262,6 +262,7 @@ def _lightning_run(
     callback: bool = True,
     accumulate: int = 1,
     stop_after: int | None = None,
+    retarget: bool = False,
 ) -> tuple[list[float], Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*LeafSpec.*")
@@ -310,7 +311,7 @@ def _lightning_run(
 
     torch.manual_seed(0)
     record = Record()
-    callbacks = [record, LrkitCallback(monitor="val_loss")] if callback else [record]
+    callbacks = [record, LrkitCallback(retarget=retarget)] if callback else [record]
     callbacks.append(Stop())
     trainer = lightning.Trainer(
         max_epochs=epochs,
@@ -387,6 +388,22 @@ def test_lightning_callback_binds_auto_to_optimizer_steps_after_accumulation() -
     assert sched.total_steps == 6 and sched.last_epoch == 6
     bound = lrkit.parse(SHARES).bind(6)
     assert seen[::2] == [bound(t) for t in range(6)]
+
+
+@needs_retarget
+def test_lightning_callback_retargets_a_run_resumed_with_more_epochs(tmp_path: Path) -> None:
+    """A 6-epoch run (24 steps) interrupted after epoch 3 resumes with ``max_epochs=9`` and
+    ``LrkitCallback(retarget=True)``: from step 12 the rest of the schedule is stretched onto 36
+    steps, as ``Scheduler.retarget`` does in a plain loop."""
+    ckpt = tmp_path / "mid.ckpt"
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    first, _ = _lightning_run(make, 6, save=ckpt, stop_after=3)
+    longer, sched = _lightning_run(make, 9, ckpt=ckpt, retarget=True)
+    assert sched.total_steps == 36
+    assert first + longer == _retargeted(24, 12, 36)
 
 
 @pytest.mark.parametrize(
