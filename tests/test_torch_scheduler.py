@@ -1,4 +1,4 @@
-"""lrkit.torch.Scheduler: the LRScheduler contract, fast path, state, tensors, plateau."""
+"""lrkit.torch.Scheduler: the LRScheduler contract, block boundaries, state, tensors, plateau."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler, OneCycleLR
 
 import lrkit
-import lrkit.torch.scheduler as scheduler_module
+import lrkit.core
 from lrkit.plateau import Plateau
 from lrkit.torch import Scheduler
 
@@ -182,10 +182,8 @@ def test_step_with_a_step_jumps_and_a_metric_is_refused() -> None:
         sched.step(0.5)  # type: ignore[arg-type]
 
 
-def test_chunk_boundaries_and_fast_path_give_closed_form_values(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(scheduler_module, "CHUNK", 7)
+def test_value_block_boundaries_give_closed_form_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lrkit.core, "_BLOCK", 7)  # the core's cached block of scalar values
     spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=40)}
     for make in (_sgd, _adamw):
         opt = make(groups=3)
@@ -357,17 +355,20 @@ def test_report_without_plateau_is_an_error() -> None:
         Scheduler(_sgd(), WARM_COS).report(0.5)
 
 
-def test_step_overhead_path_is_not_slower_than_torch_smoke() -> None:
-    """Guards the fast path: after the first step, step() is the precomputed closure."""
+def test_step_is_the_class_method_and_counters_are_plain_attributes() -> None:
     opt = _sgd()
     sched = Scheduler(opt, WARM_COS)
-    opt.step()
+    _run(opt, sched, 3)
+    assert "step" not in vars(sched)  # no per-instance closures
+    assert {"last_epoch", "_step_count", "_last_lr"} <= set(vars(sched))
+    for name in ("last_epoch", "_step_count", "_last_lr"):
+        assert not isinstance(getattr(Scheduler, name, None), property)
+    sched.last_epoch = 20  # a write is kept (no setter drops it) and the next step follows it
     sched.step()
-    assert "step" in vars(sched)  # fast closure armed
-    assert sched.step.__doc__ == Scheduler.step.__doc__
+    assert sched.last_epoch == 21 and opt.param_groups[0]["lr"] == WARM_COS(21)
 
 
-def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
+def test_subclass_overriding_step_is_called() -> None:
     calls = []
 
     class Counting(Scheduler):
@@ -379,3 +380,101 @@ def test_subclass_overriding_step_is_not_shadowed_by_the_fast_path() -> None:
     sched = Counting(opt, WARM_COS)
     rows = _run(opt, sched, 12)
     assert len(calls) == 13 and [r[0][0] for r in rows] == [WARM_COS(t) for t in range(12)]
+
+
+# -- tensor hyper-parameters stay tensors, updated in place (issue 12 §2) ---------------------
+def _tensor_adam() -> torch.optim.Adam:
+    t = torch.tensor
+    return torch.optim.Adam(_params(), lr=t(0.01), betas=(t(0.9), t(0.999)), weight_decay=t(0.0))
+
+
+def _drop_ins() -> dict[str, Any]:
+    from lrkit.compat import torch as ct
+    from lrkit.compat import transformers as ht
+
+    def hf(name: str, **kw: Any) -> Any:
+        return lambda o: ht.get_scheduler(name, o, 5, 60, scheduler_specific_kwargs=kw)
+
+    out: dict[str, Any] = {
+        "StepLR": lambda o: ct.StepLR(o, 7, gamma=0.5),
+        "MultiStepLR": lambda o: ct.MultiStepLR(o, [5, 9]),
+        "ConstantLR": lambda o: ct.ConstantLR(o, factor=0.5, total_iters=4),
+        "LinearLR": lambda o: ct.LinearLR(o, start_factor=0.1, total_iters=9),
+        "ExponentialLR": lambda o: ct.ExponentialLR(o, gamma=0.9),
+        "PolynomialLR": lambda o: ct.PolynomialLR(o, total_iters=20, power=2.0),
+        "CosineAnnealingLR": lambda o: ct.CosineAnnealingLR(o, T_max=20),
+        "CosineAnnealingWarmRestarts": lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=6),
+        "CyclicLR": lambda o: ct.CyclicLR(o, 0.001, 0.01, step_size_up=5),
+        "OneCycleLR": lambda o: ct.OneCycleLR(o, max_lr=0.01, total_steps=40),
+        "LambdaLR": lambda o: ct.LambdaLR(o, lambda t: 1.0 / (t + 1)),
+        "MultiplicativeLR": lambda o: ct.MultiplicativeLR(o, lambda t: 0.9),
+        "ReduceLROnPlateau": lambda o: ct.ReduceLROnPlateau(o, patience=0),
+        "SequentialLR": lambda o: ct.SequentialLR(
+            o, [ct.ConstantLR(o, 0.1, 3), ct.ExponentialLR(o, 0.9)], milestones=[3]
+        ),
+        "ChainedScheduler": lambda o: ct.ChainedScheduler(
+            [ct.ConstantLR(o, 0.1, 3), ct.ExponentialLR(o, 0.9)]
+        ),
+    }
+    kwargs = {
+        "cosine_with_min_lr": {"min_lr_rate": 0.1},
+        "cosine_warmup_with_min_lr": {"min_lr_rate": 0.1},
+        "warmup_stable_decay": {"num_decay_steps": 20},
+    }
+    for name in ht.NAMES:
+        out[f"hf:{name}"] = hf(name, **kwargs.get(name, {}))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_drop_ins()))
+def test_every_drop_in_updates_tensor_hyper_parameters_in_place(name: str) -> None:
+    make = _drop_ins()[name]
+    opt = _tensor_adam()
+    group = opt.param_groups[0]
+    held = [group["lr"], *group["betas"], group["weight_decay"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR / ChainedScheduler construction notes
+        sched = make(opt)
+    seen = set()
+    for t in range(30):
+        opt.step()
+        if "Plateau" in name or "plateau" in name:
+            sched.step(1.0 + t)  # a worse metric every time: the lr is reduced
+        else:
+            sched.step()
+        group = opt.param_groups[0]
+        now = [group["lr"], *group["betas"], group["weight_decay"]]
+        assert all(a is b for a, b in zip(now, held, strict=True)), "a tensor was replaced"
+        assert float(group["lr"]) == pytest.approx(sched.get_last_lr()[0], rel=1e-6)
+        seen.add(float(group["lr"]))
+    assert len(seen) > 1 or name == "hf:constant", "the schedule never changed the lr"
+
+
+def test_as_tensors_makes_driven_entries_tensors_on_the_params_device() -> None:
+    opt = _adamw(weight_decay=0.01)
+    spec = {"lr": WARM_COS, "momentum": lrkit.linear(0.95, 0.85, steps=20)}
+    sched = Scheduler(opt, spec, as_tensors=True)
+    group = opt.param_groups[0]
+    lr, betas = group["lr"], group["betas"]
+    assert isinstance(lr, torch.Tensor) and lr.ndim == 0
+    assert all(isinstance(b, torch.Tensor) and b.ndim == 0 for b in betas)
+    assert lr.device == group["params"][0].device
+    assert isinstance(group["weight_decay"], float)  # not driven: left as it was
+    assert float(betas[1]) == pytest.approx(0.999)
+    for t in range(1, 25):
+        opt.step()
+        sched.step()
+        assert group["lr"] is lr and group["betas"][0] is betas[0]
+        assert float(lr) == pytest.approx(WARM_COS(t), rel=1e-6)
+        assert float(betas[0]) == pytest.approx(spec["momentum"](t), rel=1e-6)
+    with pytest.raises(ValueError, match="as_tensors"):
+        Scheduler(_sgd(), WARM_COS, as_tensors=1)  # type: ignore[arg-type]
+
+
+def test_plateau_reduction_fills_the_tensor_lr_in_place() -> None:
+    opt = torch.optim.Adam(_params(), lr=torch.tensor(0.1))
+    lr = opt.param_groups[0]["lr"]
+    sched = Scheduler(opt, lrkit.constant(0.1), plateau=Plateau(factor=0.5, patience=0))
+    sched.report(1.0)
+    assert sched.report(2.0) is True
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05)

@@ -2,111 +2,77 @@
 
 from __future__ import annotations
 
-import itertools
+import functools
 import warnings
-import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Literal
 
-import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 import lrkit
 from lrkit.plateau import Plateau
+from lrkit.torch import _specs, _state
+from lrkit.torch._specs import GroupSpec, ScheduleArg, ScheduleLike, Spec, assign, fail, to_float
 from lrkit.torch.distributed import mean_across_ranks
 
-__all__ = ["CHUNK", "Scheduler"]
+__all__ = ["GroupSpec", "ScheduleArg", "ScheduleLike", "Scheduler"]
 
-#: Steps evaluated at once by the vectorised core; ``step()`` then only writes dict entries.
-CHUNK = 4096
-_FORMAT = "lrkit.torch.Scheduler"
-_VERSION = 1
-_BETAS = "betas"
+_CALL_ORDER_OVERRIDDEN = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before `lr_scheduler.step()`. "
+    "See more details at https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+_CALL_ORDER_WRONG = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
+    "later, you should call them in the opposite order: `optimizer.step()` before "
+    "`lr_scheduler.step()`.  Failure to do this will result in PyTorch skipping the first value "
+    "of the learning rate schedule. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
 
-ScheduleLike: TypeAlias = lrkit.Schedule | str
-GroupSpec: TypeAlias = ScheduleLike | Mapping[str, ScheduleLike]
-ScheduleArg: TypeAlias = GroupSpec | Sequence[GroupSpec]
+
+def _check_total(total_steps: object) -> int | Literal["auto"] | None:
+    if total_steps is None or total_steps == "auto":
+        return total_steps  # type: ignore[return-value]
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise fail("total_steps", total_steps, "an int >= 1, 'auto' or None")
+    if total_steps > _state.MAX_STEP:
+        raise fail("total_steps", total_steps, f"an int <= 2**52 ({_state.MAX_STEP})")
+    return total_steps
 
 
-def _err(param: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"Scheduler: {param}={value!r} is invalid; {param} must be {allowed}")
-
-
-def _as_schedule(obj: object, where: str, total_steps: int | None) -> lrkit.Schedule:
-    if isinstance(obj, str):
-        s = lrkit.parse(obj)
-    elif isinstance(obj, lrkit.Schedule):
-        s = obj
-    else:
+def _check_step(where: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _state.MAX_STEP:
         raise TypeError(
-            f"Scheduler: {where}={obj!r} is invalid; it must be an lrkit.Schedule or lrkit text "
-            "such as 'warmup(100) >> cosine(start=0.1, steps=900)'"
+            f"{where}: {name}={value!r} is invalid; pass an int in [0, 2**52] "
+            "(metrics go to Scheduler.report(metric))"
         )
-    if total_steps is not None:
-        s = s.bind(total_steps)
-    if not s.is_bound:
-        raise ValueError(
-            f"Scheduler: {where}={str(s)!r} has durations given as shares of training ('%'); "
-            "pass total_steps=<number of scheduler steps> to bind them"
-        )
-    return s
+    return value
 
 
-def _as_group_spec(obj: object, key: str, where: str, total_steps: int | None) -> dict[str, Any]:
-    if isinstance(obj, Mapping):
-        if not obj:
-            raise _err(where, dict(obj), "a non-empty dict {key: schedule}")
-        out: dict[str, lrkit.Schedule] = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise _err(f"{where} key", k, "a str naming a param-group entry ('lr', ...)")
-            out[k] = _as_schedule(v, f"{where}[{k!r}]", total_steps)
-        return out
-    return {key: _as_schedule(obj, where, total_steps)}
-
-
-def _normalise(
-    schedule: object, n_groups: int, key: str, total_steps: int | None
-) -> list[dict[str, lrkit.Schedule]]:
-    if isinstance(schedule, Sequence) and not isinstance(schedule, str):
-        if len(schedule) != n_groups:
-            raise ValueError(
-                f"Scheduler: schedule is a list of {len(schedule)} entries but the optimizer has "
-                f"{n_groups} param groups; give one entry per group (or one schedule for all)"
-            )
-        return [
-            _as_group_spec(s, key, f"schedule[{i}]", total_steps) for i, s in enumerate(schedule)
+def _retargeted(specs: list[Spec], retargets: list[tuple[int, int, int]]) -> list[Spec]:
+    """``specs`` with every ``(at, end, new_end)`` time warp of :meth:`Scheduler.retarget`."""
+    for at, end, new_end in retargets:
+        specs = [
+            {k: s.retarget(at=at, end=end, new_end=new_end) for k, s in spec.items()}  # type: ignore[attr-defined]
+            for spec in specs
         ]
-    spec = _as_group_spec(schedule, key, "schedule", total_steps)
-    return [dict(spec) for _ in range(n_groups)]
+    return specs
 
 
-def _target(group: Mapping[str, Any], key: str, gi: int) -> str:
-    """The param-group entry that ``key`` writes: ``momentum`` is ``betas[0]`` for Adam."""
-    if key == "momentum" and _BETAS in group:
-        return _BETAS
-    if key not in group:
-        raise ValueError(
-            f"Scheduler: key {key!r} is not an entry of optimizer.param_groups[{gi}] "
-            f"(entries: {sorted(k for k in group if k != 'params')})"
-        )
-    return key
+def _eager_under_compile(fn: Callable[..., None]) -> Callable[..., None]:
+    """``fn`` as is, but run eagerly (``torch.compiler.disable``) when traced by torch.compile."""
+    eager = torch.compiler.disable(fn)  # type: ignore[no-untyped-call]
 
+    @functools.wraps(fn)
+    def method(*args: Any, **kwargs: Any) -> None:
+        if torch.compiler.is_dynamo_compiling():
+            eager(*args, **kwargs)
+            return
+        fn(*args, **kwargs)
 
-def _disarm_hook(ref: weakref.ReferenceType[Scheduler]) -> Callable[[Any], None]:
-    """An optimizer load_state_dict post hook: its new param-group dicts need a re-arm."""
-
-    def hook(optimizer: Any) -> None:
-        sched = ref()
-        if sched is not None:
-            sched._invalidate()
-
-    return hook
-
-
-def _to_float(v: Any) -> float:
-    return float(v.item()) if isinstance(v, torch.Tensor) else float(v)
+    return method
 
 
 class Scheduler(LRScheduler):
@@ -115,18 +81,31 @@ class Scheduler(LRScheduler):
     ``schedule`` is one schedule (an :class:`lrkit.Schedule` or its text) for entry ``key`` of
     every param group, a dict ``{"lr": s1, "momentum": s2, "weight_decay": s3}``, or a list with
     one such entry per param group. ``"momentum"`` means ``betas[0]`` for Adam-family optimizers.
-    ``total_steps`` binds durations given as shares of training (``"20%"``).
+
+    ``total_steps`` binds durations given as shares of training (``"20%"``); ``"auto"`` leaves
+    them unbound until :meth:`bind_total_steps` (the Hugging Face and Lightning callbacks call it
+    at train start). ``as_tensors=True`` turns the driven float entries (``lr``, ``betas``,
+    ``momentum``, ``weight_decay``) into 0-d tensors on the parameters' device, once, so a
+    compiled optimizer step never sees a changing Python float.
 
     As every PyTorch scheduler: the values of step 0 are written at construction, call
     :meth:`step` after ``optimizer.step()``; ``last_epoch`` is the step whose values are in the
     optimizer. The value at step ``t`` is ``schedule(t)`` (times the reductions of ``plateau``,
     for ``"lr"``, see :class:`lrkit.Plateau`); it never depends on earlier values, so resuming
-    is exact. Values are computed 4096 steps at a time with the vectorised core, so ``step()``
-    only writes the param-group entries. LRs held as tensors (``capturable`` optimizers) are
-    updated in place with ``fill_``.
+    is exact. Entries held as tensors are updated in place with ``fill_`` (no new tensor, no
+    host synchronisation), so compiled steps and CUDA graphs see every change. Under
+    ``torch.compile`` :meth:`step` runs eagerly, as PyTorch's own schedulers do.
 
     ``state_dict()`` holds only primitives (the schedules as text), so it loads with
     ``torch.load(..., weights_only=True)``.
+
+    Args:
+        optimizer: the optimizer whose ``param_groups`` are driven.
+        schedule: one schedule for every group, a ``{key: schedule}`` dict, or one per group.
+        total_steps: binds shares of training; ``"auto"`` binds later; ``None``: none needed.
+        key: the entry a single schedule drives (default ``"lr"``).
+        plateau: a :class:`lrkit.Plateau` scaling ``"lr"``, fed by :meth:`report`.
+        as_tensors: turn the driven float entries into 0-d tensors at construction.
 
     >>> import torch, lrkit
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
@@ -145,317 +124,280 @@ class Scheduler(LRScheduler):
         optimizer: torch.optim.Optimizer,
         schedule: ScheduleArg,
         *,
-        total_steps: int | None = None,
+        total_steps: int | Literal["auto"] | None = None,
         key: str = "lr",
         plateau: Plateau | None = None,
+        as_tensors: bool = False,
+    ) -> None:
+        self._check_arguments(optimizer, key, plateau, as_tensors)
+        total = _check_total(total_steps)
+        groups = optimizer.param_groups
+        raw, self._shared = _specs.normalise(schedule, len(groups), key)
+        if plateau is not None and not any("lr" in spec for spec in raw):
+            raise ValueError(
+                "Scheduler: plateau is given but no schedule drives 'lr'; the plateau controller "
+                "scales the 'lr' schedule"
+            )
+        _specs.check_targets(groups, raw)
+        self._auto = total == "auto"
+        self._raw = raw
+        self._retargets: list[tuple[int, int, int]] = []
+        self._specs: list[Spec] | None = None
+        self._install(None if total == "auto" else self._bound(total))
+        # a drop-in (compat OneCycleLR) may have set ``self.total_steps`` before this call
+        preset = None if self._auto else self.__dict__.get("_total")
+        self._total: int | None = total if isinstance(total, int) else preset
+        self._plateau = plateau
+        if as_tensors:
+            _specs.make_tensors(groups, raw)
+        # LRScheduler.__init__ with last_epoch=-1 never needs 'initial_lr' (PyTorch #160626); it
+        # wraps optimizer.step for the call-order warning and performs step 0 via self.step().
+        super().__init__(optimizer)
+        self._set_base_lrs()
+
+    @staticmethod
+    def _check_arguments(
+        optimizer: object, key: object, plateau: object, as_tensors: object
     ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(
                 f"Scheduler: optimizer={type(optimizer).__name__} is invalid; "
                 "optimizer must be a torch.optim.Optimizer"
             )
-        if total_steps is not None and (
-            isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1
-        ):
-            raise _err("total_steps", total_steps, "an int >= 1 or None")
         if not isinstance(key, str) or not key or key == "params":
-            raise _err("key", key, "the name of a param-group entry such as 'lr' or 'momentum'")
+            raise fail("key", key, "the name of a param-group entry such as 'lr' or 'momentum'")
         if plateau is not None and not isinstance(plateau, Plateau):
             raise TypeError(
                 f"Scheduler: plateau={plateau!r} is invalid; plateau must be an lrkit.Plateau"
             )
-        groups = optimizer.param_groups
-        specs = _normalise(schedule, len(groups), key, total_steps)
-        if plateau is not None and not any("lr" in spec for spec in specs):
-            raise ValueError(
-                "Scheduler: plateau is given but no schedule drives 'lr'; the plateau controller "
-                "scales the 'lr' schedule"
-            )
-        self._schedule_total = total_steps
-        self._plateau = plateau
-        # position: step _t0 + _i (or the fast closure's index); _sc_off = _step_count - step
-        self._t0 = -1
-        self._i = 0
-        self._sc_off = 1
-        self._set_specs(optimizer, specs)
-        # LRScheduler.__init__ with last_epoch=-1 never needs 'initial_lr' (PyTorch #160626); it
-        # wraps optimizer.step for the call-order warning and performs step 0 via self.step().
-        super().__init__(optimizer)
-        optimizer.register_load_state_dict_post_hook(_disarm_hook(weakref.ref(self)))
+        if not isinstance(as_tensors, bool):
+            raise fail("as_tensors", as_tensors, "True or False")
+
+    def _bound(self, total: int | Literal["auto"] | None) -> list[Spec]:
+        """The raw specs bound to ``total`` and checked (values in range, lengths)."""
+        assert total != "auto"
+        specs = _specs.bind(self._raw, total)
+        _specs.check_values(specs, total)
+        return specs
+
+    def _set_base_lrs(self) -> None:
+        groups = self.optimizer.param_groups
+        specs = self._specs
         self.base_lrs = [
-            float(spec["lr"](0)) if "lr" in spec else _to_float(group["initial_lr"])
-            for spec, group in zip(self._specs, optimizer.param_groups, strict=True)
+            float(specs[gi]["lr"](0))
+            if specs is not None and "lr" in specs[gi]
+            else to_float(group.get("initial_lr", group["lr"]))
+            for gi, group in enumerate(groups)
         ]
 
-    # -- set-up ------------------------------------------------------------------------------
-    def _set_specs(
-        self, optimizer: torch.optim.Optimizer, specs: list[dict[str, lrkit.Schedule]]
-    ) -> None:
-        groups = optimizer.param_groups
-        self._targets = [
-            {k: _target(g, k, gi) for k in spec}
-            for gi, (spec, g) in enumerate(zip(specs, groups, strict=True))
-        ]
-        self._specs = specs
-        self._invalidate()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's own ``step`` runs eagerly under ``torch.compile`` too (no recompiles)."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("step")
+        if callable(own):
+            cls.step = _eager_under_compile(own)  # type: ignore[method-assign]
 
-    def _invalidate(self) -> None:
-        """Forget the precomputed chunk (the next step or write recomputes it)."""
-        self._drop_fast()
-        self._t0 += self._i
-        self._i = 0
-        self._n = 0
-        self._plan: list[tuple[int, str, bool, list[float]]] = []
-        self._lr_vals: list[list[float] | None] = [None] * len(self._specs)
-        self._seen = -1
-
-    def _index(self) -> int:
-        """Index of the current step in the chunk (kept by the fast closure while armed)."""
-        fast_pos = self.__dict__.get("_fast_pos")
-        return self._i if fast_pos is None else int(fast_pos())
-
-    def _drop_fast(self) -> None:
-        """Leave the fast path: take its position back and use the class ``step`` again."""
-        d = self.__dict__
-        fast_pos = d.pop("_fast_pos", None)
-        if fast_pos is not None:
-            self._i = fast_pos()
-        d.pop("step", None)
-
+    # -- what is driven ------------------------------------------------------------------------
     @property
     def schedules(self) -> list[dict[str, lrkit.Schedule]]:
-        """The bound schedule of every param group, ``[{key: schedule}, ...]``."""
-        return [dict(spec) for spec in self._specs]
+        """The schedule of every param group, ``[{key: schedule}, ...]`` (unbound while "auto")."""
+        return [dict(spec) for spec in (self._raw if self._specs is None else self._specs)]
+
+    @property
+    def schedule(
+        self,
+    ) -> lrkit.Schedule | Mapping[str, lrkit.Schedule] | Sequence[Mapping[str, lrkit.Schedule]]:
+        """The lr schedule: the one spec shared by every group (its schedule if it drives one
+        key, else the ``{key: schedule}`` dict), or group 0's ``"lr"`` schedule."""
+        specs = self.schedules
+        first = specs[0]
+        if all(_specs.texts([s]) == _specs.texts([first]) for s in specs[1:]):
+            return next(iter(first.values())) if len(first) == 1 else first
+        return first.get("lr", first)
 
     @property
     def plateau(self) -> Plateau | None:
         """The plateau controller scaling ``"lr"``, if any."""
         return self._plateau
 
-    # -- step counters (the fast path keeps the position in a closure) -------------------------
-    @property  # type: ignore[override]
-    def last_epoch(self) -> int:
-        """The step whose values are in the optimizer (0 right after construction)."""
-        return self._t0 + self._index()
+    @property
+    def total_steps(self) -> int | None:
+        """The number of steps the schedules were bound to; ``None`` while ``"auto"`` is unbound.
 
-    @last_epoch.setter
-    def last_epoch(self, value: int) -> None:
-        count = self._step_count
-        self._invalidate()
-        self._t0 = int(value)
-        self._i = 0
-        self._sc_off = count - self._t0
+        A scheduler built without ``total_steps`` has no such attribute (``hasattr`` is False),
+        as accelerate's ``AcceleratedScheduler`` caps steps by it when present.
+        """
+        if self._total is None and not self._auto:
+            raise AttributeError(
+                "Scheduler.total_steps: this scheduler was built without total_steps (its "
+                "schedules have fixed lengths); pass total_steps=<n> or 'auto' to set one"
+            )
+        return self._total
 
-    @property  # type: ignore[override]
-    def _step_count(self) -> int:
-        return self.last_epoch + self._sc_off
+    @total_steps.setter
+    def total_steps(self, value: int) -> None:
+        self._total = _check_step("Scheduler.total_steps", "total_steps", value)
 
-    @_step_count.setter
-    def _step_count(self, value: int) -> None:
-        self._sc_off = int(value) - self.last_epoch
+    def bind_total_steps(self, total_steps: int) -> None:
+        """Bind a ``total_steps="auto"`` scheduler to ``total_steps`` and write step 0's values.
 
-    @property  # type: ignore[override]
-    def _last_lr(self) -> list[float]:
-        i = self._index()
+        Binding again to the same number does nothing; another number is an error (use
+        :meth:`retarget` to change the budget of a bound run).
+        """
+        total = _check_total(total_steps)
+        if total is None or total == "auto":
+            raise fail("total_steps", total_steps, "an int >= 1")
+        if self._total is not None:
+            if total == self._total:
+                return
+            raise ValueError(
+                f"Scheduler.bind_total_steps: total_steps={total} but the scheduler is already "
+                f"bound to {self._total}; use retarget({total}) to change the budget mid-run"
+            )
+        if not self._auto:
+            raise ValueError(
+                "Scheduler.bind_total_steps: this scheduler was built without "
+                "total_steps='auto'; its schedules have fixed lengths"
+            )
+        self._install(self._bound(total))
+        self._total = total
+        self._set_base_lrs()
+        self._write(self.last_epoch)
+
+    def retarget(self, total_steps: int) -> None:
+        """Change the budget at the current step ``k``: the rest of every schedule (steps
+        ``k .. old total``) is stretched or squeezed onto ``k .. total_steps``.
+
+        Each schedule ``s`` becomes ``s.retarget(at=k, end=old_total, new_end=total_steps)``
+        (a combinator of the schedule algebra), so ``state_dict()`` carries it and resuming is
+        exact. Values before ``k`` and the value at ``k`` are unchanged.
+        """
+        total = _check_total(total_steps)
+        if total is None or total == "auto":
+            raise fail("total_steps", total_steps, "an int >= 1")
+        specs, old = self._specs, self._total
+        if specs is None or old is None:
+            raise ValueError(
+                "Scheduler.retarget: the scheduler has no total_steps to change; build it with "
+                "total_steps=<n> (or bind an 'auto' one with bind_total_steps(n)) first"
+            )
+        k = self.last_epoch
+        if total <= k or k >= old:
+            raise fail(
+                "total_steps",
+                total,
+                f"an int > the current step {k} (and the current step must be < the old "
+                f"total_steps={old})",
+            )
+        if total == old:
+            return
+        self._install(_retargeted(specs, [(k, old, total)]))
+        self._retargets.append((k, old, total))
+        self._total = total
+
+    # -- stepping ------------------------------------------------------------------------------
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one step (call after ``optimizer.step()``); ``step(t)`` jumps to step ``t``."""
+        if torch.compiler.is_dynamo_compiling():
+            # traced by torch.compile: run eagerly instead (a graph break, as for PyTorch's own
+            # schedulers), so no guard ever sees the step counter and nothing recompiles
+            _step_eagerly(self, epoch)
+            return
+        if self._step_count == 1:
+            self._warn_call_order()
+        t = self.last_epoch + 1 if epoch is None else _check_step("Scheduler.step", "epoch", epoch)
+        if self._specs is None and self._step_count > 0:
+            raise ValueError(
+                "Scheduler.step: the scheduler was built with total_steps='auto' and is not "
+                "bound yet; call bind_total_steps(n) first (the lrkit Hugging Face and Lightning "
+                "callbacks do it at train start)"
+            )
+        self._step_count += 1
+        self.last_epoch = t
+        self._write(t)
+
+    def _warn_call_order(self) -> None:
+        """PyTorch's call-order check (https://github.com/pytorch/pytorch/issues/20124)."""
+        if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
+            warnings.warn(_CALL_ORDER_OVERRIDDEN, UserWarning, stacklevel=3)
+        elif not getattr(self.optimizer, "_opt_called", False):
+            warnings.warn(_CALL_ORDER_WRONG, UserWarning, stacklevel=3)
+
+    def _extend_to_new_groups(self, specs: list[Spec]) -> None:
+        """Give param groups added with ``add_param_group`` since construction the shared spec."""
         groups = self.optimizer.param_groups
-        return [
-            _to_float(groups[gi]["lr"]) if vals is None else vals[i]
-            for gi, vals in enumerate(self._lr_vals)
+        if not self._shared or len(groups) < len(specs):
+            raise ValueError(
+                f"Scheduler.step: the optimizer has {len(groups)} param groups but the schedule "
+                f"list has {len(specs)} entries (one per group at construction); groups "
+                f"{list(range(len(specs), len(groups)))} were added later. Build the "
+                "Scheduler after add_param_group, or give one schedule shared by every group"
+            )
+        new = [dict(specs[0]) for _ in range(len(groups) - len(specs))]
+        _specs.check_targets(groups[len(specs) :], new)
+        self._raw = self._raw + [dict(self._raw[0]) for _ in new]
+        self._install(specs + new)
+        self.base_lrs = list(self.base_lrs) + [
+            float(s["lr"](0)) if "lr" in s else to_float(g["lr"])
+            for s, g in zip(new, groups[len(specs) :], strict=True)
         ]
 
-    @_last_lr.setter
-    def _last_lr(self, value: list[float]) -> None:
-        pass  # always derived from the precomputed values
+    def _write(self, t: int) -> None:
+        """Write the values of step ``t`` into every param group (tensors in place).
 
-    # -- values ------------------------------------------------------------------------------
+        ``Schedule._value_at`` reads the core's cached block of values (``t`` is a checked int).
+        """
+        groups = self.optimizer.param_groups
+        if self._specs is None:  # 'auto' and not bound: nothing to write yet
+            self._last_lr = [to_float(g["lr"]) for g in groups]
+            return
+        if len(groups) != len(self._specs):
+            self._extend_to_new_groups(self._specs)
+        plateau = self._plateau
+        lrs: list[float | torch.Tensor] = [0.0] * len(groups)
+        for gi, key, s in self._plan:
+            value = s._value_at(t)
+            group = groups[gi]
+            if key == "lr":
+                if plateau is not None:
+                    value = plateau.apply(value, gi)
+                lrs[gi] = value
+            if type(group.get(key)) is float:
+                group[key] = value
+            else:
+                assign(group, key, value)  # tensors, betas
+        for gi in self._lr_not_driven:
+            lrs[gi] = to_float(groups[gi]["lr"])
+        self._last_lr = lrs
+
+    def _install(self, specs: list[Spec] | None) -> None:
+        """Set the bound specs and the flat list of writes that ``_write`` follows."""
+        self._specs = specs
+        rows = specs or []
+        self._plan = [(gi, k, s) for gi, spec in enumerate(rows) for k, s in spec.items()]
+        self._lr_not_driven = [gi for gi, spec in enumerate(rows) if "lr" not in spec]
+
+    # -- values ----------------------------------------------------------------------------
     def values_at(self, step: int) -> list[dict[str, float]]:
         """The values written at ``step`` for every group, ``[{key: value}, ...]``."""
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise _err("step", step, "an int >= 0")
+            raise fail("step", step, "an int >= 0")
+        if self._specs is None:
+            raise ValueError("Scheduler.values_at: call bind_total_steps(n) first")
         out: list[dict[str, float]] = []
         for gi, spec in enumerate(self._specs):
-            row: dict[str, float] = {}
-            for k, s in spec.items():
-                v = float(np.asarray(s(np.arange(step, step + 1)), dtype=np.float64)[0])
-                if k == "lr" and self._plateau is not None:
-                    v = float(self._plateau.apply_array([v], gi)[0])
-                row[k] = v
+            row = {k: float(s(step)) for k, s in spec.items()}
+            if "lr" in row and self._plateau is not None:
+                row["lr"] = self._plateau.apply(row["lr"], gi)
             out.append(row)
         return out
 
-    def _fill(self, start: int) -> None:
-        """Evaluate every schedule on ``start .. start + CHUNK - 1`` with the vectorised core."""
-        self._drop_fast()
-        steps = np.arange(start, start + CHUNK, dtype=np.int64)
-        plan: list[tuple[int, str, bool, list[float]]] = []
-        lr_vals: list[list[float] | None] = [None] * len(self._specs)
-        for gi, spec in enumerate(self._specs):
-            for k, s in spec.items():
-                arr = np.asarray(s(steps), dtype=np.float64)
-                if k == "lr" and self._plateau is not None:
-                    arr = self._plateau.apply_array(arr, gi)
-                vals: list[float] = arr.tolist()
-                target = self._targets[gi][k]
-                plan.append((gi, target, target == _BETAS, vals))
-                if k == "lr":
-                    lr_vals[gi] = vals
-        self._plan = plan
-        self._lr_vals = lr_vals
-        self._t0 = start
-        self._i = 0
-        self._n = CHUNK
-        self._seen = self._plateau.reductions if self._plateau is not None else -1
-
-    def _goto(self, t: int, count: int) -> None:
-        """Write the values of step ``t`` (slow path) and re-arm the fast path."""
-        self._drop_fast()
-        p = self._plateau
-        i = t - self._t0
-        if not 0 <= i < self._n or (p is not None and p.reductions != self._seen):
-            self._fill(t)
-            i = 0
-        self._i = i
-        self._sc_off = count - t
-        groups = self.optimizer.param_groups
-        for gi, target, is_betas, vals in self._plan:
-            v = vals[i]
-            group = groups[gi]
-            cur = group[target]
-            if is_betas:
-                if isinstance(cur[0], torch.Tensor):
-                    cur[0].fill_(v)
-                else:
-                    group[target] = (v, *cur[1:])
-            elif isinstance(cur, torch.Tensor):
-                cur.fill_(v)
-            else:
-                group[target] = v
-        # after the call-order check of the first user step, unless a subclass overrides step()
-        if count >= 2 and type(self).step is Scheduler.step:
-            self._arm_fast()
-
-    def _arm_fast(self) -> None:
-        """Install ``step`` as a closure that only indexes the chunk and writes dict entries."""
-        groups = self.optimizer.param_groups
-        plateau = self._plateau
-        seen = self._seen
-        last = self._n - 1
-        # every write becomes ``dict[key] = values[i]``: betas get their tuples precomputed
-        plain: list[tuple[dict[str, Any], str, list[Any]]] = []
-        tensors: list[tuple[torch.Tensor, list[float]]] = []
-        for gi, target, is_betas, vals in self._plan:
-            group = groups[gi]
-            cur = group[target]
-            if is_betas:
-                if isinstance(cur[0], torch.Tensor):
-                    tensors.append((cur[0], vals))
-                else:
-                    rest = tuple(cur[1:])
-                    if len(rest) == 1:
-                        tuples = list(zip(vals, itertools.repeat(rest[0])))
-                    else:
-                        tuples = [(v, *rest) for v in vals]
-                    plain.append((group, target, tuples))
-            elif isinstance(cur, torch.Tensor):
-                tensors.append((cur, vals))
-            else:
-                plain.append((group, target, vals))
-        slow = Scheduler.step
-        me = self
-        i = self._i
-
-        def pos() -> int:
-            return i
-
-        # the guard below (same in every variant) falls back to the class step() whenever the
-        # chunk ends, a step is given or the plateau moved; optimizer.load_state_dict (which
-        # replaces the param-group dicts) disarms the fast path through a post hook
-        fast: Callable[[int | None], None]
-        if len(plain) == 1 and not tensors:
-            g0, k0, v0 = plain[0]
-
-            def fast1(epoch: int | None = None) -> None:
-                nonlocal i
-                if epoch is None and i < last and (plateau is None or plateau.reductions == seen):
-                    i += 1
-                    g0[k0] = v0[i]
-                    return
-                slow(me, epoch)
-
-            fast = fast1
-        elif len(plain) == 2 and not tensors:
-            (g0, k0, v0), (g1, k1, v1) = plain
-
-            def fast2(epoch: int | None = None) -> None:
-                nonlocal i
-                if epoch is None and i < last and (plateau is None or plateau.reductions == seen):
-                    i += 1
-                    g0[k0] = v0[i]
-                    g1[k1] = v1[i]
-                    return
-                slow(me, epoch)
-
-            fast = fast2
-        else:
-
-            def fast_n(epoch: int | None = None) -> None:
-                nonlocal i
-                if epoch is None and i < last and (plateau is None or plateau.reductions == seen):
-                    i += 1
-                    for g, k, vs in plain:
-                        g[k] = vs[i]
-                    for tensor, vs in tensors:
-                        tensor.fill_(vs[i])
-                    return
-                slow(me, epoch)
-
-            fast = fast_n
-
-        fast.__doc__ = Scheduler.step.__doc__
-        self.__dict__["_fast_pos"] = pos
-        self.__dict__["step"] = fast
-
-    # -- the LRScheduler contract ------------------------------------------------------------
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one step (call after ``optimizer.step()``); ``step(t)`` jumps to step ``t``."""
-        count = self._step_count
-        if count == 1:
-            # PyTorch's call-order check (https://github.com/pytorch/pytorch/issues/20124)
-            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-                warnings.warn(
-                    "Seems like `optimizer.step()` has been overridden after learning rate "
-                    "scheduler initialization. Please, make sure to call `optimizer.step()` "
-                    "before `lr_scheduler.step()`. See more details at "
-                    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning,
-                    stacklevel=2,
-                )
-            elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(
-                    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-                    "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
-                    "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
-                    "will result in PyTorch skipping the first value of the learning rate "
-                    "schedule. See more details at "
-                    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning,
-                    stacklevel=2,
-                )
-        if epoch is None:
-            t = self.last_epoch + 1
-        else:
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-                raise TypeError(
-                    f"Scheduler.step: epoch={epoch!r} is invalid; pass nothing, or an int >= 0 "
-                    "to jump to that step (metrics go to Scheduler.report(metric))"
-                )
-            t = epoch
-        self._goto(t, count + 1)
-
     def get_lr(self) -> list[float | torch.Tensor]:
         """The LRs of the current step (``last_epoch``), computed in closed form."""
+        if self._specs is None:
+            return [to_float(g["lr"]) for g in self.optimizer.param_groups]
         return [
-            row["lr"] if "lr" in row else _to_float(g["lr"])
+            row["lr"] if "lr" in row else to_float(g["lr"])
             for row, g in zip(
                 self.values_at(self.last_epoch), self.optimizer.param_groups, strict=True
             )
@@ -464,15 +406,6 @@ class Scheduler(LRScheduler):
     def get_last_lr(self) -> list[float | torch.Tensor]:
         """The LRs written by the last :meth:`step` (floats, one per param group)."""
         return list(self._last_lr)
-
-    def __getstate__(self) -> dict[str, Any]:
-        self._drop_fast()  # closures are not state; copies re-arm the fast path on their own
-        return dict(self.__dict__)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._invalidate()
-        self.optimizer.register_load_state_dict_post_hook(_disarm_hook(weakref.ref(self)))
 
     # -- plateau -----------------------------------------------------------------------------
     def report(self, metric: Any, *, sync: bool = True) -> bool:
@@ -487,86 +420,134 @@ class Scheduler(LRScheduler):
                 "Scheduler.report: this scheduler has no plateau controller; construct it with "
                 "plateau=lrkit.Plateau(...)"
             )
-        value = mean_across_ranks(metric) if sync else _to_float(metric)
+        if torch.compiler.is_dynamo_compiling():
+            return bool(_report_eagerly(self, metric, sync=sync))
+        value = mean_across_ranks(metric) if sync else to_float(metric)
         reduced = self._plateau.report(value)
         if reduced:
-            self._goto(self.last_epoch, self._step_count)
+            self._write(self.last_epoch)
         return reduced
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The state as primitives: step counters, schedule texts and plateau state."""
+        """The state as primitives: step counters, schedule texts, budget and plateau state."""
         return {
-            "format": _FORMAT,
-            "version": _VERSION,
+            "format": _state.FORMAT,
+            "version": _state.VERSION,
             "last_epoch": int(self.last_epoch),
             "_step_count": int(self._step_count),
-            "total_steps": self._schedule_total,
-            "schedules": [{k: str(s) for k, s in spec.items()} for spec in self._specs],
+            "total_steps": self._total,
+            "schedules": _specs.texts(self.schedules),
+            "retargets": [list(r) for r in self._retargets],
             "plateau": None if self._plateau is None else self._plateau.state_dict(),
-            "base_lrs": [_to_float(v) for v in self.base_lrs],
-            "_last_lr": [_to_float(v) for v in self._last_lr],
+            "base_lrs": [to_float(v) for v in self.base_lrs],
+            "_last_lr": [to_float(v) for v in self._last_lr],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
         """Restore :meth:`state_dict` output and write that step's values into the optimizer.
 
-        A saved schedule (or plateau controller) that differs from this scheduler's is an error;
-        with ``strict=False`` the saved text is parsed with :func:`lrkit.parse` and used instead.
+        Everything is checked before anything changes: a malformed state is one ValueError
+        naming the key, and the scheduler stays as it was. A saved schedule (or plateau
+        controller) that differs from this scheduler's is an error; with ``strict=False`` the
+        saved text is parsed with :func:`lrkit.parse` and used instead. A budget set with
+        :meth:`bind_total_steps` or changed with :meth:`retarget` is restored.
         """
-        state = state_dict
-        if not isinstance(state, Mapping) or state.get("format") != _FORMAT:
+        saved = _state.check(state_dict, len(self.optimizer.param_groups))
+        specs, own = self._specs_to_load(saved, strict)
+        plateau = self._plateau_to_load(saved.plateau, strict)
+        if plateau is self._plateau and plateau is not None and saved.plateau is not None:
+            plateau.load_state_dict(saved.plateau, strict=strict)
+        # nothing below can fail: commit
+        self._plateau = plateau
+        if own:
+            self._retargets = list(saved.retargets)
+        else:  # not strict: the saved schedules replace this scheduler's own
+            assert specs is not None
+            self._raw, self._retargets, self._auto = [dict(s) for s in specs], [], False
+        self._install(specs)
+        self._total = saved.total_steps
+        self.last_epoch = saved.last_epoch
+        self._step_count = saved.step_count
+        if saved.base_lrs is not None:
+            self.base_lrs = list(saved.base_lrs)
+        self._write(saved.last_epoch)
+
+    def _specs_to_load(
+        self, saved: _state.SavedState, strict: bool
+    ) -> tuple[list[Spec] | None, bool]:
+        """The specs the saved state drives and whether they are this scheduler's own (checked
+        equal; ``None``: an unbound 'auto' state) or, not strict, the saved texts. Raises before
+        anything changes."""
+        where = "Scheduler.load_state_dict"
+        base_total = saved.retargets[0][1] if saved.retargets else saved.total_steps
+        if base_total is None and self._auto and _specs.texts(self._raw) == saved.schedules:
+            return None, True
+        try:
+            mine = _retargeted(_specs.bind(self._raw, base_total), saved.retargets)
+        except (lrkit.ScheduleError, ValueError):
+            mine = None
+        if mine is not None and _specs.texts(mine) == saved.schedules:
+            return mine, True
+        if strict:
+            current = _specs.texts(self.schedules)
+            diffs = [
+                f"group {gi}: saved {s!r} != current {m!r}"
+                for gi, (s, m) in enumerate(zip(saved.schedules, current, strict=True))
+                if s != m
+            ] or [f"saved total_steps={saved.total_steps} != current {self._total}"]
             raise ValueError(
-                "Scheduler.load_state_dict: state_dict is not an lrkit.torch.Scheduler state "
-                f"(keys: {sorted(state) if isinstance(state, Mapping) else type(state).__name__})"
+                f"{where}: the saved schedule differs from this scheduler's: "
+                + "; ".join(diffs)
+                + "; pass strict=False to use the saved schedule"
             )
-        saved_texts: list[dict[str, str]] = [dict(g) for g in state["schedules"]]
-        n_groups = len(self.optimizer.param_groups)
-        if len(saved_texts) != n_groups:
+        try:
+            specs = [{k: lrkit.parse(t) for k, t in row.items()} for row in saved.schedules]
+        except lrkit.ScheduleError as err:
             raise ValueError(
-                f"Scheduler.load_state_dict: the state has schedules for {len(saved_texts)} param "
-                f"groups, the optimizer has {n_groups}"
+                f"{where}: state_dict['schedules']={saved.schedules!r} is invalid; expected "
+                f"lrkit schedule texts ({err})"
+            ) from None
+        _specs.check_targets(self.optimizer.param_groups, specs)
+        _specs.bind(specs, None)  # the saved texts must be bound
+        return specs, False
+
+    def _plateau_to_load(self, saved: Mapping[str, Any] | None, strict: bool) -> Plateau | None:
+        """The plateau controller after loading (a new one only when not strict)."""
+        where = "Scheduler.load_state_dict"
+        if saved is None:
+            if self._plateau is not None and strict:
+                raise ValueError(
+                    f"{where}: the state has no plateau controller but this scheduler has one; "
+                    "pass strict=False to drop it"
+                )
+            return None
+        if self._plateau is None and strict:
+            raise ValueError(
+                f"{where}: the state has a plateau controller but this scheduler has none; "
+                "pass strict=False to use the saved one"
             )
-        mine = [{k: str(s) for k, s in spec.items()} for spec in self._specs]
-        if saved_texts != mine:
-            if strict:
-                diffs = [
-                    f"group {gi}: saved {s!r} != current {m!r}"
-                    for gi, (s, m) in enumerate(zip(saved_texts, mine, strict=True))
-                    if s != m
-                ]
-                raise ValueError(
-                    "Scheduler.load_state_dict: the saved schedule differs from this scheduler's: "
-                    + "; ".join(diffs)
-                    + "; pass strict=False to use the saved schedule"
-                )
-            specs = [{k: lrkit.parse(text) for k, text in g.items()} for g in saved_texts]
-            self._set_specs(self.optimizer, specs)
-        saved_plateau = state.get("plateau")
-        if saved_plateau is None:
-            if self._plateau is not None:
-                if strict:
-                    raise ValueError(
-                        "Scheduler.load_state_dict: the state has no plateau controller but this "
-                        "scheduler has one; pass strict=False to drop it"
-                    )
-                self._plateau = None
-        elif self._plateau is None:
-            if strict:
-                raise ValueError(
-                    "Scheduler.load_state_dict: the state has a plateau controller but this "
-                    "scheduler has none; pass strict=False to use the saved one"
-                )
-            self._plateau = Plateau.from_state_dict(saved_plateau)
-        else:
-            self._plateau.load_state_dict(saved_plateau, strict=strict)
-        self._schedule_total = state.get("total_steps")
-        self.base_lrs = [float(v) for v in state.get("base_lrs", self.base_lrs)]
-        self._invalidate()
-        self._goto(int(state["last_epoch"]), int(state["_step_count"]))
+        try:
+            fresh = Plateau.from_state_dict(saved)  # checks the saved state on a copy
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"{where}: state_dict['plateau'] is invalid; expected a Plateau.state_dict() "
+                f"({err})"
+            ) from None
+        if self._plateau is None:
+            return fresh
+        if strict and fresh.config() != self._plateau.config():
+            self._plateau.load_state_dict(saved, strict=True)  # raises its own message
+        return self._plateau
 
     def __repr__(self) -> str:
-        texts = [{k: str(s) for k, s in spec.items()} for spec in self._specs]
         return (
-            f"Scheduler(schedules={texts}, last_epoch={self.last_epoch}, plateau={self._plateau})"
+            f"Scheduler(schedules={_specs.texts(self.schedules)}, last_epoch={self.last_epoch}, "
+            f"total_steps={self._total}, plateau={self._plateau})"
         )
+
+
+#: What ``step``/``report`` call when traced by ``torch.compile``: the same methods, run eagerly
+#: (``torch.compiler.disable``); eager calls skip this wrapper, which costs about a microsecond.
+_step_eagerly = torch.compiler.disable(Scheduler.step)  # type: ignore[no-untyped-call]
+_report_eagerly = torch.compiler.disable(Scheduler.report)  # type: ignore[no-untyped-call]
