@@ -25,10 +25,6 @@ import lrkit
 from lrkit.torch import Scheduler
 
 PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
-# total_steps="auto" comes with the torch helper's Scheduler (branch torch); skipped until merged
-needs_auto = pytest.mark.skipif(
-    not hasattr(Scheduler, "bind_total_steps"), reason="Scheduler without total_steps='auto'"
-)
 # Scheduler.retarget (branch torch) needs the Retarget combinator (branch core)
 needs_retarget = pytest.mark.skipif(
     not (hasattr(Scheduler, "retarget") and hasattr(lrkit.Schedule, "retarget")),
@@ -142,7 +138,6 @@ def test_hf_callback_reports_eval_loss_like_pytorchs_reduce_lr_on_plateau(tmp_pa
 SHARES = "warmup('20%') >> cosine(start=0.05, end=0.001, steps='80%')"
 
 
-@needs_auto
 def test_hf_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly(tmp_path: Path) -> None:
     """``total_steps="auto"`` is bound to ``state.max_steps`` at train start: the LRs equal those
     of a scheduler built with ``total_steps=20`` by hand; resuming from checkpoint-10 (a fresh
@@ -165,7 +160,6 @@ def test_hf_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly(tmp_pa
     assert sched2.state_dict() == sched.state_dict()
 
 
-@needs_auto
 def test_hf_callback_binds_auto_to_optimizer_steps_after_gradient_accumulation(
     tmp_path: Path,
 ) -> None:
@@ -351,7 +345,6 @@ def test_lightning_callback_reports_val_loss_like_pytorchs_reduce_lr_on_plateau(
     assert len(set(ours)) >= 3
 
 
-@needs_auto
 def test_lightning_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly(
     tmp_path: Path,
 ) -> None:
@@ -375,7 +368,6 @@ def test_lightning_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly
     assert sched2.state_dict() == sched.state_dict()
 
 
-@needs_auto
 def test_lightning_callback_binds_auto_to_optimizer_steps_after_accumulation() -> None:
     """4 batches per epoch, accumulation 2, 3 epochs: 6 optimizer steps; no length warning."""
     with warnings.catch_warnings():

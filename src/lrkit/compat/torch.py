@@ -1001,9 +1001,6 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
         specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
         super().__init__(optimizer, specs, plateau=plateau, bases=bases)
 
-    def _arm_fast(self) -> None:
-        """Keep this class's ``step(metrics)``: Scheduler's fast path would replace it."""
-
     def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """One evaluation of ``metrics`` (as PyTorch's); reduces the lr after a plateau."""
         if self._step_count == 0:  # the constructor's step 0
