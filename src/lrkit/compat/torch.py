@@ -363,8 +363,20 @@ def cyclic_lr_schedule(
     )
     spec: GroupSpec = {"lr": lr}
     if cycle_momentum:
-        spec["momentum"] = Mirror(lr, low=base_momentum, high=max_momentum)
+        low, high = _momenta(func, base_momentum, max_momentum)
+        spec["momentum"] = Mirror(lr, low=low, high=high)
     return spec
+
+
+def _momenta(func: str, base_momentum: object, max_momentum: object) -> tuple[float, float]:
+    """``base_momentum`` and ``max_momentum`` checked to lie in [0, 1] (a momentum or beta1)."""
+    out = []
+    for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+        v = _real(func, name, value)
+        if not 0.0 <= v <= 1.0:
+            raise _fail(func, name, value, "in [0, 1] (a momentum or Adam's beta1)")
+        out.append(v)
+    return out[0], out[1]
 
 
 def one_cycle_lr_schedule(
@@ -403,10 +415,11 @@ def one_cycle_lr_schedule(
         )
     }
     if cycle_momentum:
+        low, high = _momenta(func, base_momentum, max_momentum)
         spec["momentum"] = OneCycleMomentum(
             steps,
-            low=_real(func, "base_momentum", base_momentum),
-            high=_real(func, "max_momentum", max_momentum),
+            low=low,
+            high=high,
             warmup=pct_start,
             shape=shape,
             three_phase=bool(three_phase),
