@@ -415,11 +415,11 @@ def one_cycle_lr_schedule(
         )
     }
     if cycle_momentum:
-        low, high = _momenta(func, base_momentum, max_momentum)
+        _momenta(func, base_momentum, max_momentum)
         spec["momentum"] = OneCycleMomentum(
             steps,
-            low=low,
-            high=high,
+            low=_real(func, "base_momentum", base_momentum),
+            high=_real(func, "max_momentum", max_momentum),
             warmup=pct_start,
             shape=shape,
             three_phase=bool(three_phase),
