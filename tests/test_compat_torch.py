@@ -681,3 +681,21 @@ def test_bad_arguments_name_class_and_parameter() -> None:
     with pytest.raises(TypeError, match=r"lrkit\.compat\.torch"):
         C.SequentialLR(opt, [L.StepLR(opt, 3), L.StepLR(opt, 3)], [5])
     assert math.isfinite(C.StepLR(make_opt(), 3).get_last_lr()[0])
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "param"),
+    [
+        ("OneCycleLR", {"max_lr": 0.1, "total_steps": 10, "max_momentum": 1.5}, "max_momentum"),
+        ("OneCycleLR", {"max_lr": 0.1, "total_steps": 10, "base_momentum": -0.1}, "base_momentum"),
+        ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "max_momentum": 1.2}, "max_momentum"),
+        ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "base_momentum": -0.1}, "base_momentum"),
+    ],
+)
+def test_momentum_outside_0_1_names_class_and_parameter(
+    name: str, kwargs: dict, param: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"{name}: {param}=.* in \[0, 1\]"):
+        getattr(C, name)(make_opt(), **kwargs)
+    kwargs = {**kwargs, "cycle_momentum": False}  # not cycled: not checked, as PyTorch
+    getattr(C, name)(make_opt(), **kwargs)

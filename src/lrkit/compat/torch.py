@@ -362,8 +362,20 @@ def cyclic_lr_schedule(
     )
     spec: GroupSpec = {"lr": lr}
     if cycle_momentum:
-        spec["momentum"] = Mirror(lr, low=base_momentum, high=max_momentum)
+        low, high = _momenta(func, base_momentum, max_momentum)
+        spec["momentum"] = Mirror(lr, low=low, high=high)
     return spec
+
+
+def _momenta(func: str, base_momentum: object, max_momentum: object) -> tuple[float, float]:
+    """``base_momentum`` and ``max_momentum`` checked to lie in [0, 1] (a momentum or beta1)."""
+    out = []
+    for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+        v = _real(func, name, value)
+        if not 0.0 <= v <= 1.0:
+            raise _fail(func, name, value, "in [0, 1] (a momentum or Adam's beta1)")
+        out.append(v)
+    return out[0], out[1]
 
 
 def one_cycle_lr_schedule(
@@ -402,6 +414,7 @@ def one_cycle_lr_schedule(
         )
     }
     if cycle_momentum:
+        _momenta(func, base_momentum, max_momentum)
         spec["momentum"] = OneCycleMomentum(
             steps=steps,
             low=_real(func, "base_momentum", base_momentum),
@@ -466,6 +479,59 @@ class CompatScheduler(Scheduler):
         return not any(
             _contains(s, (PythonFunction,)) for spec in self.schedules for s in spec.values()
         )
+
+    # -- migration from PyTorch's own checkpoints ----------------------------------------------
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
+        """Restore :meth:`state_dict` output, or the ``state_dict()`` of the PyTorch scheduler
+        this drop-in replaces (torch 2.x, also after ``torch.load(weights_only=True)``).
+
+        A PyTorch state gives the step (``last_epoch``; a ``ChainedScheduler``'s children's); the
+        schedule is this drop-in's, so build it with the arguments of the saved scheduler. The
+        lr PyTorch last wrote (``_last_lr``) is checked against this drop-in's value at that step
+        (relative 1e-6: PyTorch's recursive forms drift by ~1e-10); a mismatch (other arguments)
+        is a ``ValueError``, or ignored with ``strict=False``. The next ``step()`` continues with
+        the values PyTorch would have produced.
+        """
+        if _is_torch_state(state_dict):
+            self._load_torch_state(state_dict, strict)
+            return
+        super().load_state_dict(state_dict, strict)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        func = f"{type(self).__name__}.load_state_dict"
+        if "last_epoch" in state:
+            t = state["last_epoch"]
+        else:  # ChainedScheduler: its children share the step
+            children = state.get("_schedulers") or [{}]
+            t = children[0].get("last_epoch")
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or int(t) < 0:
+            raise ValueError(
+                f"{func}: the PyTorch state has last_epoch={t!r}; a whole step >= 0 is needed "
+                "(a fractional epoch passed to step(epoch) has no closed form)"
+            )
+        t = int(t)
+        mine = self.state_dict()  # this drop-in's own state, moved to step t
+        mine["last_epoch"], mine["_step_count"] = t, t + 1
+        Scheduler.load_state_dict(self, mine)
+        saved = state.get("_last_lr")
+        ours = [_lr(v) for v in self.get_last_lr()]
+        if strict and isinstance(saved, list | tuple) and len(saved) == len(ours):
+            for gi, (want, got) in enumerate(zip(saved, ours, strict=True)):
+                if not math.isclose(_lr(want), got, rel_tol=1e-6, abs_tol=1e-12):
+                    raise ValueError(
+                        f"{func}: the PyTorch {type(self).__name__} state has lr={_lr(want)!r} "
+                        f"for param group {gi} at step {t}, this drop-in gives {got!r}; build it "
+                        "with the arguments of the saved scheduler (or pass strict=False)"
+                    )
+
+
+def _is_torch_state(state: object) -> bool:
+    """Whether ``state`` is a PyTorch ``LRScheduler.state_dict()`` rather than lrkit's."""
+    return (
+        isinstance(state, Mapping)
+        and "format" not in state
+        and ("last_epoch" in state or "_schedulers" in state)
+    )
 
 
 def _same_spec(a: GroupSpec, b: GroupSpec) -> bool:
@@ -815,12 +881,29 @@ class LambdaLR(CompatScheduler):
                 UserWarning,
                 stacklevel=2,
             )
+        self._lr_lambdas = fns
         mult: list[Schedule] | None = None
         if cumulative:
             mult = [PythonFunction(1.0, fn, True) for fn in fns]
             if precompute is not None:
                 mult = [_tabulate(m, precompute) for m in mult]
         super().__init__(optimizer, specs, last_epoch=last, multipliers=mult, bases=bases)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        """PyTorch saves no plain function (``None``) but a callable object's ``__dict__``."""
+        saved = state.get("lr_lambdas")
+        if isinstance(saved, list | tuple) and len(saved) == len(self._lr_lambdas):
+            for fn, attrs in zip(self._lr_lambdas, saved, strict=True):
+                if isinstance(attrs, Mapping) and hasattr(fn, "__dict__"):
+                    fn.__dict__.update(attrs)
+            for spec in self.schedules:
+                for sched in spec.values():
+                    if isinstance(sched, PythonFunction):
+                        sched._cache.clear()
+            for m in self._multipliers or []:
+                if isinstance(m, PythonFunction):
+                    m._cache.clear()
+        super()._load_torch_state(state, strict)
 
     def state_dict(self) -> dict[str, Any]:
         """As :meth:`lrkit.torch.Scheduler.state_dict`, plus a note on the Python callables."""
@@ -862,11 +945,37 @@ def _tabulate(s: Schedule, n: int) -> Schedule:
     return PiecewiseConstant(tuple(range(1, n)), tuple(values))
 
 
-class ReduceLROnPlateau(CompatScheduler):
+class _TorchReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+    """PyTorch's class in the drop-in's bases, for ``isinstance`` only.
+
+    Its constructor (which would bypass ``LRScheduler.__init__``) is replaced by
+    ``LRScheduler.__init__``; every method the drop-in uses comes from :class:`Scheduler`, which
+    precedes this class in the method resolution order.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        torch.optim.lr_scheduler.LRScheduler.__init__(self, optimizer)
+
+
+class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: ignore[misc]
     """PyTorch's ``ReduceLROnPlateau``: each group's lr held, reduced by an :class:`lrkit.Plateau`.
 
     ``step(metrics)`` works as PyTorch's: one evaluation per call, the reduction takes effect at
     once. The schedule is ``constant(lr)`` per group; the plateau state is part of ``state_dict()``.
+
+    It is an instance of ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (a subclass whose
+    behaviour and state are lrkit's), so Hugging Face's Trainer and Lightning pass it the metric.
+    PyTorch's attributes (``mode``, ``factor``, ``patience``, ``best``, ``num_bad_epochs``,
+    ``cooldown_counter``, ``min_lrs``, ...) read the :class:`lrkit.Plateau` controller.
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> s = ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    >>> isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    True
+    >>> for metric in (1.0, 2.0):
+    ...     s.step(metric)
+    >>> s.get_last_lr(), s.num_bad_epochs, s.best
+    ([0.05], 0, 1.0)
     """
 
     kind: Kind = "plateau"
@@ -904,9 +1013,6 @@ class ReduceLROnPlateau(CompatScheduler):
         specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
         super().__init__(optimizer, specs, plateau=plateau, bases=bases)
 
-    def _arm_fast(self) -> None:
-        """Keep this class's ``step(metrics)``: Scheduler's fast path would replace it."""
-
     def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
         """One evaluation of ``metrics`` (as PyTorch's); reduces the lr after a plateau."""
         if self._step_count == 0:  # the constructor's step 0
@@ -918,6 +1024,159 @@ class ReduceLROnPlateau(CompatScheduler):
             warnings.simplefilter("ignore")
             super().step(epoch)
         self.report(metrics, sync=False)
+
+    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+        """PyTorch's plateau state: its controller and counters; the reduced lr it wrote.
+
+        PyTorch keeps no count of reductions, only the current lr (``_last_lr``): the drop-in
+        finds the number of reductions of its own base lr that gives it; where none does (the
+        lr was changed by hand) each group's schedule becomes ``constant(_last_lr)``.
+        """
+        func = "ReduceLROnPlateau.load_state_dict"
+        p = self._controller()
+        mine = {
+            "mode": p.mode,
+            "factor": p.factor,
+            "patience": p.patience,
+            "threshold": p.threshold,
+            "threshold_mode": p.threshold_mode,
+            "cooldown": p.cooldown,
+            "eps": p.eps,
+            "min_lrs": self.min_lrs,
+        }
+        theirs = {k: state.get(k, v) for k, v in mine.items()}
+        theirs["min_lrs"] = [float(v) for v in theirs["min_lrs"]]
+        if theirs != mine and strict:
+            diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
+            raise ValueError(
+                f"{func}: the saved PyTorch ReduceLROnPlateau differs from this one "
+                f"(saved, current): {diff}; pass strict=False to use the saved settings"
+            )
+        mins = theirs["min_lrs"]
+        p = Plateau(
+            mode=theirs["mode"],
+            factor=theirs["factor"],
+            patience=theirs["patience"],
+            threshold=theirs["threshold"],
+            threshold_mode=theirs["threshold_mode"],
+            cooldown=theirs["cooldown"],
+            min_lr=mins[0] if len(set(mins)) == 1 else mins,
+            eps=theirs["eps"],
+        )
+        p.best = float(state.get("best", p.best))
+        p.num_bad_epochs = int(state.get("num_bad_epochs", 0))
+        p.cooldown_counter = int(state.get("cooldown_counter", 0))
+        t = int(state.get("last_epoch", 0))
+        p.evaluations = t
+        groups = self.optimizer.param_groups
+        lrs = [_lr(v) for v in state.get("_last_lr", [g["lr"] for g in groups])]
+        if len(lrs) != len(groups):
+            raise ValueError(
+                f"{func}: the PyTorch state has lrs for {len(lrs)} param groups, the optimizer "
+                f"has {len(groups)}"
+            )
+        new = self.state_dict()
+        bases = [float(spec["lr"](0)) for spec in self.schedules]
+        while [p.apply(b, gi) for gi, b in enumerate(bases)] != lrs:
+            before = [p.apply(b, gi) for gi, b in enumerate(bases)]
+            p.reductions += 1
+            if [p.apply(b, gi) for gi, b in enumerate(bases)] == before:  # no reduction fits
+                p.reductions = 0
+                new["schedules"] = [{"lr": str(Constant(v))} for v in lrs]
+                new["base_lrs"] = lrs
+                break
+        new["plateau"] = p.state_dict()
+        new["last_epoch"], new["_step_count"] = t, t + 1
+        Scheduler.load_state_dict(self, new, strict=False)
+
+    # -- PyTorch's attributes, read from the plateau controller ---------------------------------
+    def _controller(self) -> Plateau:
+        p = self.plateau
+        if p is None:  # pragma: no cover - the constructor always sets one
+            raise ValueError("ReduceLROnPlateau: no plateau controller")
+        return p
+
+    @property
+    def mode(self) -> str:
+        """``"min"`` or ``"max"``."""
+        return self._controller().mode
+
+    @property
+    def factor(self) -> float:  # type: ignore[override]
+        """The factor of each reduction."""
+        return self._controller().factor
+
+    @property
+    def patience(self) -> int | None:  # type: ignore[override]
+        """Evaluations without improvement tolerated before a reduction."""
+        return self._controller().patience
+
+    @property
+    def threshold(self) -> float:
+        """The significance threshold of an improvement."""
+        return self._controller().threshold
+
+    @property
+    def threshold_mode(self) -> str:
+        """``"rel"`` or ``"abs"``."""
+        return self._controller().threshold_mode
+
+    @property
+    def cooldown(self) -> int:  # type: ignore[override]
+        """Evaluations ignored after a reduction."""
+        return self._controller().cooldown
+
+    @property
+    def eps(self) -> float:  # type: ignore[override]
+        """A reduction smaller than this is skipped."""
+        return self._controller().eps
+
+    @property
+    def min_lrs(self) -> list[float]:  # type: ignore[override]
+        """The lower bound of every param group's lr."""
+        p = self._controller()
+        return [p.min_lr_for(gi) for gi in range(len(self.optimizer.param_groups))]
+
+    @property
+    def best(self) -> float:  # type: ignore[override]
+        """The best metric so far."""
+        return self._controller().best
+
+    @property
+    def num_bad_epochs(self) -> int:  # type: ignore[override]
+        """Evaluations without improvement since the last improvement (or reduction)."""
+        return self._controller().num_bad_epochs
+
+    @property
+    def cooldown_counter(self) -> int:  # type: ignore[override]
+        """Evaluations still ignored after the last reduction."""
+        return self._controller().cooldown_counter
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether evaluations are being ignored after a reduction."""
+        return self._controller().in_cooldown
+
+    @property
+    def mode_worse(self) -> float:  # type: ignore[override]
+        """The worst possible metric for ``mode`` (``inf`` for ``"min"``)."""
+        return math.inf if self.mode == "min" else -math.inf
+
+    def _is_better(self, a: float, best: float) -> bool:
+        return self._controller().is_better(a, best)
+
+    def _reset(self) -> None:
+        """Forget the best metric and the counters (reductions so far are kept), as PyTorch."""
+        p = self._controller()
+        p.best = self.mode_worse
+        p.num_bad_epochs = 0
+        p.cooldown_counter = 0
+
+    def _reduce_lr(self, epoch: Any = None) -> None:
+        """One reduction now, as PyTorch's (used by code that calls it directly)."""
+        state = self.state_dict()
+        state["plateau"]["reductions"] += 1
+        Scheduler.load_state_dict(self, state)
 
 
 class SequentialLR(CompatScheduler):

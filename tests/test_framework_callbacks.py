@@ -1,0 +1,453 @@
+"""``lrkit.transformers.LrkitCallback`` and ``lrkit.lightning.LrkitCallback`` in the real Trainers.
+
+Oracle for the plateau reporter: an lrkit Scheduler driving ``constant(lr)`` with an
+``lrkit.Plateau`` and the callback gives, step for step, the LRs of PyTorch's own
+``ReduceLROnPlateau`` run by the same Trainer on the same data. A warm-up/cosine schedule with a
+plateau then resumes from a mid-training checkpoint exactly (the plateau state travels in the
+scheduler's state_dict). ``mode="max"`` on a falling loss makes every evaluation "not better", so
+reductions happen every ``patience + 1`` evaluations within a few steps.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import torch
+from torch import nn
+from torch.optim import lr_scheduler as L
+
+import lrkit
+from lrkit.torch import Scheduler
+
+PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
+# Scheduler.retarget (branch torch) needs the Retarget combinator (branch core)
+needs_retarget = pytest.mark.skipif(
+    not (hasattr(Scheduler, "retarget") and hasattr(lrkit.Schedule, "retarget")),
+    reason="Scheduler without retarget",
+)
+
+
+def _data(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 4, generator=g)
+    return x, x.sum(dim=1, keepdim=True)
+
+
+def test_import_lrkit_imports_neither_framework() -> None:
+    code = (
+        "import sys, lrkit, lrkit.compat.transformers; "
+        "print(sorted(m for m in ('transformers', 'lightning') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- Hugging Face Trainer ----------------------------------------------------------------------
+class _Regressor(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
+        out = self.net(x)
+        loss = nn.functional.mse_loss(out, labels) if labels is not None else None
+        return {"loss": loss, "logits": out}
+
+
+HF_STEPS = 20
+
+
+def _hf_run(
+    out: Path,
+    make: Any,
+    resume: str | None = None,
+    lrkit_callback: bool = True,
+    retarget: bool = False,
+    **extra: Any,
+) -> tuple[dict[int, float], Any]:
+    transformers = pytest.importorskip("transformers")
+    from lrkit.transformers import LrkitCallback
+
+    x, y = _data()
+    dataset = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
+
+    class Record(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.seen: dict[int, float] = {}
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.seen[state.global_step] = kw["optimizer"].param_groups[0]["lr"]
+
+    torch.manual_seed(0)
+    model = _Regressor()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    sched = make(opt)
+    settings: dict[str, Any] = {
+        "max_steps": HF_STEPS,
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 32,
+        "eval_strategy": "steps",
+        "eval_steps": 2,
+        "metric_for_best_model": "loss",  # only used by HF for a torch ReduceLROnPlateau
+        "save_strategy": "steps",
+        "save_steps": 10,
+    }
+    settings.update(extra)
+    args = transformers.TrainingArguments(
+        output_dir=str(out),
+        logging_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+        dataloader_num_workers=0,
+        **settings,
+    )
+    record = Record()
+    callbacks = [record, LrkitCallback(retarget=retarget)] if lrkit_callback else [record]
+    trainer = transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=dataset,
+        optimizers=(opt, sched),
+        callbacks=callbacks,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    return record.seen, sched
+
+
+def test_hf_callback_reports_eval_loss_like_pytorchs_reduce_lr_on_plateau(tmp_path: Path) -> None:
+    ours, _ = _hf_run(
+        tmp_path / "lrkit",
+        lambda o: Scheduler(o, "constant(0.05)", plateau=lrkit.Plateau(**PLATEAU)),
+    )
+    ref, _ = _hf_run(
+        tmp_path / "torch", lambda o: L.ReduceLROnPlateau(o, **PLATEAU), lrkit_callback=False
+    )
+    assert sorted(ours) == list(range(HF_STEPS))
+    assert ours == ref
+    assert len(set(ours.values())) >= 4
+
+
+SHARES = "warmup('20%') >> cosine(start=0.05, end=0.001, steps='80%')"
+
+
+def test_hf_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly(tmp_path: Path) -> None:
+    """``total_steps="auto"`` is bound to ``state.max_steps`` at train start: the LRs equal those
+    of a scheduler built with ``total_steps=20`` by hand; resuming from checkpoint-10 (a fresh
+    "auto" scheduler, binding and plateau restored from scheduler.pt) continues exactly."""
+
+    def make(total: Any) -> Any:
+        return lambda o: Scheduler(o, SHARES, total_steps=total, plateau=lrkit.Plateau(**PLATEAU))
+
+    full, sched = _hf_run(tmp_path / "full", make("auto"))
+    assert sched.total_steps == HF_STEPS
+    by_hand, _ = _hf_run(tmp_path / "by_hand", make(HF_STEPS))
+    assert full == by_hand
+    assert sched.plateau is not None and sched.plateau.reductions >= 3
+    bound = lrkit.parse(SHARES).bind(HF_STEPS)
+    assert any(full[t] != bound(t) for t in full)  # the plateau scaled the cosine
+    resumed, sched2 = _hf_run(
+        tmp_path / "resumed", make("auto"), resume=str(tmp_path / "full" / "checkpoint-10")
+    )
+    assert resumed == {t: full[t] for t in range(10, HF_STEPS)}
+    assert sched2.state_dict() == sched.state_dict()
+
+
+def test_hf_callback_binds_auto_to_optimizer_steps_after_gradient_accumulation(
+    tmp_path: Path,
+) -> None:
+    """32 samples, batch 8, accumulation 2, 5 epochs: 10 optimizer steps, not 20 batches."""
+    seen, sched = _hf_run(
+        tmp_path / "acc",
+        lambda o: Scheduler(o, SHARES, total_steps="auto"),
+        max_steps=-1,
+        num_train_epochs=5,
+        gradient_accumulation_steps=2,
+        eval_strategy="no",
+        save_strategy="no",
+    )
+    assert sched.total_steps == 10 and sched.last_epoch == 10
+    bound = lrkit.parse(SHARES).bind(10)
+    assert seen == {t: bound(t) for t in range(10)}
+
+
+def _retargeted(total: int, at: int, new_total: int) -> list[float]:
+    """Oracle: a plain-loop Scheduler bound to ``total``, retargeted at step ``at``."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    ref = Scheduler(opt, SHARES, total_steps=total)
+    out = []
+    for t in range(new_total):
+        if t == at:
+            ref.retarget(new_total)
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        ref.step()
+    return out
+
+
+@needs_retarget
+def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
+    """A 20-step run is resumed from checkpoint-10 with ``max_steps=30`` and
+    ``LrkitCallback(retarget=True)``: from step 10 the rest of the schedule is stretched onto 30
+    steps (oracle: ``Scheduler.retarget`` in a plain loop), and that run resumed from its own
+    checkpoint-20 continues it exactly."""
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    quiet = {"eval_strategy": "no"}
+    _hf_run(tmp_path / "full", make, **quiet)
+    longer, sched = _hf_run(
+        tmp_path / "longer",
+        make,
+        resume=str(tmp_path / "full" / "checkpoint-10"),
+        retarget=True,
+        max_steps=30,
+        **quiet,
+    )
+    expected = _retargeted(HF_STEPS, 10, 30)
+    assert sched.total_steps == 30
+    assert longer == {t: expected[t] for t in range(10, 30)}
+    again, _ = _hf_run(
+        tmp_path / "again",
+        make,
+        resume=str(tmp_path / "longer" / "checkpoint-20"),
+        retarget=True,
+        max_steps=30,
+        **quiet,
+    )
+    assert again == {t: longer[t] for t in range(20, 30)}
+
+
+def test_a_budget_other_than_the_bound_one_warns_or_retargets() -> None:
+    from lrkit._callbacks import bind_auto
+
+    class Bound:
+        total_steps = 20
+        retargeted: ClassVar[list[int]] = []
+
+        def retarget(self, n: int) -> None:
+            self.retargeted.append(n)
+
+    with pytest.warns(UserWarning, match="bound to total_steps=20 but the trainer will make 30"):
+        assert not bind_auto(Bound(), 30, "LrkitCallback")
+    assert bind_auto(Bound(), 30, "LrkitCallback", retarget=True)
+    assert Bound.retargeted == [30]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not bind_auto(Bound(), 20, "LrkitCallback")  # the same budget: nothing to do
+
+
+# -- Lightning ---------------------------------------------------------------------------------
+def _lightning_run(
+    make: Any,
+    epochs: int,
+    ckpt: Path | None = None,
+    save: Path | None = None,
+    interval: str = "step",
+    monitor: str | None = None,
+    callback: bool = True,
+    accumulate: int = 1,
+    stop_after: int | None = None,
+    retarget: bool = False,
+) -> tuple[list[float], Any]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        lightning = pytest.importorskip("lightning")
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrkit.lightning import LrkitCallback
+
+    made: list[Any] = []
+
+    class Tiny(lightning.LightningModule):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(4, 1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            x, y = batch
+            return nn.functional.mse_loss(self.net(x), y)
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            x, y = batch
+            self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
+
+        def configure_optimizers(self) -> dict[str, Any]:
+            opt = torch.optim.SGD(self.parameters(), lr=0.05)
+            sched = make(opt)
+            made.append(sched)
+            config: dict[str, Any] = {"scheduler": sched, "interval": interval}
+            if monitor is not None:
+                config["monitor"] = monitor
+            return {"optimizer": opt, "lr_scheduler": config}
+
+    class Record(lightning.Callback):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
+            self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    class Stop(lightning.Callback):  # type: ignore[misc,name-defined]
+        """Interrupt the run after ``stop_after`` epochs (the max_epochs budget stays)."""
+
+        def on_train_epoch_end(self, trainer: Any, *args: Any) -> None:
+            if stop_after is not None and trainer.current_epoch + 1 >= stop_after:
+                trainer.should_stop = True
+
+    torch.manual_seed(0)
+    record = Record()
+    callbacks = [record, LrkitCallback(retarget=retarget)] if callback else [record]
+    callbacks.append(Stop())
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accumulate_grad_batches=accumulate,
+        callbacks=callbacks,
+    )
+    train = DataLoader(TensorDataset(*_data()), batch_size=8)  # 4 batches per epoch
+    val = DataLoader(TensorDataset(*_data(16)), batch_size=16)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        trainer.fit(Tiny(), train, val, ckpt_path=ckpt, weights_only=True if ckpt else None)
+    if save is not None:
+        trainer.save_checkpoint(save)
+    return record.seen, made[-1]
+
+
+def test_lightning_callback_reports_val_loss_like_pytorchs_reduce_lr_on_plateau() -> None:
+    ours, _ = _lightning_run(
+        lambda o: Scheduler(o, "constant(0.05)", plateau=lrkit.Plateau(**PLATEAU)), 6
+    )
+    ref, _ = _lightning_run(
+        lambda o: L.ReduceLROnPlateau(o, **PLATEAU),
+        6,
+        interval="epoch",
+        monitor="val_loss",
+        callback=False,
+    )
+    assert ours == ref
+    assert len(set(ours)) >= 3
+
+
+def test_lightning_callback_binds_auto_and_resumes_a_plateau_on_a_cosine_exactly(
+    tmp_path: Path,
+) -> None:
+    """``total_steps="auto"`` is bound to ``trainer.estimated_stepping_batches`` (6 epochs of 4
+    batches): LRs equal a scheduler built with ``total_steps=24``; a run interrupted after epoch 3
+    and resumed (fresh "auto" scheduler, binding and plateau restored from the checkpoint)
+    continues exactly. (An interrupted run does not get the length warning.)"""
+
+    def make(total: Any) -> Any:
+        return lambda o: Scheduler(o, SHARES, total_steps=total, plateau=lrkit.Plateau(**PLATEAU))
+
+    full, sched = _lightning_run(make("auto"), 6)
+    assert sched.total_steps == 24 and sched.plateau.reductions >= 2
+    by_hand, _ = _lightning_run(make(24), 6)
+    assert full == by_hand
+    ckpt = tmp_path / "mid.ckpt"
+    first, _ = _lightning_run(make("auto"), 6, save=ckpt, stop_after=3)
+    resumed, sched2 = _lightning_run(make("auto"), 6, ckpt=ckpt)
+    assert len(first) == 12
+    assert first + resumed == full
+    assert sched2.state_dict() == sched.state_dict()
+
+
+def test_lightning_callback_binds_auto_to_optimizer_steps_after_accumulation() -> None:
+    """4 batches per epoch, accumulation 2, 3 epochs: 6 optimizer steps; no length warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        seen, sched = _lightning_run(
+            lambda o: Scheduler(o, SHARES, total_steps="auto"), 3, accumulate=2
+        )
+    assert sched.total_steps == 6 and sched.last_epoch == 6
+    bound = lrkit.parse(SHARES).bind(6)
+    assert seen[::2] == [bound(t) for t in range(6)]
+
+
+@needs_retarget
+def test_lightning_callback_retargets_a_run_resumed_with_more_epochs(tmp_path: Path) -> None:
+    """A 6-epoch run (24 steps) interrupted after epoch 3 resumes with ``max_epochs=9`` and
+    ``LrkitCallback(retarget=True)``: from step 12 the rest of the schedule is stretched onto 36
+    steps, as ``Scheduler.retarget`` does in a plain loop."""
+    ckpt = tmp_path / "mid.ckpt"
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    first, _ = _lightning_run(make, 6, save=ckpt, stop_after=3)
+    longer, sched = _lightning_run(make, 9, ckpt=ckpt, retarget=True)
+    assert sched.total_steps == 36
+    assert first + longer == _retargeted(24, 12, 36)
+
+
+@pytest.mark.parametrize(
+    ("interval", "steps", "says"),
+    [("epoch", 8, "ended at 25%"), ("step", 2, "held its final value for the last 6")],
+)
+def test_lightning_callback_warns_on_a_step_epoch_unit_mismatch(
+    interval: str, steps: int, says: str
+) -> None:
+    """2 epochs of 4 batches: a schedule of 8 steps stepped per epoch, or a schedule of 2 (the
+    epoch count) stepped per batch."""
+    with pytest.warns(UserWarning, match=says):
+        _lightning_run(
+            lambda o: Scheduler(o, lrkit.cosine(start=0.05, steps=steps)), 2, interval=interval
+        )
+
+
+def test_both_callbacks_report_the_metric_averaged_over_ranks(monkeypatch: Any) -> None:
+    """The callbacks report through ``Scheduler.report``'s rank average (``mean_across_ranks``,
+    itself proven with 2 gloo ranks in test_torch_distributed.py): here a stand-in says the mean
+    over the ranks is 5.0 whatever this rank saw, and the plateau receives 5.0."""
+    pytest.importorskip("transformers")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*LeafSpec.*")
+        pytest.importorskip("lightning")
+    from types import SimpleNamespace
+
+    import lrkit.torch.scheduler as scheduler_module
+    from lrkit.lightning import LrkitCallback as LightningCallback
+    from lrkit.transformers import LrkitCallback as HFCallback
+
+    local: list[float] = []
+
+    def mean_of_ranks(metric: Any) -> float:
+        local.append(float(metric))
+        return 5.0
+
+    monkeypatch.setattr(scheduler_module, "mean_across_ranks", mean_of_ranks)
+    for which in ("hf", "lightning"):
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = Scheduler(opt, "constant(0.1)", plateau=lrkit.Plateau())
+        if which == "hf":
+            HFCallback().on_evaluate(
+                None, None, None, metrics={"eval_loss": 1.5}, lr_scheduler=sched
+            )
+        else:
+            config = SimpleNamespace(scheduler=sched, interval="step", frequency=1)
+            trainer = SimpleNamespace(
+                sanity_checking=False,
+                lr_scheduler_configs=[config],
+                callback_metrics={"val_loss": torch.tensor(1.5)},
+            )
+            LightningCallback().on_validation_end(trainer, None)
+        assert sched.plateau is not None and sched.plateau.best == 5.0
+    assert local == [1.5, 1.5]
