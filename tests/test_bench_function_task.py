@@ -246,3 +246,49 @@ def test_momentum_schedule_drives_sgd_momentum_through_run_scheduler() -> None:
         sched.step()
         assert run.hparams(step) == pytest.approx({"lr": seen[-1][0], "momentum": seen[-1][1]})
     assert mom_s is not None and [m for _, m in seen] == pytest.approx(mom_s(np.arange(20)))
+
+
+MISTAKES_TASK = """
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=1.0 / (step + 1))  # never calls run.evaluate
+"""
+
+
+def test_new_user_mistakes_get_errors_that_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "oops.py", MISTAKES_TASK)
+    rec = _job(f"{path}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error" and "made no evaluation" in str(rec["error"])
+    assert "run.evaluate(step, val_loss=...)" in str(rec["error"])
+    with pytest.raises(ImportError, match=r"has no attribute 'trian'; did you mean 'train'\?"):
+        get_task(f"{path}:trian")
+    with pytest.raises(ImportError, match=r"task file .*oops\.py' has no attribute 'x'"):
+        get_task(f"{path}:x")
+    _write(tmp_path, "plain_mod2.py", PLAIN_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match=r"module 'plain_mod2' .*\(functions there: VAL, quad"):
+        get_task("plain_mod2:qaud")
+    sys.modules.pop("plain_mod2", None)
+
+
+def test_report_says_when_the_baseline_was_not_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, "plain.py", PLAIN_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:quad",),
+        seeds=(0, 1),
+        steps=20,
+        lr=0.1,
+        only=("cosine", "linear-to-zero"),  # as `-s cosine -s linear-to-zero`: no constant
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+        bootstrap=200,
+    )
+    out = run_bench(cfg)
+    assert (out.ran, out.errors) == (4, 0)
+    t = json.loads((tmp_path / "bench" / "results.json").read_text())["tasks"]["quad"]
+    assert t["recommendation"].endswith("(Not compared with a baseline: `constant` was not run.)")
+    assert "add `-s constant`" in t["findings"][-1]

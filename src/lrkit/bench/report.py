@@ -473,10 +473,18 @@ def _results(
         alpha=alpha,
     )
     plans = {p["task"]: p for p in meta.get("plans", [])}
+    base = str(cfg.get("baseline", "constant"))
     for task, t in agg["tasks"].items():
         t["plan"] = plans.get(task)
         t["findings"] = findings(task, t, alpha)
         t["recommendation"] = recommendation(t)
+        if t.get("baseline") is None and t["schedules"]:
+            # e.g. `-s cosine -s wsd`: nothing says whether either beats a constant LR
+            t["findings"].append(
+                f"No comparison with a baseline: `{base}` was not run (add `-s {base}`, or "
+                f"name one of the schedules run with `--baseline`)."
+            )
+            t["recommendation"] += f" (Not compared with a baseline: `{base}` was not run.)"
     return {
         "schema": SCHEMA,
         "name": meta.get("name", run.name),

@@ -226,6 +226,11 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         raise ValueError(
             f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
         )
+    if not run.eval_steps and not run.diverged:
+        raise ValueError(
+            f"task {job.task!r} made no evaluation, so the report has nothing to rank; call "
+            f"run.evaluate(step, val_loss=...) when run.should_evaluate(step) is True"
+        )
     moms = None
     if mom_sched is not None:
         moms = np.asarray(mom_sched(np.asarray(run.loss_steps)), dtype=np.float64).tolist()

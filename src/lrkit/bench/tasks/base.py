@@ -363,6 +363,34 @@ def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
         ) from exc
 
 
+def _missing_attr(module: ModuleType, attr: str, origin: str) -> str:
+    """The error for ``file.py:name`` / ``module:name`` without ``name``: the file or module it
+    looked in, and the task functions found there (a close match first)."""
+    import difflib
+    import inspect
+
+    from lrkit.bench.api import FunctionTask
+
+    is_file = module.__name__.startswith("_lrkit_task_")
+    where = f"task file {module.__file__!r}" if is_file else f"module {module.__name__!r}"
+    found = sorted(
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and (
+            isinstance(v, FunctionTask)
+            or (inspect.isfunction(v) and v.__module__ == module.__name__)
+        )
+    )
+    msg = f"get_task({origin!r}): {where} has no attribute {attr!r}"
+    close = difflib.get_close_matches(attr, found, n=1)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    if found:
+        msg += f" (functions there: {', '.join(found)})"
+    return msg
+
+
 def _load(path: str, origin: str) -> TaskSpec:
     from lrkit.bench.api import as_function_task
 
@@ -372,9 +400,7 @@ def _load(path: str, origin: str) -> TaskSpec:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ImportError(
-                f"get_task({origin!r}): module {module.__name__!r} has no attribute {attr!r}"
-            ) from None
+            raise ImportError(_missing_attr(module, attr, origin)) from None
     function_task = as_function_task(obj)
     if function_task is not None:
         return function_task.to_spec(origin)
