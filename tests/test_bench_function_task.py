@@ -292,3 +292,24 @@ def test_report_says_when_the_baseline_was_not_run(tmp_path: Path) -> None:
     t = json.loads((tmp_path / "bench" / "results.json").read_text())["tasks"]["quad"]
     assert t["recommendation"].endswith("(Not compared with a baseline: `constant` was not run.)")
     assert "add `-s constant`" in t["findings"][-1]
+    # quad declares no target: no "steps to val loss ≤ 0" column or finding
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "steps to" not in report and "peak LR 0.1 (given); no target set." in report
+    assert t["target"]["value"] is None
+
+
+def test_report_of_a_bench_whose_runs_all_failed_says_so(tmp_path: Path) -> None:
+    path = _write(tmp_path, "silent.py", SILENT_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:raises",),
+        seeds=(0,),
+        only=("constant",),
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+    )
+    out = run_bench(cfg)
+    assert (out.ran, out.errors) == (1, 1)
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "- No run finished: every run failed" in report

@@ -214,7 +214,9 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         plateau=plateau,
         eval_every=job.eval_every,
         device=job.device,
-        target=(job.target_metric, job.target_value, job.higher_is_better),
+        target=(job.target_metric, job.target_value, job.higher_is_better)
+        if function.target is not None
+        else None,
         name=job.task,
     )
     t_loop = time.perf_counter()
@@ -247,7 +249,10 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         plateau_reductions=plateau.reductions if plateau is not None else None,
         inside=max(time.perf_counter() - t_loop - run.own_time, 0.0),
     )
-    return _finish(job, trace, t_start, t_loop)
+    rec = _finish(job, trace, t_start, t_loop)
+    if function.target is None:
+        rec["target"] = None  # no target: the report leaves out steps-to-target
+    return rec
 
 
 def _trainer_loop(job: Job, trainer: Any) -> _Trace:
