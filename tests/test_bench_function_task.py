@@ -313,3 +313,22 @@ def test_report_of_a_bench_whose_runs_all_failed_says_so(tmp_path: Path) -> None
     assert (out.ran, out.errors) == (1, 1)
     report = (tmp_path / "bench" / "report.md").read_text()
     assert "- No run finished: every run failed" in report
+
+
+def test_module_form_finds_a_package_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `lrkit` is a console script: the current folder is not on sys.path as under `python -m`
+    (tmp_path / "userpkg_cwd").mkdir()
+    (tmp_path / "userpkg_cwd" / "__init__.py").write_text("")
+    _write(tmp_path / "userpkg_cwd", "tasks.py", PLAIN_TASK)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert get_task("userpkg_cwd.tasks:quad").name == "quad"
+        assert sys.path[0] == str(tmp_path)
+        with pytest.raises(ImportError, match=r"is 'nopkg_cwd' installed, or its folder on"):
+            get_task("nopkg_cwd.tasks:quad")
+    finally:
+        for mod in ("userpkg_cwd", "userpkg_cwd.tasks"):
+            sys.modules.pop(mod, None)

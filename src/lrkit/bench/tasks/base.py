@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import os
 import re
 import sys
 import zlib
@@ -357,6 +358,21 @@ def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
     module_name = match.group("module")
     try:
         return importlib.import_module(module_name), match.group("attr")
+    except ModuleNotFoundError as exc:
+        # `lrkit` is a console script, so the current folder is not on sys.path as it is for
+        # `python -m`; a package next to the user (./mypkg) is what they mean
+        top = module_name.split(".")[0]
+        cwd = os.getcwd()
+        here = Path(cwd, top).is_dir() or Path(cwd, f"{top}.py").is_file()
+        if exc.name != top or not here or cwd in sys.path:
+            hint = (
+                f" (is {top!r} installed, or its folder on PYTHONPATH?)" if exc.name == top else ""
+            )
+            raise ImportError(
+                f"get_task({origin!r}): cannot import module {module_name!r}: {exc}{hint}"
+            ) from exc
+        sys.path.insert(0, cwd)
+        return _import_module(path, origin)
     except ImportError as exc:
         raise ImportError(
             f"get_task({origin!r}): cannot import module {module_name!r}: {exc}"
