@@ -255,6 +255,19 @@ def train(run):
 """
 
 
+MISNAMED_TASK = """
+import lrkit.bench as lb
+
+
+@lb.task(target=("val_accuracy", 0.9))
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=1.0)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=1.0, val_acc=0.95)  # not the target's name
+"""
+
+
 def test_new_user_mistakes_get_errors_that_say_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,6 +279,13 @@ def test_new_user_mistakes_get_errors_that_say_what_to_do(
         get_task(f"{path}:trian")
     with pytest.raises(ImportError, match=r"task file .*oops\.py' has no attribute 'x'"):
         get_task(f"{path}:x")
+    misnamed = _write(tmp_path, "misnamed.py", MISNAMED_TASK)
+    rec = _job(f"{misnamed}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error"
+    assert str(rec["error"]).endswith(
+        "declares target=('val_accuracy', 0.9) but never passed val_accuracy=... to "
+        "run.evaluate (it passed: val_acc, val_loss)"
+    )
     _write(tmp_path, "plain_mod2.py", PLAIN_TASK)
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ImportError, match=r"module 'plain_mod2' .*\(functions there: VAL, quad"):

@@ -137,7 +137,8 @@ def test_recommendation_without_ties_or_without_a_winner() -> None:
     t["baseline"] = None
     assert recommendation(t).startswith("Use **cosine**")
     assert recommendation(_task({"wsd": _entry("wsd", None, 0.0)})) == (
-        "No schedule finished: nothing to recommend."
+        "No schedule has a final val_loss in every seed: nothing to recommend (a task function "
+        "reports it with run.evaluate(step, val_loss=...))."
     )
 
 

@@ -163,7 +163,11 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
                 "Every schedule diverged in some seed (non-finite training loss): lower the "
                 "peak LR (--lr) or let --tune-lr pick one per schedule."
             )
-        return "No schedule finished: nothing to recommend."
+        m = t["rank_metric"]
+        return (
+            f"No schedule has a final {m} in every seed: nothing to recommend (a task "
+            f"function reports it with run.evaluate(step, {m}=...))."
+        )
     base = t.get("baseline")
     if base in sched and not any(_significantly_better(t, n) for n in sched if n != base):
         lead = (

@@ -233,6 +233,12 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
             f"task {job.task!r} made no evaluation, so the report has nothing to rank; call "
             f"run.evaluate(step, val_loss=...) when run.should_evaluate(step) is True"
         )
+    if function.target is not None and not run.diverged and job.target_metric not in run.metrics:
+        raise ValueError(
+            f"task {job.task!r} declares target=({job.target_metric!r}, {job.target_value:g}) "
+            f"but never passed {job.target_metric}=... to run.evaluate (it passed: "
+            f"{', '.join(sorted(run.metrics))})"
+        )
     moms = None
     if mom_sched is not None:
         moms = np.asarray(mom_sched(np.asarray(run.loss_steps)), dtype=np.float64).tolist()
