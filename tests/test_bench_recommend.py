@@ -136,6 +136,11 @@ def test_recommendation_without_ties_or_without_a_winner() -> None:
     assert recommendation(t).startswith("No schedule beat the baseline")
     t["baseline"] = None
     assert recommendation(t).startswith("Use **cosine**")
+    # without a baseline nothing else says that 2 seeds are too few to act on
+    assert recommendation(t).endswith(
+        "(Only 2 seeds: these CIs are little more than the range of the runs; rerun with "
+        "--seeds 6 or more before acting on it.)"
+    )
     assert recommendation(_task({"wsd": _entry("wsd", None, 0.0)})) == (
         "No schedule has a final val_loss in every seed: nothing to recommend (a task function "
         "reports it with run.evaluate(step, val_loss=...))."

@@ -186,8 +186,15 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             f"significantly{few}; {lead}."
         )
     head = f"Use **{best}** at peak LR {_fmt(sched[best]['peak_lr'])}"
+    seeds = max((len(e.get("seeds", ())) for e in sched.values()), default=0)
+    few = (
+        f" (Only {seeds} seeds: these CIs are little more than the range of the runs; rerun "
+        f"with --seeds 6 or more before acting on it.)"
+        if 0 < seeds < 6
+        else ""
+    )
     if not tied:
-        return head + "; no other schedule is statistically tied with it."
+        return head + "; no other schedule is statistically tied with it." + few
     group = [best, *tied]
     order = {n: i for i, n in enumerate(group)}
     simplest = min(group, key=lambda n: (complexity(sched[n]), order[n]))
@@ -196,12 +203,12 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
     if simplest == best:
         return (
             f"{head}; {names} {verb} statistically tied with it (overlapping 95 % CIs), and "
-            f"{best} is also the simplest of them."
+            f"{best} is also the simplest of them.{few}"
         )
     return (
         f"{head}; {names} {verb} statistically tied with it (overlapping 95 % CIs), and the "
         f"simplest of them (fewest schedule nodes, then parameters) is **{simplest}** at peak "
-        f"LR {_fmt(sched[simplest]['peak_lr'])}."
+        f"LR {_fmt(sched[simplest]['peak_lr'])}.{few}"
     )
 
 
