@@ -286,6 +286,14 @@ def test_new_user_mistakes_get_errors_that_say_what_to_do(
         "declares target=('val_accuracy', 0.9) but never passed val_accuracy=... to "
         "run.evaluate (it passed: val_acc, val_loss)"
     )
+    for name, text, why in [
+        ("syntax.py", "def train(run)\n    pass\n", r"SyntaxError: expected ':' \(.*line 1\)"),
+        ("imports.py", "import no_such_pkg_xyz\n", "ModuleNotFoundError: No module named"),
+        ("raises.py", "raise RuntimeError('at import')\n", "RuntimeError: at import"),
+    ]:
+        bad = _write(tmp_path, name, text)
+        with pytest.raises(ImportError, match=rf"importing task file .*{name}' failed: {why}"):
+            get_task(f"{bad}:train")
     _write(tmp_path, "plain_mod2.py", PLAIN_TASK)
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ImportError, match=r"module 'plain_mod2' .*\(functions there: VAL, quad"):

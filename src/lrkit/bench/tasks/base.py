@@ -339,6 +339,12 @@ def _import_file(path: str, origin: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: say which one failed, and how
+        del sys.modules[module_name]
+        raise ImportError(
+            f"get_task({origin!r}): importing task file {str(file)!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     except BaseException:
         del sys.modules[module_name]
         raise
@@ -376,6 +382,11 @@ def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
     except ImportError as exc:
         raise ImportError(
             f"get_task({origin!r}): cannot import module {module_name!r}: {exc}"
+        ) from exc
+    except Exception as exc:  # the module raised while importing
+        raise ImportError(
+            f"get_task({origin!r}): importing module {module_name!r} failed: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
 
 
