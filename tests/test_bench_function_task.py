@@ -343,6 +343,25 @@ def test_report_of_a_bench_whose_runs_all_failed_says_so(tmp_path: Path) -> None
     assert "- No run finished: every run failed" in report
 
 
+def test_headline_of_a_single_schedule_bench(tmp_path: Path) -> None:
+    path = _write(tmp_path, "plain.py", PLAIN_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:quad",),
+        seeds=(0,),
+        steps=20,
+        lr=0.1,
+        only=("cosine",),
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+    )
+    run_bench(cfg)
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "no finished runs" not in report
+    assert "- **quad**: only cosine was run (final val loss " in report
+
+
 def test_module_form_finds_a_package_in_the_current_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

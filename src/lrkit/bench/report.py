@@ -109,6 +109,8 @@ def _winner_findings(t: Mapping[str, Any]) -> list[str]:
         and not (e["metrics"][rmetric]["ci"][1] < lo or e["metrics"][rmetric]["ci"][0] > hi)
     ]
     value = f"{_fmt(st['mean'])} ± {_fmt(st['std'], 2)}"
+    if len(sched) == 1:
+        return [f"only {lead} was run ({words} {value}): nothing to compare it with."]
     if not overlapping and len(sched) > 1:
         few = _n_seeds(t) < 6
         return [
