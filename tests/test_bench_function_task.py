@@ -246,6 +246,9 @@ def test_momentum_schedule_drives_sgd_momentum_through_run_scheduler() -> None:
         sched.step()
         assert run.hparams(step) == pytest.approx({"lr": seen[-1][0], "momentum": seen[-1][1]})
     assert mom_s is not None and [m for _, m in seen] == pytest.approx(mom_s(np.arange(20)))
+    adagrad = torch.optim.Adagrad([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="Adagrad has neither 'momentum' nor 'betas'"):
+        run.scheduler(adagrad)
 
 
 MISTAKES_TASK = """

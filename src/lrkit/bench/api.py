@@ -161,6 +161,13 @@ class Run:
 
         spec: dict[str, Schedule] = {"lr": self.schedule}
         if self.momentum_schedule is not None:
+            groups = getattr(optimizer, "param_groups", None) or [{}]
+            if not any(k in groups[0] for k in ("momentum", "betas")):
+                raise ValueError(
+                    f"task {self.name!r}: this schedule also schedules momentum, but "
+                    f"{type(optimizer).__name__} has neither 'momentum' nor 'betas'; use an "
+                    f"optimizer with momentum, or leave such schedules out (e.g. --only NAME)"
+                )
             spec["momentum"] = self.momentum_schedule
         return Scheduler(optimizer, spec, plateau=self._plateau)
 
