@@ -248,7 +248,11 @@ def make_backend(
     >>> type(make_backend("serial", workers=1)).__name__
     'SerialBackend'
     """
-    if name == "serial":
+    if name == "serial" or (name == "local" and workers == 1 and not gpus_per_run):
+        if gpus_per_run:  # in-process: no devices to hand out, but the GPUs must be there
+            from lrkit.bench.devices import assign_gpus, visible_gpus
+
+            assign_gpus(visible_gpus(), gpus_per_run, 1)
         return SerialBackend()
     if name == "local" and gpus_per_run:
         from lrkit.bench.devices import assign_gpus, visible_gpus
@@ -256,7 +260,7 @@ def make_backend(
         groups = assign_gpus(visible_gpus(), gpus_per_run, workers if workers_given else None)
         return LocalBackend(len(groups), context, devices=groups)
     if name == "local":
-        return SerialBackend() if workers == 1 else LocalBackend(workers, context)
+        return LocalBackend(workers, context)
     if name == "ray":
         return RayBackend(
             address=address, num_cpus=workers if address is None else None, num_gpus=gpus_per_run
