@@ -282,6 +282,10 @@ def test_new_user_mistakes_get_errors_that_say_what_to_do(
         get_task(f"{path}:trian")
     with pytest.raises(ImportError, match=r"task file .*oops\.py' has no attribute 'x'"):
         get_task(f"{path}:x")
+    pytest.importorskip("torch")
+    unstepped = _write(tmp_path, "unstepped.py", TORCH_TASK.replace("sched.step(); ", ""))
+    rec = _job(f"{unstepped}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error" and "never stepped the scheduler" in str(rec["error"])
     misnamed = _write(tmp_path, "misnamed.py", MISNAMED_TASK)
     rec = _job(f"{misnamed}:train", DEFAULT_SUITE[0])
     assert rec["status"] == "error"

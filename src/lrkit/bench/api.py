@@ -128,6 +128,7 @@ class Run:
         self.steps_to_target: int | None = None
         self.diverged = False
         self.own_time = 0.0  # seconds spent inside log/evaluate
+        self.schedulers: list[Any] = []  # those handed out by scheduler(), checked at the end
 
     # -- values ------------------------------------------------------------------------------
     def _check_step(self, where: str, step: object) -> int:
@@ -169,7 +170,9 @@ class Run:
                     f"optimizer with momentum, or leave such schedules out (e.g. --only NAME)"
                 )
             spec["momentum"] = self.momentum_schedule
-        return Scheduler(optimizer, spec, plateau=self._plateau)
+        sched = Scheduler(optimizer, spec, plateau=self._plateau)
+        self.schedulers.append(sched)
+        return sched
 
     def should_evaluate(self, step: int) -> bool:
         """True after every ``eval_every``-th step and after the last one."""
