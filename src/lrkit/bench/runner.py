@@ -228,7 +228,11 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         raise ValueError(
             f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
         )
-    if len(run.loss_steps) > 1 and any(s.last_epoch == 0 for s in run.schedulers):
+    if (
+        len(run.loss_steps) > 1
+        and run.schedulers
+        and all(s.last_epoch == 0 for s in run.schedulers)
+    ):
         # the record would show the schedule while the optimizer kept its first LR
         raise ValueError(
             f"task {job.task!r} never stepped the scheduler from run.scheduler(opt); call "
