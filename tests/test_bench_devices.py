@@ -109,6 +109,8 @@ def test_gpus_per_run_without_gpus_is_a_clear_error(
     args = ["bench", "-t", f"{task_file}:probe", "--gpus-per-run", "1", "-q"]
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path)])
     assert res.exit_code == 2 and "no GPU is visible" in res.output
+    res = CliRunner().invoke(app, [*args, "--backend", "serial", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "no GPU is visible" in res.output  # in-process too
     with pytest.raises(ValueError, match="gpus_per_run=-1"):
         BenchConfig(gpus_per_run=-1)
 

@@ -246,3 +246,143 @@ def test_momentum_schedule_drives_sgd_momentum_through_run_scheduler() -> None:
         sched.step()
         assert run.hparams(step) == pytest.approx({"lr": seen[-1][0], "momentum": seen[-1][1]})
     assert mom_s is not None and [m for _, m in seen] == pytest.approx(mom_s(np.arange(20)))
+    adagrad = torch.optim.Adagrad([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="Adagrad has neither 'momentum' nor 'betas'"):
+        run.scheduler(adagrad)
+
+
+MISTAKES_TASK = """
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=1.0 / (step + 1))  # never calls run.evaluate
+"""
+
+
+MISNAMED_TASK = """
+import lrkit.bench as lb
+
+
+@lb.task(target=("val_accuracy", 0.9))
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=1.0)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=1.0, val_acc=0.95)  # not the target's name
+"""
+
+
+def test_new_user_mistakes_get_errors_that_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, "oops.py", MISTAKES_TASK)
+    rec = _job(f"{path}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error" and "made no evaluation" in str(rec["error"])
+    assert "run.evaluate(step, val_loss=...)" in str(rec["error"])
+    with pytest.raises(ImportError, match=r"has no attribute 'trian'; did you mean 'train'\?"):
+        get_task(f"{path}:trian")
+    with pytest.raises(ImportError, match=r"task file .*oops\.py' has no attribute 'x'"):
+        get_task(f"{path}:x")
+    pytest.importorskip("torch")
+    unstepped = _write(tmp_path, "unstepped.py", TORCH_TASK.replace("sched.step(); ", ""))
+    rec = _job(f"{unstepped}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error" and "never stepped the scheduler" in str(rec["error"])
+    misnamed = _write(tmp_path, "misnamed.py", MISNAMED_TASK)
+    rec = _job(f"{misnamed}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error"
+    assert str(rec["error"]).endswith(
+        "declares target=('val_accuracy', 0.9) but never passed val_accuracy=... to "
+        "run.evaluate (it passed: val_acc, val_loss)"
+    )
+    for name, text, why in [
+        ("syntax.py", "def train(run)\n    pass\n", r"SyntaxError: expected ':' \(.*line 1\)"),
+        ("imports.py", "import no_such_pkg_xyz\n", "ModuleNotFoundError: No module named"),
+        ("raises.py", "raise RuntimeError('at import')\n", "RuntimeError: at import"),
+    ]:
+        bad = _write(tmp_path, name, text)
+        with pytest.raises(ImportError, match=rf"importing task file .*{name}' failed: {why}"):
+            get_task(f"{bad}:train")
+    _write(tmp_path, "plain_mod2.py", PLAIN_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match=r"module 'plain_mod2' .*\(functions there: VAL, quad"):
+        get_task("plain_mod2:qaud")
+    sys.modules.pop("plain_mod2", None)
+
+
+def test_report_says_when_the_baseline_was_not_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, "plain.py", PLAIN_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:quad",),
+        seeds=(0, 1),
+        steps=20,
+        lr=0.1,
+        only=("cosine", "linear-to-zero"),  # as `-s cosine -s linear-to-zero`: no constant
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+        bootstrap=200,
+    )
+    out = run_bench(cfg)
+    assert (out.ran, out.errors) == (4, 0)
+    t = json.loads((tmp_path / "bench" / "results.json").read_text())["tasks"]["quad"]
+    assert t["recommendation"].endswith("(Not compared with a baseline: `constant` was not run.)")
+    assert "add `-s constant`" in t["findings"][-1]
+    # quad declares no target: no "steps to val loss ≤ 0" column or finding
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "steps to" not in report and "peak LR 0.1 (given); no target set." in report
+    assert t["target"]["value"] is None
+
+
+def test_report_of_a_bench_whose_runs_all_failed_says_so(tmp_path: Path) -> None:
+    path = _write(tmp_path, "silent.py", SILENT_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:raises",),
+        seeds=(0,),
+        only=("constant",),
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+    )
+    out = run_bench(cfg)
+    assert (out.ran, out.errors) == (1, 1)
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "- No run finished: every run failed" in report
+
+
+def test_headline_of_a_single_schedule_bench(tmp_path: Path) -> None:
+    path = _write(tmp_path, "plain.py", PLAIN_TASK)
+    cfg = BenchConfig(
+        tasks=(f"{path}:quad",),
+        seeds=(0,),
+        steps=20,
+        lr=0.1,
+        only=("cosine",),
+        backend="serial",
+        plots=False,
+        quiet=True,
+        out=str(tmp_path),
+    )
+    run_bench(cfg)
+    report = (tmp_path / "bench" / "report.md").read_text()
+    assert "no finished runs" not in report
+    assert "- **quad**: only cosine was run (final val loss " in report
+
+
+def test_module_form_finds_a_package_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `lrkit` is a console script: the current folder is not on sys.path as under `python -m`
+    (tmp_path / "userpkg_cwd").mkdir()
+    (tmp_path / "userpkg_cwd" / "__init__.py").write_text("")
+    _write(tmp_path / "userpkg_cwd", "tasks.py", PLAIN_TASK)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        assert get_task("userpkg_cwd.tasks:quad").name == "quad"
+        assert sys.path[0] == str(tmp_path)
+        with pytest.raises(ImportError, match=r"is 'nopkg_cwd' installed, or its folder on"):
+            get_task("nopkg_cwd.tasks:quad")
+    finally:
+        for mod in ("userpkg_cwd", "userpkg_cwd.tasks"):
+            sys.modules.pop(mod, None)

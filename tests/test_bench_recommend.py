@@ -136,9 +136,52 @@ def test_recommendation_without_ties_or_without_a_winner() -> None:
     assert recommendation(t).startswith("No schedule beat the baseline")
     t["baseline"] = None
     assert recommendation(t).startswith("Use **cosine**")
-    assert recommendation(_task({"wsd": _entry("wsd", None, 0.0)})) == (
-        "No schedule finished: nothing to recommend."
+    # without a baseline nothing else says that 2 seeds are too few to act on
+    assert recommendation(t).endswith(
+        "(Only 2 seeds: these CIs are little more than the range of the runs; rerun with "
+        "--seeds 6 or more before acting on it.)"
     )
+    assert recommendation(_task({"wsd": _entry("wsd", None, 0.0)})) == (
+        "No schedule has a final val_loss in every seed: nothing to recommend (a task function "
+        "reports it with run.evaluate(step, val_loss=...))."
+    )
+
+
+def test_a_schedule_that_diverged_in_some_seed_is_never_recommended() -> None:
+    # one-cycle's finite seeds have the best mean, but it diverged in one seed: last, no letter
+    t = _task(
+        {
+            "one-cycle": {**_entry("one-cycle", 0.11, 0.01), "diverged": 1},
+            "constant": {**_entry("constant", 0.51, 0.01), "diverged": 0},
+            "cosine": {**_entry("cosine", 0.50, 0.01), "diverged": 0},
+        }
+    )
+    rows = ordered_rows(t)
+    assert [(r["name"], r["letters"]) for r in rows] == [
+        ("cosine", "a"),
+        ("constant", "a"),
+        ("one-cycle", ""),
+    ]
+    assert tied_with_best(t) == ("cosine", ["constant"])
+    assert "one-cycle" not in recommendation(t)
+    for e in t["schedules"].values():
+        e["diverged"] = 2
+    assert recommendation(t).startswith("Every schedule diverged in some seed")
+
+
+def test_progress_leader_ignores_runs_without_a_final_val_loss(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    display = _Display(quiet=False, terminal=False)
+    display.start("bench", 2)
+    for final in ({}, {"val_loss": 0.25}):
+        display.advance(
+            {"purpose": "main", "status": "ok", "task": "t", "schedule": "c", "seed": 0}
+            | {"final": final}
+        )
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("bench: 1/2 runs, ETA")
+    assert "leader" not in lines[0] and "inf" not in lines[0]
 
 
 FAKE = "test_bench_runner:fake_task"

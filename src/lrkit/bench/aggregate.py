@@ -249,7 +249,12 @@ def aggregate(
     tasks: dict[str, Any] = {}
     for task, groups in by_task.items():
         first = next(iter(groups.values()))[0]
-        target = dict(first["target"])
+        # a function task without a target records None: "value" None marks it for the report
+        target = (
+            dict(first["target"])
+            if first.get("target")
+            else {"metric": "val_loss", "value": None, "higher_is_better": False}
+        )
         tmetric = str(target["metric"])
         metrics = ["val_loss"]
         if tmetric != "val_loss":

@@ -128,6 +128,7 @@ class Run:
         self.steps_to_target: int | None = None
         self.diverged = False
         self.own_time = 0.0  # seconds spent inside log/evaluate
+        self.schedulers: list[Any] = []  # those handed out by scheduler(), checked at the end
 
     # -- values ------------------------------------------------------------------------------
     def _check_step(self, where: str, step: object) -> int:
@@ -161,8 +162,17 @@ class Run:
 
         spec: dict[str, Schedule] = {"lr": self.schedule}
         if self.momentum_schedule is not None:
+            groups = getattr(optimizer, "param_groups", None) or [{}]
+            if not any(k in groups[0] for k in ("momentum", "betas")):
+                raise ValueError(
+                    f"task {self.name!r}: this schedule also schedules momentum, but "
+                    f"{type(optimizer).__name__} has neither 'momentum' nor 'betas'; use an "
+                    f"optimizer with momentum, or leave such schedules out (e.g. --only NAME)"
+                )
             spec["momentum"] = self.momentum_schedule
-        return Scheduler(optimizer, spec, plateau=self._plateau)
+        sched = Scheduler(optimizer, spec, plateau=self._plateau)
+        self.schedulers.append(sched)
+        return sched
 
     def should_evaluate(self, step: int) -> bool:
         """True after every ``eval_every``-th step and after the last one."""

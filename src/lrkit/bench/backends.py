@@ -309,6 +309,10 @@ def make_backend(
     'LocalBackend'
     """
     if name == "serial":
+        if gpus_per_run:  # in-process: no devices to hand out, but the GPUs must be there
+            from lrkit.bench.devices import assign_gpus, visible_gpus
+
+            assign_gpus(visible_gpus(), gpus_per_run, 1)
         return SerialBackend(run_timeout=run_timeout)
     if name == "local" and gpus_per_run:
         from lrkit.bench.devices import assign_gpus, visible_gpus

@@ -27,7 +27,11 @@ def bench(
     ] = None,
     task: Annotated[
         list[str] | None,
-        typer.Option("--task", "-t", help="Task name or pkg.module:factory (repeatable)."),
+        typer.Option(
+            "--task",
+            "-t",
+            help="Built-in task name, path/to/file.py:function or pkg.module:function (repeatable).",
+        ),
     ] = None,
     seeds: Annotated[int | None, typer.Option(help="Number of seeds (0..N-1).")] = None,
     steps: Annotated[int | None, typer.Option(help="Step budget (default: the task's).")] = None,

@@ -280,6 +280,8 @@ class _Display:
         best: dict[str, tuple[float, str]] = {}
         for (task, sched), vals in self._scores.items():
             m = sum(vals) / len(vals)
+            if not math.isfinite(m):  # diverged or no val_loss: not a leader
+                continue
             if task not in best or m < best[task][0]:
                 best[task] = (m, sched)
         return "  ".join(f"{t}: {s} ({m:.3g})" for t, (m, s) in sorted(best.items()))

@@ -4,7 +4,7 @@ Everything here reads the aggregated statistics of one task (``results.json["tas
 and nothing else, so it is tested on constructed data.
 
 * **Order**: by the ranking statistic (mean over seeds), best first; schedules without a CI
-  (every seed diverged) last.
+  or that diverged in any seed last (as in the ``ranking`` of results.json).
 * **Tie letters** (a compact-letter display): walking down that order, a schedule whose 95 % CI
   overlaps no earlier group leader's CI leads a new group with the next letter; then every
   schedule carries the letter of each leader whose CI overlaps its own. Two schedules sharing
@@ -55,7 +55,9 @@ def ordered_rows(t: Mapping[str, Any]) -> list[dict[str, Any]]:
     valid = [
         n
         for n, e in sched.items()
-        if _stat(e, metric).get("ci") is not None and _stat(e, metric).get("mean") is not None
+        if _stat(e, metric).get("ci") is not None
+        and _stat(e, metric).get("mean") is not None
+        and not e.get("diverged")  # diverged in some seed: its mean hides that; last
     ]
     valid.sort(key=lambda n: (sign * float(_stat(sched[n], metric)["mean"]), n))
     leaders: list[Sequence[float]] = []
@@ -154,9 +156,18 @@ def recommendation(t: Mapping[str, Any]) -> str:
 and the simplest of them (fewest schedule nodes, then parameters) is **linear** at peak LR 0.2.'
     """
     best, tied = tied_with_best(t)
-    if best is None:
-        return "No schedule finished: nothing to recommend."
     sched = t["schedules"]
+    if best is None:
+        if sched and all(e.get("diverged") for e in sched.values()):
+            return (
+                "Every schedule diverged in some seed (non-finite training loss): lower the "
+                "peak LR (--lr) or let --tune-lr pick one per schedule."
+            )
+        m = t["rank_metric"]
+        return (
+            f"No schedule has a final {m} in every seed: nothing to recommend (a task "
+            f"function reports it with run.evaluate(step, {m}=...))."
+        )
     base = t.get("baseline")
     if base in sched and not any(_significantly_better(t, n) for n in sched if n != base):
         lead = (
@@ -175,8 +186,15 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             f"significantly{few}; {lead}."
         )
     head = f"Use **{best}** at peak LR {_fmt(sched[best]['peak_lr'])}"
+    seeds = max((len(e.get("seeds", ())) for e in sched.values()), default=0)
+    few = (
+        f" (Only {seeds} seeds: these CIs are little more than the range of the runs; rerun "
+        f"with --seeds 6 or more before acting on it.)"
+        if 0 < seeds < 6
+        else ""
+    )
     if not tied:
-        return head + "; no other schedule is statistically tied with it."
+        return head + "; no other schedule is statistically tied with it." + few
     group = [best, *tied]
     order = {n: i for i, n in enumerate(group)}
     simplest = min(group, key=lambda n: (complexity(sched[n]), order[n]))
@@ -185,12 +203,12 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
     if simplest == best:
         return (
             f"{head}; {names} {verb} statistically tied with it (overlapping 95 % CIs), and "
-            f"{best} is also the simplest of them."
+            f"{best} is also the simplest of them.{few}"
         )
     return (
         f"{head}; {names} {verb} statistically tied with it (overlapping 95 % CIs), and the "
         f"simplest of them (fewest schedule nodes, then parameters) is **{simplest}** at peak "
-        f"LR {_fmt(sched[simplest]['peak_lr'])}."
+        f"LR {_fmt(sched[simplest]['peak_lr'])}.{few}"
     )
 
 

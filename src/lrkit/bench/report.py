@@ -44,6 +44,11 @@ def _pval(p: float) -> str:
     return f"p={p:.2g}" if p >= 0.001 else "p<0.001"
 
 
+def _has_target(t: Mapping[str, Any]) -> bool:
+    """False for a function task declared without ``target=``."""
+    return t["target"].get("value") is not None
+
+
 def _target_words(target: Mapping[str, Any]) -> str:
     metric = str(target["metric"]).replace("val_", "val ")
     value = float(target["value"])
@@ -74,7 +79,8 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
     if t.get("baseline") is None or not t.get("comparisons"):
         return out
     out += _baseline_findings(t)
-    out += _target_findings(t)
+    if _has_target(t):
+        out += _target_findings(t)
     out += _seed_note(t, alpha)
     return out
 
@@ -103,6 +109,8 @@ def _winner_findings(t: Mapping[str, Any]) -> list[str]:
         and not (e["metrics"][rmetric]["ci"][1] < lo or e["metrics"][rmetric]["ci"][0] > hi)
     ]
     value = f"{_fmt(st['mean'])} ± {_fmt(st['std'], 2)}"
+    if len(sched) == 1:
+        return [f"only {lead} was run ({words} {value}): nothing to compare it with."]
     if not overlapping and len(sched) > 1:
         few = _n_seeds(t) < 6
         return [
@@ -295,6 +303,8 @@ def _preamble(results: Mapping[str, Any]) -> list[str]:
     ]
     for task, t in results["tasks"].items():
         lines.append(f"- **{task}**: {t.get('recommendation') or recommendation(t)}")
+    if not results["tasks"]:
+        lines.append("- No run finished: every run failed (`error` in runs.jsonl says why).")
     lines += ["", "## Headline", ""]
     for task, t in results["tasks"].items():
         f = t["findings"]
@@ -332,8 +342,8 @@ def _task_section(task: str, t: Mapping[str, Any], images: Sequence[str]) -> lis
         f"## {task}",
         "",
         f"{any_e['steps']} steps per run, seeds {', '.join(map(str, any_e['seeds']))}, "
-        f"peak LR {', '.join(_fmt(p) for p in peaks)} ({', '.join(src)}), "
-        f"target {_target_words(t['target'])}.",
+        f"peak LR {', '.join(_fmt(p) for p in peaks)} ({', '.join(src)})"
+        + (f", target {_target_words(t['target'])}." if _has_target(t) else "; no target set."),
     ]
     lines += [f"Skipped {sk['schedule']}: {sk['reason']}." for sk in plan.get("skipped", [])]
     lines += ["", "**Findings**", ""]
@@ -356,7 +366,9 @@ def _ranking_table(t: Mapping[str, Any]) -> list[str]:
     head = ["rank", "schedule", "group", "peak LR", _metric_words(t["rank_metric"]), "95 % CI"]
     if tmetric != "val_loss":
         head.append(tmetric.replace("_", " ") + (" (%)" if is_acc else ""))
-    head += [f"steps to {_target_words(t['target'])}", "val-loss AUC"]
+    if _has_target(t):
+        head.append(f"steps to {_target_words(t['target'])}")
+    head.append("val-loss AUC")
     base = t.get("baseline")
     if base:
         head.append(f"Δ vs {base} (p)")
@@ -374,11 +386,12 @@ def _ranking_table(t: Mapping[str, Any]) -> list[str]:
         ]
         if tmetric != "val_loss":
             row.append(_stat_cell(m[tmetric], pct=is_acc))
-        st = m["steps_to_target"]
-        reached = f"{e['reached_target']}/{len(e['seeds'])}"
-        row.append(
-            f"{_fmt(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
-        )
+        if _has_target(t):
+            st = m["steps_to_target"]
+            reached = f"{e['reached_target']}/{len(e['seeds'])}"
+            row.append(
+                f"{_fmt(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
+            )
         row.append(_stat_cell(m["val_loss_auc"]))
         if base:
             row.append(_delta_cell(t, r["name"], base))
@@ -467,10 +480,18 @@ def _results(
         alpha=alpha,
     )
     plans = {p["task"]: p for p in meta.get("plans", [])}
+    base = str(cfg.get("baseline", "constant"))
     for task, t in agg["tasks"].items():
         t["plan"] = plans.get(task)
         t["findings"] = findings(task, t, alpha)
         t["recommendation"] = recommendation(t)
+        if t.get("baseline") is None and t["schedules"]:
+            # e.g. `-s cosine -s wsd`: nothing says whether either beats a constant LR
+            t["findings"].append(
+                f"No comparison with a baseline: `{base}` was not run (add `-s {base}`, or "
+                f"name one of the schedules run with `--baseline`)."
+            )
+            t["recommendation"] += f" (Not compared with a baseline: `{base}` was not run.)"
     return {
         "schema": SCHEMA,
         "name": meta.get("name", run.name),

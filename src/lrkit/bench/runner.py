@@ -240,7 +240,9 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         plateau=plateau,
         eval_every=job.eval_every,
         device=job.device,
-        target=(job.target_metric, job.target_value, job.higher_is_better),
+        target=(job.target_metric, job.target_value, job.higher_is_better)
+        if function.target is not None
+        else None,
         name=job.task,
     )
     t_loop = time.perf_counter()
@@ -251,6 +253,27 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
     if not run.losses:
         raise ValueError(
             f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
+        )
+    if (
+        len(run.loss_steps) > 1
+        and run.schedulers
+        and all(s.last_epoch == 0 for s in run.schedulers)
+    ):
+        # the record would show the schedule while the optimizer kept its first LR
+        raise ValueError(
+            f"task {job.task!r} never stepped the scheduler from run.scheduler(opt); call "
+            f"sched.step() after each opt.step()"
+        )
+    if not run.eval_steps and not run.diverged:
+        raise ValueError(
+            f"task {job.task!r} made no evaluation, so the report has nothing to rank; call "
+            f"run.evaluate(step, val_loss=...) when run.should_evaluate(step) is True"
+        )
+    if function.target is not None and not run.diverged and job.target_metric not in run.metrics:
+        raise ValueError(
+            f"task {job.task!r} declares target=({job.target_metric!r}, {job.target_value:g}) "
+            f"but never passed {job.target_metric}=... to run.evaluate (it passed: "
+            f"{', '.join(sorted(run.metrics))})"
         )
     moms = None
     if mom_sched is not None:
@@ -268,7 +291,10 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         plateau_reductions=plateau.reductions if plateau is not None else None,
         inside=max(time.perf_counter() - t_loop - run.own_time, 0.0),
     )
-    return _finish(job, trace, t_start, t_loop)
+    rec = _finish(job, trace, t_start, t_loop)
+    if function.target is None:
+        rec["target"] = None  # no target: the report leaves out steps-to-target
+    return rec
 
 
 def _trainer_loop(job: Job, trainer: Any) -> _Trace:

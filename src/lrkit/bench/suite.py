@@ -238,9 +238,17 @@ def resolve_optimizer(
     ('sgd', '')
     >>> resolve_optimizer(SuiteEntry("x", "constant(1.0)", optimizer="lion"), "sgd", ("sgd",))[1]
     "optimizer 'lion' is not supported by this task (sgd)"
+    >>> resolve_optimizer(SuiteEntry("x", "constant(1.0)", optimizer="lion"), "own", ("own",))[1]
+    'it needs its own optimizer (lion), and a function task brings its own'
     """
     if entry.optimizer is None:
         return default, ""
+    from lrkit.bench.api import OWN_OPTIMIZER
+
+    if tuple(supported) == (OWN_OPTIMIZER,):
+        return None, (
+            f"it needs its own optimizer ({entry.optimizer}), and a function task brings its own"
+        )
     name = entry.optimizer
     if name == SCHEDULEFREE:
         name = f"{default.split('-')[0]}-schedulefree"

@@ -286,7 +286,3 @@ def missing_requirements(spec: TaskSpec) -> list[str]:
     True
     """
     return [p for p in spec.requires if not _installed(p)]
-
-
-# Built-in tasks are loaded through the same "module:factory" path as user tasks, so listing
-# or looking them up imports no framework.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 import sys
 import zlib
@@ -22,6 +23,8 @@ from lrkit.bench.tasks.base import TaskSpec
 
 __all__ = ["get_task", "task_names"]
 
+# Built-in tasks are loaded through the same "module:factory" path as user tasks, so listing
+# or looking them up imports no framework.
 _BUILTIN: dict[str, str] = {
     "synthetic-linear": "lrkit.bench.tasks.synthetic_linear:task",
     "digits-mlp": "lrkit.bench.tasks.digits_mlp:task",
@@ -63,6 +66,12 @@ def _import_file(path: str, origin: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: say which one failed, and how
+        del sys.modules[module_name]
+        raise ImportError(
+            f"get_task({origin!r}): importing task file {str(file)!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     except BaseException:
         del sys.modules[module_name]
         raise
@@ -82,10 +91,58 @@ def _import_module(path: str, origin: str) -> tuple[ModuleType, str]:
     module_name = match.group("module")
     try:
         return importlib.import_module(module_name), match.group("attr")
+    except ModuleNotFoundError as exc:
+        # `lrkit` is a console script, so the current folder is not on sys.path as it is for
+        # `python -m`; a package next to the user (./mypkg) is what they mean
+        top = module_name.split(".")[0]
+        cwd = os.getcwd()
+        here = Path(cwd, top).is_dir() or Path(cwd, f"{top}.py").is_file()
+        if exc.name != top or not here or cwd in sys.path:
+            hint = (
+                f" (is {top!r} installed, or its folder on PYTHONPATH?)" if exc.name == top else ""
+            )
+            raise ImportError(
+                f"get_task({origin!r}): cannot import module {module_name!r}: {exc}{hint}"
+            ) from exc
+        sys.path.insert(0, cwd)
+        return _import_module(path, origin)
     except ImportError as exc:
         raise ImportError(
             f"get_task({origin!r}): cannot import module {module_name!r}: {exc}"
         ) from exc
+    except Exception as exc:  # the module raised while importing
+        raise ImportError(
+            f"get_task({origin!r}): importing module {module_name!r} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _missing_attr(module: ModuleType, attr: str, origin: str) -> str:
+    """The error for ``file.py:name`` / ``module:name`` without ``name``: the file or module it
+    looked in, and the task functions found there (a close match first)."""
+    import difflib
+    import inspect
+
+    from lrkit.bench.api import FunctionTask
+
+    is_file = module.__name__.startswith("_lrkit_task_")
+    where = f"task file {module.__file__!r}" if is_file else f"module {module.__name__!r}"
+    found = sorted(
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and (
+            isinstance(v, FunctionTask)
+            or (inspect.isfunction(v) and v.__module__ == module.__name__)
+        )
+    )
+    msg = f"get_task({origin!r}): {where} has no attribute {attr!r}"
+    close = difflib.get_close_matches(attr, found, n=1)
+    if close:
+        msg += f"; did you mean {close[0]!r}?"
+    if found:
+        msg += f" (functions there: {', '.join(found)})"
+    return msg
 
 
 def _load(path: str, origin: str) -> TaskSpec:
@@ -95,9 +152,7 @@ def _load(path: str, origin: str) -> TaskSpec:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ImportError(
-                f"get_task({origin!r}): module {module.__name__!r} has no attribute {attr!r}"
-            ) from None
+            raise ImportError(_missing_attr(module, attr, origin)) from None
     function_task = as_function_task(obj)
     if function_task is not None:
         return function_task.to_spec(origin)
