@@ -136,7 +136,9 @@ def invalid(where: str, name: str, value: object, allowed: str) -> ScheduleError
       value: the argument.
       allowed: what is allowed, e.g. ``"in (0, 1)"``.
     """
-    return ScheduleError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")
+    return ScheduleError(
+        f"{where}: {name}={reprlib.repr(value)} is invalid; {name} must be {allowed}"
+    )
 
 
 def invalid_type(where: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
@@ -148,4 +150,6 @@ def invalid_type(where: str, name: str, value: object, allowed: str) -> Schedule
       value: the argument.
       allowed: what is allowed.
     """
-    return ScheduleTypeError(f"{where}: {name}={value!r} is invalid; {name} must be {allowed}")
+    return ScheduleTypeError(
+        f"{where}: {name}={reprlib.repr(value)} is invalid; {name} must be {allowed}"
+    )

@@ -27,6 +27,7 @@ from lrkit.errors import ScheduleError, ScheduleTypeError
 
 __all__ = ["Checks", "fail", "int_at_least", "real"]
 
+_MAX_INT = 2**53
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -77,8 +78,10 @@ def int_at_least(func: str, name: str, value: object, low: int) -> int:
     """``value`` as an int ``>= low``: ``ScheduleTypeError`` for a non-int (or bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise check.invalid_type(func, name, value, f"an int >= {low}")
-    if int(value) < low:
-        raise fail(func, name, value, f"an int >= {low}")
+    if not low <= int(value) <= _MAX_INT:
+        raise fail(
+            func, name, value, f"an int in [{low}, 2**53] (larger steps are not exact floats)"
+        )
     return int(value)
 
 
@@ -87,7 +90,10 @@ def real(func: str, name: str, value: object, low: float | None = None) -> float
     (or bool), else ``ScheduleError``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise check.invalid_type(func, name, value, "a real number")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond the float range
+        out = math.inf
     if not math.isfinite(out) or (low is not None and out < low):
         raise fail(func, name, value, "finite" + ("" if low is None else f" and >= {low:g}"))
     return out

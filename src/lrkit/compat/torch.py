@@ -53,6 +53,7 @@ from lrkit.families import (
 )
 from lrkit.plateau import Plateau
 from lrkit.presets import OneCycle, OneCycleMomentum
+from lrkit.torch._state import MAX_STEP
 from lrkit.torch.scheduler import Scheduler
 
 __all__ = [
@@ -93,6 +94,9 @@ GroupSpec = dict[str, Schedule]
 # argument checks
 # ---------------------------------------------------------------------------------------------
 _fail = _args.fail
+#: Growing drop-ins (StepLR/ExponentialLR with gamma > 1) hold at this value: equal to PyTorch
+#: below it, finite where PyTorch's own values overflow to inf.
+_GROWTH_CAP = 1e300
 _int = _args.int_at_least
 _real = _args.real
 
@@ -125,8 +129,10 @@ def _check_optimizer(func: str, optimizer: object) -> Optimizer:
 def _check_last_epoch(func: str, last_epoch: object) -> int:
     if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral):
         raise TypeError(f"{func}: last_epoch={last_epoch!r} is invalid; it must be an int >= -1")
-    if int(last_epoch) < -1:
-        raise _fail(func, "last_epoch", last_epoch, "-1 (a fresh start) or a step index >= 0")
+    if not -1 <= int(last_epoch) <= MAX_STEP:
+        raise _fail(
+            func, "last_epoch", last_epoch, "-1 (a fresh start) or a step index in [0, 2**52]"
+        )
     return int(last_epoch)
 
 
@@ -218,7 +224,14 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
     func = "StepLR"
-    return Step(lr, every=_int(func, "step_size", step_size, 1), factor=_real(func, "gamma", gamma))
+    every = _int(func, "step_size", step_size, 1)
+    factor = _real(func, "gamma", gamma)
+    if factor <= 1.0:
+        return Step(lr, every=every, factor=factor)
+    # growing (gamma > 1): hold once the next multiplication would pass _GROWTH_CAP, where
+    # PyTorch's own values run on to inf
+    times = 1 if lr <= 0.0 else max(1, math.floor(math.log(_GROWTH_CAP / lr, factor)))
+    return Step(lr, every=every, factor=factor, steps=min(every * times + 1, MAX_STEP))
 
 
 def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 0.1) -> Schedule:
@@ -233,7 +246,12 @@ def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 
     at_zero = sum(1 for m in stones if m == 0)
     start = lr * gamma**at_zero if at_zero else lr
     later = tuple(m for m in stones if m > 0)
-    return MultiStep(start, later, gamma) if later else Constant(start)
+    try:
+        return MultiStep(start, later, gamma) if later else Constant(start)
+    except ScheduleError as exc:  # lr · gamma^len(milestones) overflows
+        raise _fail(
+            func, "gamma", gamma, f"small enough that lr·gamma^{len(stones)} stays finite"
+        ) from exc
 
 
 def constant_lr_schedule(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
@@ -276,7 +294,9 @@ def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
     >>> exponential_lr_schedule(1.0, 0.5)(3)
     0.125
     """
-    return Exponential(lr, _real("ExponentialLR", "gamma", gamma))
+    gamma = _real("ExponentialLR", "gamma", gamma)
+    # growing (gamma > 1): held at _GROWTH_CAP, where PyTorch's own values run on to inf
+    return Exponential(lr, gamma, final=_GROWTH_CAP) if gamma > 1.0 else Exponential(lr, gamma)
 
 
 def polynomial_lr_schedule(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedule:
