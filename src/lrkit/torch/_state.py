@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from lrkit.errors import ScheduleError
 
 FORMAT = "lrkit.torch.Scheduler"
 VERSION = 2
@@ -15,8 +18,10 @@ MAX_STEP = 2**52
 _WHERE = "Scheduler.load_state_dict"
 
 
-def _bad(key: str, value: object, expected: str) -> ValueError:
-    return ValueError(f"{_WHERE}: state_dict[{key!r}]={value!r} is invalid; expected {expected}")
+def _bad(key: str, value: object, expected: str) -> ScheduleError:
+    return ScheduleError(
+        f"{_WHERE}: state_dict[{key!r}]={reprlib.repr(value)} is invalid; expected {expected}"
+    )
 
 
 def _int(state: Mapping[str, Any], key: str, low: int, high: int = MAX_STEP) -> int:
@@ -42,14 +47,14 @@ class SavedState:
 def check(state: object, n_groups: int) -> SavedState:
     """The fields of ``state``, or one ValueError naming the key, the value and what is expected."""
     if not isinstance(state, Mapping) or state.get("format") != FORMAT:
-        raise ValueError(
+        raise ScheduleError(
             f"{_WHERE}: state_dict is not an lrkit.torch.Scheduler state "
             f"(keys: {sorted(map(str, state)) if isinstance(state, Mapping) else type(state).__name__})"
         )
     required = ("version", "last_epoch", "_step_count", "schedules", "plateau", "total_steps")
     missing = [k for k in required if k not in state]
     if missing:
-        raise ValueError(
+        raise ScheduleError(
             f"{_WHERE}: state_dict has no {', '.join(map(repr, missing))}; expected the keys "
             f"{list(required)} of Scheduler.state_dict()"
         )

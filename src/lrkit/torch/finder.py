@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.finder.result import RangeTestResult
 from lrkit.finder.runner import RangeTest
 from lrkit.torch.distributed import mean_across_ranks
@@ -30,7 +31,7 @@ def _to_device(obj: Any, device: torch.device) -> Any:
 def _split(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, tuple | list) and len(batch) >= 2:
         return batch[0], batch[1]
-    raise TypeError(
+    raise ScheduleTypeError(
         "find_lr: with loss_fn, each batch must be a tuple or list (inputs, targets, ...), got "
         f"{type(batch).__name__}; pass step_fn=... for other batch types"
     )
@@ -173,7 +174,7 @@ def _cycle(loader: Iterable[Any]) -> Iterator[Any]:
             empty = False
             yield batch
         if empty:
-            raise ValueError("find_lr: train_loader yielded no batches")
+            raise ScheduleError("find_lr: train_loader yielded no batches")
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -189,26 +190,30 @@ def _check_arguments(
 ) -> None:
     func = "find_lr"
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{func}: model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ScheduleTypeError(
+            f"{func}: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
+        raise ScheduleTypeError(
             f"{func}: optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
         )
     if (loss_fn is None) == (step_fn is None):
-        raise ValueError(f"{func}: give exactly one of loss_fn= or step_fn=")
+        raise ScheduleError(f"{func}: give exactly one of loss_fn= or step_fn=")
     if not (isinstance(accumulation_steps, int) and not isinstance(accumulation_steps, bool)):
-        raise TypeError(f"{func}: accumulation_steps must be an int, got {accumulation_steps!r}")
+        raise ScheduleTypeError(
+            f"{func}: accumulation_steps must be an int, got {accumulation_steps!r}"
+        )
     if accumulation_steps < 1:
-        raise ValueError(f"{func}: accumulation_steps must be >= 1, got {accumulation_steps!r}")
+        raise ScheduleError(f"{func}: accumulation_steps must be >= 1, got {accumulation_steps!r}")
     if step_fn is not None and accumulation_steps != 1:
-        raise ValueError(
+        raise ScheduleError(
             f"{func}: accumulation_steps={accumulation_steps} needs loss_fn=; a step_fn does its "
             "own accumulation"
         )
     in_model = {id(p) for p in model.parameters()}
     held = [p for g in optimizer.param_groups for p in g["params"]]
     if not any(id(p) in in_model for p in held):
-        raise ValueError(
+        raise ScheduleError(
             f"{func}: the optimizer holds none of the model's parameters (it holds {len(held)} "
             f"tensors, the model has {len(in_model)}); the sweep would train nothing and the "
             "loss curve would be flat. Pass the optimizer built on model.parameters()"
