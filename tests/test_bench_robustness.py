@@ -256,3 +256,28 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"workers {left} outlived their driver"
+
+
+def test_a_finished_record_without_a_target_is_valid() -> None:
+    """Function tasks without ``target=`` write ``"target": null``; reading keeps such runs."""
+    from lrkit.bench.records import record_problem
+
+    rec = {
+        "key": "k",
+        "status": "ok",
+        "task": "t",
+        "schedule": "cosine",
+        "seed": 0,
+        "lr_text": "cosine(0.1, steps=10)",
+        "optimizer": "own",
+        "peak_lr": 0.1,
+        "steps": 10,
+        "target": None,
+        "curves": {"step": [0], "lr": [0.1]},
+        "evals": {"step": [9]},
+        "final": {"val_loss": 1.0},
+    }
+    assert record_problem(rec) is None
+    assert (
+        record_problem({**rec, "target": {"metric": "val_loss"}}) == "missing or malformed 'target'"
+    )

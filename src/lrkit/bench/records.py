@@ -201,10 +201,13 @@ def record_problem(rec: object) -> str | None:
             (
                 "target",
                 lambda v: (
-                    isinstance(v, dict)
-                    and isinstance(v.get("metric"), str)
-                    and _is_num(v.get("value"))
-                    and isinstance(v.get("higher_is_better"), bool)
+                    v is None  # a function task without target=
+                    or (
+                        isinstance(v, dict)
+                        and isinstance(v.get("metric"), str)
+                        and _is_num(v.get("value"))
+                        and isinstance(v.get("higher_is_better"), bool)
+                    )
                 ),
             ),
             (
