@@ -1,8 +1,8 @@
 """Rank vs budget (REX-style): every schedule bound to several step budgets, one whole run each.
 
 A budget is a share of the task's step budget. A 25 % run binds the schedule's shape to 25 % of
-the steps (a whole schedule, not the first quarter of a long one) and evaluates as often (the
-evaluation period scales with the budget). The 100 % budget is always part of the set: it is
+the steps (a whole schedule, not the first quarter of a long one); it keeps the task's
+evaluation period (only its final metrics enter the budget statistics). The 100 % budget is always part of the set: it is
 the run the rest of the report describes.
 
 >>> parse_budgets("10%,25%,50%,100%")
@@ -91,8 +91,8 @@ def budget_plans(
 ) -> dict[float, list[TaskPlan]]:
     """A list of task plans per budget share; share 1.0 maps to ``plans`` themselves.
 
-    Other shares get copies with steps and evaluation period scaled by the share and empty
-    peak/tuning tables (each budget picks its own peak LR).
+    Other shares get copies with the steps scaled by the share (the evaluation period capped
+    at the steps) and empty peak/tuning tables (each budget picks its own peak LR).
     """
     out: dict[float, list[TaskPlan]] = {}
     for share in sorted({*budgets, 1.0}):
@@ -103,7 +103,7 @@ def budget_plans(
         for p in plans:
             q = copy.copy(p)
             q.steps = budget_steps(p.steps, share)
-            q.eval_every = min(max(1, round(p.eval_every * share)), q.steps)
+            q.eval_every = min(p.eval_every, q.steps)
             q.peak, q.lr_source, q.tuning = {}, {}, {}
             q.budget = share
             group.append(q)

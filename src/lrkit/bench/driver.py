@@ -124,6 +124,7 @@ def _job(
     seed: int,
     purpose: str,
     batch_size: int | None,
+    eval_every: int | None = None,
 ) -> Job:
     return make_job(
         task=plan.task,
@@ -131,7 +132,7 @@ def _job(
         peak_lr=lr,
         seed=seed,
         steps=plan.steps,
-        eval_every=plan.eval_every,
+        eval_every=eval_every or plan.eval_every,
         optimizer=opt,
         batch_size=batch_size,
         purpose=purpose,
@@ -275,7 +276,11 @@ def _tune(
             if not st["open"]:
                 continue
             jobs[i] = {
-                lr: [_job(plan, entry, opt, lr, s, "tune", cfg.batch_size) for s in seeds]
+                # tuning needs only the final val loss: one evaluation, at the end
+                lr: [
+                    _job(plan, entry, opt, lr, s, "tune", cfg.batch_size, eval_every=plan.steps)
+                    for s in seeds
+                ]
                 for lr in st["lrs"]
             }
         flat = [j for per in jobs.values() for js in per.values() for j in js]

@@ -88,7 +88,7 @@ def budget_lines(
         "## Rank vs budget",
         "",
         "Every schedule was run bound to each budget (a whole schedule per budget, its shape "
-        "scaled to the shorter run; evaluation period scaled alike; with LR tuning, tuned per "
+        "scaled to the shorter run; with LR tuning, tuned per "
         "budget). Cells: rank (ties by overlapping 95 % CIs share a rank) and the mean of the "
         "ranked metric. The last column averages the ranks: the schedule to pick when the "
         "training length is unknown.",
