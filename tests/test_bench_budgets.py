@@ -98,3 +98,32 @@ def test_rank_table_orders_by_mean_rank() -> None:
     rows = rank_table(tb)
     assert [r.split("|")[1].strip() for r in rows[2:]] == ["`b`", "`a`", "`c`"]
     assert rows[4].endswith("| 3 |")
+
+
+def test_cli_budgets_and_tune_seeds_flags(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from lrkit.bench.cli import register
+
+    app = typer.Typer()
+    register(app)
+    args = ["bench", "-t", QUAD, "--seeds", "1", "--only", "constant", "--backend", "serial"]
+    args += ["--out", str(tmp_path), "--name", "c", "--no-plots", "-q", "--lr", "0.5"]
+    res = CliRunner().invoke(app, [*args, "--budgets", "50%", "--tune-lr", "--tune-seeds", "1"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "c" / "bench.json").read_text())
+    assert meta["config"]["budgets"] == [0.5, 1.0] and meta["config"]["tune_seeds"] == 1
+    bad = CliRunner().invoke(app, [*args, "--budgets", "200%"])
+    assert bad.exit_code == 2 and "budgets" in bad.output
+
+
+def test_literature_preset_has_the_claims_schedules() -> None:
+    from lrkit.bench.driver import suite_for
+
+    cfg = BenchConfig.from_layers(preset="literature")
+    names = {e.name for e in suite_for(cfg)}
+    for c in ("cosine", "cosine-to-10pct", "wsd", "one-cycle", "triangular", "cosine-restarts"):
+        assert c in names
+    assert cfg.lr_mode == "tune" and len(cfg.seeds) >= 8 and cfg.claims
+    assert cfg.budgets == (0.1, 0.25, 0.5, 1.0)
