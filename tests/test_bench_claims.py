@@ -113,3 +113,36 @@ def test_claims_section_lists_every_claim_with_its_verdict() -> None:
     for c in CLAIMS:
         assert f"| {c.id}. {c.text}" in text
     assert "**reproduced**" in text and "**contradicted**" in text and "**not run**" in text
+
+
+def test_claims_section_end_to_end_from_a_bench_run(tmp_path: Any) -> None:
+    import json
+
+    from lrkit.bench.config import PRESETS, BenchConfig
+    from lrkit.bench.driver import run_bench
+
+    lit = PRESETS["literature"]
+    cfg = BenchConfig(
+        name="lit",
+        tasks=("test_bench_tuning:quad_task",),
+        seeds=3,
+        out=str(tmp_path),
+        quiet=True,
+        backend="serial",
+        plots=False,
+        bootstrap=200,
+        lr=0.3,
+        only=lit["only"],
+        schedules=lit["schedules"],
+        budgets=(0.5,),
+        claims=True,
+    )
+    run_bench(cfg)
+    res = json.loads((tmp_path / "lit" / "results.json").read_text())
+    verdicts = {c["id"]: c["verdict"] for c in res["claims"]}
+    assert set(verdicts) == {c.id for c in CLAIMS}
+    assert verdicts["5"] == "not run"  # the quad task has no schedule-free optimizer
+    allowed = {"reproduced", "contradicted", "inconclusive"}
+    assert all(v in allowed for k, v in verdicts.items() if k != "5")
+    assert res["claims"][0]["n"] == 3
+    assert "## Claims" in (tmp_path / "lit" / "report.md").read_text()
