@@ -272,10 +272,11 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
 
     fig = _new_figure(7.5, 4.6)
     ax = fig.subplots()
-    fig.subplots_adjust(left=0.1, right=0.72, bottom=0.13, top=0.9)
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
     cmap = colormaps["tab20"]
     finite_all: list[float] = []
-    for i, (name, r) in enumerate(tuning.items()):
+    for i, name in enumerate(sorted(tuning)):
+        r = tuning[name]
         pts = [(float(g["lr"]), g["mean"]) for g in r["grid"]]
         xs = np.array([p[0] for p in pts])
         ys = _arr([p[1] for p in pts])
@@ -305,10 +306,11 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
 
     fig = _new_figure(7.5, 4.6)
     ax = fig.subplots()
-    fig.subplots_adjust(left=0.1, right=0.72, bottom=0.13, top=0.9)
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
     cmap = colormaps["tab20"]
     shares = np.asarray(tb["shares"], dtype=np.float64) * 100.0
     metric = "val_loss"
+    all_y: list[float] = []
     for i, name in enumerate(sorted(tb["means"])):
         mean, lo, hi = [], [], []
         for lab in tb["labels"]:
@@ -321,10 +323,14 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
             lo.append(ci[0])
             hi.append(ci[1])
         c = cmap(i % 20)
+        all_y += [float(v) for v in _arr(mean) if np.isfinite(v)]
         ax.plot(shares, _arr(mean), "-o", color=c, lw=1.4, ms=4, label=name)
         ax.fill_between(shares, _arr(lo), _arr(hi), color=c, alpha=0.12, lw=0)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(shares, [f"{s:g} %" for s in shares])
+    if all_y and min(all_y) > 0 and max(all_y) / min(all_y) > 30:
+        ax.set_yscale("log")
     ax.set_xlabel("budget (share of the task's steps; each a whole schedule)", fontsize=9)
     ax.set_ylabel(f"final {metric.replace('_', ' ')}", fontsize=9)
     ax.grid(alpha=0.3, which="both")
