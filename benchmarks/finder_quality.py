@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2, quick 1)")
     ap.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
+    ap.add_argument("--skip", action="append", default=[], help="leave out a task (repeatable)")
     a = ap.parse_args(argv)
 
     from lrkit.bench.tasks import get_task, missing_requirements
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 2)
     seeds = list(range(a.first_seed, a.first_seed + n_seeds))
     ks = range(-4, 4) if a.quick else range(-5, 6)
-    cases = [c for c in cases if not missing_requirements(get_task(c[0]))]
+    cases = [c for c in cases if not missing_requirements(get_task(c[0])) and c[0] not in a.skip]
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
     pool = ctx.Pool(a.workers) if a.workers > 1 else None
