@@ -58,10 +58,16 @@ EXTRA = [
     for opt in ("sgd", "adamw")
 ]
 FULL = BUILTIN + EXTRA
+# 7 data sets, SGD and AdamW, with and without BatchNorm, one case each (8 cases)
 QUICK = [
-    ("digits-mlp", "sgd", 300),
+    ("digits-mlp", "adamw", 300),
     ("synthetic-linear", "sgd", 300),
-    *[(f"finder_tasks:{d}", "sgd", 300) for d in ("iris", "wine", "breast_cancer", "blobs")],
+    ("finder_tasks:iris", "sgd", 300),
+    ("finder_tasks:wine_bn", "adamw", 300),
+    ("finder_tasks:breast_cancer", "adamw", 300),
+    ("finder_tasks:diabetes_bn", "sgd", 300),
+    ("finder_tasks:blobs", "sgd", 300),
+    ("finder_tasks:blobs_bn", "adamw", 300),
 ]
 
 
@@ -161,7 +167,7 @@ def fit_lrkit(cases: list[dict[str, Any]]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="a few minutes: SGD on 6 data sets")
+    ap.add_argument("--quick", action="store_true", help="~10 min: 8 cases over 7 data sets")
     ap.add_argument("--out", default="finder_quality.json", help="JSON output path")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2, quick 1)")
