@@ -29,8 +29,9 @@ def _summary(claims: list[dict[str, Any]]) -> list[str]:
             out.append(f"- **{c['id']}. {c['text']}** — not run.")
             continue
         lo, hi = c["ci"]
+        note = f" ({c['note']})" if c.get("note") else ""
         out.append(
-            f"- **{c['id']}. {c['text']}** ({c['source']}): **{c['verdict']}** — "
+            f"- **{c['id']}. {c['text']}** ({c['source']}): **{c['verdict']}**{note} — "
             f"effect {c['effect'] * 100:+.1f} % (95 % CI {lo * 100:+.1f} % … {hi * 100:+.1f} %, "
             f"{c['n']} seed pairs over {len(c['per_task'])} tasks)."
         )
@@ -50,7 +51,7 @@ def render(results: dict[str, Any], source: str) -> str:
         f"{results['generated'][:10]}); do not edit by hand.",
         "",
         "```bash",
-        "lrkit bench --preset literature          # about 30 min on 2 idle cores",
+        "lrkit bench --preset literature          # ~10 min on 2 idle cores (est.), 44 min at load 10",
         "cp runs/literature/results.json docs/findings/results.json",
         "python docs/findings.py                  # rewrites this page",
         "```",
@@ -70,7 +71,8 @@ def render(results: dict[str, Any], source: str) -> str:
         "tasks, with a stratified bootstrap 95 % CI. *Beats* claims: reproduced when the CI is "
         "above 0, contradicted when below 0. *Matches or beats* claims: reproduced when the CI "
         f"is above −{MARGIN * 100:g} %, contradicted when below −{MARGIN * 100:g} %. Otherwise "
-        "inconclusive.",
+        "inconclusive. Per task the same rule on the task's own CI; a pooled verdict that a task "
+        "contradicts becomes *inconclusive (mixed)*.",
         "",
         "## Verdicts",
         "",

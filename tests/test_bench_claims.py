@@ -12,6 +12,7 @@ from lrkit.bench.claims import (
     anytime_loss,
     claims_lines,
     evaluate_claims,
+    overall_verdict,
     stratified_ci,
     verdict,
 )
@@ -29,6 +30,29 @@ def test_beats_rule_uses_zero_and_matches_rule_uses_the_margin() -> None:
     assert verdict(None, "beats") == "not run"
     with pytest.raises(ValueError, match="kind"):
         verdict((0.0, 1.0), "wins")
+
+
+def test_pooled_verdict_is_overruled_when_a_task_contradicts_it() -> None:
+    assert overall_verdict("reproduced", {"a": "reproduced", "b": "reproduced"}) == (
+        "reproduced",
+        "",
+    )
+    v, note = overall_verdict("reproduced", {"a": "reproduced", "b": "contradicted"})
+    assert v == "inconclusive" and "contradicted on b" in note
+    assert overall_verdict("contradicted", {"a": "reproduced"})[0] == "inconclusive"
+    assert overall_verdict("contradicted", {"a": "inconclusive"}) == ("contradicted", "")
+
+
+def test_mixed_tasks_make_the_claim_inconclusive() -> None:
+    recs = [r for r in _records() if r["task"] == "t1"]
+    # on t2 cosine is clearly worse than constant: claim 1 holds on t1 only
+    for s in range(8):
+        recs.append(_rec("t2", "constant", s, [3.0, 2.0, 1.5, 1.0 + 0.01 * s]))
+        recs.append(_rec("t2", "cosine", s, [3.0, 2.0, 1.5, 1.05 + 0.01 * s]))
+    (row,) = evaluate_claims(recs, {}, claims=[CLAIMS[0]], resamples=300)
+    assert row["per_task"]["t1"]["verdict"] == "reproduced"
+    assert row["per_task"]["t2"]["verdict"] == "contradicted"
+    assert row["verdict"] == "inconclusive" and "contradicted on t2" in row["note"]
 
 
 def test_stratified_ci_weighs_tasks_equally_and_is_seeded() -> None:

@@ -28,6 +28,11 @@ Verdict rule (:func:`verdict`), with ``margin`` = 2 % for "matches or beats" cla
 'reproduced'
 >>> verdict((-0.09, -0.03), "matches")
 'contradicted'
+
+The same rule gives each task its own verdict (the task's CI). A claim reproduced (or
+contradicted) on the pooled CI but contradicted (reproduced) on one of the tasks by that task's
+own CI is **inconclusive (mixed)**: an average over tasks must not hide a task where the claim
+fails (:func:`overall_verdict`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ __all__ = [
     "anytime_loss",
     "claims_lines",
     "evaluate_claims",
+    "overall_verdict",
     "steps_to_reach",
     "stratified_ci",
     "verdict",
@@ -165,6 +171,31 @@ def verdict(ci: tuple[float, float] | None, kind: str, margin: float = MARGIN) -
     if hi < t:
         return "contradicted"
     return "inconclusive"
+
+
+def overall_verdict(pooled: str, per_task: Mapping[str, str]) -> tuple[str, str]:
+    """The claim's verdict from the pooled verdict and the per-task verdicts, with a note.
+
+    Reproduced/contradicted only when no task says the opposite by its own CI; a pooled
+    verdict that some task contradicts becomes "inconclusive" with a note naming the tasks.
+
+    >>> overall_verdict("reproduced", {"a": "reproduced", "b": "inconclusive"})
+    ('reproduced', '')
+    >>> overall_verdict("reproduced", {"a": "reproduced", "b": "contradicted"})
+    ('inconclusive', 'mixed: reproduced on a; contradicted on b')
+    >>> overall_verdict("inconclusive", {"a": "reproduced", "b": "contradicted"})
+    ('inconclusive', 'mixed: reproduced on a; contradicted on b')
+    """
+    rep = sorted(t for t, v in per_task.items() if v == "reproduced")
+    con = sorted(t for t, v in per_task.items() if v == "contradicted")
+    note = ""
+    if rep and con:
+        note = f"mixed: reproduced on {', '.join(rep)}; contradicted on {', '.join(con)}"
+    if pooled == "reproduced" and con:
+        return "inconclusive", note
+    if pooled == "contradicted" and rep:
+        return "inconclusive", note
+    return pooled, note
 
 
 def stratified_ci(
@@ -325,7 +356,7 @@ def evaluate_claims(
             out.append(row)
             continue
         point, ci = stratified_ci(eff, resamples=resamples, seed=_seed_for(stats_seed, c.id))
-        per_task = {}
+        per_task: dict[str, dict[str, Any]] = {}
         for task, d in eff.items():
             tp, tci = stratified_ci(
                 {task: d}, resamples=resamples, seed=_seed_for(stats_seed, c.id, task)
@@ -337,12 +368,16 @@ def evaluate_claims(
                 "p": paired_permutation_p(d),
                 "verdict": verdict(tci, c.kind, margin),
             }
+        pooled = verdict(ci, c.kind, margin)
+        final, note = overall_verdict(pooled, {t: str(d["verdict"]) for t, d in per_task.items()})
         row.update(
             effect=point,
             ci=list(ci),
             n=sum(len(d) for d in eff.values()),
             per_task=per_task,
-            verdict=verdict(ci, c.kind, margin),
+            pooled_verdict=pooled,
+            verdict=final,
+            note=note,
         )
         out.append(row)
     return out
@@ -371,7 +406,8 @@ def claims_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
         "reproduced when the CI is above 0 and contradicted when it is below 0; *matches or "
         f"beats* claims are reproduced when the CI is above −{MARGIN * 100:g} % (non-inferiority "
         f"margin) and contradicted when it is below −{MARGIN * 100:g} %; anything else is "
-        "inconclusive.",
+        "inconclusive. The same rule on each task's own CI gives per-task verdicts; a pooled "
+        "verdict that some task contradicts is reported as inconclusive (mixed).",
         "",
         "| claim | A vs B | measure | effect | 95 % CI | pairs | verdict |",
         "|---|---|---|---|---|---|---|",
@@ -380,9 +416,10 @@ def claims_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
         eff = "–" if c.get("effect") is None else _pct(c["effect"])
         ci = "–" if not c.get("ci") else f"[{_pct(c['ci'][0])}, {_pct(c['ci'][1])}]"
         kind = "beats" if c["kind"] == "beats" else "matches or beats"
+        note = f" ({c['note']})" if c.get("note") else ""
         lines.append(
             f"| {c['id']}. {c['text']} ({c['source']}) | `{c['a']}` {kind} `{c['b']}` | "
-            f"{_MEASURE[c['measure']]} | {eff} | {ci} | {c['n']} | **{c['verdict']}** |"
+            f"{_MEASURE[c['measure']]} | {eff} | {ci} | {c['n']} | **{c['verdict']}**{note} |"
         )
     lines.append("")
     lines.append("Per task (effect, 95 % CI, paired permutation p, verdict by the same rule):")
