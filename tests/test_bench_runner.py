@@ -250,7 +250,14 @@ def test_bench_error_runs_are_recorded_and_retried(tmp_path: Path) -> None:
 
 def test_tune_lr_picks_best_grid_value_on_separate_seed(tmp_path: Path) -> None:
     cfg = _cfg(
-        tmp_path, only=("constant",), seeds=1, lr_mode="tune", tune_factors=(0.1, 1.0, 5.0), lr=0.1
+        tmp_path,
+        only=("constant",),
+        seeds=1,
+        lr_mode="tune",
+        tune_factors=(0.1, 1.0, 5.0),
+        lr=0.1,
+        tune_seeds=1,
+        tune_extensions=0,
     )
     run_bench(cfg)
     recs = read_records(tmp_path / "t" / "runs.jsonl")

@@ -42,6 +42,14 @@ def bench(
     tune_lr: Annotated[
         bool, typer.Option("--tune-lr", help="Tune each schedule's peak LR on a log grid.")
     ] = False,
+    tune_seeds: Annotated[
+        int | None,
+        typer.Option(help="Seeds per tuning grid value (default 2; separate from --seeds)."),
+    ] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option(help="Budget shares, e.g. 10%,25%,50%,100%: rank vs budget."),
+    ] = None,
     lr_from_finder: Annotated[
         bool, typer.Option("--lr-from-finder", help="Peak LR from an LR range test per task.")
     ] = False,
@@ -108,6 +116,8 @@ def bench(
             "eval_every": eval_every,
             "lr": lr,
             "lr_mode": "tune" if tune_lr else "finder" if lr_from_finder else None,
+            "tune_seeds": tune_seeds,
+            "budgets": budgets,
             "optimizer": optimizer,
             "schedules": tuple(entries) if entries else None,
             "only": tuple(only) if only else None,

@@ -25,6 +25,19 @@ from lrkit.bench.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
 __all__ = ["LR_MODES", "PRESETS", "BenchConfig", "load_toml"]
 
 LR_MODES = ("fixed", "tune", "finder")
+
+#: Schedules the literature preset runs (the claims of docs/findings.md need these).
+LITERATURE_SCHEDULES: tuple[str, ...] = (
+    "constant",
+    "cosine",
+    "cosine-to-10pct",
+    "linear-to-zero",
+    "wsd",
+    "one-cycle",
+    "triangular",
+    "schedule-free",
+    "cosine-restarts",
+)
 _BACKENDS = ("local", "ray", "serial")
 
 #: Named presets (fields of :class:`BenchConfig`).
@@ -37,6 +50,25 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 40,
         "eval_every": 10,
         "bootstrap": 500,
+    },
+    # The literature's claims (docs/findings.md): tuned LR, 8 seeds, budgets for the anytime view.
+    "literature": {
+        "name": "literature",
+        "tasks": ("digits-mlp", "synthetic-linear", "charlm"),
+        "seeds": 8,
+        "eval_every": 25,
+        "lr_mode": "tune",
+        "tune_seeds": 2,
+        "budgets": (0.1, 0.25, 0.5, 1.0),
+        "only": LITERATURE_SCHEDULES,
+        "schedules": (
+            SuiteEntry(
+                "cosine-to-10pct",
+                'cosine(start=1.0, end=0.1, steps="100%")',
+                note="cosine to 10 % of the peak (Bergsma et al. 2025's baseline)",
+            ),
+        ),
+        "claims": True,
     },
 }
 
@@ -100,6 +132,11 @@ class BenchConfig:
     lr_mode: str = "fixed"
     tune_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
     tune_seed: int = 10_000
+    tune_seeds: int = 2
+    tune_extensions: int = 4
+    tune_ratio: float = 2.0
+    budgets: tuple[float, ...] = ()
+    claims: bool = False
     optimizer: str | None = None
     batch_size: int | None = None
     default_suite: bool = True
@@ -144,14 +181,26 @@ class BenchConfig:
             raise ValueError(f"BenchConfig: lr_mode={self.lr_mode!r}; allowed: {LR_MODES}")
         factors = _tune_factors(self.tune_factors)
         object.__setattr__(self, "tune_factors", factors)
+        for param in ("tune_seeds", "tune_extensions"):
+            v = getattr(self, param)
+            low = 1 if param == "tune_seeds" else 0
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(f"BenchConfig: {param}={v!r} must be an int >= {low}")
+        if not (isinstance(self.tune_ratio, int | float) and self.tune_ratio > 1):
+            raise ValueError(f"BenchConfig: tune_ratio={self.tune_ratio!r} must be a number > 1")
+        from lrkit.bench.budgets import parse_budgets
+
+        object.__setattr__(self, "budgets", parse_budgets(self.budgets or None))
         if (
             self.lr is not None
             and self.lr_mode == "tune"
-            and not all(math.isfinite(self.lr * f) for f in factors)
+            and not math.isfinite(self.lr * _largest_tune_factor(self))
         ):
+            top = _largest_tune_factor(self)
             raise ValueError(
-                f"BenchConfig: lr={self.lr!r} with --tune-lr tries lr * {max(factors):g}, "
-                f"which overflows to inf; give an lr below {sys.float_info.max / max(factors):.3g}"
+                f"BenchConfig: lr={self.lr!r} with --tune-lr may try lr * {top:g} (the grid "
+                f"extended {self.tune_extensions} times), which overflows to inf; give an lr "
+                f"below {sys.float_info.max / top:.3g}"
             )
         if self.run_timeout is not None and (
             not isinstance(self.run_timeout, int | float)
@@ -301,3 +350,8 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         else:
             data[key] = v
     return data
+
+
+def _largest_tune_factor(config: BenchConfig) -> float:
+    """The largest LR factor ``--tune-lr`` can try: the grid's top, extended upwards."""
+    return max(config.tune_factors) * float(config.tune_ratio) ** config.tune_extensions

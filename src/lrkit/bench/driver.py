@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.backends import make_backend
+from lrkit.bench.budgets import budget_plans, budgets_meta
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
 from lrkit.bench.runner import Job, make_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
+from lrkit.bench.tuning import log_grid, mean_scores, next_extension, tune_result
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
@@ -47,6 +49,8 @@ class TaskPlan:
     lr_source: dict[str, str] = field(default_factory=dict)
     source: str = ""
     device: str = "cpu"
+    tuning: dict[str, Any] = field(default_factory=dict)
+    budget: float = 1.0
 
 
 @dataclass
@@ -187,6 +191,7 @@ def _job(
     seed: int,
     purpose: str,
     batch_size: int | None,
+    eval_every: int | None = None,
 ) -> Job:
     return make_job(
         task=plan.task,
@@ -194,7 +199,7 @@ def _job(
         peak_lr=lr,
         seed=seed,
         steps=plan.steps,
-        eval_every=plan.eval_every,
+        eval_every=eval_every or plan.eval_every,
         optimizer=opt,
         batch_size=batch_size,
         purpose=purpose,
@@ -344,6 +349,75 @@ def _execute(
     return len(pending)
 
 
+def _tune(
+    items: Sequence[tuple[TaskPlan, SuiteEntry, str, float]],
+    cfg: BenchConfig,
+    runs: RunsFile,
+    done: dict[str, dict[str, Any]],
+    display: _Display,
+    errors: list[str],
+) -> tuple[int, int]:
+    """Tune each (plan, entry) on ``cfg.tune_seeds`` seeds: grid, then edge extensions.
+
+    Returns (runs executed, tuning jobs planned). Sets ``plan.peak``, ``plan.lr_source`` and
+    ``plan.tuning`` (see :func:`lrkit.bench.tuning.tune_result`).
+    """
+    seeds = [cfg.tune_seed + i for i in range(cfg.tune_seeds)]
+    state: dict[int, dict[str, Any]] = {}
+    for i, (_plan, _entry, _opt, base) in enumerate(items):
+        state[i] = {"lrs": log_grid(base, cfg.tune_factors), "ext": 0, "open": True}
+    ran = 0
+    round_no = 0
+    seen: set[str] = set()
+    while True:
+        jobs: dict[int, dict[float, list[Job]]] = {}
+        for i, (plan, entry, opt, _base) in enumerate(items):
+            st = state[i]
+            if not st["open"]:
+                continue
+            jobs[i] = {
+                # tuning needs only the final val loss: one evaluation, at the end
+                lr: [
+                    _job(plan, entry, opt, lr, s, "tune", cfg.batch_size, eval_every=plan.steps)
+                    for s in seeds
+                ]
+                for lr in st["lrs"]
+            }
+        flat = [j for per in jobs.values() for js in per.values() for j in js]
+        seen.update(j.key for j in flat)
+        label = "tuning LR" if round_no == 0 else f"tuning LR (extension {round_no})"
+        ran += _execute(flat, cfg, runs, done, display, label, errors)
+        round_no += 1
+        for i, per in jobs.items():
+            plan, entry, _opt, _base = items[i]
+            scores: dict[float, list[float | None]] = {}
+            for lr, js in per.items():
+                vals: list[float | None] = []
+                for j in js:
+                    rec = done.get(j.key, {})
+                    v = (rec.get("final") or {}).get("val_loss")
+                    vals.append(None if rec.get("status") != "ok" or v is None else float(v))
+                scores[lr] = vals
+            st = state[i]
+            nxt = next_extension(
+                mean_scores(scores),
+                extensions=st["ext"],
+                max_extensions=cfg.tune_extensions,
+                ratio=cfg.tune_ratio,
+            )
+            if nxt is None:
+                st["open"] = False
+                res = tune_result(scores, extensions=st["ext"], seeds=seeds)
+                plan.tuning[entry.name] = res
+                plan.peak[entry.name] = float(res["chosen"])
+                plan.lr_source[entry.name] = "tuned" if res["edge"] is None else "tuned (edge)"
+            else:
+                st["lrs"] = sorted([*st["lrs"], nxt])
+                st["ext"] += 1
+        if not any(st["open"] for st in state.values()):
+            return ran, len(seen)
+
+
 def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> BenchOutcome:
     """Run (or resume) a bench and write runs.jsonl, results.json, report.md and the PNGs.
 
@@ -412,54 +486,44 @@ def _run_locked(
         display.seen(rec)
     errors: list[str] = []
     ran = 0
+    bplans = budget_plans(plans, cfg.budgets)
+    all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
-        # 1. Peak LR per (task, entry).
-        tune_jobs: list[tuple[TaskPlan, SuiteEntry, float, Job]] = []
-        for plan in plans:
-            finder_cache: dict[str, float] = {}
+        # 1. Peak LR per (task, budget, entry).
+        finder_cache: dict[tuple[str, str], float] = {}
+        to_tune: list[tuple[TaskPlan, SuiteEntry, str, float]] = []
+        for plan in all_plans:
             for entry, opt in plan.entries:
                 base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
                 if cfg.lr_mode == "finder":
-                    if opt not in finder_cache:
+                    if (plan.task, opt) not in finder_cache:
                         say(f"range test on {plan.task} ({opt}) ...")
-                        finder_cache[opt] = _finder_lr(plan, opt, cfg)
-                    plan.peak[entry.name] = finder_cache[opt]
+                        finder_cache[(plan.task, opt)] = _finder_lr(plan, opt, cfg)
+                    plan.peak[entry.name] = finder_cache[(plan.task, opt)]
                     plan.lr_source[entry.name] = "range test"
                 elif cfg.lr_mode == "tune":
-                    for f in cfg.tune_factors:
-                        job = _job(
-                            plan, entry, opt, base * f, cfg.tune_seed, "tune", cfg.batch_size
-                        )
-                        tune_jobs.append((plan, entry, base * f, job))
+                    to_tune.append((plan, entry, opt, base))
                 else:
                     plan.peak[entry.name] = base
                     plan.lr_source[entry.name] = "given" if cfg.lr is not None else "task default"
-        if tune_jobs:
-            ran += _execute(
-                [j for *_, j in tune_jobs], cfg, runs, done, display, "tuning LR", errors
-            )
-            best: dict[tuple[str, str], tuple[float, float]] = {}
-            for plan, entry, lr, job in tune_jobs:
-                rec = done.get(job.key, {})
-                v = (rec.get("final") or {}).get("val_loss")
-                score = math.inf if rec.get("status") != "ok" or v is None else float(v)
-                k = (plan.task, entry.name)
-                if k not in best or score < best[k][0]:
-                    best[k] = (score, lr)
-            for plan in plans:
-                for entry, _ in plan.entries:
-                    plan.peak[entry.name] = best[(plan.task, entry.name)][1]
-                    plan.lr_source[entry.name] = "tuned"
+        n_tune = 0
+        if to_tune:
+            r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
+            ran += r
         # 2. Main runs, ordered seed-major so the leader and ETA mean something early.
         main: list[Job] = []
+        budget_keys: dict[float, list[str]] = {b: [] for b in bplans}
         for seed in cfg.seeds:
-            for plan in plans:
-                for entry, opt in plan.entries:
-                    main.append(
-                        _job(plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size)
-                    )
+            for b, group in bplans.items():
+                for plan in group:
+                    for entry, opt in plan.entries:
+                        job = _job(
+                            plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size
+                        )
+                        main.append(job)
+                        budget_keys[b].append(job.key)
         ran += _execute(main, cfg, runs, done, display, "bench", errors)
-    keys = [j.key for j in main]
+    keys = budget_keys[1.0]
     meta = {
         "schema": "lrkit.bench/1",
         "name": cfg.name,
@@ -475,10 +539,13 @@ def _run_locked(
                 "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
                 "peak_lr": p.peak,
                 "lr_source": p.lr_source,
+                "tuning": p.tuning,
             }
             for p in plans
         ],
     }
+    if cfg.budgets:
+        meta["budgets"] = budgets_meta(bplans, budget_keys)
     (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
     paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
     return BenchOutcome(
@@ -486,7 +553,7 @@ def _run_locked(
         report=paths.get("report"),
         results=paths.get("results"),
         ran=ran,
-        skipped=len(main) + len(tune_jobs) - ran,
+        skipped=len(main) + n_tune - ran,
         errors=len(errors),
         wall_time=time.perf_counter() - t0,
         error_messages=errors,

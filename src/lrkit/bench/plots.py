@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_final", "plot_loss", "plot_lr", "plot_task"]
+__all__ = [
+    "plot_budgets",
+    "plot_final",
+    "plot_loss",
+    "plot_lr",
+    "plot_sensitivity",
+    "plot_task",
+    "safe_name",
+]
 
 _BLUE = "#1f5fa8"
 _ORANGE = "#d9730d"
@@ -253,3 +261,87 @@ def plot_task(task: str, t: Mapping[str, Any], run_dir: Path) -> list[Path]:
         plot_loss(task, t, run_dir / f"{safe}-loss.png"),
         plot_final(task, t, run_dir / f"{safe}-final.png"),
     ]
+
+
+def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
+    """Final val loss (mean over tuning seeds) vs peak LR, log x, one line per schedule.
+
+    The chosen LR of each schedule is marked with a filled circle; diverged grid values are
+    left out of the line.
+    """
+    from matplotlib import colormaps
+
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
+    cmap = colormaps["tab20"]
+    finite_all: list[float] = []
+    for i, name in enumerate(sorted(tuning)):
+        r = tuning[name]
+        pts = [(float(g["lr"]), g["mean"]) for g in r["grid"]]
+        xs = np.array([p[0] for p in pts])
+        ys = _arr([p[1] for p in pts])
+        c = cmap(i % 20)
+        ax.plot(xs, ys, "-", color=c, lw=1.4, marker=".", ms=5, label=name)
+        finite_all += [float(v) for v in ys[np.isfinite(ys)]]
+        chosen = float(r["chosen"])
+        yc = dict(pts).get(chosen)
+        if yc is not None:
+            ax.plot([chosen], [yc], "o", color=c, ms=8, mec="black", mew=0.8)
+    ax.set_xscale("log")
+    if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("peak LR (log scale)", fontsize=9)
+    ax.set_ylabel("final val loss (mean over tuning seeds)", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.tick_params(labelsize=8.5)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(f"{task}: LR sensitivity (circled = chosen peak LR)", fontsize=10.5)
+    fig.savefig(path)
+    return path
+
+
+def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
+    """Final ranked metric (mean and 95 % CI over seeds) vs budget share, one line per schedule."""
+    from matplotlib import colormaps
+
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
+    cmap = colormaps["tab20"]
+    shares = np.asarray(tb["shares"], dtype=np.float64) * 100.0
+    metric = "val_loss"
+    all_y: list[float] = []
+    for i, name in enumerate(sorted(tb["means"])):
+        mean, lo, hi = [], [], []
+        for lab in tb["labels"]:
+            v = tb["by_budget"][lab]
+            metric = v["rank_metric"]
+            st = v["schedules"].get(name, {}).get("metrics", {}).get(metric, {})
+            m = st.get("mean")
+            ci = st.get("ci") or [m, m]
+            mean.append(m)
+            lo.append(ci[0])
+            hi.append(ci[1])
+        c = cmap(i % 20)
+        all_y += [float(v) for v in _arr(mean) if np.isfinite(v)]
+        ax.plot(shares, _arr(mean), "-o", color=c, lw=1.4, ms=4, label=name)
+        ax.fill_between(shares, _arr(lo), _arr(hi), color=c, alpha=0.12, lw=0)
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(shares, [f"{s:g} %" for s in shares])
+    if all_y and min(all_y) > 0 and max(all_y) / min(all_y) > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("budget (share of the task's steps; each a whole schedule)", fontsize=9)
+    ax.set_ylabel(f"final {metric.replace('_', ' ')}", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.tick_params(labelsize=8.5)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(f"{task}: final metric vs budget (mean, 95 % CI band)", fontsize=10.5)
+    fig.savefig(path)
+    return path
+
+
+def safe_name(task: str) -> str:
+    """A file-name-safe form of a task name."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in task)

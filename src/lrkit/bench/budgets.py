@@ -1,0 +1,238 @@
+"""Rank vs budget (REX-style): every schedule bound to several step budgets, one whole run each.
+
+A budget is a share of the task's step budget. A 25 % run binds the schedule's shape to 25 % of
+the steps (a whole schedule, not the first quarter of a long one); it keeps the task's
+evaluation period (only its final metrics enter the budget statistics). The 100 % budget is always part of the set: it is
+the run the rest of the report describes.
+
+>>> parse_budgets("10%,25%,50%,100%")
+(0.1, 0.25, 0.5, 1.0)
+>>> parse_budgets(["50%", 0.1])
+(0.1, 0.5, 1.0)
+>>> budget_steps(1000, 0.1), budget_steps(7, 0.1)
+(100, 1)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lrkit.bench.aggregate import aggregate
+
+if TYPE_CHECKING:
+    from lrkit.bench.driver import TaskPlan
+
+__all__ = [
+    "aggregate_budgets",
+    "budget_label",
+    "budget_plans",
+    "budget_steps",
+    "budgets_meta",
+    "parse_budgets",
+    "rank_table",
+]
+
+
+def _one(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"budgets: {value!r} is not a share of the budget")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            f = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(
+                f"budgets: cannot read {value!r}; use shares like '25%' or 0.25"
+            ) from None
+    elif isinstance(value, int | float):
+        f = float(value)
+    else:
+        raise ValueError(f"budgets: {value!r} is not a share of the budget ('25%' or 0.25)")
+    if not (math.isfinite(f) and 0 < f <= 1):
+        raise ValueError(f"budgets: {value!r} must be a share in (0 %, 100 %]")
+    return f
+
+
+def parse_budgets(value: str | Sequence[object] | None) -> tuple[float, ...]:
+    """Budget shares, sorted, with 100 % added; "" or None gives ().
+
+    A string is a comma-separated list (``"10%,25%"``); items are percentages or fractions.
+    """
+    if value is None:
+        return ()
+    items: Sequence[object] = value.split(",") if isinstance(value, str) else value
+    items = [v for v in items if not (isinstance(v, str) and not v.strip())]
+    if not items:
+        return ()
+    shares = {round(_one(v), 12) for v in items}
+    shares.add(1.0)
+    return tuple(sorted(shares))
+
+
+def budget_steps(steps: int, share: float) -> int:
+    """Steps of a budget: ``max(1, round(share * steps))``."""
+    return max(1, round(share * steps))
+
+
+def budget_label(share: float) -> str:
+    """``0.25`` -> ``"25%"``.
+
+    >>> budget_label(0.125), budget_label(1.0)
+    ('12.5%', '100%')
+    """
+    return f"{share * 100:.4g}%"
+
+
+def budget_plans(
+    plans: Sequence[TaskPlan], budgets: Sequence[float]
+) -> dict[float, list[TaskPlan]]:
+    """A list of task plans per budget share; share 1.0 maps to ``plans`` themselves.
+
+    Other shares get copies with the steps scaled by the share (the evaluation period capped
+    at the steps) and empty peak/tuning tables (each budget picks its own peak LR).
+    """
+    out: dict[float, list[TaskPlan]] = {}
+    for share in sorted({*budgets, 1.0}):
+        if share == 1.0:
+            out[share] = list(plans)
+            continue
+        group = []
+        for p in plans:
+            q = copy.copy(p)
+            q.steps = budget_steps(p.steps, share)
+            q.eval_every = min(p.eval_every, q.steps)
+            q.peak, q.lr_source, q.tuning = {}, {}, {}
+            q.budget = share
+            group.append(q)
+        out[share] = group
+    return out
+
+
+def budgets_meta(
+    bplans: Mapping[float, Sequence[TaskPlan]], keys: Mapping[float, Sequence[str]]
+) -> list[dict[str, Any]]:
+    """The ``budgets`` list of bench.json: per share its keys and per-task plans."""
+    return [
+        {
+            "share": share,
+            "label": budget_label(share),
+            "keys": list(keys.get(share, [])),
+            "plans": [
+                {
+                    "task": p.task,
+                    "steps": p.steps,
+                    "eval_every": p.eval_every,
+                    "peak_lr": p.peak,
+                    "lr_source": p.lr_source,
+                    "tuning": p.tuning,
+                }
+                for p in group
+            ],
+        }
+        for share, group in bplans.items()
+    ]
+
+
+def aggregate_budgets(
+    records: Sequence[Mapping[str, Any]],
+    budgets: Sequence[Mapping[str, Any]],
+    *,
+    baseline: str,
+    rank_metric: str,
+    resamples: int,
+    stats_seed: int,
+) -> dict[str, Any]:
+    """Per task, per budget: statistics and ranking of the schedules (``results.json`` "budgets").
+
+    Returns ``{task: {"shares": [...], "by_budget": {label: {...}}, "ranks": {schedule:
+    [rank per share]}, "means": {schedule: [mean per share]}}}``.
+    """
+    by_key = {str(r["key"]): r for r in records}
+    out: dict[str, Any] = {}
+    for b in budgets:
+        share, label = float(b["share"]), str(b["label"])
+        recs = [by_key[k] for k in b["keys"] if k in by_key]
+        agg = aggregate(
+            recs,
+            baseline=baseline,
+            rank_metric=rank_metric,
+            resamples=resamples,
+            stats_seed=stats_seed,
+        )
+        plans = {p["task"]: p for p in b.get("plans", [])}
+        for task, t in agg["tasks"].items():
+            slot = out.setdefault(task, {"shares": [], "labels": [], "by_budget": {}})
+            slot["shares"].append(share)
+            slot["labels"].append(label)
+            slot["by_budget"][label] = {
+                "share": share,
+                "steps": (plans.get(task) or {}).get("steps"),
+                "rank_metric": t["rank_metric"],
+                "rank_higher_is_better": t["rank_higher_is_better"],
+                "ranking": t["ranking"],
+                "schedules": {
+                    n: {
+                        "peak_lr": e["peak_lr"],
+                        "steps": e["steps"],
+                        "metrics": e["metrics"],
+                        "per_seed": e["per_seed"],
+                        "seeds": e["seeds"],
+                        "diverged": e["diverged"],
+                    }
+                    for n, e in t["schedules"].items()
+                },
+                "tuning": (plans.get(task) or {}).get("tuning") or {},
+            }
+    for slot in out.values():
+        names = sorted({n for v in slot["by_budget"].values() for n in v["schedules"]})
+        ranks: dict[str, list[int | None]] = {n: [] for n in names}
+        means: dict[str, list[float | None]] = {n: [] for n in names}
+        for label in slot["labels"]:
+            v = slot["by_budget"][label]
+            rk = {r["name"]: r for r in v["ranking"]}
+            for n in names:
+                r = rk.get(n)
+                ranks[n].append(None if r is None or r["mean"] is None else int(r["rank"]))
+                st = v["schedules"].get(n, {}).get("metrics", {}).get(v["rank_metric"], {})
+                means[n].append(st.get("mean"))
+        slot["ranks"] = ranks
+        slot["means"] = means
+    return out
+
+
+def rank_table(task_budgets: Mapping[str, Any]) -> list[str]:
+    """Markdown lines: rank of each schedule per budget (best mean rank first), plus means.
+
+    >>> tb = {"labels": ["50%", "100%"], "ranks": {"a": [1, 2], "b": [2, 1]},
+    ...     "means": {"a": [1.0, 0.5], "b": [1.2, 0.4]}, "by_budget": {"50%": {"steps": 50},
+    ...     "100%": {"steps": 100}}}
+    >>> print("\\n".join(rank_table(tb)))
+    | schedule | 50% (50 steps) | 100% (100 steps) | mean rank |
+    |---|---|---|---|
+    | `a` | 1 (1) | 2 (0.5) | 1.5 |
+    | `b` | 2 (1.2) | 1 (0.4) | 1.5 |
+    """
+    labels = list(task_budgets["labels"])
+    head = ["schedule"] + [
+        f"{lab} ({task_budgets['by_budget'][lab].get('steps')} steps)" for lab in labels
+    ]
+    head.append("mean rank")
+    rows: list[tuple[float, str, list[str]]] = []
+    for n, rks in task_budgets["ranks"].items():
+        ms = task_budgets["means"][n]
+        cells = [
+            "–" if r is None else f"{r} ({'–' if m is None else f'{m:.3g}'})"
+            for r, m in zip(rks, ms, strict=True)
+        ]
+        valid = [r for r in rks if r is not None]
+        mean_rank = sum(valid) / len(valid) if valid else math.inf
+        rows.append((mean_rank, n, cells))
+    rows.sort(key=lambda x: (x[0], x[1]))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for mr, n, cells in rows:
+        mrs = "–" if not math.isfinite(mr) else f"{mr:.3g}"
+        lines.append("| " + " | ".join([f"`{n}`", *cells, mrs]) + " |")
+    return lines
