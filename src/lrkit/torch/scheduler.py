@@ -613,8 +613,9 @@ class _Cursor:
 
     The values are evaluated a block at a time with ``schedule._eval`` (element-wise, so each is
     ``schedule(step)`` bit for bit): from ``t`` to the next multiple of ``_BLOCK`` (the core's block,
-    so a jump costs little), then ``_RUN`` steps at a time. ``plain`` entries are Python floats and
-    are replaced; the others (tensors, Adam's ``betas``) are written by ``assign``, in place.
+    so a jump costs little), then ``_RUN`` steps at a time. How the entry is written is decided
+    here, from what the group holds: a Python float (``plain``, no plateau) is replaced; a tensor
+    (filled in place), Adam's ``betas`` or a plateau-scaled lr go through ``_write_entry``.
     """
 
     __slots__ = ("gi", "group", "is_lr", "key", "plain", "schedule", "start", "values")
