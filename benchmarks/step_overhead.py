@@ -2,8 +2,8 @@
 
 Both sides drive the same curve on the same optimizer type in the same run. Each repeat builds a
 fresh optimizer and scheduler, calls ``optimizer.step()`` once (so the call-order check passes)
-and times ``STEPS`` calls of ``scheduler.step()`` (lrkit's plain ``step()``: a lookup in the
-core's cached block of values, refills included). The script prints the median µs/step of
+and times ``STEPS`` calls of ``scheduler.step()`` (lrkit's plain ``step()``: each driven entry
+reads the next value of a cursor over block-evaluated schedule values, refills included). The script prints the median µs/step of
 several repeats and the ratio torch / lrkit. Goal: lrkit's overhead at least 5x below torch's.
 
     .venv/bin/python benchmarks/step_overhead.py [--steps 20000] [--repeats 7]

@@ -193,6 +193,45 @@ def test_value_block_boundaries_give_closed_form_values(monkeypatch: pytest.Monk
         assert sched.last_epoch == 60 and sched._step_count == 61
 
 
+def test_cursors_follow_blocks_jumps_and_changed_groups_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import lrkit.torch.scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "_BLOCK", 8)  # small blocks: many refills and seeks
+    monkeypatch.setattr(scheduler_module, "_RUN", 24)
+    mom = lrkit.linear(0.95, 0.85, steps=40)
+    opt = _sgd(groups=2)
+    sched = Scheduler(opt, {"lr": WARM_COS, "momentum": mom})
+    lr_t = torch.tensor(1.0, dtype=torch.float64)
+    adam = torch.optim.Adam(_params(), lr=lr_t, betas=(torch.tensor(0.9), torch.tensor(0.999)))
+    tensors = Scheduler(adam, {"lr": WARM_COS, "momentum": mom})
+    for i in range(120):
+        if i == 30:
+            sched.last_epoch = tensors.last_epoch = 50  # a write is followed by the next step
+        elif i == 70:
+            opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # new group dicts
+        elif i == 90:
+            opt.add_param_group({"params": _params()})  # driven by the shared spec
+        opt.step()
+        adam.step()
+        if i == 60:
+            sched.step(7)  # a jump back, mid-block
+            tensors.step(7)
+        else:
+            sched.step()
+            tensors.step()
+        t = sched.last_epoch
+        assert [(g["lr"], g["momentum"]) for g in opt.param_groups] == [
+            (WARM_COS(t), mom(t))
+        ] * len(opt.param_groups)
+        assert sched.get_last_lr() == [WARM_COS(t)] * len(opt.param_groups)
+        group = adam.param_groups[0]
+        assert group["lr"] is lr_t and lr_t.item() == WARM_COS(t)  # float64: exact, in place
+        assert group["betas"][0].item() == pytest.approx(mom(t), rel=1e-6)
+        assert tensors.get_last_lr() == [WARM_COS(t)]
+
+
 def test_step_count_is_kept_for_accelerate_style_increments() -> None:
     opt = _sgd()
     sched = Scheduler(opt, WARM_COS)

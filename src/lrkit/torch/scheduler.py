@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import warnings
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 import lrkit
+from lrkit.core import _BLOCK
 from lrkit.plateau import Plateau
 from lrkit.torch import _specs, _state
 from lrkit.torch._specs import GroupSpec, ScheduleArg, ScheduleLike, Spec, assign, fail, to_float
@@ -32,6 +35,9 @@ _CALL_ORDER_WRONG = (
 )
 
 
+_RUN = 4096  # steps evaluated at once while stepping on (a multiple of the core's _BLOCK)
+
+
 def _check_total(total_steps: object) -> int | Literal["auto"] | None:
     if total_steps is None or total_steps == "auto":
         return total_steps  # type: ignore[return-value]
@@ -49,6 +55,14 @@ def _check_step(where: str, name: str, value: object) -> int:
             "(metrics go to Scheduler.report(metric))"
         )
     return value
+
+
+def _unbound_error() -> ValueError:
+    return ValueError(
+        "Scheduler.step: the scheduler was built with total_steps='auto' and is not bound yet; "
+        "call bind_total_steps(n) first (the lrkit Hugging Face and Lightning callbacks do it at "
+        "train start)"
+    )
 
 
 def _retargeted(specs: list[Spec], retargets: list[tuple[int, int, int]]) -> list[Spec]:
@@ -145,7 +159,7 @@ class Scheduler(LRScheduler):
         self._specs: list[Spec] | None = None
         self._install(None if total == "auto" else self._bound(total))
         # a drop-in (compat OneCycleLR) may have set ``self.total_steps`` before this call
-        preset = None if self._auto else self.__dict__.get("_total")
+        preset = None if self._auto else getattr(self, "_total", None)
         self._total: int | None = total if isinstance(total, int) else preset
         self._plateau = plateau
         if as_tensors:
@@ -196,6 +210,15 @@ class Scheduler(LRScheduler):
         own = cls.__dict__.get("step")
         if callable(own):
             cls.step = _eager_under_compile(own)  # type: ignore[method-assign]
+
+    # what ``step`` follows (set by ``_install`` and ``_seek``)
+    _cursors: list[_Cursor]
+    _lr_not_driven: list[int]
+    _last_group: dict[str, Any] | None
+    _next_step: int
+
+    #: set once ``step`` ran under torch.compile and said whether it writes Python floats
+    _float_warning_given = False
 
     # -- what is driven ------------------------------------------------------------------------
     @property
@@ -262,7 +285,7 @@ class Scheduler(LRScheduler):
         self._install(self._bound(total))
         self._total = total
         self._set_base_lrs()
-        self._write(self.last_epoch)
+        self._rewrite()
 
     def retarget(self, total_steps: int) -> None:
         """Change the budget at the current step ``k``: the rest of every schedule (steps
@@ -297,24 +320,45 @@ class Scheduler(LRScheduler):
 
     # -- stepping ------------------------------------------------------------------------------
     def step(self, epoch: int | None = None) -> None:
-        """Advance one step (call after ``optimizer.step()``); ``step(t)`` jumps to step ``t``."""
+        """Advance one step (call after ``optimizer.step()``); ``step(t)`` jumps to step ``t``.
+
+        Each driven entry has a cursor over its schedule's values; writing the step after the
+        last one written reads each cursor's next value. Any other step (``step(t)``, a write to
+        ``last_epoch``, a loaded state) and changed param groups (``add_param_group``,
+        ``optimizer.load_state_dict``) first point new cursors at it.
+        """
         if torch.compiler.is_dynamo_compiling():
             # traced by torch.compile: run eagerly instead (a graph break, as for PyTorch's own
             # schedulers), so no guard ever sees the step counter and nothing recompiles
             _step_eagerly(self, epoch)
             return
-        if self._step_count == 1:
+        count = self._step_count
+        if count == 1:
             self._warn_call_order()
         t = self.last_epoch + 1 if epoch is None else _check_step("Scheduler.step", "epoch", epoch)
-        if self._specs is None and self._step_count > 0:
-            raise ValueError(
-                "Scheduler.step: the scheduler was built with total_steps='auto' and is not "
-                "bound yet; call bind_total_steps(n) first (the lrkit Hugging Face and Lightning "
-                "callbacks do it at train start)"
-            )
-        self._step_count += 1
+        if t != self._next_step or self.optimizer.param_groups[-1] is not self._last_group:
+            if self._specs is None and count > 0:
+                raise _unbound_error()
+            self._seek(t)
+        self._step_count = count + 1
         self.last_epoch = t
-        self._write(t)
+        lrs: list[float | torch.Tensor] = []
+        for cursor in self._cursors:
+            try:
+                value = next(cursor.values)
+            except StopIteration:  # the end of the block
+                value = cursor.refill()
+            if cursor.plain:  # a Python float that no plateau scales
+                cursor.group[cursor.key] = value
+            else:
+                value = self._write_entry(cursor, value)
+            if cursor.is_lr:
+                lrs.append(value)
+        if self._lr_not_driven:
+            for gi in self._lr_not_driven:  # ascending, so each lands at its group's index
+                lrs.insert(gi, to_float(self.optimizer.param_groups[gi]["lr"]))
+        self._last_lr = lrs
+        self._next_step = t + 1
 
     def _warn_call_order(self) -> None:
         """PyTorch's call-order check (https://github.com/pytorch/pytorch/issues/20124)."""
@@ -342,40 +386,55 @@ class Scheduler(LRScheduler):
             for s, g in zip(new, groups[len(specs) :], strict=True)
         ]
 
-    def _write(self, t: int) -> None:
-        """Write the values of step ``t`` into every param group (tensors in place).
+    def _write_entry(self, cursor: _Cursor, value: float) -> float:
+        """Write ``value`` (times the plateau's scale for ``"lr"``) into a tensor entry in place,
+        Adam's ``betas`` or a float entry; return the value written."""
+        if cursor.is_lr and self._plateau is not None:
+            value = self._plateau.apply(value, cursor.gi)
+        assign(cursor.group, cursor.key, value)
+        return value
 
-        ``Schedule._value_at`` reads the core's cached block of values (``t`` is a checked int).
-        """
+    def _rewrite(self) -> None:
+        """Write the values of the current step (``last_epoch``) again, in closed form: after a
+        plateau reduction, a loaded state or a bound budget (``step``'s cursors stay put)."""
         groups = self.optimizer.param_groups
-        if self._specs is None:  # 'auto' and not bound: nothing to write yet
-            self._last_lr = [to_float(g["lr"]) for g in groups]
+        if self._specs is None:  # 'auto' and not bound: nothing is driven yet
+            rows: list[dict[str, float]] = [{} for _ in groups]
+        else:
+            if len(groups) != len(self._specs):
+                self._extend_to_new_groups(self._specs)
+            rows = self.values_at(self.last_epoch)
+        for group, row in zip(groups, rows, strict=True):
+            for key, value in row.items():
+                assign(group, key, value)  # tensors in place, betas
+        self._last_lr = [
+            row["lr"] if "lr" in row else to_float(group["lr"])
+            for group, row in zip(groups, rows, strict=True)
+        ]
+
+    def _seek(self, t: int) -> None:
+        """Point a new cursor at step ``t`` for every driven entry of the optimizer's groups."""
+        groups = self.optimizer.param_groups
+        if self._specs is None:  # 'auto' and not bound: nothing is driven yet
+            self._cursors, self._lr_not_driven = [], list(range(len(groups)))
+            self._last_group = None  # seek at every write
             return
         if len(groups) != len(self._specs):
             self._extend_to_new_groups(self._specs)
-        plateau = self._plateau
-        lrs: list[float | torch.Tensor] = [0.0] * len(groups)
-        for gi, key, s in self._plan:
-            value = s._value_at(t)
-            group = groups[gi]
-            if key == "lr":
-                if plateau is not None:
-                    value = plateau.apply(value, gi)
-                lrs[gi] = value
-            if type(group.get(key)) is float:
-                group[key] = value
-            else:
-                assign(group, key, value)  # tensors, betas
-        for gi in self._lr_not_driven:
-            lrs[gi] = to_float(groups[gi]["lr"])
-        self._last_lr = lrs
+        scaled = self._plateau is not None
+        self._cursors = [
+            _Cursor(groups[gi], gi, key, s, t, scaled=scaled and key == "lr")
+            for gi, key, s in self._plan
+        ]
+        self._lr_not_driven = [gi for gi, spec in enumerate(self._specs) if "lr" not in spec]
+        self._last_group = groups[-1]
 
     def _install(self, specs: list[Spec] | None) -> None:
-        """Set the bound specs and the flat list of writes that ``_write`` follows."""
+        """Set the bound specs and the flat list of driven entries, ``(group, key, schedule)``."""
         self._specs = specs
-        rows = specs or []
-        self._plan = [(gi, k, s) for gi, spec in enumerate(rows) for k, s in spec.items()]
-        self._lr_not_driven = [gi for gi, spec in enumerate(rows) if "lr" not in spec]
+        self._plan = [(gi, k, s) for gi, spec in enumerate(specs or []) for k, s in spec.items()]
+        self._last_group = None
+        self._next_step = -1  # the next write seeks
 
     # -- values ----------------------------------------------------------------------------
     def values_at(self, step: int) -> list[dict[str, float]]:
@@ -425,7 +484,7 @@ class Scheduler(LRScheduler):
         value = mean_across_ranks(metric) if sync else to_float(metric)
         reduced = self._plateau.report(value)
         if reduced:
-            self._write(self.last_epoch)
+            self._rewrite()
         return reduced
 
     # -- state -------------------------------------------------------------------------------
@@ -471,7 +530,7 @@ class Scheduler(LRScheduler):
         self._step_count = saved.step_count
         if saved.base_lrs is not None:
             self.base_lrs = list(saved.base_lrs)
-        self._write(saved.last_epoch)
+        self._rewrite()
 
     def _specs_to_load(
         self, saved: _state.SavedState, strict: bool
@@ -549,14 +608,55 @@ class Scheduler(LRScheduler):
         )
 
 
+class _Cursor:
+    """One driven entry, ``group[key]``, and an iterator over its schedule's values from step ``t``.
+
+    The values are evaluated a block at a time with ``schedule._eval`` (element-wise, so each is
+    ``schedule(step)`` bit for bit): from ``t`` to the next multiple of ``_BLOCK`` (the core's block,
+    so a jump costs little), then ``_RUN`` steps at a time. How the entry is written is decided
+    here, from what the group holds: a Python float (``plain``, no plateau) is replaced; a tensor
+    (filled in place), Adam's ``betas`` or a plateau-scaled lr go through ``_write_entry``.
+    """
+
+    __slots__ = ("gi", "group", "is_lr", "key", "plain", "schedule", "start", "values")
+
+    def __init__(
+        self,
+        group: dict[str, Any],
+        gi: int,
+        key: str,
+        schedule: lrkit.Schedule,
+        t: int,
+        *,
+        scaled: bool,
+    ) -> None:
+        self.group, self.gi, self.key, self.schedule = group, gi, key, schedule
+        self.is_lr = key == "lr"
+        self.plain = type(group.get(key)) is float and not scaled
+        self.start = t - t % _BLOCK + _BLOCK  # the first step of the next block
+        self.values = iter(self._evaluate(t, self.start))
+
+    def _evaluate(self, begin: int, end: int) -> array[float]:
+        # an array.array yields its doubles as Python floats, made one at a time as they are read
+        values = self.schedule._eval(np.arange(begin, end, dtype=np.float64), np)
+        return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+    def refill(self) -> float:
+        """Evaluate the next block and return its first value."""
+        begin, self.start = self.start, self.start + _RUN
+        self.values = iter(self._evaluate(begin, self.start))
+        value: float = next(self.values)
+        return value
+
+
 #: What ``step``/``report`` call when traced by ``torch.compile``: the same methods, run eagerly
 #: (``torch.compiler.disable``); eager calls skip this wrapper, which costs about a microsecond.
 @torch.compiler.disable  # type: ignore[untyped-decorator]
 def _step_eagerly(sched: Scheduler, epoch: int | None) -> None:
     """``Scheduler.step`` called from code that torch.compile traces: run it eagerly, and say
     once if it writes Python floats, on which a compiled optimizer step guards (recompiles)."""
-    if not sched.__dict__.get("_float_warning_given"):
-        sched.__dict__["_float_warning_given"] = True
+    if not sched._float_warning_given:
+        sched._float_warning_given = True
         floats = _specs.float_targets(sched.optimizer.param_groups, sched._plan)
         if floats:
             warnings.warn(
