@@ -704,3 +704,22 @@ def test_schedule_and_schedules_name_the_same_schedules() -> None:
     assert Scheduler(_sgd(), spec).schedule == spec
     per_group = Scheduler(_sgd(groups=2), [WARM_COS, LINEAR])
     assert per_group.schedule == WARM_COS and per_group.schedules[1] == {"lr": LINEAR}
+
+
+def test_call_order_warning_matches_pytorch_on_the_first_step_only() -> None:
+    """Stepping the scheduler before the optimizer warns as PyTorch's schedulers do, once."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1)
+    sched = Scheduler(opt, lrkit.cosine(0.1, steps=10))
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        sched.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched.step()  # later steps never warn
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched2 = Scheduler(opt2, lrkit.cosine(0.1, steps=10))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opt2.step()
+        sched2.step()
+    assert sched2.get_last_lr() == [lrkit.cosine(0.1, steps=10)(1)]

@@ -168,6 +168,7 @@ class Scheduler(LRScheduler):
         # wraps optimizer.step for the call-order warning and performs step 0 via self.step().
         super().__init__(optimizer)
         self._set_base_lrs()
+        self._next_step = -1  # the user's first step goes through _prepare (call-order check)
 
     @staticmethod
     def _check_arguments(
@@ -332,15 +333,10 @@ class Scheduler(LRScheduler):
             # schedulers), so no guard ever sees the step counter and nothing recompiles
             _step_eagerly(self, epoch)
             return
-        count = self._step_count
-        if count == 1:
-            self._warn_call_order()
         t = self.last_epoch + 1 if epoch is None else _check_step("Scheduler.step", "epoch", epoch)
         if t != self._next_step or self.optimizer.param_groups[-1] is not self._last_group:
-            if self._specs is None and count > 0:
-                raise _unbound_error()
-            self._seek(t)
-        self._step_count = count + 1
+            self._prepare(t)  # also the user's first step: the call-order check lives there
+        self._step_count += 1
         self.last_epoch = t
         lrs: list[float | torch.Tensor] = []
         for cursor in self._cursors:
@@ -359,6 +355,14 @@ class Scheduler(LRScheduler):
                 lrs.insert(gi, to_float(self.optimizer.param_groups[gi]["lr"]))
         self._last_lr = lrs
         self._next_step = t + 1
+
+    def _prepare(self, t: int) -> None:
+        """Before writing a step that is not the next one: checks, then new cursors at ``t``."""
+        if self._step_count == 1:
+            self._warn_call_order()
+        if self._specs is None and self._step_count > 0:
+            raise _unbound_error()
+        self._seek(t)
 
     def _warn_call_order(self) -> None:
         """PyTorch's call-order check (https://github.com/pytorch/pytorch/issues/20124)."""
