@@ -723,3 +723,22 @@ def test_call_order_warning_matches_pytorch_on_the_first_step_only() -> None:
         opt2.step()
         sched2.step()
     assert sched2.get_last_lr() == [lrkit.cosine(0.1, steps=10)(1)]
+
+
+@pytest.mark.parametrize(
+    "misuse",
+    [
+        lambda opt: Scheduler(opt, 5),
+        lambda opt: Scheduler(opt, "cosine(0.1, steps=10)", total_steps=0),
+        lambda opt: Scheduler(opt, "cosine(0.1, steps=10)", key=""),
+        lambda opt: Scheduler(opt, "cosine(0.1, steps=10)").load_state_dict({"last_epoch": "7"}),
+        lambda opt: Scheduler(opt, "cosine(0.1, steps='50%')", total_steps="auto").step(),
+        lambda opt: lrkit.torch.find_lr(torch.nn.Linear(1, 1), opt, [], loss_fn=None),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
+def test_every_torch_adapter_error_is_a_schedule_error(misuse: Any) -> None:
+    """One error policy (#10 §2): the torch adapter raises lrkit's ScheduleError family."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(lrkit.ScheduleError):
+        misuse(opt)

@@ -11,6 +11,9 @@ import numpy as np
 import torch
 
 import lrkit
+from lrkit import _validate as check
+from lrkit.errors import ScheduleError
+from lrkit.text import as_schedule as text_as_schedule
 
 ScheduleLike: TypeAlias = lrkit.Schedule | str
 GroupSpec: TypeAlias = ScheduleLike | Mapping[str, ScheduleLike]
@@ -25,21 +28,14 @@ FRACTION_KEYS = ("momentum", "dampening")
 _SAMPLE = 4096
 
 
-def fail(param: str, value: object, allowed: str) -> ValueError:
+def fail(param: str, value: object, allowed: str) -> ScheduleError:
     """The Scheduler's message: ``Scheduler: <param>=<value!r> is invalid; ...``."""
-    return ValueError(f"Scheduler: {param}={value!r} is invalid; {param} must be {allowed}")
+    return check.invalid("Scheduler", param, value, allowed)
 
 
 def as_schedule(obj: object, where: str) -> lrkit.Schedule:
-    """A schedule from an :class:`lrkit.Schedule` or its text."""
-    if isinstance(obj, str):
-        return lrkit.parse(obj)
-    if isinstance(obj, lrkit.Schedule):
-        return obj
-    raise TypeError(
-        f"Scheduler: {where}={obj!r} is invalid; it must be an lrkit.Schedule or lrkit text "
-        "such as 'warmup(100) >> cosine(start=0.1, steps=900)'"
-    )
+    """A schedule from an :class:`lrkit.Schedule` or its text (:func:`lrkit.text.as_schedule`)."""
+    return text_as_schedule(obj, f"Scheduler: {where}")
 
 
 def _group_spec(obj: object, key: str, where: str) -> Spec:
@@ -59,7 +55,7 @@ def normalise(schedule: object, n_groups: int, key: str) -> tuple[list[Spec], bo
     """One ``{key: schedule}`` per param group, and whether one spec is shared by every group."""
     if isinstance(schedule, Sequence) and not isinstance(schedule, str):
         if len(schedule) != n_groups:
-            raise ValueError(
+            raise ScheduleError(
                 f"Scheduler: schedule is a list of {len(schedule)} entries but the optimizer has "
                 f"{n_groups} param groups; give one entry per group (or one schedule for all)"
             )
@@ -77,7 +73,7 @@ def bind(specs: list[Spec], total_steps: int | None) -> list[Spec]:
             if total_steps is not None:
                 s = s.bind(total_steps)
             if not s.is_bound:
-                raise ValueError(
+                raise ScheduleError(
                     f"Scheduler: schedule[{gi}][{k!r}]={str(s)!r} has durations given as shares "
                     "of training ('%'); pass total_steps=<number of scheduler steps> (or "
                     "total_steps='auto' and call bind_total_steps(n) later) to bind them"
@@ -97,7 +93,7 @@ def target(group: Mapping[str, Any], key: str, gi: int) -> str:
     if key == "momentum" and _BETAS in group:
         return _BETAS
     if key not in group:
-        raise ValueError(
+        raise ScheduleError(
             f"Scheduler: key {key!r} is not an entry of optimizer.param_groups[{gi}] "
             f"(entries: {sorted(k for k in group if k != 'params')})"
         )

@@ -14,6 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 import lrkit
 from lrkit.core import _BLOCK
+from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 from lrkit.plateau import Plateau
 from lrkit.torch import _specs, _state
 from lrkit.torch._specs import GroupSpec, ScheduleArg, ScheduleLike, Spec, assign, fail, to_float
@@ -50,15 +51,15 @@ def _check_total(total_steps: object) -> int | Literal["auto"] | None:
 
 def _check_step(where: str, name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _state.MAX_STEP:
-        raise TypeError(
+        raise ScheduleTypeError(
             f"{where}: {name}={value!r} is invalid; pass an int in [0, 2**52] "
             "(metrics go to Scheduler.report(metric))"
         )
     return value
 
 
-def _unbound_error() -> ValueError:
-    return ValueError(
+def _unbound_error() -> UnboundScheduleError:
+    return UnboundScheduleError(
         "Scheduler.step: the scheduler was built with total_steps='auto' and is not bound yet; "
         "call bind_total_steps(n) first (the lrkit Hugging Face and Lightning callbacks do it at "
         "train start)"
@@ -148,7 +149,7 @@ class Scheduler(LRScheduler):
         groups = optimizer.param_groups
         raw, self._shared = _specs.normalise(schedule, len(groups), key)
         if plateau is not None and not any("lr" in spec for spec in raw):
-            raise ValueError(
+            raise ScheduleError(
                 "Scheduler: plateau is given but no schedule drives 'lr'; the plateau controller "
                 "scales the 'lr' schedule"
             )
@@ -175,14 +176,14 @@ class Scheduler(LRScheduler):
         optimizer: object, key: object, plateau: object, as_tensors: object
     ) -> None:
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
+            raise ScheduleTypeError(
                 f"Scheduler: optimizer={type(optimizer).__name__} is invalid; "
                 "optimizer must be a torch.optim.Optimizer"
             )
         if not isinstance(key, str) or not key or key == "params":
             raise fail("key", key, "the name of a param-group entry such as 'lr' or 'momentum'")
         if plateau is not None and not isinstance(plateau, Plateau):
-            raise TypeError(
+            raise ScheduleTypeError(
                 f"Scheduler: plateau={plateau!r} is invalid; plateau must be an lrkit.Plateau"
             )
         if not isinstance(as_tensors, bool):
@@ -274,12 +275,12 @@ class Scheduler(LRScheduler):
         if self._total is not None:
             if total == self._total:
                 return
-            raise ValueError(
+            raise ScheduleError(
                 f"Scheduler.bind_total_steps: total_steps={total} but the scheduler is already "
                 f"bound to {self._total}; use retarget({total}) to change the budget mid-run"
             )
         if not self._auto:
-            raise ValueError(
+            raise ScheduleError(
                 "Scheduler.bind_total_steps: this scheduler was built without "
                 "total_steps='auto'; its schedules have fixed lengths"
             )
@@ -301,7 +302,7 @@ class Scheduler(LRScheduler):
             raise fail("total_steps", total_steps, "an int >= 1")
         specs, old = self._specs, self._total
         if specs is None or old is None:
-            raise ValueError(
+            raise ScheduleError(
                 "Scheduler.retarget: the scheduler has no total_steps to change; build it with "
                 "total_steps=<n> (or bind an 'auto' one with bind_total_steps(n)) first"
             )
@@ -375,7 +376,7 @@ class Scheduler(LRScheduler):
         """Give param groups added with ``add_param_group`` since construction the shared spec."""
         groups = self.optimizer.param_groups
         if not self._shared or len(groups) < len(specs):
-            raise ValueError(
+            raise ScheduleError(
                 f"Scheduler.step: the optimizer has {len(groups)} param groups but the schedule "
                 f"list has {len(specs)} entries (one per group at construction); groups "
                 f"{list(range(len(specs), len(groups)))} were added later. Build the "
@@ -446,7 +447,7 @@ class Scheduler(LRScheduler):
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise fail("step", step, "an int >= 0")
         if self._specs is None:
-            raise ValueError("Scheduler.values_at: call bind_total_steps(n) first")
+            raise ScheduleError("Scheduler.values_at: call bind_total_steps(n) first")
         out: list[dict[str, float]] = []
         for gi, spec in enumerate(self._specs):
             row = {k: float(s(step)) for k, s in spec.items()}
@@ -479,7 +480,7 @@ class Scheduler(LRScheduler):
         takes effect at once, at the current step.
         """
         if self._plateau is None:
-            raise ValueError(
+            raise ScheduleError(
                 "Scheduler.report: this scheduler has no plateau controller; construct it with "
                 "plateau=lrkit.Plateau(...)"
             )
@@ -561,7 +562,7 @@ class Scheduler(LRScheduler):
                 for gi, (s, m) in enumerate(zip(saved.schedules, current, strict=True))
                 if s != m
             ] or [f"saved total_steps={base_total} != this scheduler's {own_total}"]
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: the saved schedule differs from this scheduler's: "
                 + "; ".join(diffs)
                 + "; pass strict=False to use the saved schedule"
@@ -569,7 +570,7 @@ class Scheduler(LRScheduler):
         try:
             specs = [{k: lrkit.parse(t) for k, t in row.items()} for row in saved.schedules]
         except lrkit.ScheduleError as err:
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: state_dict['schedules']={saved.schedules!r} is invalid; expected "
                 f"lrkit schedule texts ({err})"
             ) from None
@@ -582,20 +583,20 @@ class Scheduler(LRScheduler):
         where = "Scheduler.load_state_dict"
         if saved is None:
             if self._plateau is not None and strict:
-                raise ValueError(
+                raise ScheduleError(
                     f"{where}: the state has no plateau controller but this scheduler has one; "
                     "pass strict=False to drop it"
                 )
             return None
         if self._plateau is None and strict:
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: the state has a plateau controller but this scheduler has none; "
                 "pass strict=False to use the saved one"
             )
         try:
             fresh = Plateau.from_state_dict(saved)  # checks the saved state on a copy
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: state_dict['plateau'] is invalid; expected a Plateau.state_dict() "
                 f"({err})"
             ) from None
