@@ -131,44 +131,14 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
     fig = _new_figure(3.1 * cols, 2.1 * rows + 0.7)
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     _adjust(fig, rows, wspace=0.12)
-    lo, hi = math.inf, -math.inf
-    for e in t["schedules"].values():
-        c = e.get("curves") or {}
-        vl = c.get("val_loss")
-        if vl:
-            m = _arr(vl["mean"])
-            if m.size > 1:
-                finite = m[1:][np.isfinite(m[1:])]
-                if finite.size:
-                    lo = min(lo, float(finite.min()))
-                    hi = max(hi, float(np.quantile(finite, 0.9)))
+    lo, hi = _val_loss_range(t)
     base_curve = (t["schedules"][base].get("curves") or {}) if base else {}
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.set_axis_off()
             continue
         name = names[i]
-        c = t["schedules"][name].get("curves") or {}
-        if base and name != base and base_curve.get("val_loss"):
-            ax.plot(
-                base_curve["step"],
-                _arr(base_curve["val_loss"]["mean"]),
-                color=_GREY,
-                lw=1.1,
-                ls="--",
-                label=base,
-            )
-        if c.get("val_loss"):
-            x = np.asarray(c["step"])
-            ax.fill_between(
-                x,
-                _arr(c["val_loss"]["min"]),
-                _arr(c["val_loss"]["max"]),
-                color=_BLUE,
-                alpha=0.25,
-                lw=0,
-            )
-            ax.plot(x, _arr(c["val_loss"]["mean"]), color=_BLUE, lw=1.5, label=name)
+        _draw_val_loss(ax, name, t["schedules"][name].get("curves") or {}, base, base_curve)
         rank = next((r for r in t["ranking"] if r["name"] == name), None)
         tag = f"#{rank['rank']}{'=' if rank['tied'] else ''} " if rank else ""
         ax.set_title(f"{tag}{name}", fontsize=9.5)
@@ -190,6 +160,48 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
     )
     fig.savefig(path)
     return path
+
+
+def _val_loss_range(t: Mapping[str, Any]) -> tuple[float, float]:
+    """(lowest, 90th-percentile) finite mean val loss past the first evaluation, all schedules."""
+    lo, hi = math.inf, -math.inf
+    for e in t["schedules"].values():
+        c = e.get("curves") or {}
+        vl = c.get("val_loss")
+        if vl:
+            m = _arr(vl["mean"])
+            if m.size > 1:
+                finite = m[1:][np.isfinite(m[1:])]
+                if finite.size:
+                    lo = min(lo, float(finite.min()))
+                    hi = max(hi, float(np.quantile(finite, 0.9)))
+    return lo, hi
+
+
+def _draw_val_loss(
+    ax: Any, name: str, c: Mapping[str, Any], base: str | None, base_curve: Mapping[str, Any]
+) -> None:
+    """One panel: the baseline's mean val loss dashed, this schedule's mean and min..max band."""
+    if base and name != base and base_curve.get("val_loss"):
+        ax.plot(
+            base_curve["step"],
+            _arr(base_curve["val_loss"]["mean"]),
+            color=_GREY,
+            lw=1.1,
+            ls="--",
+            label=base,
+        )
+    if c.get("val_loss"):
+        x = np.asarray(c["step"])
+        ax.fill_between(
+            x,
+            _arr(c["val_loss"]["min"]),
+            _arr(c["val_loss"]["max"]),
+            color=_BLUE,
+            alpha=0.25,
+            lw=0,
+        )
+        ax.plot(x, _arr(c["val_loss"]["mean"]), color=_BLUE, lw=1.5, label=name)
 
 
 def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
