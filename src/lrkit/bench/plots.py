@@ -275,18 +275,34 @@ def plot_task(task: str, t: Mapping[str, Any], run_dir: Path) -> list[Path]:
     ]
 
 
+def _line_figure() -> tuple[Any, Any, Any]:
+    """(figure, axes, tab20 colormap) of a one-panel line plot with room for a legend on the right."""
+    from matplotlib import colormaps
+
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
+    return fig, ax, colormaps["tab20"]
+
+
+def _finish_lines(ax: Any, ys: Sequence[float], xlabel: str, ylabel: str) -> None:
+    """Log y when the finite ``ys`` span more than 30x; labels, grid and the legend on the right."""
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.tick_params(labelsize=8.5)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+
+
 def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
     """Final val loss (mean over tuning seeds) vs peak LR, log x, one line per schedule.
 
     The chosen LR of each schedule is marked with a filled circle; diverged grid values are
     left out of the line.
     """
-    from matplotlib import colormaps
-
-    fig = _new_figure(7.5, 4.6)
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
-    cmap = colormaps["tab20"]
+    fig, ax, cmap = _line_figure()
     finite_all: list[float] = []
     for i, name in enumerate(sorted(tuning)):
         r = tuning[name]
@@ -301,13 +317,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
         if yc is not None:
             ax.plot([chosen], [yc], "o", color=c, ms=8, mec="black", mew=0.8)
     ax.set_xscale("log")
-    if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 30:
-        ax.set_yscale("log")
-    ax.set_xlabel("peak LR (log scale)", fontsize=9)
-    ax.set_ylabel("final val loss (mean over tuning seeds)", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.tick_params(labelsize=8.5)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    _finish_lines(ax, finite_all, "peak LR (log scale)", "final val loss (mean over tuning seeds)")
     fig.suptitle(f"{task}: LR sensitivity (circled = chosen peak LR)", fontsize=10.5)
     fig.savefig(path)
     return path
@@ -315,12 +325,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
 
 def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
     """Final ranked metric (mean and 95 % CI over seeds) vs budget share, one line per schedule."""
-    from matplotlib import colormaps
-
-    fig = _new_figure(7.5, 4.6)
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
-    cmap = colormaps["tab20"]
+    fig, ax, cmap = _line_figure()
     shares = np.asarray(tb["shares"], dtype=np.float64) * 100.0
     metric = "val_loss"
     all_y: list[float] = []
@@ -342,13 +347,12 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(shares, [f"{s:g} %" for s in shares])
-    if all_y and min(all_y) > 0 and max(all_y) / min(all_y) > 30:
-        ax.set_yscale("log")
-    ax.set_xlabel("budget (share of the task's steps; each a whole schedule)", fontsize=9)
-    ax.set_ylabel(f"final {metric.replace('_', ' ')}", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.tick_params(labelsize=8.5)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    _finish_lines(
+        ax,
+        all_y,
+        "budget (share of the task's steps; each a whole schedule)",
+        f"final {metric.replace('_', ' ')}",
+    )
     fig.suptitle(f"{task}: final metric vs budget (mean, 95 % CI band)", fontsize=10.5)
     fig.savefig(path)
     return path
