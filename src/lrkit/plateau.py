@@ -120,7 +120,8 @@ _STATE_KEYS = (
     "next_level",
     "evaluations",
 )
-_CONFIG_KEYS = (
+#: The options Plateau shares with PyTorch's ReduceLROnPlateau (also a bench suite's plateau keys).
+_TORCH_KEYS = (
     "mode",
     "factor",
     "patience",
@@ -129,9 +130,8 @@ _CONFIG_KEYS = (
     "cooldown",
     "min_lr",
     "eps",
-    "levels",
-    "on_nan",
 )
+_CONFIG_KEYS = (*_TORCH_KEYS, "levels", "on_nan")
 
 
 def _state_error(key: str, value: object, expected: str) -> ScheduleError:
