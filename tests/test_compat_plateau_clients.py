@@ -17,19 +17,23 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
 from torch.optim import lr_scheduler as L
 
+from _clients import (
+    Regressor,
+    data,
+    hf_args,
+    hf_dataset,
+    hf_record,
+    import_lightning,
+    lightning_module,
+    lightning_record,
+    lightning_trainer,
+)
 from lrkit.compat import torch as C
 from lrkit.compat import transformers as CT
 
 PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
-
-
-def _data(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 4, generator=g)
-    return x, x.sum(dim=1, keepdim=True)
 
 
 def test_dropin_is_an_instance_of_pytorchs_class_with_its_attributes() -> None:
@@ -62,37 +66,18 @@ def test_dropin_is_an_instance_of_pytorchs_class_with_its_attributes() -> None:
 
 
 # -- Hugging Face Trainer ----------------------------------------------------------------------
-class _Regressor(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Linear(4, 1)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
-        out = self.net(x)
-        loss = nn.functional.mse_loss(out, labels) if labels is not None else None
-        return {"loss": loss, "logits": out}
-
-
 HF_STEPS = 20
 
 
 def _hf_run(out: Path, make: Any, resume: str | None = None) -> dict[int, float]:
     transformers = pytest.importorskip("transformers")
-    x, y = _data()
-    dataset = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
-
-    class Record(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: dict[int, float] = {}
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            self.seen[state.global_step] = kw["optimizer"].param_groups[0]["lr"]
-
+    dataset = hf_dataset()
     torch.manual_seed(0)
-    model = _Regressor()
+    model = Regressor()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    args = transformers.TrainingArguments(
-        output_dir=str(out),
+    args = hf_args(
+        transformers,
+        out,
         max_steps=HF_STEPS,
         per_device_train_batch_size=8,
         per_device_eval_batch_size=32,
@@ -101,14 +86,8 @@ def _hf_run(out: Path, make: Any, resume: str | None = None) -> dict[int, float]
         metric_for_best_model="loss",  # which metric HF passes to a ReduceLROnPlateau
         save_strategy="steps",
         save_steps=10,
-        logging_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-        dataloader_num_workers=0,
     )
-    record = Record()
+    record = hf_record(transformers)
     trainer = transformers.Trainer(
         model=model,
         args=args,
@@ -147,53 +126,22 @@ def test_hf_trainer_passes_eval_loss_to_the_dropin_as_to_pytorchs(tmp_path: Path
 def _lightning_run(
     make: Any, epochs: int, ckpt: Path | None = None, save: Path | None = None
 ) -> list[float]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*LeafSpec.*")
-        lightning = pytest.importorskip("lightning")
+    lightning = import_lightning()
     from torch.utils.data import DataLoader, TensorDataset
 
-    class Tiny(lightning.LightningModule):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Linear(4, 1)
+    def configure(params: Any) -> dict[str, Any]:
+        opt = torch.optim.SGD(params, lr=0.05)
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": make(opt), "monitor": "val_loss"},
+        }
 
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            return nn.functional.mse_loss(self.net(x), y)
-
-        def validation_step(self, batch: Any, batch_idx: int) -> None:
-            x, y = batch
-            self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
-
-        def configure_optimizers(self) -> dict[str, Any]:
-            opt = torch.optim.SGD(self.parameters(), lr=0.05)
-            return {
-                "optimizer": opt,
-                "lr_scheduler": {"scheduler": make(opt), "monitor": "val_loss"},
-            }
-
-    class Record(lightning.Callback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: list[float] = []
-
-        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
-            self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
-
+    Tiny = lightning_module(lightning, configure)
     torch.manual_seed(0)
-    record = Record()
-    trainer = lightning.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        callbacks=[record],
-    )
-    train = DataLoader(TensorDataset(*_data()), batch_size=8)  # 4 steps per epoch
-    val = DataLoader(TensorDataset(*_data(16)), batch_size=16)
+    record = lightning_record(lightning)
+    trainer = lightning_trainer(lightning, epochs, [record])
+    train = DataLoader(TensorDataset(*data()), batch_size=8)  # 4 steps per epoch
+    val = DataLoader(TensorDataset(*data(16)), batch_size=16)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*LeafSpec.*")

@@ -18,10 +18,20 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
-from torch import nn
 from torch.optim import lr_scheduler as L
 
 import lrkit
+from _clients import (
+    Regressor,
+    data,
+    hf_args,
+    hf_dataset,
+    hf_record,
+    import_lightning,
+    lightning_module,
+    lightning_record,
+    lightning_trainer,
+)
 from lrkit.torch import Scheduler
 
 PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
@@ -30,12 +40,6 @@ needs_retarget = pytest.mark.skipif(
     not (hasattr(Scheduler, "retarget") and hasattr(lrkit.Schedule, "retarget")),
     reason="Scheduler without retarget",
 )
-
-
-def _data(n: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 4, generator=g)
-    return x, x.sum(dim=1, keepdim=True)
 
 
 def test_import_lrkit_imports_neither_framework() -> None:
@@ -48,17 +52,6 @@ def test_import_lrkit_imports_neither_framework() -> None:
 
 
 # -- Hugging Face Trainer ----------------------------------------------------------------------
-class _Regressor(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Linear(4, 1)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
-        out = self.net(x)
-        loss = nn.functional.mse_loss(out, labels) if labels is not None else None
-        return {"loss": loss, "logits": out}
-
-
 HF_STEPS = 20
 
 
@@ -73,18 +66,9 @@ def _hf_run(
     transformers = pytest.importorskip("transformers")
     from lrkit.transformers import LrkitCallback
 
-    x, y = _data()
-    dataset = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
-
-    class Record(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: dict[int, float] = {}
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            self.seen[state.global_step] = kw["optimizer"].param_groups[0]["lr"]
-
+    dataset = hf_dataset()
     torch.manual_seed(0)
-    model = _Regressor()
+    model = Regressor()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     sched = make(opt)
     settings: dict[str, Any] = {
@@ -98,17 +82,8 @@ def _hf_run(
         "save_steps": 10,
     }
     settings.update(extra)
-    args = transformers.TrainingArguments(
-        output_dir=str(out),
-        logging_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-        dataloader_num_workers=0,
-        **settings,
-    )
-    record = Record()
+    args = hf_args(transformers, out, **settings)
+    record = hf_record(transformers)
     callbacks = [record, LrkitCallback(retarget=retarget)] if lrkit_callback else [record]
     trainer = transformers.Trainer(
         model=model,
@@ -258,43 +233,23 @@ def _lightning_run(
     stop_after: int | None = None,
     retarget: bool = False,
 ) -> tuple[list[float], Any]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*LeafSpec.*")
-        lightning = pytest.importorskip("lightning")
+    lightning = import_lightning()
     from torch.utils.data import DataLoader, TensorDataset
 
     from lrkit.lightning import LrkitCallback
 
     made: list[Any] = []
 
-    class Tiny(lightning.LightningModule):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Linear(4, 1)
+    def configure(params: Any) -> dict[str, Any]:
+        opt = torch.optim.SGD(params, lr=0.05)
+        sched = make(opt)
+        made.append(sched)
+        config: dict[str, Any] = {"scheduler": sched, "interval": interval}
+        if monitor is not None:
+            config["monitor"] = monitor
+        return {"optimizer": opt, "lr_scheduler": config}
 
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            return nn.functional.mse_loss(self.net(x), y)
-
-        def validation_step(self, batch: Any, batch_idx: int) -> None:
-            x, y = batch
-            self.log("val_loss", nn.functional.mse_loss(self.net(x), y))
-
-        def configure_optimizers(self) -> dict[str, Any]:
-            opt = torch.optim.SGD(self.parameters(), lr=0.05)
-            sched = make(opt)
-            made.append(sched)
-            config: dict[str, Any] = {"scheduler": sched, "interval": interval}
-            if monitor is not None:
-                config["monitor"] = monitor
-            return {"optimizer": opt, "lr_scheduler": config}
-
-    class Record(lightning.Callback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: list[float] = []
-
-        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
-            self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+    Tiny = lightning_module(lightning, configure)
 
     class Stop(lightning.Callback):  # type: ignore[misc,name-defined]
         """Interrupt the run after ``stop_after`` epochs (the max_epochs budget stays)."""
@@ -304,23 +259,12 @@ def _lightning_run(
                 trainer.should_stop = True
 
     torch.manual_seed(0)
-    record = Record()
+    record = lightning_record(lightning)
     callbacks = [record, LrkitCallback(retarget=retarget)] if callback else [record]
     callbacks.append(Stop())
-    trainer = lightning.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        accumulate_grad_batches=accumulate,
-        callbacks=callbacks,
-    )
-    train = DataLoader(TensorDataset(*_data()), batch_size=8)  # 4 batches per epoch
-    val = DataLoader(TensorDataset(*_data(16)), batch_size=16)
+    trainer = lightning_trainer(lightning, epochs, callbacks, accumulate_grad_batches=accumulate)
+    train = DataLoader(TensorDataset(*data()), batch_size=8)  # 4 batches per epoch
+    val = DataLoader(TensorDataset(*data(16)), batch_size=16)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*LeafSpec.*")

@@ -15,6 +15,17 @@ import torch
 from torch import nn
 
 import lrkit
+from _clients import (
+    Regressor,
+    data,
+    hf_args,
+    hf_dataset,
+    hf_record,
+    import_lightning,
+    lightning_module,
+    lightning_record,
+    lightning_trainer,
+)
 from lrkit.torch import Scheduler
 
 STEPS = 24
@@ -24,10 +35,8 @@ SCHEDULE = {
 }
 
 
-def _data(n: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, 4, generator=g)
-    return x, x.sum(dim=1, keepdim=True)
+def _lr_momentum(group: dict[str, Any]) -> tuple[float, float]:
+    return group["lr"], group["momentum"]
 
 
 def _optimizer_and_scheduler(params: Any) -> tuple[torch.optim.Optimizer, Scheduler]:
@@ -43,47 +52,20 @@ def _expected() -> list[tuple[float, float]]:
 def test_lightning_resume_from_checkpoint_gives_the_uninterrupted_lr_sequence(
     tmp_path: Path,
 ) -> None:
-    with warnings.catch_warnings():  # lightning's own pytree deprecation at import
-        warnings.filterwarnings("ignore", ".*LeafSpec.*")
-        lightning = pytest.importorskip("lightning")
+    lightning = import_lightning()
     from torch.utils.data import DataLoader, TensorDataset
 
-    class Tiny(lightning.LightningModule):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Linear(4, 1)
+    def configure(params: Any) -> dict[str, Any]:
+        opt, sched = _optimizer_and_scheduler(params)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            return nn.functional.mse_loss(self.net(x), y)
+    Tiny = lightning_module(lightning, configure, validate=False)
 
-        def configure_optimizers(self) -> dict[str, Any]:
-            opt, sched = _optimizer_and_scheduler(self.parameters())
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    class Record(lightning.Callback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: list[tuple[float, float]] = []
-
-        def on_train_batch_start(self, trainer: Any, *args: Any) -> None:
-            group = trainer.optimizers[0].param_groups[0]
-            self.seen.append((group["lr"], group["momentum"]))
-
-    def fit(epochs: int, ckpt: Path | None = None) -> tuple[Any, Record]:
+    def fit(epochs: int, ckpt: Path | None = None) -> tuple[Any, Any]:
         torch.manual_seed(0)
-        record = Record()
-        trainer = lightning.Trainer(
-            max_epochs=epochs,
-            accelerator="cpu",
-            devices=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            callbacks=[record],
-        )
-        loader = DataLoader(TensorDataset(*_data()), batch_size=8)  # 6 steps per epoch
+        record = lightning_record(lightning, _lr_momentum)
+        trainer = lightning_trainer(lightning, epochs, [record])
+        loader = DataLoader(TensorDataset(*data(48)), batch_size=8)  # 6 steps per epoch
         trainer.fit(Tiny(), loader, ckpt_path=ckpt, weights_only=True if ckpt else None)
         return trainer, record
 
@@ -100,50 +82,25 @@ def test_lightning_resume_from_checkpoint_gives_the_uninterrupted_lr_sequence(
 
 
 # -- Hugging Face Trainer ----------------------------------------------------------------------
-class _Regressor(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Linear(4, 1)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
-        out = self.net(x)
-        loss = nn.functional.mse_loss(out, labels) if labels is not None else None
-        return {"loss": loss, "logits": out}
-
-
 def test_hf_trainer_resume_from_checkpoint_gives_the_uninterrupted_lr_sequence(
     tmp_path: Path,
 ) -> None:
     transformers = pytest.importorskip("transformers")
-    x, y = _data()
-    dataset = [{"x": x[i], "labels": y[i]} for i in range(len(x))]
+    dataset = hf_dataset(48)
 
-    class Record(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
-        def __init__(self) -> None:
-            self.seen: dict[int, tuple[float, float]] = {}
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            group = kw["optimizer"].param_groups[0]
-            self.seen[state.global_step] = (group["lr"], group["momentum"])
-
-    def run(out: Path, resume: str | None = None) -> tuple[Record, Any]:
+    def run(out: Path, resume: str | None = None) -> tuple[Any, Any]:
         torch.manual_seed(0)
-        model = _Regressor()
+        model = Regressor()
         opt, sched = _optimizer_and_scheduler(model.parameters())
-        args = transformers.TrainingArguments(
-            output_dir=str(out),
+        args = hf_args(
+            transformers,
+            out,
             max_steps=STEPS,
             per_device_train_batch_size=8,
             save_strategy="steps",
             save_steps=10,
-            logging_strategy="no",
-            report_to=[],
-            use_cpu=True,
-            disable_tqdm=True,
-            seed=0,
-            dataloader_num_workers=0,
         )
-        record = Record()
+        record = hf_record(transformers, _lr_momentum)
         trainer = transformers.Trainer(
             model=model,
             args=args,
@@ -175,7 +132,7 @@ def test_accelerate_prepared_scheduler_steps_once_per_optimizer_step(accumulate:
     accelerator = accelerate.Accelerator(cpu=True, gradient_accumulation_steps=accumulate)
     model = nn.Linear(4, 1)
     opt, sched = _optimizer_and_scheduler(model.parameters())
-    loader = DataLoader(TensorDataset(*_data(STEPS * accumulate * 2)), batch_size=2)
+    loader = DataLoader(TensorDataset(*data(STEPS * accumulate * 2)), batch_size=2)
     model, opt, loader, prepared = accelerator.prepare(model, opt, loader, sched)
     assert isinstance(prepared, AcceleratedScheduler)
     seen = []

@@ -62,6 +62,33 @@ def _check_count(param: str, value: object) -> int:
     return int(value)
 
 
+def _check_min_lrs(min_lr: object) -> tuple[float, ...]:
+    """``min_lr`` as a non-empty tuple of numbers >= 0 (one per parameter group, or one shared)."""
+    if isinstance(min_lr, Sequence) and not isinstance(min_lr, str):
+        min_lrs = tuple(_check_real("min_lr", v) for v in min_lr)
+        if not min_lrs:
+            raise _fail("min_lr", min_lr, "a number >= 0 or a non-empty list of them")
+    else:
+        min_lrs = (_check_real("min_lr", min_lr),)
+    if any(v < 0.0 for v in min_lrs):
+        raise _fail("min_lr", min_lr, ">= 0")
+    return min_lrs
+
+
+def _check_levels(levels: object, mode: str) -> tuple[float, ...]:
+    """``levels`` as a tuple of numbers, strictly in the direction of improvement for ``mode``."""
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
+        raise ScheduleTypeError(
+            f"Plateau: levels={_short(levels)} is invalid; levels must be a list of numbers"
+        )
+    lv = tuple(_check_real("levels", v) for v in levels)
+    direction = 1.0 if mode == "max" else -1.0
+    if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(lv)):
+        order = "increasing" if mode == "max" else "decreasing"
+        raise _fail("levels", list(levels), f"strictly {order} for mode={mode!r}")
+    return lv
+
+
 def _metric(metric: object) -> float:
     """A reported metric as a float: numbers, numpy scalars and 0-d arrays or tensors, not text."""
     text_like = isinstance(metric, (str, bytes, bytearray, bool, np.bool_))
@@ -93,7 +120,8 @@ _STATE_KEYS = (
     "next_level",
     "evaluations",
 )
-_CONFIG_KEYS = (
+#: The options Plateau shares with PyTorch's ReduceLROnPlateau (also a bench suite's plateau keys).
+_TORCH_KEYS = (
     "mode",
     "factor",
     "patience",
@@ -102,9 +130,8 @@ _CONFIG_KEYS = (
     "cooldown",
     "min_lr",
     "eps",
-    "levels",
-    "on_nan",
 )
+_CONFIG_KEYS = (*_TORCH_KEYS, "levels", "on_nan")
 
 
 def _state_error(key: str, value: object, expected: str) -> ScheduleError:
@@ -178,26 +205,11 @@ class Plateau:
         if threshold_mode not in _THRESHOLD_MODES:
             raise _fail("threshold_mode", threshold_mode, "'rel' or 'abs'")
         cooldown = _check_count("cooldown", cooldown)
-        if isinstance(min_lr, Sequence) and not isinstance(min_lr, str):
-            min_lrs = tuple(_check_real("min_lr", v) for v in min_lr)
-            if not min_lrs:
-                raise _fail("min_lr", min_lr, "a number >= 0 or a non-empty list of them")
-        else:
-            min_lrs = (_check_real("min_lr", min_lr),)
-        if any(v < 0.0 for v in min_lrs):
-            raise _fail("min_lr", min_lr, ">= 0")
+        min_lrs = _check_min_lrs(min_lr)
         eps = _check_real("eps", eps)
         if eps < 0.0:
             raise _fail("eps", eps, ">= 0")
-        if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence):
-            raise ScheduleTypeError(
-                f"Plateau: levels={_short(levels)} is invalid; levels must be a list of numbers"
-            )
-        lv = tuple(_check_real("levels", v) for v in levels)
-        direction = 1.0 if mode == "max" else -1.0
-        if any(direction * (b - a) <= 0.0 for a, b in itertools.pairwise(lv)):
-            order = "increasing" if mode == "max" else "decreasing"
-            raise _fail("levels", list(levels), f"strictly {order} for mode={mode!r}")
+        lv = _check_levels(levels, mode)
         if on_nan not in _ON_NAN:
             raise _fail("on_nan", on_nan, "'bad', 'skip' or 'raise'")
         if patience is None and not lv:

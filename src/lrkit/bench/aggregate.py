@@ -260,49 +260,11 @@ def aggregate(
         if tmetric != "val_loss":
             metrics.append(tmetric)
         metrics += ["val_loss_auc", "steps_to_target", "wall"]
-        schedules: dict[str, Any] = {}
-        for name, recs in groups.items():
-            recs = sorted(recs, key=lambda r: int(r["seed"]))
-            s0 = recs[0]
-            entry: dict[str, Any] = {
-                "name": name,
-                "lr_text": s0["lr_text"],
-                "momentum_text": s0.get("momentum_text"),
-                "plateau": s0.get("plateau"),
-                "optimizer": s0["optimizer"],
-                "peak_lr": s0["peak_lr"],
-                "steps": s0["steps"],
-                "seeds": [int(r["seed"]) for r in recs],
-                "diverged": sum(r["status"] == "diverged" for r in recs),
-                "metrics": {},
-                "per_seed": {},
-                "lr_curve": {"step": s0["curves"]["step"], "lr": s0["curves"]["lr"]},
-                "momentum_curve": s0["curves"].get("momentum"),
-                "curves": _curve_band(recs),
-            }
-            for m in metrics:
-                vals = _metric_values(recs, m)
-                entry["per_seed"][m] = vals
-                entry["metrics"][m] = summarize(
-                    vals, resamples=resamples, seed=_seed_for(stats_seed, task, name, m)
-                )
-            reached = [v for v in entry["per_seed"]["steps_to_target"] if v is not None]
-            entry["reached_target"] = len(reached)
-            schedules[name] = entry
-
-        rmetric = "val_loss" if rank_metric == "val_loss" else tmetric
-        higher = bool(target["higher_is_better"]) if rmetric == tmetric else False
-        if rmetric == "val_loss":
-            higher = False
-        cis: dict[str, tuple[float, float] | None] = {}
-        means: dict[str, float | None] = {}
-        for name, e in schedules.items():
-            st = e["metrics"][rmetric]
-            ok = st["ci"] is not None and e["diverged"] == 0
-            cis[name] = tuple(st["ci"]) if ok else None  # type: ignore[assignment]
-            means[name] = st["mean"] if ok else None
-        ranking = rank_with_ties(cis, means, higher_is_better=higher)
-
+        schedules: dict[str, Any] = {
+            name: _schedule_entry(name, recs, metrics, task, resamples, stats_seed)
+            for name, recs in groups.items()
+        }
+        rmetric, higher, ranking = _rank(schedules, rank_metric, tmetric, target)
         comparisons: dict[str, Any] = {}
         if baseline in schedules:
             base = schedules[baseline]
@@ -320,6 +282,75 @@ def aggregate(
             "comparisons": comparisons,
         }
     return {"tasks": tasks, "alpha": alpha, "bootstrap_resamples": resamples}
+
+
+def _schedule_entry(
+    name: str,
+    recs: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str],
+    task: str,
+    resamples: int,
+    stats_seed: int,
+) -> dict[str, Any]:
+    """One schedule's aggregate: its settings, curves, per-seed values and metric summaries.
+
+    Args:
+        name: the schedule's name.
+        recs: its finished main runs on ``task``, one per seed.
+        metrics: the metrics to summarize.
+        task: the task name (seeds the bootstrap).
+        resamples: bootstrap resamples.
+        stats_seed: base seed of the bootstrap.
+    """
+    recs = sorted(recs, key=lambda r: int(r["seed"]))
+    s0 = recs[0]
+    entry: dict[str, Any] = {
+        "name": name,
+        "lr_text": s0["lr_text"],
+        "momentum_text": s0.get("momentum_text"),
+        "plateau": s0.get("plateau"),
+        "optimizer": s0["optimizer"],
+        "peak_lr": s0["peak_lr"],
+        "steps": s0["steps"],
+        "seeds": [int(r["seed"]) for r in recs],
+        "diverged": sum(r["status"] == "diverged" for r in recs),
+        "metrics": {},
+        "per_seed": {},
+        "lr_curve": {"step": s0["curves"]["step"], "lr": s0["curves"]["lr"]},
+        "momentum_curve": s0["curves"].get("momentum"),
+        "curves": _curve_band(recs),
+    }
+    for m in metrics:
+        vals = _metric_values(recs, m)
+        entry["per_seed"][m] = vals
+        entry["metrics"][m] = summarize(
+            vals, resamples=resamples, seed=_seed_for(stats_seed, task, name, m)
+        )
+    reached = [v for v in entry["per_seed"]["steps_to_target"] if v is not None]
+    entry["reached_target"] = len(reached)
+    return entry
+
+
+def _rank(
+    schedules: Mapping[str, Any], rank_metric: str, tmetric: str, target: Mapping[str, Any]
+) -> tuple[str, bool, list[dict[str, Any]]]:
+    """(ranked metric, whether higher is better, ranking with ties) of one task's schedules.
+
+    A schedule with a diverged seed or no confidence interval ranks without a value.
+    """
+    rmetric = "val_loss" if rank_metric == "val_loss" else tmetric
+    higher = bool(target["higher_is_better"]) if rmetric == tmetric else False
+    if rmetric == "val_loss":
+        higher = False
+    cis: dict[str, tuple[float, float] | None] = {}
+    means: dict[str, float | None] = {}
+    for name, e in schedules.items():
+        st = e["metrics"][rmetric]
+        ok = st["ci"] is not None and e["diverged"] == 0
+        cis[name] = tuple(st["ci"]) if ok else None  # type: ignore[assignment]
+        means[name] = st["mean"] if ok else None
+    ranking = rank_with_ties(cis, means, higher_is_better=higher)
+    return rmetric, higher, ranking
 
 
 def _compare(

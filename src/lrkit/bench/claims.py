@@ -326,14 +326,7 @@ def evaluate_claims(
     ``records`` are run records; ``meta`` is bench.json (its ``keys`` select the full-budget main
     runs, its ``config.budgets`` give the anytime shares, default 10/25/50/100 %).
     """
-    wanted = set(meta.get("keys") or [])
-    runs: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
-    for r in records:
-        if r.get("purpose", "main") != "main" or (wanted and r.get("key") not in wanted):
-            continue
-        if r.get("status") not in ("ok", "diverged"):
-            continue
-        runs.setdefault((str(r["task"]), str(r["schedule"])), {})[int(r["seed"])] = r
+    runs = _claim_runs(records, meta)
     tasks = sorted({t for t, _ in runs})
     shares = list((meta.get("config") or {}).get("budgets") or ()) or [0.1, 0.25, 0.5, 1.0]
     out: list[dict[str, Any]] = []
@@ -356,18 +349,7 @@ def evaluate_claims(
             out.append(row)
             continue
         point, ci = stratified_ci(eff, resamples=resamples, seed=_seed_for(stats_seed, c.id))
-        per_task: dict[str, dict[str, Any]] = {}
-        for task, d in eff.items():
-            tp, tci = stratified_ci(
-                {task: d}, resamples=resamples, seed=_seed_for(stats_seed, c.id, task)
-            )
-            per_task[task] = {
-                "effect": tp,
-                "ci": list(tci),
-                "n": len(d),
-                "p": paired_permutation_p(d),
-                "verdict": verdict(tci, c.kind, margin),
-            }
+        per_task = _claim_per_task(c, eff, resamples, stats_seed, margin)
         pooled = verdict(ci, c.kind, margin)
         final, note = overall_verdict(pooled, {t: str(d["verdict"]) for t, d in per_task.items()})
         row.update(
@@ -381,6 +363,52 @@ def evaluate_claims(
         )
         out.append(row)
     return out
+
+
+def _claim_runs(
+    records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]
+) -> dict[tuple[str, str], dict[int, Mapping[str, Any]]]:
+    """Finished full-budget main runs by (task, schedule), then by seed."""
+    wanted = set(meta.get("keys") or [])
+    runs: dict[tuple[str, str], dict[int, Mapping[str, Any]]] = {}
+    for r in records:
+        if r.get("purpose", "main") != "main" or (wanted and r.get("key") not in wanted):
+            continue
+        if r.get("status") not in ("ok", "diverged"):
+            continue
+        runs.setdefault((str(r["task"]), str(r["schedule"])), {})[int(r["seed"])] = r
+    return runs
+
+
+def _claim_per_task(
+    c: Claim,
+    eff: Mapping[str, Any],
+    resamples: int,
+    stats_seed: int,
+    margin: float,
+) -> dict[str, dict[str, Any]]:
+    """Per task: the claim's effect, bootstrap CI, pair count, permutation p and verdict.
+
+    Args:
+        c: the claim.
+        eff: its paired effects per task.
+        resamples: bootstrap resamples.
+        stats_seed: base seed of the bootstrap.
+        margin: the "matches" margin.
+    """
+    per_task: dict[str, dict[str, Any]] = {}
+    for task, d in eff.items():
+        tp, tci = stratified_ci(
+            {task: d}, resamples=resamples, seed=_seed_for(stats_seed, c.id, task)
+        )
+        per_task[task] = {
+            "effect": tp,
+            "ci": list(tci),
+            "n": len(d),
+            "p": paired_permutation_p(d),
+            "verdict": verdict(tci, c.kind, margin),
+        }
+    return per_task
 
 
 def _pct(x: float) -> str:

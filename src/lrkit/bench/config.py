@@ -157,6 +157,14 @@ class BenchConfig:
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._check_tasks()
+        self._check_sizes()
+        self._check_tuning()
+        self._check_run()
+        self._check_schedules()
+
+    def _check_tasks(self) -> None:
+        """Normalize seeds and tasks (at least one) and check the run name."""
         object.__setattr__(self, "seeds", _seeds(self.seeds))
         if isinstance(self.tasks, str):
             object.__setattr__(self, "tasks", (self.tasks,))
@@ -164,6 +172,9 @@ class BenchConfig:
         if not self.tasks:
             raise ValueError("BenchConfig: tasks must name at least one task")
         _check_name(self.name)
+
+    def _check_sizes(self) -> None:
+        """Check steps, eval_every, workers, batch_size, gpus_per_run, lr and lr_mode."""
         for param in ("steps", "eval_every", "workers", "batch_size"):
             v = getattr(self, param)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -179,6 +190,9 @@ class BenchConfig:
             raise ValueError(f"BenchConfig: lr={self.lr!r} must be None or a finite number > 0")
         if self.lr_mode not in LR_MODES:
             raise ValueError(f"BenchConfig: lr_mode={self.lr_mode!r}; allowed: {LR_MODES}")
+
+    def _check_tuning(self) -> None:
+        """Normalize tune_factors and budgets; check the tuning counts, ratio and lr overflow."""
         factors = _tune_factors(self.tune_factors)
         object.__setattr__(self, "tune_factors", factors)
         for param in ("tune_seeds", "tune_extensions"):
@@ -202,6 +216,9 @@ class BenchConfig:
                 f"extended {self.tune_extensions} times), which overflows to inf; give an lr "
                 f"below {sys.float_info.max / top:.3g}"
             )
+
+    def _check_run(self) -> None:
+        """Check run_timeout, backend, rank_metric, bootstrap, stats_seed and the flags."""
         if self.run_timeout is not None and (
             not isinstance(self.run_timeout, int | float)
             or isinstance(self.run_timeout, bool)
@@ -236,6 +253,9 @@ class BenchConfig:
                 raise ValueError(
                     f"BenchConfig: {param}={getattr(self, param)!r} must be true or false"
                 )
+
+    def _check_schedules(self) -> None:
+        """Normalize ``only`` and the schedule entries; a bad plateau fails here, before any run."""
         object.__setattr__(self, "only", tuple(self.only))
         entries = tuple(
             e if isinstance(e, SuiteEntry) else entry_from_mapping(e) for e in self.schedules

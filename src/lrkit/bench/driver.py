@@ -390,32 +390,50 @@ def _tune(
         round_no += 1
         for i, per in jobs.items():
             plan, entry, _opt, _base = items[i]
-            scores: dict[float, list[float | None]] = {}
-            for lr, js in per.items():
-                vals: list[float | None] = []
-                for j in js:
-                    rec = done.get(j.key, {})
-                    v = (rec.get("final") or {}).get("val_loss")
-                    vals.append(None if rec.get("status") != "ok" or v is None else float(v))
-                scores[lr] = vals
-            st = state[i]
-            nxt = next_extension(
-                mean_scores(scores),
-                extensions=st["ext"],
-                max_extensions=cfg.tune_extensions,
-                ratio=cfg.tune_ratio,
-            )
-            if nxt is None:
-                st["open"] = False
-                res = tune_result(scores, extensions=st["ext"], seeds=seeds)
-                plan.tuning[entry.name] = res
-                plan.peak[entry.name] = float(res["chosen"])
-                plan.lr_source[entry.name] = "tuned" if res["edge"] is None else "tuned (edge)"
-            else:
-                st["lrs"] = sorted([*st["lrs"], nxt])
-                st["ext"] += 1
+            _tune_step(plan, entry, state[i], _tune_scores(per, done), cfg, seeds)
         if not any(st["open"] for st in state.values()):
             return ran, len(seen)
+
+
+def _tune_scores(
+    per: dict[float, list[Job]], done: dict[str, dict[str, Any]]
+) -> dict[float, list[float | None]]:
+    """Final val loss of each tuning job per LR (None where the run failed or has none)."""
+    scores: dict[float, list[float | None]] = {}
+    for lr, js in per.items():
+        vals: list[float | None] = []
+        for j in js:
+            rec = done.get(j.key, {})
+            v = (rec.get("final") or {}).get("val_loss")
+            vals.append(None if rec.get("status") != "ok" or v is None else float(v))
+        scores[lr] = vals
+    return scores
+
+
+def _tune_step(
+    plan: TaskPlan,
+    entry: SuiteEntry,
+    st: dict[str, Any],
+    scores: dict[float, list[float | None]],
+    cfg: BenchConfig,
+    seeds: list[int],
+) -> None:
+    """Extend the LR grid of one entry at its edge, or close it and record the chosen peak."""
+    nxt = next_extension(
+        mean_scores(scores),
+        extensions=st["ext"],
+        max_extensions=cfg.tune_extensions,
+        ratio=cfg.tune_ratio,
+    )
+    if nxt is None:
+        st["open"] = False
+        res = tune_result(scores, extensions=st["ext"], seeds=seeds)
+        plan.tuning[entry.name] = res
+        plan.peak[entry.name] = float(res["chosen"])
+        plan.lr_source[entry.name] = "tuned" if res["edge"] is None else "tuned (edge)"
+    else:
+        st["lrs"] = sorted([*st["lrs"], nxt])
+        st["ext"] += 1
 
 
 def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> BenchOutcome:
@@ -490,41 +508,78 @@ def _run_locked(
     all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
         # 1. Peak LR per (task, budget, entry).
-        finder_cache: dict[tuple[str, str], float] = {}
-        to_tune: list[tuple[TaskPlan, SuiteEntry, str, float]] = []
-        for plan in all_plans:
-            for entry, opt in plan.entries:
-                base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
-                if cfg.lr_mode == "finder":
-                    if (plan.task, opt) not in finder_cache:
-                        say(f"range test on {plan.task} ({opt}) ...")
-                        finder_cache[(plan.task, opt)] = _finder_lr(plan, opt, cfg)
-                    plan.peak[entry.name] = finder_cache[(plan.task, opt)]
-                    plan.lr_source[entry.name] = "range test"
-                elif cfg.lr_mode == "tune":
-                    to_tune.append((plan, entry, opt, base))
-                else:
-                    plan.peak[entry.name] = base
-                    plan.lr_source[entry.name] = "given" if cfg.lr is not None else "task default"
+        to_tune = _assign_peaks(cfg, all_plans, say)
         n_tune = 0
         if to_tune:
             r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
             ran += r
         # 2. Main runs, ordered seed-major so the leader and ETA mean something early.
-        main: list[Job] = []
-        budget_keys: dict[float, list[str]] = {b: [] for b in bplans}
-        for seed in cfg.seeds:
-            for b, group in bplans.items():
-                for plan in group:
-                    for entry, opt in plan.entries:
-                        job = _job(
-                            plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size
-                        )
-                        main.append(job)
-                        budget_keys[b].append(job.key)
+        main, budget_keys = _main_jobs(cfg, bplans)
         ran += _execute(main, cfg, runs, done, display, "bench", errors)
-    keys = budget_keys[1.0]
-    meta = {
+    meta = _bench_meta(cfg, plans, budget_keys[1.0])
+    if cfg.budgets:
+        meta["budgets"] = budgets_meta(bplans, budget_keys)
+    (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
+    paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
+    return BenchOutcome(
+        run_dir=run_dir,
+        report=paths.get("report"),
+        results=paths.get("results"),
+        ran=ran,
+        skipped=len(main) + n_tune - ran,
+        errors=len(errors),
+        wall_time=time.perf_counter() - t0,
+        error_messages=errors,
+    )
+
+
+def _assign_peaks(
+    cfg: BenchConfig, plans: list[TaskPlan], say: Callable[[str], None]
+) -> list[tuple[TaskPlan, SuiteEntry, str, float]]:
+    """Set the peak LR of each (plan, entry) from the range test or the given/default LR.
+
+    Returns the (plan, entry, optimizer, base LR) items left to tune when ``lr_mode`` is "tune".
+    """
+    finder_cache: dict[tuple[str, str], float] = {}
+    to_tune: list[tuple[TaskPlan, SuiteEntry, str, float]] = []
+    for plan in plans:
+        for entry, opt in plan.entries:
+            base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
+            if cfg.lr_mode == "finder":
+                if (plan.task, opt) not in finder_cache:
+                    say(f"range test on {plan.task} ({opt}) ...")
+                    finder_cache[(plan.task, opt)] = _finder_lr(plan, opt, cfg)
+                plan.peak[entry.name] = finder_cache[(plan.task, opt)]
+                plan.lr_source[entry.name] = "range test"
+            elif cfg.lr_mode == "tune":
+                to_tune.append((plan, entry, opt, base))
+            else:
+                plan.peak[entry.name] = base
+                plan.lr_source[entry.name] = "given" if cfg.lr is not None else "task default"
+    return to_tune
+
+
+def _main_jobs(
+    cfg: BenchConfig, bplans: dict[float, list[TaskPlan]]
+) -> tuple[list[Job], dict[float, list[str]]]:
+    """The main jobs, seed-major, and the job keys of each budget."""
+    main: list[Job] = []
+    budget_keys: dict[float, list[str]] = {b: [] for b in bplans}
+    for seed in cfg.seeds:
+        for b, group in bplans.items():
+            for plan in group:
+                for entry, opt in plan.entries:
+                    job = _job(
+                        plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size
+                    )
+                    main.append(job)
+                    budget_keys[b].append(job.key)
+    return main, budget_keys
+
+
+def _bench_meta(cfg: BenchConfig, plans: list[TaskPlan], keys: list[str]) -> dict[str, Any]:
+    """The bench.json content (without budgets): config, main job keys and each plan's LRs."""
+    return {
         "schema": "lrkit.bench/1",
         "name": cfg.name,
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -544,17 +599,3 @@ def _run_locked(
             for p in plans
         ],
     }
-    if cfg.budgets:
-        meta["budgets"] = budgets_meta(bplans, budget_keys)
-    (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
-    paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
-    return BenchOutcome(
-        run_dir=run_dir,
-        report=paths.get("report"),
-        results=paths.get("results"),
-        ran=ran,
-        skipped=len(main) + n_tune - ran,
-        errors=len(errors),
-        wall_time=time.perf_counter() - t0,
-        error_messages=errors,
-    )

@@ -131,44 +131,14 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
     fig = _new_figure(3.1 * cols, 2.1 * rows + 0.7)
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     _adjust(fig, rows, wspace=0.12)
-    lo, hi = math.inf, -math.inf
-    for e in t["schedules"].values():
-        c = e.get("curves") or {}
-        vl = c.get("val_loss")
-        if vl:
-            m = _arr(vl["mean"])
-            if m.size > 1:
-                finite = m[1:][np.isfinite(m[1:])]
-                if finite.size:
-                    lo = min(lo, float(finite.min()))
-                    hi = max(hi, float(np.quantile(finite, 0.9)))
+    lo, hi = _val_loss_range(t)
     base_curve = (t["schedules"][base].get("curves") or {}) if base else {}
     for i, ax in enumerate(axes.flat):
         if i >= len(names):
             ax.set_axis_off()
             continue
         name = names[i]
-        c = t["schedules"][name].get("curves") or {}
-        if base and name != base and base_curve.get("val_loss"):
-            ax.plot(
-                base_curve["step"],
-                _arr(base_curve["val_loss"]["mean"]),
-                color=_GREY,
-                lw=1.1,
-                ls="--",
-                label=base,
-            )
-        if c.get("val_loss"):
-            x = np.asarray(c["step"])
-            ax.fill_between(
-                x,
-                _arr(c["val_loss"]["min"]),
-                _arr(c["val_loss"]["max"]),
-                color=_BLUE,
-                alpha=0.25,
-                lw=0,
-            )
-            ax.plot(x, _arr(c["val_loss"]["mean"]), color=_BLUE, lw=1.5, label=name)
+        _draw_val_loss(ax, name, t["schedules"][name].get("curves") or {}, base, base_curve)
         rank = next((r for r in t["ranking"] if r["name"] == name), None)
         tag = f"#{rank['rank']}{'=' if rank['tied'] else ''} " if rank else ""
         ax.set_title(f"{tag}{name}", fontsize=9.5)
@@ -190,6 +160,48 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
     )
     fig.savefig(path)
     return path
+
+
+def _val_loss_range(t: Mapping[str, Any]) -> tuple[float, float]:
+    """(lowest, 90th-percentile) finite mean val loss past the first evaluation, all schedules."""
+    lo, hi = math.inf, -math.inf
+    for e in t["schedules"].values():
+        c = e.get("curves") or {}
+        vl = c.get("val_loss")
+        if vl:
+            m = _arr(vl["mean"])
+            if m.size > 1:
+                finite = m[1:][np.isfinite(m[1:])]
+                if finite.size:
+                    lo = min(lo, float(finite.min()))
+                    hi = max(hi, float(np.quantile(finite, 0.9)))
+    return lo, hi
+
+
+def _draw_val_loss(
+    ax: Any, name: str, c: Mapping[str, Any], base: str | None, base_curve: Mapping[str, Any]
+) -> None:
+    """One panel: the baseline's mean val loss dashed, this schedule's mean and min..max band."""
+    if base and name != base and base_curve.get("val_loss"):
+        ax.plot(
+            base_curve["step"],
+            _arr(base_curve["val_loss"]["mean"]),
+            color=_GREY,
+            lw=1.1,
+            ls="--",
+            label=base,
+        )
+    if c.get("val_loss"):
+        x = np.asarray(c["step"])
+        ax.fill_between(
+            x,
+            _arr(c["val_loss"]["min"]),
+            _arr(c["val_loss"]["max"]),
+            color=_BLUE,
+            alpha=0.25,
+            lw=0,
+        )
+        ax.plot(x, _arr(c["val_loss"]["mean"]), color=_BLUE, lw=1.5, label=name)
 
 
 def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
@@ -263,18 +275,34 @@ def plot_task(task: str, t: Mapping[str, Any], run_dir: Path) -> list[Path]:
     ]
 
 
+def _line_figure() -> tuple[Any, Any, Any]:
+    """(figure, axes, tab20 colormap) of a one-panel line plot with room for a legend on the right."""
+    from matplotlib import colormaps
+
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
+    return fig, ax, colormaps["tab20"]
+
+
+def _finish_lines(ax: Any, ys: Sequence[float], xlabel: str, ylabel: str) -> None:
+    """Log y when the finite ``ys`` span more than 30x; labels, grid and the legend on the right."""
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.tick_params(labelsize=8.5)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+
+
 def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
     """Final val loss (mean over tuning seeds) vs peak LR, log x, one line per schedule.
 
     The chosen LR of each schedule is marked with a filled circle; diverged grid values are
     left out of the line.
     """
-    from matplotlib import colormaps
-
-    fig = _new_figure(7.5, 4.6)
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
-    cmap = colormaps["tab20"]
+    fig, ax, cmap = _line_figure()
     finite_all: list[float] = []
     for i, name in enumerate(sorted(tuning)):
         r = tuning[name]
@@ -289,13 +317,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
         if yc is not None:
             ax.plot([chosen], [yc], "o", color=c, ms=8, mec="black", mew=0.8)
     ax.set_xscale("log")
-    if finite_all and min(finite_all) > 0 and max(finite_all) / min(finite_all) > 30:
-        ax.set_yscale("log")
-    ax.set_xlabel("peak LR (log scale)", fontsize=9)
-    ax.set_ylabel("final val loss (mean over tuning seeds)", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.tick_params(labelsize=8.5)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    _finish_lines(ax, finite_all, "peak LR (log scale)", "final val loss (mean over tuning seeds)")
     fig.suptitle(f"{task}: LR sensitivity (circled = chosen peak LR)", fontsize=10.5)
     fig.savefig(path)
     return path
@@ -303,12 +325,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
 
 def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
     """Final ranked metric (mean and 95 % CI over seeds) vs budget share, one line per schedule."""
-    from matplotlib import colormaps
-
-    fig = _new_figure(7.5, 4.6)
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.13, right=0.72, bottom=0.13, top=0.9)
-    cmap = colormaps["tab20"]
+    fig, ax, cmap = _line_figure()
     shares = np.asarray(tb["shares"], dtype=np.float64) * 100.0
     metric = "val_loss"
     all_y: list[float] = []
@@ -330,13 +347,12 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     ax.minorticks_off()
     ax.set_xticks(shares, [f"{s:g} %" for s in shares])
-    if all_y and min(all_y) > 0 and max(all_y) / min(all_y) > 30:
-        ax.set_yscale("log")
-    ax.set_xlabel("budget (share of the task's steps; each a whole schedule)", fontsize=9)
-    ax.set_ylabel(f"final {metric.replace('_', ' ')}", fontsize=9)
-    ax.grid(alpha=0.3, which="both")
-    ax.tick_params(labelsize=8.5)
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    _finish_lines(
+        ax,
+        all_y,
+        "budget (share of the task's steps; each a whole schedule)",
+        f"final {metric.replace('_', ' ')}",
+    )
     fig.suptitle(f"{task}: final metric vs budget (mean, 95 % CI band)", fontsize=10.5)
     fig.savefig(path)
     return path

@@ -198,54 +198,19 @@ class WorkerPool:
         while len(self._live) < min(self.workers, len(queue)):
             self._spawn()
 
-        def dispatch(worker: _Worker) -> None:
-            while queue:
-                item = queue.pop()
-                try:
-                    worker.conn.send((fn, item))
-                except (BrokenPipeError, OSError):  # died while idle: replace it, try again
-                    queue.append(item)
-                    self._retire(worker, kill=True)
-                    worker = self._spawn(worker.slot)
-                    continue
-                worker.item, worker.busy = item, True
-                worker.deadline = float("inf")  # set when the worker says it started the item
-                return
-
         for worker in list(self._live):
             if not worker.busy:
-                dispatch(worker)
+                self._dispatch(fn, queue, worker)
         while any(w.busy for w in self._live):
             busy = [w for w in self._live if w.busy]
             nearest = min(w.deadline for w in busy)
             wait_s = None if nearest == float("inf") else max(0.0, nearest - time.monotonic())
             ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], wait_s))
             for worker in busy:
-                result: Any
-                dead = False
-                if worker.conn in ready:
-                    try:
-                        tag, payload = worker.conn.recv()
-                    except (EOFError, OSError):
-                        result, dead = self._died(worker), True
-                    else:
-                        if tag == _STARTED:
-                            if self.timeout is not None:
-                                worker.deadline = time.monotonic() + self.timeout
-                            continue
-                        result = payload if tag == _OK else WorkerError(*payload)
-                elif worker.proc.sentinel in ready:
-                    result, dead = self._died(worker), True
-                elif time.monotonic() >= worker.deadline:
-                    result, dead = (
-                        RunTimeout(
-                            f"the run did not finish within run_timeout={self.timeout:g} s "
-                            f"(a hanging train_step or evaluate?); its worker was stopped"
-                        ),
-                        True,
-                    )
-                else:
+                outcome = self._outcome(worker, ready)
+                if outcome is None:
                     continue
+                result, dead = outcome
                 item = worker.item
                 worker.busy, worker.item = False, None
                 if dead:
@@ -253,9 +218,49 @@ class WorkerPool:
                 on_done(item, result)
                 if dead:
                     if queue:
-                        dispatch(self._spawn(worker.slot))
+                        self._dispatch(fn, queue, self._spawn(worker.slot))
                 else:
-                    dispatch(worker)
+                    self._dispatch(fn, queue, worker)
+
+    def _dispatch(self, fn: Callable[[Any], Any], queue: list[Any], worker: _Worker) -> None:
+        """Send the next queued item to ``worker``, replacing it if it died while idle."""
+        while queue:
+            item = queue.pop()
+            try:
+                worker.conn.send((fn, item))
+            except (BrokenPipeError, OSError):  # died while idle: replace it, try again
+                queue.append(item)
+                self._retire(worker, kill=True)
+                worker = self._spawn(worker.slot)
+                continue
+            worker.item, worker.busy = item, True
+            worker.deadline = float("inf")  # set when the worker says it started the item
+            return
+
+    def _outcome(self, worker: _Worker, ready: set[Any]) -> tuple[Any, bool] | None:
+        """A busy worker's news: (result, whether the worker is gone), or None for none yet.
+
+        A "started" message arms the worker's ``run_timeout`` deadline and is no news.
+        """
+        if worker.conn in ready:
+            try:
+                tag, payload = worker.conn.recv()
+            except (EOFError, OSError):
+                return self._died(worker), True
+            if tag == _STARTED:
+                if self.timeout is not None:
+                    worker.deadline = time.monotonic() + self.timeout
+                return None
+            return (payload if tag == _OK else WorkerError(*payload)), False
+        if worker.proc.sentinel in ready:
+            return self._died(worker), True
+        if time.monotonic() >= worker.deadline:
+            timeout = RunTimeout(
+                f"the run did not finish within run_timeout={self.timeout:g} s "
+                f"(a hanging train_step or evaluate?); its worker was stopped"
+            )
+            return timeout, True
+        return None
 
     def _died(self, worker: _Worker) -> WorkerDied:
         worker.proc.join(timeout=5.0)

@@ -250,6 +250,32 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
         function(run)
     except Diverged:
         run.diverged = True
+    _check_function_run(job, function, run)
+    moms = None
+    if mom_sched is not None:
+        moms = np.asarray(mom_sched(np.asarray(run.loss_steps)), dtype=np.float64).tolist()
+    trace = _Trace(
+        loss_steps=run.loss_steps,
+        losses=run.losses,
+        lr_used=run.lrs_used,
+        momentum=moms,
+        eval_steps=run.eval_steps,
+        metrics=run.metrics,
+        steps_to_target=run.steps_to_target,
+        diverged=run.diverged,
+        bound_lr_text=str(lr_sched),
+        plateau_reductions=plateau.reductions if plateau is not None else None,
+        inside=max(time.perf_counter() - t_loop - run.own_time, 0.0),
+    )
+    rec = _finish(job, trace, t_start, t_loop)
+    if function.target is None:
+        rec["target"] = None  # no target: the report leaves out steps-to-target
+    return rec
+
+
+def _check_function_run(job: Job, function: Any, run: Any) -> None:
+    """Raise a ValueError saying what a function task forgot: log, step the scheduler,
+    evaluate, or pass its declared target metric."""
     if not run.losses:
         raise ValueError(
             f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
@@ -275,26 +301,6 @@ def _run_function(job: Job, function: Any, t_start: float) -> dict[str, Any]:
             f"but never passed {job.target_metric}=... to run.evaluate (it passed: "
             f"{', '.join(sorted(run.metrics))})"
         )
-    moms = None
-    if mom_sched is not None:
-        moms = np.asarray(mom_sched(np.asarray(run.loss_steps)), dtype=np.float64).tolist()
-    trace = _Trace(
-        loss_steps=run.loss_steps,
-        losses=run.losses,
-        lr_used=run.lrs_used,
-        momentum=moms,
-        eval_steps=run.eval_steps,
-        metrics=run.metrics,
-        steps_to_target=run.steps_to_target,
-        diverged=run.diverged,
-        bound_lr_text=str(lr_sched),
-        plateau_reductions=plateau.reductions if plateau is not None else None,
-        inside=max(time.perf_counter() - t_loop - run.own_time, 0.0),
-    )
-    rec = _finish(job, trace, t_start, t_loop)
-    if function.target is None:
-        rec["target"] = None  # no target: the report leaves out steps-to-target
-    return rec
 
 
 def _trainer_loop(job: Job, trainer: Any) -> _Trace:

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrkit.plateau import _TORCH_KEYS
+
 if TYPE_CHECKING:
     from lrkit.core import Schedule
     from lrkit.plateau import Plateau
@@ -40,16 +42,7 @@ __all__ = [
 SCHEDULEFREE = "schedulefree"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_PLATEAU_KEYS = (
-    "mode",
-    "factor",
-    "patience",
-    "threshold",
-    "threshold_mode",
-    "cooldown",
-    "min_lr",
-    "eps",
-)
+_PLATEAU_KEYS = _TORCH_KEYS
 
 
 def _parse(text: str, where: str) -> Schedule:
