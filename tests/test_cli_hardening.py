@@ -55,3 +55,25 @@ def test_every_registered_summary_renders_without_markup() -> None:
     for name in lrkit.registry.names():
         text = plain_text(lrkit.registry.get(name).summary)
         assert "``" not in text and ":class:`" not in text, name
+
+
+def test_output_width_is_read_at_each_command_not_at_import() -> None:
+    """The terminal width comes from COLUMNS when a command runs (a console made at import
+    time kept whatever width the importing process had: narrow output in some test orders)."""
+    import importlib
+    import os
+
+    import lrkit.cli
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "20"
+    try:
+        cli = importlib.reload(lrkit.cli)
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    result = CliRunner().invoke(cli.app, ["list"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert "Values clipped into [low, high]: s.clip(low=..., high=...)." in result.output

@@ -27,7 +27,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+
+
+def _console() -> Console:
+    """A console made for this call: it reads ``COLUMNS`` and the output stream now, not at import."""
+    return Console()
+
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -38,7 +43,7 @@ _SAMPLES = 64 * 1024
 
 
 def _error(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+    _console().print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     return typer.Exit(2)
 
 
@@ -120,16 +125,16 @@ def show(
     schedule, steps = _load(spec, steps)
     grid = _grid(steps)
     values = schedule(grid)
-    console.print(f"[bold]{escape(str(schedule))}[/bold]", highlight=False)
+    _console().print(f"[bold]{escape(str(schedule))}[/bold]", highlight=False)
     sampled = len(grid) < steps
     table = Table("step", "value", title=f"{steps} steps", title_justify="left")
     marks = _key_steps(schedule, steps)
     at_marks = schedule(np.asarray(marks, dtype=np.int64)) if sampled else values[marks]
     for mark, value in zip(marks, at_marks, strict=True):
         table.add_row(str(mark), f"{value:.6g}")
-    console.print(table)
+    _console().print(table)
     if sampled:
-        console.print(f"chart: {len(grid)} evenly sampled steps", highlight=False)
+        _console().print(f"chart: {len(grid)} evenly sampled steps", highlight=False)
     high, low = float(np.max(values)), float(np.min(values))
     rows = chart(values)
     for index, row in enumerate(rows):
@@ -138,9 +143,9 @@ def show(
             if index == 0
             else (f"{low:9.3g} " if index == len(rows) - 1 else " " * 10)
         )
-        console.print(f"{label}│{row}", highlight=False)
-    console.print(" " * 10 + "└" + "─" * len(rows[0]), highlight=False)
-    console.print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
+        _console().print(f"{label}│{row}", highlight=False)
+    _console().print(" " * 10 + "└" + "─" * len(rows[0]), highlight=False)
+    _console().print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
 
 
 @app.command()
@@ -177,7 +182,7 @@ def plot(
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output)
     plt.close(fig)
-    console.print(f"wrote {output}")
+    _console().print(f"wrote {output}")
 
 
 @app.command("list")
@@ -193,7 +198,7 @@ def list_names() -> None:
             escape(entry.example),
             escape(plain_text(entry.summary)),
         )
-    console.print(table)
+    _console().print(table)
 
 
 def _register_subcommands() -> None:
