@@ -742,3 +742,25 @@ def test_every_torch_adapter_error_is_a_schedule_error(misuse: Any) -> None:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     with pytest.raises(lrkit.ScheduleError):
         misuse(opt)
+
+
+def test_get_last_lr_returns_a_snapshot_that_later_steps_leave_alone() -> None:
+    """step() updates its lr list in place; what get_last_lr() returned must not change."""
+    opt = torch.optim.SGD(
+        [
+            {"params": [torch.nn.Parameter(torch.zeros(1))]},
+            {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.5},
+        ],
+        lr=0.1,
+    )
+    sched = Scheduler(opt, [{"lr": lrkit.cosine(0.1, steps=10)}, {"momentum": lrkit.constant(0.9)}])
+    opt.step()
+    before = sched.get_last_lr()
+    sched.step()
+    after = sched.get_last_lr()
+    assert before == [lrkit.cosine(0.1, steps=10)(0), 0.5]
+    assert after == [lrkit.cosine(0.1, steps=10)(1), 0.5]
+    opt.param_groups[1]["lr"] = 0.25  # a group whose lr no schedule drives: reported as held
+    sched.step()
+    assert sched.get_last_lr() == [lrkit.cosine(0.1, steps=10)(2), 0.25]
+    assert before == [lrkit.cosine(0.1, steps=10)(0), 0.5]

@@ -339,7 +339,7 @@ class Scheduler(LRScheduler):
             self._prepare(t)  # also the user's first step: the call-order check lives there
         self._step_count += 1
         self.last_epoch = t
-        lrs: list[float | torch.Tensor] = []
+        lrs = self._last_lr  # one float per group, updated in place (get_last_lr copies it)
         for cursor in self._cursors:
             try:
                 value = next(cursor.values)
@@ -350,11 +350,10 @@ class Scheduler(LRScheduler):
             else:
                 value = self._write_entry(cursor, value)
             if cursor.is_lr:
-                lrs.append(value)
-        if self._lr_not_driven:
-            for gi in self._lr_not_driven:  # ascending, so each lands at its group's index
-                lrs.insert(gi, to_float(self.optimizer.param_groups[gi]["lr"]))
-        self._last_lr = lrs
+                lrs[cursor.gi] = value
+        if self._lr_not_driven:  # groups whose lr no schedule drives: report what they hold
+            for gi in self._lr_not_driven:
+                lrs[gi] = to_float(self.optimizer.param_groups[gi]["lr"])
         self._next_step = t + 1
 
     def _prepare(self, t: int) -> None:
@@ -420,6 +419,8 @@ class Scheduler(LRScheduler):
     def _seek(self, t: int) -> None:
         """Point a new cursor at step ``t`` for every driven entry of the optimizer's groups."""
         groups = self.optimizer.param_groups
+        # step() fills this list in place, one lr per group: a fresh one of the right length
+        self._last_lr = [to_float(g["lr"]) for g in groups]
         if self._specs is None:  # 'auto' and not bound: nothing is driven yet
             self._cursors, self._lr_not_driven = [], list(range(len(groups)))
             self._last_group = None  # seek at every write
