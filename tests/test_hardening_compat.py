@@ -62,3 +62,11 @@ def test_growing_drop_ins_equal_pytorch_and_hold_finite_where_it_overflows(
             a.step()
             b.step()
     assert not math.isfinite(b.get_last_lr()[0]) or b.get_last_lr()[0] >= 1e299
+
+
+@pytest.mark.parametrize("lr", [1e-320, 1e-3, 5.0])
+def test_growing_step_lr_from_any_lr_builds_and_stays_finite(lr: float) -> None:
+    """StepLR(gamma > 1) from a subnormal lr must not overflow while sizing its hold."""
+    sched = ct.StepLR(_sgd(lr), step_size=3, gamma=2.0)
+    assert math.isfinite(sched.values_at(10**6)[0]["lr"])
+    assert sched.values_at(30)[0]["lr"] == lr * 2.0**10

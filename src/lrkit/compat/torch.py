@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as SequenceABC
@@ -228,9 +229,12 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     factor = _real(func, "gamma", gamma)
     if factor <= 1.0:
         return Step(lr, every=every, factor=factor)
-    # growing (gamma > 1): hold once the next multiplication would pass _GROWTH_CAP, where
-    # PyTorch's own values run on to inf
-    times = 1 if lr <= 0.0 else max(1, math.floor(math.log(_GROWTH_CAP / lr, factor)))
+    # growing (gamma > 1): hold once the next multiplication would take the value past
+    # _GROWTH_CAP (where PyTorch's own values run on to inf), or gamma's power past the float range
+    log_gamma = math.log(factor)
+    most = math.floor(math.log(sys.float_info.max) / log_gamma) - 1  # gamma**most is finite
+    fits = math.floor((math.log(_GROWTH_CAP) - math.log(lr)) / log_gamma) if lr > 0.0 else 1
+    times = max(1, min(fits, most))
     return Step(lr, every=every, factor=factor, steps=min(every * times + 1, MAX_STEP))
 
 
