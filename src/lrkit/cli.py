@@ -125,16 +125,17 @@ def show(
     schedule, steps = _load(spec, steps)
     grid = _grid(steps)
     values = schedule(grid)
-    _console().print(f"[bold]{escape(str(schedule))}[/bold]", highlight=False)
+    console = _console()
+    console.print(f"[bold]{escape(str(schedule))}[/bold]", highlight=False)
     sampled = len(grid) < steps
     table = Table("step", "value", title=f"{steps} steps", title_justify="left")
     marks = _key_steps(schedule, steps)
     at_marks = schedule(np.asarray(marks, dtype=np.int64)) if sampled else values[marks]
     for mark, value in zip(marks, at_marks, strict=True):
         table.add_row(str(mark), f"{value:.6g}")
-    _console().print(table)
+    console.print(table)
     if sampled:
-        _console().print(f"chart: {len(grid)} evenly sampled steps", highlight=False)
+        console.print(f"chart: {len(grid)} evenly sampled steps", highlight=False)
     high, low = float(np.max(values)), float(np.min(values))
     rows = chart(values)
     for index, row in enumerate(rows):
@@ -143,9 +144,9 @@ def show(
             if index == 0
             else (f"{low:9.3g} " if index == len(rows) - 1 else " " * 10)
         )
-        _console().print(f"{label}│{row}", highlight=False)
-    _console().print(" " * 10 + "└" + "─" * len(rows[0]), highlight=False)
-    _console().print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
+        console.print(f"{label}│{row}", highlight=False)
+    console.print(" " * 10 + "└" + "─" * len(rows[0]), highlight=False)
+    console.print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
 
 
 @app.command()
