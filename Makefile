@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrkit-installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test install lint typecheck pytest docs docs-screenshots dist bench-quick benchmarks clean
+.PHONY: demo test install lint typecheck pytest fuzz docs docs-screenshots dist clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The Hypothesis properties with random seeds and 10x the examples (tests/conftest.py); `make test`
+# runs them derandomized. Run before a release; each failure found becomes an explicit @example.
+fuzz: $(STAMP)
+	LRKIT_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m property -p no:cacheprovider tests
 
 # The documentation site (mkdocs.yml; generated pages: docs/hooks.py) into site/, strictly:
 # broken links, missing references and docstring warnings fail the build.

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
+from _fuzz import examples
 from lrkit.core import Schedule
 
 values = st.floats(min_value=0.0, max_value=10.0, allow_nan=False, allow_infinity=False)
@@ -104,7 +105,7 @@ def trees(depth: int = 2) -> st.SearchStrategy[Schedule]:
 STEPS = np.arange(0, 1200, dtype=np.float64)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(trees())
 def test_random_trees_round_trip_through_text_with_equal_values(schedule: Schedule) -> None:
     again = lrkit.parse(str(schedule))
@@ -112,7 +113,7 @@ def test_random_trees_round_trip_through_text_with_equal_values(schedule: Schedu
     np.testing.assert_array_equal(again(STEPS), schedule(STEPS))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(trees())
 def test_random_trees_round_trip_through_json_dicts(schedule: Schedule) -> None:
     again = lrkit.from_dict(json.loads(json.dumps(schedule.to_dict())))
@@ -120,7 +121,7 @@ def test_random_trees_round_trip_through_json_dicts(schedule: Schedule) -> None:
     np.testing.assert_array_equal(again(STEPS), schedule(STEPS))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(trees(), st.lists(st.integers(0, 5000), min_size=1, max_size=20))
 def test_array_evaluation_equals_scalar_evaluation_elementwise(
     schedule: Schedule, steps: list[int]
@@ -130,7 +131,7 @@ def test_array_evaluation_equals_scalar_evaluation_elementwise(
     assert list(array) == [schedule(t) for t in steps]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.integers(1, 500), anneals())
 def test_warmup_join_is_continuous(length: int, after: Schedule) -> None:
     s = lrkit.warmup(length) >> after
@@ -140,7 +141,7 @@ def test_warmup_join_is_continuous(length: int, after: Schedule) -> None:
     assert np.all(np.diff(ramp) * np.sign(target) >= -1e-15)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(anneals(), positive, lengths)
 def test_sequence_join_is_continuous_when_the_next_part_starts_where_this_ends(
     first: Schedule, factor: float, length: int
@@ -153,7 +154,7 @@ def test_sequence_join_is_continuous_when_the_next_part_starts_where_this_ends(
     assert abs(s(join - 1) - first(join - 1)) == 0.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 50), st.sampled_from([1, 2, 3]), st.integers(0, 3000))
 def test_restart_cycle_index_has_no_rounding_errors(period: int, mult: int, t: int) -> None:
     s = lrkit.cosine(start=1.0, end=0.0, steps=period).repeat(mult=float(mult))

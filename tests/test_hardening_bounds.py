@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
+from _fuzz import examples
 from lrkit import registry
 
 HUGE = 10**400
@@ -190,7 +191,7 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
 ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.integers(0, len(_BUILDERS) - 1), _EXTREME_FLOATS, _EXTREME_INTS)
 def test_fuzzed_extreme_arguments_build_finite_schedules_or_raise_schedule_errors(
     which: int, x: Any, n: Any

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
+from _fuzz import examples
 from lrkit.finder import RangeTest
 from lrkit.finder.runner import MAX_NUM_STEPS
 
@@ -81,7 +82,7 @@ def test_record_of_a_huge_integer_loss_stops_as_nonfinite() -> None:
     assert test.stop_reason == "nonfinite"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     start=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),
     end=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
+from _fuzz import examples
 from lrkit.plateau import Plateau
 
 HUGE = 10**400
@@ -185,7 +186,7 @@ def test_valid_state_still_loads_and_resumes_exactly() -> None:
         assert p.apply(0.1) == q.apply(0.1)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     key=st.sampled_from(
         ["best", "num_bad_epochs", "cooldown_counter", "reductions", "next_level", "evaluations"]
@@ -213,7 +214,7 @@ def test_fuzzed_state_values_either_load_consistently_or_change_nothing(
     assert math.isfinite(target.apply(0.1)) and 0.0 <= target.scale <= 1.0
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     factor=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),
     min_lr=st.one_of(st.floats(), st.integers(-HUGE, HUGE)),

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrkit
+from _fuzz import examples
 from lrkit import text as text_module
 from lrkit.core import Schedule
 
@@ -245,7 +246,7 @@ _PIECES = [
 ]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.sampled_from(_PIECES), max_size=60), st.integers(0, 3), st.integers(0, 400))
 def test_parser_fuzz_only_raises_schedule_errors(pieces: list[str], repeat: int, wrap: int) -> None:
     body = "".join(pieces) * (1 + repeat * 50)
@@ -282,7 +283,7 @@ def _wrap(s: Schedule, how: int) -> Schedule:
     return wrappers[how % len(wrappers)](s)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(_LEAVES, st.lists(st.integers(0, 7), min_size=0, max_size=DEPTH - 5))
 def test_random_trees_up_to_the_depth_limit_round_trip(leaf: Schedule, hows: list[int]) -> None:
     s = leaf

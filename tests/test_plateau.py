@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _fuzz import examples
 from lrkit.plateau import Plateau
 
 # metric streams with plateaus: values from a small grid, so ties and near-ties are common
@@ -43,7 +44,7 @@ def _torch_lrs(
     return out
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     config=_config,
     base=st.sampled_from([1.0, 0.1, 3e-4, 0.05, 1e-7]),
@@ -61,7 +62,7 @@ def test_lr_sequence_matches_torch_reduce_lr_on_plateau(
     assert got == expected  # exact: same multiplications in the same order
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     config=_config,
     metrics=st.lists(_metric, min_size=1, max_size=30),
