@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrkit-installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test install lint typecheck pytest fuzz docs docs-screenshots dist clean
+.PHONY: demo test test-fast test-floors install lint typecheck pytest fuzz docs docs-screenshots dist clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,24 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The everyday loop: the suite without the release checks marked `slow` (wheel in a fresh venv,
+# extras, Ray, inductor, gloo ranks), which `make test` and CI still run.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The declared numpy floor, tested: the framework-free core and its doctests in a venv with
+# numpy 1.26.4 (pyproject.toml: numpy>=1.26) and nothing else lrkit could use.
+FLOOR_VENV ?= .venv-floor
+test-floors:
+	test -x $(FLOOR_VENV)/bin/python || $(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet "numpy==1.26.4" "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
+	$(FLOOR_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(FLOOR_VENV)/bin/python -c "import numpy; assert numpy.__version__ == '1.26.4', numpy.__version__"
+	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts="-ra --strict-markers" \
+	  tests/test_core_*.py tests/test_hardening_text.py --doctest-modules \
+	  src/lrkit/core.py src/lrkit/compose.py src/lrkit/families.py src/lrkit/presets.py \
+	  src/lrkit/shapes.py src/lrkit/text.py src/lrkit/durations.py src/lrkit/plateau.py
+
 # The Hypothesis properties with random seeds and 10x the examples (tests/conftest.py); `make test`
 # runs them derandomized. Run before a release; each failure found becomes an explicit @example.
 fuzz: $(STAMP)
@@ -58,4 +76,4 @@ dist: $(STAMP)
 test: lint typecheck pytest docs
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site dist
+	rm -rf $(VENV) $(FLOOR_VENV) .mypy_cache .pytest_cache .ruff_cache site dist

@@ -38,7 +38,7 @@ def _configs(trainer: Any) -> list[Any]:
     return [c for c in trainer.lr_scheduler_configs if isinstance(c.scheduler, Scheduler)]
 
 
-class LrkitCallback(lightning.Callback):  # type: ignore[misc]
+class LrkitCallback(lightning.Callback):
     """Bind ``total_steps="auto"`` schedulers, feed their plateau, check their length.
 
     Args:

@@ -34,7 +34,7 @@ def _unwrap(sched: Any) -> Any:
     return sched
 
 
-class LrkitCallback(transformers.TrainerCallback):  # type: ignore[misc]
+class LrkitCallback(transformers.TrainerCallback):
     """Bind ``total_steps="auto"`` schedulers at train start; feed the plateau after evaluations.
 
     A scheduler bound to another number of steps than the Trainer's ``max_steps`` warns at train

@@ -347,7 +347,7 @@ def _rank(
     for name, e in schedules.items():
         st = e["metrics"][rmetric]
         ok = st["ci"] is not None and e["diverged"] == 0
-        cis[name] = tuple(st["ci"]) if ok else None  # type: ignore[assignment]
+        cis[name] = tuple(st["ci"]) if ok else None
         means[name] = st["mean"] if ok else None
     ranking = rank_with_ties(cis, means, higher_is_better=higher)
     return rmetric, higher, ranking

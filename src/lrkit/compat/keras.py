@@ -71,7 +71,7 @@ def ExponentialDecay(
     lr = _number("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
     rate = _number("ExponentialDecay", "decay_rate", decay_rate)
     return _wrap(
-        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
+        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),
         name,
     )
 
@@ -179,7 +179,7 @@ def InverseTimeDecay(
     lr = _number("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
     rate = _number("InverseTimeDecay", "decay_rate", decay_rate)
     return _wrap(
-        lrkit.inverse_time(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
+        lrkit.inverse_time(lr, rate, every=decay_steps, staircase=staircase),
         name,
     )
 
@@ -213,7 +213,7 @@ def CosineDecay(
         raise _fail(func, "warmup_steps", warmup_steps, "an int >= 0")
     if warmup_steps == 0:
         return _wrap(decay, name)
-    return _wrap(lrkit.warmup(warmup_steps, start=lr) >> decay, name)  # type: ignore[arg-type]
+    return _wrap(lrkit.warmup(warmup_steps, start=lr) >> decay, name)
 
 
 @_named

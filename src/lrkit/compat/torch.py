@@ -981,7 +981,7 @@ class _TorchReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
         torch.optim.lr_scheduler.LRScheduler.__init__(self, optimizer)
 
 
-class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: ignore[misc]
+class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
     """PyTorch's ``ReduceLROnPlateau``: each group's lr held, reduced by an :class:`lrkit.Plateau`.
 
     ``step(metrics)`` works as PyTorch's: one evaluation per call, the reduction takes effect at

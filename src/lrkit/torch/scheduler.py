@@ -41,7 +41,7 @@ _RUN = 4096  # steps evaluated at once while stepping on (a multiple of the core
 
 def _check_total(total_steps: object) -> int | Literal["auto"] | None:
     if total_steps is None or total_steps == "auto":
-        return total_steps  # type: ignore[return-value]
+        return total_steps
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
         raise fail("total_steps", total_steps, "an int >= 1, 'auto' or None")
     if total_steps > _state.MAX_STEP:
