@@ -279,6 +279,7 @@ def _worker(rank: int, world: int, store: str, out_dir: str) -> None:
     os._exit(0)
 
 
+@pytest.mark.slow
 def test_distributed_ranks_average_losses_and_stop_together(tmp_path):
     import json
 

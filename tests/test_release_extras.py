@@ -177,6 +177,7 @@ def test_torch_tensors_use_the_builtin_namespace_with_numpy_values() -> None:
     assert s(torch.arange(120, dtype=torch.float32)).dtype == torch.float32
 
 
+@pytest.mark.slow
 def test_adapters_and_compat_need_only_their_framework() -> None:
     import importlib.util
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -62,6 +63,7 @@ def _worker(rank: int, store: str, out_dir: str) -> None:
     os._exit(0)
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_end_with_identical_lrs_from_the_averaged_metric(tmp_path: Path) -> None:
     # the local metrics alone would lead the ranks apart (this also warms torch.optim up, once)
     local = [_drive(0, sync=False), _drive(1, sync=False)]
