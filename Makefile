@@ -59,9 +59,11 @@ fuzz: $(STAMP)
 	LRKIT_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m property -p no:cacheprovider tests
 
 # The documentation site (mkdocs.yml; generated pages: docs/hooks.py) into site/, strictly:
-# broken links, missing references and docstring warnings fail the build.
+# broken links, missing references and docstring warnings fail the build, and so does a public
+# name without its own API reference entry (docs/check_site.py).
 docs: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/mkdocs build --strict --site-dir site
+	$(BIN)/python docs/check_site.py site
 
 # Screenshots of the key pages in headless Chromium (apt-get install chromium) into docs/screenshots/.
 docs-screenshots: docs

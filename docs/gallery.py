@@ -51,6 +51,16 @@ def schedule_png(name: str) -> bytes:
     return buffer.getvalue()
 
 
+def api_anchor(name: str) -> str:
+    """The API reference entry of a registered schedule: ``lrkit.<name>``, a ``Schedule`` method
+    (``repeat``, ``clip``...), or ``Schedule`` itself for the operators (``scale`` is ``s * k``)."""
+    if name in lrkit.__all__:
+        return f"lrkit.{name}"
+    if callable(getattr(lrkit.Schedule, name, None)):
+        return f"lrkit.Schedule.{name}"
+    return "lrkit.Schedule"
+
+
 def gallery_page(image_dir: str = "gallery/schedules") -> str:
     """The Markdown of the gallery page: per schedule its summary, its text form and its plot."""
     kinds = {"leaf": "Leaves", "combinator": "Combinators", "preset": "Presets"}
@@ -78,6 +88,8 @@ def gallery_page(image_dir: str = "gallery/schedules") -> str:
                 entry.summary,
                 "",
                 f"`{lrkit.parse(entry.example)}`",
+                "",
+                f"[Arguments in the API reference](api/lrkit.md#{api_anchor(name)})",
                 "",
                 f"![{name}]({image_dir}/{name}.png)",
                 "",

@@ -13,6 +13,7 @@ links between docs pages stay relative, so ``mkdocs build --strict`` checks them
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import posixpath
 import re
 import sys
@@ -70,11 +71,54 @@ def api_modules() -> list[tuple[str, str]]:
     return [(module, title) for module, title in API if _module_exists(module)]
 
 
+def _public_names(module: str) -> list[str]:
+    """``module.__all__``, read from this checkout's source."""
+    return list(getattr(importlib.import_module(module), "__all__", []))
+
+
 def api_page(module: str) -> str:
     options = ["    options:", "      show_root_heading: true", "      heading_level: 1"]
     if module == "lrkit":
         options.append("      show_root_full_path: true")
-    return "\n".join([f"::: {module}", *options, ""])
+    # Name every public name: re-exports and aliases (``cosine = Cosine``) then get their own
+    # entry (and anchor ``<module>.<name>``); docs/check_site.py checks the built site for each.
+    names = _public_names(module)
+    static = [name for name in names if home_path(module, name) is None]
+    options.append("      members:")
+    options.extend(f"        - {name}" for name in static)
+    blocks = ["\n".join([f"::: {module}", *options, ""])]
+    pages = {m for m, _ in api_modules()}
+    for name in names:
+        path = home_path(module, name)
+        page = path if path is not None and _is_submodule(path) else (path or "").rpartition(".")[0]
+        if path is not None and page not in pages:
+            blocks.append(f"::: {path}\n    options:\n      heading_level: 2\n")
+    return "\n".join(blocks)
+
+
+def _is_submodule(dotted: str) -> bool:
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except ModuleNotFoundError:  # the parent is a module, not a package
+        return False
+
+
+def home_path(module: str, name: str) -> str | None:
+    """Where ``module.name`` is documented when the module's own page cannot list it, else None.
+
+    Static analysis (griffe) cannot follow a name that a module hands out lazily (a module
+    ``__getattr__``) or one that shares its name with a submodule (``lrkit.finder.plot`` the
+    function and the module): those get an entry of their own at the object's home,
+    ``<defining module>.<name>`` (a module: itself). Anchors: docs/check_site.py.
+    """
+    mod = importlib.import_module(module)
+    lazy = name not in vars(mod)
+    obj = getattr(mod, name)
+    if inspect.ismodule(obj):
+        return obj.__name__
+    if not (lazy or _is_submodule(f"{module}.{name}")):
+        return None
+    return f"{obj.__module__}.{obj.__qualname__}"
 
 
 def _load_gallery() -> Any:

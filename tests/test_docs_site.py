@@ -93,3 +93,47 @@ def test_nav_gets_the_api_modules_and_every_unlisted_page() -> None:
     more = {file for entry in nav[-1]["More"] for file in entry.values()}
     pages = {p.name for p in DOCS.glob("*.md")} - {"schedules.md", "index.md"}
     assert pages <= more and "schedules.md" not in more
+
+
+def test_site_check_names_each_public_name_without_an_api_entry(tmp_path: Path) -> None:
+    check = _load("check_site")
+    page = tmp_path / "api" / "lrkit.registry" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<h2 id="lrkit.registry.get">get</h2>', encoding="utf-8")
+    import lrkit.registry
+
+    missing = check.missing_entries(tmp_path, ["lrkit.registry"])
+    expected = {f"lrkit.registry.{n}" for n in lrkit.registry.__all__} - {"lrkit.registry.get"}
+    assert set(missing) == expected and expected
+
+
+def test_api_pages_list_every_public_name_or_give_it_an_entry_at_its_home() -> None:
+    hooks = _load("hooks")
+    page = hooks.api_page("lrkit")
+    import lrkit
+
+    assert all(f"        - {name}\n" in page for name in lrkit.__all__)  # cosine = Cosine too
+    finder = hooks.api_page("lrkit.finder")
+    # ``plot`` is both a function and a submodule: the function gets an entry at its home
+    assert "::: lrkit.finder.plot.plot" in finder and "        - plot\n" not in finder
+
+
+def test_site_check_finds_gallery_links_to_missing_api_anchors(tmp_path: Path) -> None:
+    check = _load("check_site")
+    (tmp_path / "gallery").mkdir()
+    (tmp_path / "gallery" / "index.html").write_text(
+        '<a href="../api/lrkit/#lrkit.cosine">x</a><a href="../api/lrkit/#lrkit.nosuch">y</a>',
+        encoding="utf-8",
+    )
+    (tmp_path / "api" / "lrkit").mkdir(parents=True)
+    (tmp_path / "api" / "lrkit" / "index.html").write_text('<h2 id="lrkit.cosine">', "utf-8")
+    assert check.broken_api_links(tmp_path) == ["api/lrkit#lrkit.nosuch"]
+
+
+def test_every_gallery_card_links_its_api_entry() -> None:
+    gallery = _load("gallery")
+    page = gallery.gallery_page()
+    for name in gallery.gallery_names():
+        assert f"(api/lrkit.md#{gallery.api_anchor(name)})" in page
+    assert gallery.api_anchor("cosine") == "lrkit.cosine"
+    assert gallery.api_anchor("repeat") == "lrkit.Schedule.repeat"
