@@ -137,3 +137,22 @@ def test_every_gallery_card_links_its_api_entry() -> None:
         assert f"(api/lrkit.md#{gallery.api_anchor(name)})" in page
     assert gallery.api_anchor("cosine") == "lrkit.cosine"
     assert gallery.api_anchor("repeat") == "lrkit.Schedule.repeat"
+
+
+def _documented(obj: Any) -> list[str]:
+    import inspect
+
+    doc = inspect.getdoc(obj) or ""
+    try:
+        takes_arguments = bool(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):  # an exception class: it takes its message
+        takes_arguments = True
+    missing = [] if ">>>" in doc else ["an example"]
+    return missing + ([] if "Args:" in doc or not takes_arguments else ["Args:"])
+
+
+@pytest.mark.parametrize("name", __import__("lrkit").__all__)
+def test_every_public_name_of_lrkit_has_args_and_an_example(name: str) -> None:
+    import lrkit
+
+    assert _documented(getattr(lrkit, name)) == [], f"lrkit.{name}"

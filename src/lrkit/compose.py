@@ -271,8 +271,19 @@ class Warmup(
 def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
     """``sequence(a, b, c) == a >> b >> c``; a single part is returned as it is.
 
+    value(t) = part_i(t - start_i) for start_i <= t < start_i + steps_i (each part in local time;
+    the last part runs on forever)
+
     A warm-up prefix takes everything after it: ``sequence(a, warmup(5), b, c)`` is
     ``a >> (warmup(5) >> b >> c)``.
+
+    Args:
+        *parts: schedules (every part but the last must have a length) and warm-up prefixes.
+
+    >>> import lrkit
+    >>> s = lrkit.sequence(lrkit.constant(1.0, steps=2), lrkit.linear(1.0, end=0.0, steps=4))
+    >>> [s(t) for t in range(7)]
+    [1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
     """
     flat: list[Schedule | WarmupPrefix] = []
     for part in parts:
@@ -901,7 +912,18 @@ class _Combine(Schedule):
 
 
 def product(*parts: Schedule) -> Product:
-    """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``)."""
+    """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``).
+
+    value(t) = a(t) * b(t) * ...
+
+    Args:
+        *parts: the schedules to multiply (at least 2).
+
+    >>> import lrkit
+    >>> s = lrkit.product(lrkit.constant(0.1), lrkit.step(1.0, every=2, factor=0.5))
+    >>> [s(t) for t in range(5)]
+    [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
     return Product(parts)
 
 
@@ -970,7 +992,18 @@ class Truncate(
 
 
 def add(*parts: Schedule | float) -> Sum:
-    """``add(a, b, ...)``: values added (also ``a + b`` and ``s + k``)."""
+    """``add(a, b, ...)``: values added (also ``a + b`` and ``s + k``).
+
+    value(t) = a(t) + b(t) + ...   (a number k is ``constant(k)``)
+
+    Args:
+        *parts: schedules or non-negative numbers (at least 2).
+
+    >>> import lrkit
+    >>> s = lrkit.add(lrkit.linear(1.0, end=0.0, steps=4), 0.5)
+    >>> [s(t) for t in range(6)]
+    [1.5, 1.25, 1.0, 0.75, 0.5, 0.5]
+    """
     return Sum(tuple(_addend(part) for part in parts))
 
 

@@ -83,6 +83,18 @@ class Schedule:
     * ``_positional``: fields printed without ``name=`` in the text form, in order.
     * ``_length_field``: the field holding the schedule's own length (``"steps"``; ``None`` when
       the length is computed); a schedule is bounded when that field is not ``None``.
+
+    A leaf in a few lines (CONTRIBUTING.md, "Add a leaf"):
+
+    >>> import numpy as np
+    >>> import lrkit
+    >>> class Halving(lrkit.Schedule):
+    ...     start: float
+    ...     def _eval(self, t, xp):
+    ...         return self.start * 0.5 ** xp.floor(t)
+    >>> s = Halving(1.0)
+    >>> s(3), s(np.arange(3)).tolist(), s == Halving(1.0)
+    (0.125, [1.0, 0.5, 0.25], True)
     """
 
     name: ClassVar[str] = "schedule"
@@ -482,6 +494,9 @@ def from_dict(data: Mapping[str, Any]) -> Schedule:
 
     Decoded without recursion; nesting is limited to ``MAX_DEPTH`` (100) schedule levels and
     ``MAX_NESTING`` (200) levels of dicts and lists (:mod:`lrkit._limits`).
+
+    Args:
+        data: a dict of primitives, as ``to_dict()`` returned it (``{"name": ..., fields}``).
 
     >>> import lrkit
     >>> s = lrkit.cosine(start=0.1, steps=100).repeat(mult=2.0)

@@ -64,7 +64,17 @@ MAX_STEPS = 2**53
 
 
 def pct(percent: float) -> Pct:
-    """A share of training: ``pct(20)`` is 20 % of the steps given to ``bind``."""
+    """A share of training: ``pct(20)`` is 20 % of the steps given to ``bind``.
+
+    steps = max(1, floor(total_steps * percent / 100 + 0.5)) once ``bind(total_steps)`` is called
+
+    Args:
+        percent: the share, in (0, 100] percent of training; ``"20%"`` is the same.
+
+    >>> import lrkit
+    >>> print(lrkit.cosine(start=0.1, steps=lrkit.pct(20)).bind(1000))
+    cosine(start=0.1, steps=200)
+    """
     return Pct(percent)
 
 

@@ -11,19 +11,63 @@ __all__ = ["ScheduleError", "ScheduleTypeError", "TextFormError", "UnboundSchedu
 
 
 class ScheduleError(ValueError):
-    """A schedule was built or used with invalid arguments."""
+    """A schedule was built or used with invalid arguments (a ``ValueError``).
+
+    Every misuse of lrkit raises this family, so one ``except ValueError`` (or
+    ``except lrkit.ScheduleError``) catches it; the message names the function, the parameter,
+    the value and what is allowed.
+
+    Args:
+        *args: the message, as for ``ValueError``.
+
+    >>> import lrkit
+    >>> try:
+    ...     lrkit.cosine(start=0.1, steps=0)
+    ... except lrkit.ScheduleError as err:
+    ...     print(err)
+    cosine(): steps must be an int >= 1, got 0
+    """
 
 
 class ScheduleTypeError(ScheduleError, TypeError):
-    """An argument has the wrong type (also a ``TypeError``)."""
+    """An argument has the wrong type (both a ``ScheduleError`` and a ``TypeError``).
+
+    Args:
+        *args: the message, as for ``TypeError``.
+
+    >>> import lrkit
+    >>> try:
+    ...     lrkit.cosine(start="x", steps=10)
+    ... except TypeError as err:
+    ...     print(type(err).__name__, "-", err)
+    ScheduleTypeError - cosine(): start must be a number, got 'x'
+    """
 
 
 class UnboundScheduleError(ScheduleError):
-    """A schedule holding shares of training (``"20%"``) was evaluated before ``bind(total_steps)``."""
+    """A schedule holding shares of training (``"20%"``) was evaluated before ``bind(total_steps)``.
+
+    Args:
+        *args: the message, as for ``ValueError``.
+
+    >>> import lrkit
+    >>> s = lrkit.cosine(start=0.1, steps="20%")
+    >>> try:
+    ...     s(3)
+    ... except lrkit.UnboundScheduleError:
+    ...     print("bind first:", s.bind(100))
+    bind first: cosine(start=0.1, steps=20)
+    """
 
 
 class TextFormError(ScheduleError):
     """The text form of a schedule could not be parsed; the message points at the bad spot.
+
+    Args:
+        message: what is wrong.
+        text: the text that was parsed (shown under the message).
+        column: where the bad spot starts in ``text`` (0-based); a caret line marks it.
+        end: where it ends (exclusive); ``column + 1`` when omitted.
 
     >>> err = TextFormError("unknown schedule 'cosin'", text="cosin(start=1.0, steps=10)", column=0, end=5)
     >>> print(err)

@@ -81,6 +81,11 @@ class Constant(
 
     value(t) = value
 
+    Args:
+      value: the value (finite, >= 0).
+      steps: length (keyword-only; ``None``, the default, is forever): a constant phase in
+        ``a >> b`` needs one.
+
     >>> Constant(0.1)(5)
     0.1
     """
@@ -800,6 +805,10 @@ class PiecewiseConstant(
     """``values[i]`` between ``boundaries[i-1]`` and ``boundaries[i]``; ends at the last boundary.
 
     value(t) = values[number of boundaries <= t]
+
+    Args:
+      boundaries: increasing steps (ints, or shares like ``"20%"``) where the value changes.
+      values: one value more than there are boundaries (optax's and Keras' piecewise constant).
 
     >>> s = PiecewiseConstant((2, 4), (1.0, 0.5, 0.1))
     >>> [s(t) for t in range(6)]

@@ -171,6 +171,19 @@ class Plateau:
     A NaN or infinite metric never becomes the best value: with ``on_nan="bad"`` (default) it
     counts as an evaluation without improvement, ``"skip"`` ignores it, ``"raise"`` raises.
 
+    Args:
+        mode: ``"min"`` (a lower metric is better) or ``"max"``.
+        factor: the multiplier of one reduction, in (0, 1).
+        patience: evaluations without improvement tolerated before a reduction (>= 0);
+            ``None`` turns the patience rule off (``levels`` only).
+        threshold: how much better counts as better (>= 0), relative or absolute.
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: evaluations ignored after each reduction (>= 0).
+        min_lr: the floor of the reduced value, one number or one per param group (>= 0).
+        eps: a reduction that changes the value by no more than ``eps`` is skipped (>= 0).
+        levels: metric levels; crossing each one first time is one reduction.
+        on_nan: what a NaN or infinite metric does: ``"bad"``, ``"skip"`` or ``"raise"``.
+
     >>> p = Plateau(factor=0.5, patience=1)
     >>> [p.report(m) for m in (1.0, 1.0, 1.0, 0.5, 0.6, 0.6)]
     [False, False, True, False, False, True]

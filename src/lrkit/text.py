@@ -70,6 +70,17 @@ def parse(text: str) -> Schedule:
     Limits, far beyond real schedules: nesting up to ``MAX_NESTING`` (200) levels, operator chains up to
     ``MAX_CHAIN`` (2000) parts, schedule trees up to ``MAX_DEPTH`` (100) levels deep; beyond them
     :class:`~lrkit.TextFormError` names the limit.
+
+    The text is read with Python's ``ast`` over a whitelist (schedule calls, numbers, strings,
+    lists, ``>>``, ``*``, ``+``, unary minus); nothing is ever evaluated.
+
+    Args:
+        text: a schedule's text form, e.g. ``"warmup(100) >> cosine(start=0.1, steps=900)"``.
+
+    >>> import lrkit
+    >>> s = lrkit.parse("warmup(10) >> cosine(start=0.1, steps=90)")
+    >>> s(10), str(s) == "warmup(10) >> cosine(start=0.1, steps=90)"
+    (0.1, True)
     """
     if not isinstance(text, str):
         raise ScheduleTypeError(f"parse(): text must be a str, got {type(text).__name__}")
