@@ -69,6 +69,7 @@ def test_python_blocks_of_the_page_run(page: Path, tmp_path: Path) -> None:
     name = page.relative_to(ROOT).as_posix()
     blocks = [[name, line, code] for line, code in python_blocks(page.read_text(encoding="utf-8"))]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MPLBACKEND": "Agg"}
+    env.setdefault("KERAS_BACKEND", "torch")  # as docs/keras.md tells users to set it
     out = subprocess.run(
         [sys.executable, "-c", RUNNER],
         input=json.dumps(blocks),

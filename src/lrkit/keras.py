@@ -6,9 +6,10 @@ file (import ``lrkit.keras`` before ``keras.models.load_model``). ``PlateauCallb
 metric to an :class:`lrkit.Plateau` at each epoch end; the schedule then returns
 ``plateau.apply(s(step))``, so the closed-form schedule and the metric-driven reductions compose.
 
-Keras picks its backend at first import. When no backend is configured (``KERAS_BACKEND`` unset
-and ``keras.json`` naming TensorFlow) and TensorFlow is not installed, importing this module
-selects ``torch`` (else ``jax``) so that Keras can load at all; any explicit choice is respected.
+Keras picks its backend at first import, from ``KERAS_BACKEND`` or ``keras.json``. A library does
+not choose it for the application: when none is configured (TensorFlow, Keras' default) and
+TensorFlow is not installed, importing this module raises :class:`BackendNotConfiguredError`
+naming the variable to set (``KERAS_BACKEND=torch`` or ``jax``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from lrkit.plateau import Plateau
 
-__all__ = ["PlateauCallback", "Schedule"]
+__all__ = ["BackendNotConfiguredError", "PlateauCallback", "Schedule"]
 
 
 def _keras_would_fail_to_pick_backend() -> bool:
@@ -39,8 +40,27 @@ def _keras_would_fail_to_pick_backend() -> bool:
     return backend == "tensorflow" and importlib.util.find_spec("tensorflow") is None
 
 
-if _keras_would_fail_to_pick_backend():  # pragma: no cover - depends on the environment
-    os.environ["KERAS_BACKEND"] = "torch" if importlib.util.find_spec("torch") else "jax"
+class BackendNotConfiguredError(ImportError):
+    """Keras would load TensorFlow, its default backend, which is not installed.
+
+    lrkit never sets ``KERAS_BACKEND`` itself (a library must not choose for the application).
+
+    Args:
+        message: names the variable and the backends that are installed.
+    """
+
+
+def _backend_hint() -> str:
+    found = [name for name in ("torch", "jax") if importlib.util.find_spec(name) is not None]
+    choice = " or ".join(f"KERAS_BACKEND={name}" for name in found) or "KERAS_BACKEND=torch"
+    return (
+        "lrkit.keras: Keras would load its default backend, TensorFlow, which is not installed; "
+        f"set {choice} in the environment (or 'backend' in keras.json) before importing keras"
+    )
+
+
+if _keras_would_fail_to_pick_backend():
+    raise BackendNotConfiguredError(_backend_hint())
 
 import keras  # noqa: E402
 
