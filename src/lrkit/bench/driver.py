@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.backends import make_backend
-from lrkit.bench.budgets import budget_plans, budgets_meta
+from lrkit.bench.budgets import budget_plans, budgets_meta, merged_budgets
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
@@ -51,6 +51,7 @@ class TaskPlan:
     device: str = "cpu"
     tuning: dict[str, Any] = field(default_factory=dict)
     budget: float = 1.0
+    merged: list[float] = field(default_factory=list)  # smaller budgets of equal step count
 
 
 @dataclass
@@ -444,10 +445,13 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
     t0 = time.perf_counter()
     say = log or (lambda _msg: None)
     plans = plan_tasks(cfg)
+    bplans = budget_plans(plans, cfg.budgets)  # refuses a budget under one step, before mkdir
+    for line in merged_budgets(bplans):
+        say(line)
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     with lock_run_dir(run_dir):
-        return _run_locked(cfg, plans, run_dir, say, t0)
+        return _run_locked(cfg, plans, bplans, run_dir, say, t0)
 
 
 LOCK_NAME = ".lock"
@@ -491,6 +495,7 @@ def lock_run_dir(run_dir: Path) -> Iterator[None]:
 def _run_locked(
     cfg: BenchConfig,
     plans: list[TaskPlan],
+    bplans: dict[float, list[TaskPlan]],
     run_dir: Path,
     say: Callable[[str], None],
     t0: float,
@@ -504,7 +509,6 @@ def _run_locked(
         display.seen(rec)
     errors: list[str] = []
     ran = 0
-    bplans = budget_plans(plans, cfg.budgets)
     all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
         # 1. Peak LR per (task, budget, entry).
