@@ -128,6 +128,7 @@ def budget_plans(
             q.steps = steps
             q.eval_every = min(p.eval_every, q.steps)
             q.peak, q.lr_source, q.tuning, q.merged = {}, {}, {}, []
+            q.skipped = list(p.skipped)
             q.budget = share
             kept[steps] = q
             out[share].append(q)
@@ -186,6 +187,7 @@ def budgets_meta(
                     "lr_source": p.lr_source,
                     "tuning": p.tuning,
                     "merged": [budget_label(m) for m in sorted(p.merged)],
+                    "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
                 }
                 for p in group
             ],
