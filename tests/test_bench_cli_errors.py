@@ -262,3 +262,38 @@ def test_report_turns_plots_back_on_after_no_plots(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert list(run.glob("*.png"))
     assert "![" in (run / "report.md").read_text()
+
+
+LONG_NAME_TASK = """
+import lrkit.bench as lb
+
+
+@lb.task(name="a" * 300, steps=10, lr=0.1)
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=run.hparams(step)["lr"])
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=1.0)
+"""
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "é" * 51, "two\\nlines"])
+def test_a_task_name_too_long_for_a_file_name_fails_before_any_run(
+    tmp_path: Path, name: str
+) -> None:
+    task = tmp_path / "longname.py"
+    task.write_text(LONG_NAME_TASK.replace('"a" * 300', repr(name.replace("\\n", "\n"))))
+    args = ["bench", "-t", f"{task}:train", "--only", "constant", "--backend", "serial"]
+    res = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path / "out"), "-q"])
+    _one_error_line(res.exit_code, res.output, "name must be a non-empty str of at most 100 bytes")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_task_spec_with_a_long_name_is_refused() -> None:
+    from lrkit.bench.tasks import TaskSpec
+    from test_bench_runner import fake_task
+
+    spec = fake_task()
+    with pytest.raises(ValueError, match=r"TaskSpec\('aaa.*name must be a non-empty str of at"):
+        TaskSpec(**{**spec.__dict__, "name": "a" * 101})
+    assert TaskSpec(**{**spec.__dict__, "name": "a" * 100}).name == "a" * 100

@@ -74,7 +74,17 @@ def _real(where: str, what: str, value: object) -> float:
 
 
 def _bad(where: str, param: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"{where}: {param}={value!r} is invalid; {param} must be {allowed}")
+    return ValueError(f"{where}: {param}={_short(value)} is invalid; {param} must be {allowed}")
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 60 characters.
+
+    >>> _short("a" * 100)
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"
+    """
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:56]}...{text[-1]}"
 
 
 class Run:
@@ -293,13 +303,16 @@ class FunctionTask:
     requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        where = f"lrkit.bench.task({self.name!r})"
-        if (
-            not isinstance(self.name, str)
-            or not self.name.strip()
-            or any(c in self.name for c in ":/\\")
-        ):
-            raise _bad(where, "name", self.name, "a non-empty str without ':', '/' or '\\'")
+        from lrkit.bench.tasks.base import task_name_problem
+
+        where = f"lrkit.bench.task({_short(self.name)})"
+        if task_name_problem(self.name) or any(c in self.name for c in ":/\\"):
+            raise _bad(
+                where,
+                "name",
+                self.name,
+                f"{task_name_problem('')}, and without ':', '/' or '\\'",
+            )
         if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
             raise _bad(where, "steps", self.steps, "None or an int >= 1")
         if self.lr is not None and (
