@@ -297,3 +297,11 @@ def test_a_task_spec_with_a_long_name_is_refused() -> None:
     with pytest.raises(ValueError, match=r"TaskSpec\('aaa.*name must be a non-empty str of at"):
         TaskSpec(**{**spec.__dict__, "name": "a" * 101})
     assert TaskSpec(**{**spec.__dict__, "name": "a" * 100}).name == "a" * 100
+
+
+@pytest.mark.parametrize("preset", ["quick", "smoke", "literature"])
+def test_the_stored_config_of_every_preset_reads_back_unchanged(preset: str) -> None:
+    cfg = BenchConfig.from_layers(preset=preset, overrides={"budgets": "10%"})
+    stored = json.loads(json.dumps(cfg.to_dict()))  # as bench.json holds it
+    assert BenchConfig.from_stored(stored) == cfg
+    assert BenchConfig.from_stored({**stored, "from_a_newer_lrkit": 1}) == cfg
