@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from lrkit.bench.budgets import budget_steps, parse_budgets, rank_table
+from lrkit.bench.budgets import budget_label, budget_steps, parse_budgets, rank_table
 from lrkit.bench.config import BenchConfig, load_toml
 from lrkit.bench.driver import run_bench
 from lrkit.bench.records import read_records
@@ -127,3 +128,48 @@ def test_literature_preset_has_the_claims_schedules() -> None:
         assert c in names
     assert cfg.lr_mode == "tune" and len(cfg.seeds) >= 8 and cfg.claims
     assert cfg.budgets == (0.1, 0.25, 0.5, 1.0)
+
+
+def test_budgets_with_equal_step_counts_run_once_and_the_report_says_so(tmp_path: Path) -> None:
+    # on 20 steps: 5 % and 6 % are both 1 step, 98 % rounds to the full 20 steps
+    lines: list[str] = []
+    run_bench(_cfg(tmp_path, budgets="5%,6%,50%,98%"), log=lines.append)
+    recs = [r for r in read_records(tmp_path / "t" / "runs.jsonl") if r["purpose"] == "main"]
+    assert len(recs) == len({r["key"] for r in recs}) == 3 * 2 * 2  # 3 step counts
+    assert sorted({r["steps"] for r in recs}) == [1, 10, 20]
+    assert "task quad: budgets 5% and 6% both give 1 step; run once, as 6%" in lines
+    assert "task quad: budgets 98% and 100% both give 20 steps; run once, as 100%" in lines
+    meta = json.loads((tmp_path / "t" / "bench.json").read_text())
+    assert [b["label"] for b in meta["budgets"]] == ["6%", "50%", "100%"]
+    res = json.loads((tmp_path / "t" / "results.json").read_text())
+    (tb,) = res["budgets"].values()
+    assert tb["labels"] == ["6%", "50%", "100%"]
+    assert all(len(v) == 3 for v in tb["ranks"].values())  # no rank counted twice
+    assert tb["by_budget"]["6%"]["merged"] == ["5%"]
+    assert tb["by_budget"]["100%"]["merged"] == ["98%"]
+    report = (tmp_path / "t" / "report.md").read_text()
+    assert "| 6% (1 steps; also 5%) | 50% (10 steps) | 100% (20 steps; also 98%) |" in report
+    assert "Budgets 5% and 6%; 98% and 100% give this task the same step count" in report
+
+
+@pytest.mark.parametrize(
+    ("budgets", "needle"),
+    [
+        ("1%,2%,3%,100%", "budget 1% of task 'quad' (20 steps) is 0.2 steps"),
+        ("1e-300%", "budget 1e-300% of task 'quad' (20 steps) is 2e-301 steps"),
+    ],
+)
+def test_budgets_under_one_step_are_refused_before_any_run(
+    tmp_path: Path, budgets: str, needle: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(needle) + ".* at least one step .*5% or more"):
+        run_bench(_cfg(tmp_path, budgets=budgets))
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_tiny_budget_keeps_its_size_and_label() -> None:
+    (tiny, full) = parse_budgets("1e-300%")
+    assert tiny == pytest.approx(1e-302, rel=1e-12) and full == 1.0
+    assert budget_label(tiny) == "1e-300%"
+    # two shares with one label are one budget
+    assert parse_budgets("12.34561%,12.34562%") == (0.1235, 1.0)

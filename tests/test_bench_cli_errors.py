@@ -183,3 +183,125 @@ def test_train_step_returning_a_non_float_is_an_error_naming_train_step(
     assert rec["status"] == "error"
     assert ".train_step must return the batch loss as a float" in rec["error"]
     assert needle in rec["error"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ("tasks = 0\n", "tasks=0 must be a name or a list of names"),
+        ("tasks = []\n", "tasks must name at least one task"),
+        ('tune_seed = "x"\n', "tune_seed='x' must be an int in [0, 2**32 - 1]"),
+        ("bootstrap = 1000000000\n", "bootstrap=1000000000 must be an int in [100, 100000]"),
+        ("bootstrap = 0\n", "bootstrap=0 must be an int in [100, 100000]"),
+        ("seeds = 10000000000\n", "seeds=10000000000 must be a count in [1, 10000]"),
+        ("seeds = [-1]\n", "seeds must be ints in [0, 2**32 - 1]"),
+        ("steps = 100000000000\n", "steps=100000000000 must be None or an int in [1, 10000000]"),
+        ("workers = 1000000\n", "workers=1000000 must be None or an int in [1, 1024]"),
+        ("tune_ratio = 1e300\n", "tune_ratio=1e+300 must be a number in (1, 100]"),
+        ("tune_extensions = 1000\n", "tune_extensions=1000 must be an int in [0, 20]"),
+        ('tune_lr = "yes"\n', "tune_lr='yes' must be true or false"),
+        ("claims = 1\n", "claims=1 must be true or false"),
+        ("only = [1]\n", "only=(1,) must be a name or a list of names"),
+        ("baseline = 5\n", "baseline=5 must be a non-empty str"),
+        ("preset = [1]\n", "preset=[1] must be a preset name"),
+        ("extra = 5\n", "unknown option 'extra'"),
+        ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "nests arrays or tables too deeply"),
+    ],
+)
+def test_out_of_range_config_values_name_the_key_and_range(
+    tmp_path: Path, toml: str, needle: str
+) -> None:
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text(toml)
+    if toml.split(" ")[0] in ("tasks", "seeds", "only"):  # no flag overrides the file's value
+        args = ["bench", "-c", str(cfg), "--out", str(tmp_path), "--name", "t", "-q"]
+        res = CliRunner().invoke(_app(), args)
+        code, out = res.exit_code, res.output
+    else:
+        code, out = _bench(tmp_path, "-c", str(cfg), "--name", "t")
+    _one_error_line(code, out, needle)
+    assert not (tmp_path / "t").exists()
+
+
+def test_huge_seed_count_flag_is_one_error_line(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--seeds", "10000000000", "--name", "t")
+    _one_error_line(code, out, "seeds=10000000000 must be a count in [1, 10000]")
+    assert not (tmp_path / "t").exists()
+
+
+def test_config_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * (1 << 20) + "\nseeds = 1\n")
+    code, out = _bench(tmp_path, "-c", str(big), "--name", "t")
+    _one_error_line(code, out, "is larger than 1 MiB")
+    if Path("/dev/zero").exists():  # endless: only the first MiB may be read
+        code, out = _bench(tmp_path, "-c", "/dev/zero", "--name", "t")
+        _one_error_line(code, out, "'/dev/zero' is larger than 1 MiB")
+
+
+@pytest.mark.parametrize("bootstrap", [10**9, 0, "x", None])
+def test_report_refuses_an_out_of_range_stored_config(tmp_path: Path, bootstrap: object) -> None:
+    code, out = _bench(tmp_path, "--name", "m", "--no-plots")
+    assert code == 0, out
+    path = tmp_path / "m" / "bench.json"
+    meta = json.loads(path.read_text())
+    meta["config"]["bootstrap"] = bootstrap
+    path.write_text(json.dumps(meta))
+    res = CliRunner().invoke(_app(), ["report", str(tmp_path / "m")])
+    _one_error_line(res.exit_code, res.output, "bench.json: config: bootstrap=", "[100, 100000]")
+
+
+def test_report_turns_plots_back_on_after_no_plots(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--name", "p", "--no-plots")
+    assert code == 0, out
+    run = tmp_path / "p"
+    res = CliRunner().invoke(_app(), ["report", str(run)])
+    assert res.exit_code == 0, res.output
+    assert not list(run.glob("*.png"))  # as the bench run did
+    res = CliRunner().invoke(_app(), ["report", str(run), "--plots"])
+    assert res.exit_code == 0, res.output
+    assert list(run.glob("*.png"))
+    assert "![" in (run / "report.md").read_text()
+
+
+LONG_NAME_TASK = """
+import lrkit.bench as lb
+
+
+@lb.task(name="a" * 300, steps=10, lr=0.1)
+def train(run):
+    for step in range(run.steps):
+        run.log(step, loss=run.hparams(step)["lr"])
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=1.0)
+"""
+
+
+@pytest.mark.parametrize("name", ["a" * 300, "é" * 51, "two\\nlines"])
+def test_a_task_name_too_long_for_a_file_name_fails_before_any_run(
+    tmp_path: Path, name: str
+) -> None:
+    task = tmp_path / "longname.py"
+    task.write_text(LONG_NAME_TASK.replace('"a" * 300', repr(name.replace("\\n", "\n"))))
+    args = ["bench", "-t", f"{task}:train", "--only", "constant", "--backend", "serial"]
+    res = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path / "out"), "-q"])
+    _one_error_line(res.exit_code, res.output, "name must be a non-empty str of at most 100 bytes")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_task_spec_with_a_long_name_is_refused() -> None:
+    from lrkit.bench.tasks import TaskSpec
+    from test_bench_runner import fake_task
+
+    spec = fake_task()
+    with pytest.raises(ValueError, match=r"TaskSpec\('aaa.*name must be a non-empty str of at"):
+        TaskSpec(**{**spec.__dict__, "name": "a" * 101})
+    assert TaskSpec(**{**spec.__dict__, "name": "a" * 100}).name == "a" * 100
+
+
+@pytest.mark.parametrize("preset", ["quick", "smoke", "literature"])
+def test_the_stored_config_of_every_preset_reads_back_unchanged(preset: str) -> None:
+    cfg = BenchConfig.from_layers(preset=preset, overrides={"budgets": "10%"})
+    stored = json.loads(json.dumps(cfg.to_dict()))  # as bench.json holds it
+    assert BenchConfig.from_stored(stored) == cfg
+    assert BenchConfig.from_stored({**stored, "from_a_newer_lrkit": 1}) == cfg

@@ -29,6 +29,7 @@ import lrkit.bench as lb
 @lb.task(name="env-probe", steps=4, lr=0.1, eval_every=4)
 def probe(run: lb.Run) -> None:
     for step in range(run.steps):
+        run.hparams(step)  # a run must read its LR
         run.log(step, loss=1.0 / (step + 1))
     gpus = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     run.evaluate(

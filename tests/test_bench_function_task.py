@@ -72,6 +72,7 @@ def VAL(w):
 
 def stuck(run):
     for step in range(run.steps):
+        run.hparams(step)  # reads its LR (and then makes no progress)
         run.log(step, loss=1.0)
         if run.should_evaluate(step):
             run.evaluate(step, val_loss=1.0)
@@ -386,3 +387,77 @@ def test_module_form_finds_a_package_in_the_current_folder(
     finally:
         for mod in ("userpkg_cwd", "userpkg_cwd.tasks"):
             sys.modules.pop(mod, None)
+
+
+IGNORING_TASK = """
+def fixed(run):
+    w = 2.0
+    for step in range(run.steps):
+        w -= 0.1 * w  # its own LR: the schedule never reaches the loop
+        run.log(step, loss=0.5 * w * w)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=0.5 * w * w)
+
+
+def peak_only(run):
+    w, lr = 2.0, run.lr  # the peak LR at every step, whatever the schedule
+    for step in range(run.steps):
+        w -= lr * w
+        run.log(step, loss=0.5 * w * w)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=0.5 * w * w)
+
+
+def str_loss(run):
+    for step in range(run.steps):
+        run.hparams(step)
+        run.log(step, loss="1.5")
+
+
+def str_metric(run):
+    for step in range(run.steps):
+        run.hparams(step)
+        run.log(step, loss=1.5)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss="1.5")
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("fixed", "task 'fixed' never read its LR, so it did not train with the schedule 'cosine'"),
+        ("peak_only", "task 'peak_only' read only run.lr (the peak LR), so it did not train"),
+        ("str_loss", "TypeError: Run.log: loss must be a real number"),
+        ("str_metric", "TypeError: Run.evaluate: metric 'val_loss' must be a real number"),
+    ],
+)
+def test_a_loop_that_ignores_its_schedule_or_logs_text_is_an_error(
+    tmp_path: Path, name: str, needle: str
+) -> None:
+    path = _write(tmp_path, "ignoring.py", IGNORING_TASK)
+    cosine = next(e for e in DEFAULT_SUITE if e.name == "cosine")
+    rec = _job(f"{path}:{name}", cosine)
+    assert rec["status"] == "error" and needle in str(rec["error"]), rec["error"]
+    if name.startswith("str_"):
+        assert "got str '1.5'" in str(rec["error"])
+    with pytest.raises(TypeError, match="got bool True"):
+        lb.Run(seed=0, steps=2, lr=0.1, schedule=lrkit.constant(0.1)).log(0, loss=True)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step")
+def test_a_loop_that_steps_its_scheduler_once_is_an_error(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    once = TORCH_TASK.replace("sched.step(); ", "").replace(
+        "    for step in range(run.steps):", "    sched.step()\n    for step in range(run.steps):"
+    )
+    path = _write(tmp_path, "once.py", once)
+    rec = _job(f"{path}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "error"
+    assert "stepped 1 time(s) the scheduler from run.scheduler(opt) in a run of 30 steps" in str(
+        rec["error"]
+    )
+    # one step short is fine: the last sched.step() sets an LR no optimizer step uses
+    short = TORCH_TASK.replace("sched.step(); ", "sched.step() if step < run.steps - 1 else None; ")
+    rec = _job(f"{_write(tmp_path, 'short.py', short)}:train", DEFAULT_SUITE[0])
+    assert rec["status"] == "ok", rec.get("error")

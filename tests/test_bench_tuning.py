@@ -154,3 +154,57 @@ def test_sensitivity_plot_is_written(tmp_path: Path) -> None:
     (png,) = (tmp_path / "t").glob("*-lr-sensitivity.png")
     assert png.stat().st_size > 1000
     assert png.name in (tmp_path / "t" / "report.md").read_text()
+
+
+# A function task whose `constant` schedule always fails (raises, diverges or gives a NaN
+# val loss, by the mode in the file name) while decaying schedules train normally.
+FAILING_TASK = """
+import math
+
+
+def train(run):
+    constant = run.lr_at(run.steps - 1) == run.lr
+    w = 2.0
+    for step in range(run.steps):
+        if constant and MODE == "raise":
+            raise RuntimeError("broken for constant")
+        w -= 0.5 * run.lr_at(step) * w
+        loss = math.inf if constant and MODE == "diverge" else 0.5 * w * w
+        run.log(step, loss=loss)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=math.nan if constant and MODE == "nan" else 0.5 * w * w)
+"""
+
+
+@pytest.mark.parametrize("mode", ["raise", "diverge", "nan"])
+def test_a_schedule_whose_whole_tuning_grid_fails_gets_no_main_runs(
+    tmp_path: Path, mode: str
+) -> None:
+    task = tmp_path / f"failing_{mode}.py"
+    task.write_text(f"MODE = {mode!r}\n" + FAILING_TASK)
+    cfg = _cfg(
+        tmp_path,
+        tasks=(f"{task}:train",),
+        steps=10,
+        lr=0.1,
+        only=("constant", "cosine"),
+        baseline="cosine",
+    )
+    out = run_bench(cfg)
+    recs = read_records(tmp_path / "t" / "runs.jsonl")
+    tune = [r for r in recs if r["purpose"] == "tune" and r["schedule"] == "constant"]
+    # the 5-value grid on 2 tuning seeds, once: no extension, no retry of a failed run
+    assert len(tune) == len({r["key"] for r in tune}) == 5 * 2
+    assert len({r["peak_lr"] for r in tune}) == 5
+    main = [r for r in recs if r["purpose"] == "main"]
+    assert {r["schedule"] for r in main} == {"cosine"} and len(main) == 2
+    assert out.errors == (10 if mode == "raise" else 0)
+    meta = json.loads((tmp_path / "t" / "bench.json").read_text())
+    (plan,) = meta["plans"]
+    assert "constant" not in plan["peak_lr"] and "constant" not in plan["tuning"]
+    (skip,) = plan["skipped"]
+    assert skip["schedule"] == "constant"
+    assert skip["reason"].startswith("its whole LR tuning grid failed (no peak LR from 0.025 to")
+    report = (tmp_path / "t" / "report.md").read_text()
+    assert "Skipped constant: its whole LR tuning grid failed" in report
+    assert "so it got no main runs." in report and "tuned (edge)" not in report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -77,3 +79,40 @@ def test_output_width_is_read_at_each_command_not_at_import() -> None:
     result = CliRunner().invoke(cli.app, ["list"], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     assert "Values clipped into [low, high]: s.clip(low=..., high=...)." in result.output
+
+
+def _plot(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["plot", "cosine(start=0.1, steps=10)", *args])
+    return result.exit_code, result.output
+
+
+def _one_error_line(code: int, output: str, needle: str) -> None:
+    assert code == 2, output
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], output
+
+
+def test_plot_into_an_existing_folder_is_one_error_line(tmp_path: Path) -> None:
+    code, out = _plot("-o", str(tmp_path))
+    _one_error_line(code, out, "is a folder; give a file name")
+    assert not Path(f"{tmp_path}.png").exists()
+
+
+def test_plot_with_an_unknown_suffix_is_one_error_line(tmp_path: Path) -> None:
+    code, out = _plot("-o", str(tmp_path / "x.txt"))
+    _one_error_line(code, out, "cannot save a figure as '.txt'; use one of")
+    assert not list(tmp_path.iterdir())
+
+
+def test_plot_without_a_suffix_writes_a_png_at_exactly_that_path(tmp_path: Path) -> None:
+    target = tmp_path / "curve"
+    code, out = _plot("-o", str(target))
+    assert code == 0, out
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not Path(f"{target}.png").exists() and out.strip() == f"wrote {target}"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_plot_to_a_full_device_is_one_error_line() -> None:
+    code, out = _plot("-o", "/dev/full")
+    _one_error_line(code, out, "cannot write '/dev/full': No space left on device")

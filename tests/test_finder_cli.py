@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -47,3 +48,33 @@ def test_find_reports_bad_input_cleanly():
     assert res.exit_code == 2 and "error" in res.output
     res = runner.invoke(make_app(), ["find", "--task", "synthetic-linear", "--recommend", "x"])
     assert res.exit_code == 2 and "--recommend must be one of" in res.output
+
+
+def _one_error_line(res, needle):
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], res.output
+
+
+@pytest.mark.parametrize("steps", ["-1", "0", "1"])
+def test_find_checks_recommend_steps_before_the_sweep(steps):
+    args = ["find", "--task", "synthetic-linear", "--recommend", "one_cycle", "--steps", steps]
+    res = CliRunner().invoke(make_app(), args)
+    _one_error_line(res, f"--steps must be an int >= 2 (the schedule's length), got {steps}")
+
+
+def test_find_checks_the_plot_path_before_the_sweep(tmp_path):
+    args = ["find", "--task", "synthetic-linear", "-o", str(tmp_path / "curve.txt")]
+    _one_error_line(CliRunner().invoke(make_app(), args), "cannot save a figure as '.txt'")
+    args = ["find", "--task", "synthetic-linear", "--json", str(tmp_path)]
+    _one_error_line(CliRunner().invoke(make_app(), args), "is a folder")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_find_json_to_a_full_device_is_an_error_line_after_the_table():
+    args = ["find", "--task", "synthetic-linear", "--num-steps", "20", "--json", "/dev/full"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and not isinstance(res.exception, OSError)
+    last = res.output.strip().splitlines()[-1]
+    assert last == "error: --json: cannot write '/dev/full': No space left on device"

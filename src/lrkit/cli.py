@@ -43,7 +43,9 @@ _SAMPLES = 64 * 1024
 
 
 def _error(message: str) -> typer.Exit:
-    _console().print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
+    _console().print(
+        f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True
+    )
     return typer.Exit(2)
 
 
@@ -152,9 +154,12 @@ def show(
 @app.command()
 def plot(
     specs: Annotated[list[str], typer.Argument(help="One or more schedule texts.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path(
-        "schedules.png"
-    ),
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Image file to write (PNG, or as its suffix says: .svg, .pdf)."
+        ),
+    ] = Path("schedules.png"),
     steps: Annotated[int | None, typer.Option(help="Steps to plot (binds '%' shares).")] = None,
     log: Annotated[bool, typer.Option("--log", help="Logarithmic value axis.")] = False,
 ) -> None:
@@ -164,6 +169,12 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lrkit.finder.cli import image_format, write_error
+
+    try:
+        fmt = image_format(output)
+    except ValueError as err:
+        raise _error(str(err)) from None
     loaded = [_load(spec, steps) for spec in specs]
     span = steps or max(n for _, n in loaded)
     fig, ax = plt.subplots(figsize=(9, 4.2 + 0.22 * len(loaded)), dpi=110)
@@ -180,10 +191,14 @@ def plot(
     ax.set_title("lrkit schedules")
     ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     fig.tight_layout()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output)
-    plt.close(fig)
-    _console().print(f"wrote {output}")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, format=fmt)
+    except OSError as exc:
+        raise _error(write_error("--output", output, exc)) from None
+    finally:
+        plt.close(fig)
+    _console().print(f"wrote {output}", markup=False, highlight=False)
 
 
 @app.command("list")

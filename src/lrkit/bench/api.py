@@ -51,8 +51,40 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _real(where: str, what: str, value: object) -> float:
+    """``value`` as a float when it is a real number: an int, a float, a numpy scalar or a
+    one-element array or tensor; TypeError otherwise (a str such as "1.5", a bool, None).
+
+    >>> _real("Run.log", "loss", 2), _real("Run.log", "loss", np.float32(0.5))
+    (2.0, 0.5)
+    >>> _real("Run.log", "loss", "1.5")
+    Traceback (most recent call last):
+    ...
+    TypeError: Run.log: loss must be a real number (float, int, numpy scalar or 1-element tensor), got str '1.5'
+    """
+    if not isinstance(value, bool | str | bytes | bytearray) and value is not None:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(
+        f"{where}: {what} must be a real number (float, int, numpy scalar or 1-element "
+        f"tensor), got {type(value).__name__} {value!r:.60}"
+    )
+
+
 def _bad(where: str, param: str, value: object, allowed: str) -> ValueError:
-    return ValueError(f"{where}: {param}={value!r} is invalid; {param} must be {allowed}")
+    return ValueError(f"{where}: {param}={_short(value)} is invalid; {param} must be {allowed}")
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 60 characters.
+
+    >>> _short("a" * 100)
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'"
+    """
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:56]}...{text[-1]}"
 
 
 class Run:
@@ -106,8 +138,8 @@ class Run:
             raise _bad("Run", "eval_every", eval_every, "None or an int >= 1")
         self.seed = seed
         self.steps = steps
-        self.lr = float(lr)
-        self.schedule = schedule
+        self._peak = float(lr)
+        self._schedule = schedule
         self.momentum_schedule = momentum_schedule
         self.eval_every = every
         self.device = device
@@ -129,6 +161,22 @@ class Run:
         self.diverged = False
         self.own_time = 0.0  # seconds spent inside log/evaluate
         self.schedulers: list[Any] = []  # those handed out by scheduler(), checked at the end
+        # what the loop read of its LR: the schedule (any of schedule, scheduler(), hparams(),
+        # lr_at()) or only the peak ``lr``; the runner refuses a run that read no schedule
+        self.read_schedule = False
+        self.read_peak = False
+
+    @property
+    def lr(self) -> float:
+        """The run's peak LR (what ``schedule`` starts from or peaks at)."""
+        self.read_peak = True
+        return self._peak
+
+    @property
+    def schedule(self) -> Schedule:
+        """The bound LR schedule, peak-scaled (for optax, Keras or numpy loops)."""
+        self.read_schedule = True
+        return self._schedule
 
     # -- values ------------------------------------------------------------------------------
     def _check_step(self, where: str, step: object) -> int:
@@ -138,7 +186,11 @@ class Run:
 
     def lr_at(self, step: int) -> float:
         """The LR of step ``step``: ``schedule(step)`` after the plateau reductions so far."""
-        lr = self._lrs[self._check_step("lr_at", step)]
+        self.read_schedule = True
+        return self._lr(self._check_step("lr_at", step))
+
+    def _lr(self, step: int) -> float:
+        lr = self._lrs[step]
         return self._plateau.apply(lr) if self._plateau is not None else lr
 
     def hparams(self, step: int) -> dict[str, float]:
@@ -160,7 +212,8 @@ class Run:
         ``report`` (``run.evaluate`` feeds the plateau)."""
         from lrkit.torch import Scheduler
 
-        spec: dict[str, Schedule] = {"lr": self.schedule}
+        self.read_schedule = True
+        spec: dict[str, Schedule] = {"lr": self._schedule}
         if self.momentum_schedule is not None:
             groups = getattr(optimizer, "param_groups", None) or [{}]
             if not any(k in groups[0] for k in ("momentum", "betas")):
@@ -185,10 +238,10 @@ class Run:
         :class:`Diverged`, which ends the run with status "diverged"."""
         a = time.perf_counter()
         t = self._check_step("log", step)
-        value = float(loss)
+        value = _real("Run.log", "loss", loss)
         self.loss_steps.append(t)
         self.losses.append(value)
-        self.lrs_used.append(self.lr_at(t))
+        self.lrs_used.append(self._lr(t))
         self.own_time += time.perf_counter() - a
         if not math.isfinite(value):
             self.diverged = True
@@ -202,14 +255,7 @@ class Run:
         """
         a = time.perf_counter()
         done = self._check_step("evaluate", step) + 1
-        values: dict[str, float] = {}
-        for key, v in metrics.items():
-            try:
-                values[key] = float(v)
-            except (TypeError, ValueError):
-                raise TypeError(
-                    f"Run.evaluate: metric {key!r} must be a real number, got {v!r}"
-                ) from None
+        values = {key: _real("Run.evaluate", f"metric {key!r}", v) for key, v in metrics.items()}
         n_before = len(self.eval_steps)
         self.eval_steps.append(done)
         for key, value in values.items():
@@ -257,13 +303,16 @@ class FunctionTask:
     requires: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        where = f"lrkit.bench.task({self.name!r})"
-        if (
-            not isinstance(self.name, str)
-            or not self.name.strip()
-            or any(c in self.name for c in ":/\\")
-        ):
-            raise _bad(where, "name", self.name, "a non-empty str without ':', '/' or '\\'")
+        from lrkit.bench.tasks.base import task_name_problem
+
+        where = f"lrkit.bench.task({_short(self.name)})"
+        if task_name_problem(self.name) or any(c in self.name for c in ":/\\"):
+            raise _bad(
+                where,
+                "name",
+                self.name,
+                f"{task_name_problem('')}, and without ':', '/' or '\\'",
+            )
         if self.steps is not None and (not _is_int(self.steps) or self.steps < 1):
             raise _bad(where, "steps", self.steps, "None or an int >= 1")
         if self.lr is not None and (

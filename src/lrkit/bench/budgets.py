@@ -2,14 +2,17 @@
 
 A budget is a share of the task's step budget. A 25 % run binds the schedule's shape to 25 % of
 the steps (a whole schedule, not the first quarter of a long one); it keeps the task's
-evaluation period (only its final metrics enter the budget statistics). The 100 % budget is always part of the set: it is
-the run the rest of the report describes.
+evaluation period (only its final metrics enter the budget statistics). The 100 % budget is
+always part of the set: it is the run the rest of the report describes. Shares are kept to the
+4 significant digits of their label. On each task, budgets that round to the same step count
+run once (as the largest of them; the report names the others), and a budget under one step is
+refused.
 
 >>> parse_budgets("10%,25%,50%,100%")
 (0.1, 0.25, 0.5, 1.0)
 >>> parse_budgets(["50%", 0.1])
 (0.1, 0.5, 1.0)
->>> budget_steps(1000, 0.1), budget_steps(7, 0.1)
+>>> budget_steps(1000, 0.1), budget_steps(7, 0.2)
 (100, 1)
 """
 
@@ -31,6 +34,7 @@ __all__ = [
     "budget_plans",
     "budget_steps",
     "budgets_meta",
+    "merged_budgets",
     "parse_budgets",
     "rank_table",
 ]
@@ -67,13 +71,24 @@ def parse_budgets(value: str | Sequence[object] | None) -> tuple[float, ...]:
     items = [v for v in items if not (isinstance(v, str) and not v.strip())]
     if not items:
         return ()
-    shares = {round(_one(v), 12) for v in items}
+    shares = {_at_label_precision(_one(v)) for v in items}
     shares.add(1.0)
     return tuple(sorted(shares))
 
 
+def _at_label_precision(share: float) -> float:
+    """``share`` rounded to its label's 4 significant digits, so that two budgets with one
+    label are one budget (a tiny share stays tiny: 1e-302 is not rounded to 0).
+
+    >>> _at_label_precision(0.123456), _at_label_precision(1e-302), _at_label_precision(0.1)
+    (0.1235, 1e-302, 0.1)
+    """
+    return min(1.0, float(f"{share * 100:.4g}") / 100)
+
+
 def budget_steps(steps: int, share: float) -> int:
-    """Steps of a budget: ``max(1, round(share * steps))``."""
+    """Steps of a budget: ``max(1, round(share * steps))`` (:func:`budget_plans` refuses
+    budgets under one step)."""
     return max(1, round(share * steps))
 
 
@@ -92,23 +107,66 @@ def budget_plans(
     """A list of task plans per budget share; share 1.0 maps to ``plans`` themselves.
 
     Other shares get copies with the steps scaled by the share (the evaluation period capped
-    at the steps) and empty peak/tuning tables (each budget picks its own peak LR).
+    at the steps) and empty peak/tuning tables (each budget picks its own peak LR). On each
+    task, shares that give the same step count run once, as the largest of them: the smaller
+    ones are left out of their group and listed in the kept plan's ``merged``. A share left
+    with no plan is dropped. ValueError when a share gives a task less than one step.
     """
-    out: dict[float, list[TaskPlan]] = {}
-    for share in sorted({*budgets, 1.0}):
-        if share == 1.0:
-            out[share] = list(plans)
-            continue
-        group = []
-        for p in plans:
+    shares = sorted({*budgets, 1.0}, reverse=True)
+    out: dict[float, list[TaskPlan]] = {share: [] for share in shares}
+    for p in plans:
+        _check_one_step(p, shares[-1])
+        p.merged = []
+        kept: dict[int, TaskPlan] = {p.steps: p}
+        out[1.0].append(p)
+        for share in shares[1:]:
+            steps = budget_steps(p.steps, share)
+            if steps in kept:
+                kept[steps].merged.append(share)
+                continue
             q = copy.copy(p)
-            q.steps = budget_steps(p.steps, share)
+            q.steps = steps
             q.eval_every = min(p.eval_every, q.steps)
-            q.peak, q.lr_source, q.tuning = {}, {}, {}
+            q.peak, q.lr_source, q.tuning, q.merged = {}, {}, {}, []
+            q.skipped = list(p.skipped)
             q.budget = share
-            group.append(q)
-        out[share] = group
+            kept[steps] = q
+            out[share].append(q)
+    return {share: out[share] for share in sorted(out) if out[share]}
+
+
+def _check_one_step(plan: TaskPlan, share: float) -> None:
+    exact = share * plan.steps
+    if exact < 1:
+        raise ValueError(
+            f"bench: budget {budget_label(share)} of task {plan.task!r} ({plan.steps} steps) "
+            f"is {exact:.3g} steps; a budget must give at least one step (on this task "
+            f"{budget_label(1 / plan.steps)} or more)"
+        )
+
+
+def merged_budgets(bplans: Mapping[float, Sequence[TaskPlan]]) -> list[str]:
+    """One sentence per task plan that also stands for smaller budgets of equal step count.
+
+    >>> from types import SimpleNamespace as NS
+    >>> merged_budgets({0.06: [NS(task="t", steps=1, budget=0.06, merged=[0.05])]})
+    ['task t: budgets 5% and 6% both give 1 step; run once, as 6%']
+    """
+    out = []
+    for group in bplans.values():
+        for p in group:
+            if p.merged:
+                labels = [budget_label(s) for s in sorted(p.merged)]
+                out.append(
+                    f"task {p.task}: budgets {', '.join(labels)} and {budget_label(p.budget)} "
+                    f"{'both' if len(labels) == 1 else 'all'} give {_steps(p.steps)}; run once, "
+                    f"as {budget_label(p.budget)}"
+                )
     return out
+
+
+def _steps(n: int) -> str:
+    return "1 step" if n == 1 else f"{n} steps"
 
 
 def budgets_meta(
@@ -128,6 +186,8 @@ def budgets_meta(
                     "peak_lr": p.peak,
                     "lr_source": p.lr_source,
                     "tuning": p.tuning,
+                    "merged": [budget_label(m) for m in sorted(p.merged)],
+                    "skipped": [{"schedule": n, "reason": r} for n, r in p.skipped],
                 }
                 for p in group
             ],
@@ -170,6 +230,7 @@ def aggregate_budgets(
             slot["by_budget"][label] = {
                 "share": share,
                 "steps": (plans.get(task) or {}).get("steps"),
+                "merged": list((plans.get(task) or {}).get("merged") or []),
                 "rank_metric": t["rank_metric"],
                 "rank_higher_is_better": t["rank_higher_is_better"],
                 "ranking": t["ranking"],
@@ -214,11 +275,26 @@ def rank_table(task_budgets: Mapping[str, Any]) -> list[str]:
     |---|---|---|---|
     | `a` | 1 (1) | 2 (0.5) | 1.5 |
     | `b` | 2 (1.2) | 1 (0.4) | 1.5 |
+
+    A budget that also stands for smaller ones of equal step count says so (they ran once):
+
+    >>> tb["by_budget"]["50%"]["merged"] = ["49.9%"]
+    >>> lines = rank_table(tb)
+    >>> print(lines[0]); print(lines[-2])
+    | schedule | 50% (50 steps; also 49.9%) | 100% (100 steps) | mean rank |
+    Budgets 49.9% and 50% give this task the same step count: each such group ran once, under its largest budget (no rank is counted twice).
     """
     labels = list(task_budgets["labels"])
-    head = ["schedule"] + [
-        f"{lab} ({task_budgets['by_budget'][lab].get('steps')} steps)" for lab in labels
-    ]
+    head = ["schedule"]
+    notes = []
+    for lab in labels:
+        b = task_budgets["by_budget"][lab]
+        merged = list(b.get("merged") or [])
+        head.append(
+            f"{lab} ({b.get('steps')} steps{'; also ' + ', '.join(merged) if merged else ''})"
+        )
+        if merged:
+            notes.append(f"{', '.join(merged)} and {lab}")
     head.append("mean rank")
     rows: list[tuple[float, str, list[str]]] = []
     for n, rks in task_budgets["ranks"].items():
@@ -235,4 +311,11 @@ def rank_table(task_budgets: Mapping[str, Any]) -> list[str]:
     for mr, n, cells in rows:
         mrs = "–" if not math.isfinite(mr) else f"{mr:.3g}"
         lines.append("| " + " | ".join([f"`{n}`", *cells, mrs]) + " |")
+    if notes:
+        lines += [
+            "",
+            f"Budgets {'; '.join(notes)} give this task the same step count: each such group "
+            f"ran once, under its largest budget (no rank is counted twice).",
+            "",
+        ]
     return lines

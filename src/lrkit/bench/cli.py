@@ -216,14 +216,19 @@ def _check_finder() -> None:
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A bench run folder, e.g. runs/quick.")],
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
+    plots: Annotated[
+        bool | None,
+        typer.Option(
+            "--plots/--no-plots", help="Draw the PNG figures (default: as the bench run did)."
+        ),
+    ] = None,
 ) -> None:
     """Rebuild results.json, report.md and the PNGs of a bench run from its runs.jsonl."""
     from lrkit.bench.report import build_report
 
     try:
         with _warnings_as_lines():
-            paths = build_report(run_dir, plots=False if no_plots else None)
+            paths = build_report(run_dir, plots=plots)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     except FileNotFoundError as exc:

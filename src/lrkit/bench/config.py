@@ -73,21 +73,110 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Upper bounds of the config's counts: generous for a bench of small tasks, small enough that a
+#: typo (``seeds = 10000000000``, ``bootstrap = 10**9``) fails at once instead of exhausting the
+#: memory or hanging the report. Seeds are numpy/torch seeds: ints in [0, 2**32).
+MAX_SEEDS = 10_000
+MAX_SEED = 2**32 - 1
+MAX_STEPS = 10_000_000
+MAX_WORKERS = 1024
+MAX_BOOTSTRAP = 100_000
+MAX_TUNE_SEEDS = 100
+MAX_TUNE_EXTENSIONS = 20
+MAX_TUNE_RATIO = 100.0
+#: The largest config file read (a TOML file of a few schedules is a few kB).
+MAX_CONFIG_BYTES = 1 << 20
+
+#: Integer fields: (lowest, highest, None allowed).
+_INTS: dict[str, tuple[int, int, bool]] = {
+    "steps": (1, MAX_STEPS, True),
+    "eval_every": (1, MAX_STEPS, True),
+    "workers": (1, MAX_WORKERS, True),
+    "batch_size": (1, 2**31 - 1, True),
+    "gpus_per_run": (0, MAX_WORKERS, False),
+    "tune_seed": (0, MAX_SEED, False),
+    "tune_seeds": (1, MAX_TUNE_SEEDS, False),
+    "tune_extensions": (0, MAX_TUNE_EXTENSIONS, False),
+    "bootstrap": (100, MAX_BOOTSTRAP, False),
+    "stats_seed": (0, 2**63 - 1, False),
+}
+#: Text fields: the allowed values (None: any non-empty text) and whether None is allowed.
+_TEXTS: dict[str, tuple[tuple[str, ...] | None, bool]] = {
+    "lr_mode": (LR_MODES, False),
+    "backend": (_BACKENDS, False),
+    "rank_metric": (("val_loss", "target"), False),
+    "baseline": (None, False),
+    "out": (None, False),
+    "optimizer": (None, True),
+    "address": (None, True),
+}
+_BOOLS = ("claims", "default_suite", "quiet", "plots")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bound(high: int) -> str:
+    return "2**63 - 1" if high == 2**63 - 1 else "2**32 - 1" if high == MAX_SEED else str(high)
+
+
+def _check_int(param: str, value: object) -> None:
+    low, high, optional = _INTS[param]
+    if value is None and optional:
+        return
+    if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+        none = "None or " if optional else ""
+        raise ValueError(
+            f"BenchConfig: {param}={value!r:.80} must be {none}an int in [{low}, {_bound(high)}]"
+        )
+
+
+def _check_text(param: str, value: object) -> None:
+    allowed, optional = _TEXTS[param]
+    if value is None and optional:
+        return
+    if allowed is not None:
+        if value not in allowed:
+            raise ValueError(f"BenchConfig: {param}={value!r:.80}; allowed: {allowed}")
+    elif not isinstance(value, str) or not value:
+        none = "None or " if optional else ""
+        raise ValueError(f"BenchConfig: {param}={value!r:.80} must be {none}a non-empty str")
+
+
+def _names(param: str, value: object, *, empty: bool) -> tuple[str, ...]:
+    """A name or a list of names (non-empty strs) as a tuple."""
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) and v for v in items):
+        raise ValueError(
+            f"BenchConfig: {param}={value!r:.80} must be a name or a list of names (str)"
+        )
+    if not items and not empty:
+        raise ValueError(f"BenchConfig: {param} must name at least one task")
+    return tuple(items)
+
+
 def _seeds(value: object) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise ValueError(f"BenchConfig: seeds={value!r} must be >= 1 (a count) or a list")
-        return tuple(range(value))
-    if isinstance(value, list | tuple) and value:
-        out = []
-        for v in value:
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"BenchConfig: seeds must be ints >= 0, got {value!r}")
-            out.append(v)
-        if len(set(out)) != len(out):
-            raise ValueError(f"BenchConfig: seeds must be distinct, got {value!r}")
-        return tuple(out)
-    raise ValueError(f"BenchConfig: seeds must be a count >= 1 or a list of ints, got {value!r}")
+    """A seed count (``0 .. N-1``) or a list of distinct seeds, as a tuple."""
+    if _is_int(value):
+        if not 1 <= value <= MAX_SEEDS:  # type: ignore[operator]
+            raise ValueError(
+                f"BenchConfig: seeds={value!r} must be a count in [1, {MAX_SEEDS}] or a list "
+                f"of seeds"
+            )
+        return tuple(range(value))  # type: ignore[call-overload]
+    if isinstance(value, list | tuple) and 0 < len(value) <= MAX_SEEDS:
+        if not all(_is_int(v) and 0 <= v <= MAX_SEED for v in value):
+            raise ValueError(
+                f"BenchConfig: seeds must be ints in [0, 2**32 - 1], got {value!r:.80}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"BenchConfig: seeds must be distinct, got {value!r:.80}")
+        return tuple(value)
+    raise ValueError(
+        f"BenchConfig: seeds={value!r:.80} must be a count in [1, {MAX_SEEDS}] or a list of "
+        f"1 to {MAX_SEEDS} seeds"
+    )
 
 
 def _check_name(name: object) -> None:
@@ -107,8 +196,10 @@ def _check_name(name: object) -> None:
 
 
 def _tune_factors(value: object) -> tuple[float, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise ValueError(f"BenchConfig: tune_factors={value!r} must be a non-empty list of numbers")
+    if not isinstance(value, list | tuple) or not 0 < len(value) <= 100:
+        raise ValueError(
+            f"BenchConfig: tune_factors={value!r:.80} must be a list of 1 to 100 numbers"
+        )
     out = []
     for f in value:
         if not isinstance(f, int | float) or isinstance(f, bool) or not 0 < f < math.inf:
@@ -164,44 +255,39 @@ class BenchConfig:
         self._check_schedules()
 
     def _check_tasks(self) -> None:
-        """Normalize seeds and tasks (at least one) and check the run name."""
+        """Normalize seeds, tasks (at least one) and ``only``; check the run name."""
         object.__setattr__(self, "seeds", _seeds(self.seeds))
-        if isinstance(self.tasks, str):
-            object.__setattr__(self, "tasks", (self.tasks,))
-        object.__setattr__(self, "tasks", tuple(self.tasks))
-        if not self.tasks:
-            raise ValueError("BenchConfig: tasks must name at least one task")
+        object.__setattr__(self, "tasks", _names("tasks", self.tasks, empty=False))
+        object.__setattr__(self, "only", _names("only", self.only, empty=True))
         _check_name(self.name)
 
     def _check_sizes(self) -> None:
-        """Check steps, eval_every, workers, batch_size, gpus_per_run, lr and lr_mode."""
-        for param in ("steps", "eval_every", "workers", "batch_size"):
-            v = getattr(self, param)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"BenchConfig: {param}={v!r} must be None or an int >= 1")
-        g = self.gpus_per_run
-        if not isinstance(g, int) or isinstance(g, bool) or g < 0:
-            raise ValueError(f"BenchConfig: gpus_per_run={g!r} must be an int >= 0")
+        """Check the integer fields (each within its range), the text fields and lr."""
+        for param in _INTS:
+            _check_int(param, getattr(self, param))
+        for param in _TEXTS:
+            _check_text(param, getattr(self, param))
         if self.lr is not None and not (
             isinstance(self.lr, int | float)
             and not isinstance(self.lr, bool)
             and 0 < self.lr < math.inf
         ):
             raise ValueError(f"BenchConfig: lr={self.lr!r} must be None or a finite number > 0")
-        if self.lr_mode not in LR_MODES:
-            raise ValueError(f"BenchConfig: lr_mode={self.lr_mode!r}; allowed: {LR_MODES}")
 
     def _check_tuning(self) -> None:
-        """Normalize tune_factors and budgets; check the tuning counts, ratio and lr overflow."""
+        """Normalize tune_factors and budgets; check the tuning ratio, seeds and lr overflow."""
         factors = _tune_factors(self.tune_factors)
         object.__setattr__(self, "tune_factors", factors)
-        for param in ("tune_seeds", "tune_extensions"):
-            v = getattr(self, param)
-            low = 1 if param == "tune_seeds" else 0
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise ValueError(f"BenchConfig: {param}={v!r} must be an int >= {low}")
-        if not (isinstance(self.tune_ratio, int | float) and self.tune_ratio > 1):
-            raise ValueError(f"BenchConfig: tune_ratio={self.tune_ratio!r} must be a number > 1")
+        r = self.tune_ratio
+        if not (isinstance(r, int | float) and not isinstance(r, bool) and 1 < r <= MAX_TUNE_RATIO):
+            raise ValueError(
+                f"BenchConfig: tune_ratio={r!r:.80} must be a number in (1, {MAX_TUNE_RATIO:g}]"
+            )
+        if self.tune_seed + self.tune_seeds - 1 > MAX_SEED:
+            raise ValueError(
+                f"BenchConfig: tune_seed={self.tune_seed} with tune_seeds={self.tune_seeds} "
+                f"uses seeds above 2**32 - 1; give a tune_seed <= {MAX_SEED - self.tune_seeds + 1}"
+            )
         from lrkit.bench.budgets import parse_budgets
 
         object.__setattr__(self, "budgets", parse_budgets(self.budgets or None))
@@ -218,7 +304,7 @@ class BenchConfig:
             )
 
     def _check_run(self) -> None:
-        """Check run_timeout, backend, rank_metric, bootstrap, stats_seed and the flags."""
+        """Check run_timeout and the flags."""
         if self.run_timeout is not None and (
             not isinstance(self.run_timeout, int | float)
             or isinstance(self.run_timeout, bool)
@@ -228,35 +314,18 @@ class BenchConfig:
                 f"BenchConfig: run_timeout={self.run_timeout!r} must be None or a finite "
                 f"number of seconds > 0"
             )
-        if self.backend not in _BACKENDS:
-            raise ValueError(f"BenchConfig: backend={self.backend!r}; allowed: {_BACKENDS}")
-        if self.rank_metric not in ("val_loss", "target"):
-            raise ValueError(
-                f"BenchConfig: rank_metric={self.rank_metric!r}; allowed: 'val_loss', 'target'"
-            )
-        if (
-            not isinstance(self.bootstrap, int)
-            or isinstance(self.bootstrap, bool)
-            or self.bootstrap < 100
-        ):
-            raise ValueError(f"BenchConfig: bootstrap={self.bootstrap!r} must be an int >= 100")
-        if (
-            not isinstance(self.stats_seed, int)
-            or isinstance(self.stats_seed, bool)
-            or not 0 <= self.stats_seed < 2**63
-        ):
-            raise ValueError(
-                f"BenchConfig: stats_seed={self.stats_seed!r} must be an int in [0, 2**63)"
-            )
-        for param in ("default_suite", "quiet", "plots"):
+        for param in _BOOLS:
             if not isinstance(getattr(self, param), bool):
                 raise ValueError(
-                    f"BenchConfig: {param}={getattr(self, param)!r} must be true or false"
+                    f"BenchConfig: {param}={getattr(self, param)!r:.80} must be true or false"
                 )
 
     def _check_schedules(self) -> None:
         """Normalize ``only`` and the schedule entries; a bad plateau fails here, before any run."""
-        object.__setattr__(self, "only", tuple(self.only))
+        if not isinstance(self.schedules, list | tuple):
+            raise ValueError(
+                f"BenchConfig: schedules={self.schedules!r:.80} must be a list of schedule entries"
+            )
         entries = tuple(
             e if isinstance(e, SuiteEntry) else entry_from_mapping(e) for e in self.schedules
         )
@@ -302,7 +371,7 @@ class BenchConfig:
                     f"bench: unknown preset {preset!r}; allowed: {', '.join(sorted(PRESETS))}"
                 )
             data.update(PRESETS[preset])
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"extra"}
         for layer in (file or {}, overrides or {}):
             for k, v in layer.items():
                 if v is None:
@@ -317,6 +386,30 @@ class BenchConfig:
                     data[k] = v
         return cls(**data)
 
+    @classmethod
+    def from_stored(cls, stored: object, *, where: str = "bench.json") -> BenchConfig:
+        """The config a run folder's bench.json holds, checked by the same rules as the
+        command line and the TOML file (keys a newer or older lrkit wrote are ignored).
+
+        ValueError naming ``where``, the key and the allowed range when a value is out of it.
+
+        >>> BenchConfig.from_stored({"bootstrap": 500, "seeds": [0, 1]}).bootstrap
+        500
+        >>> BenchConfig.from_stored({"bootstrap": 0})
+        Traceback (most recent call last):
+        ...
+        ValueError: bench.json: config: bootstrap=0 must be an int in [100, 100000]
+        """
+        if not isinstance(stored, Mapping):
+            raise ValueError(f"{where}: config must be an object, got {type(stored).__name__}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        data = {k: v for k, v in stored.items() if k in known}
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            msg = str(exc).removeprefix("BenchConfig: ")
+            raise ValueError(f"{where}: config: {msg}") from None
+
     def with_(self, **changes: Any) -> BenchConfig:
         """A copy with some fields changed."""
         return replace(self, **changes)
@@ -330,46 +423,72 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     optimizer) add schedules; a ``preset`` key names a preset applied below the file.
     """
     p = Path(path)
+    raw = _read_toml(p)
+    data: dict[str, Any] = {}
+    for k, v in raw.items():
+        key = k.replace("-", "_")
+        if key in ("schedule", "schedules"):
+            data["schedules"] = _toml_entries(v)
+        elif key in ("tune_lr", "lr_from_finder"):
+            if not isinstance(v, bool):
+                raise ValueError(f"bench --config: {key}={v!r:.80} must be true or false")
+            if v:
+                data["lr_mode"] = "tune" if key == "tune_lr" else "finder"
+        elif key == "suite":
+            if v not in ("default", "none"):
+                raise ValueError(
+                    f"bench --config: suite must be 'default' or 'none', got {v!r:.80}"
+                )
+            data["default_suite"] = v == "default"
+        elif key == "preset" and not isinstance(v, str):
+            raise ValueError(f"bench --config: preset={v!r:.80} must be a preset name (str)")
+        elif isinstance(v, list):
+            data[key] = tuple(v)
+        else:
+            data[key] = v
+    return data
+
+
+def _read_toml(p: Path) -> dict[str, Any]:
+    """The parsed TOML file; ValueError for a missing, unreadable, huge or invalid file."""
     try:
         with p.open("rb") as fh:
-            raw = tomllib.load(fh)
+            blob = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ValueError(f"bench --config: file {str(p)!r} does not exist") from None
     except IsADirectoryError:
         raise ValueError(f"bench --config: {str(p)!r} is a folder, not a TOML file") from None
     except OSError as exc:
         raise ValueError(f"bench --config: cannot read {str(p)!r}: {exc.strerror or exc}") from None
+    if len(blob) > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"bench --config: {str(p)!r} is larger than {MAX_CONFIG_BYTES / 2**20:g} MiB; a "
+            f"bench config is a short TOML file"
+        )
+    try:
+        return tomllib.loads(blob.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"bench --config: {str(p)!r} is not UTF-8 text: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"bench --config: {str(p)!r} is not valid TOML: {exc}") from exc
-    data: dict[str, Any] = {}
-    for k, v in raw.items():
-        key = k.replace("-", "_")
-        if key in ("schedule", "schedules"):
-            tables = v if isinstance(v, list) else [v]
-            entries = []
-            for t in tables:
-                if isinstance(t, str):
-                    entries.append(parse_schedule_arg(t))
-                elif isinstance(t, dict):
-                    entries.append(entry_from_mapping(t))
-                else:
-                    raise ValueError(f"bench --config: bad [[schedule]] entry {t!r}")
-            data["schedules"] = tuple(entries)
-        elif key == "tune_lr":
-            if v:
-                data["lr_mode"] = "tune"
-        elif key == "lr_from_finder":
-            if v:
-                data["lr_mode"] = "finder"
-        elif key == "suite":
-            if v not in ("default", "none"):
-                raise ValueError(f"bench --config: suite must be 'default' or 'none', got {v!r}")
-            data["default_suite"] = v == "default"
-        elif isinstance(v, list):
-            data[key] = tuple(v)
+        raise ValueError(f"bench --config: {str(p)!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ValueError(
+            f"bench --config: {str(p)!r} nests arrays or tables too deeply to read"
+        ) from None
+
+
+def _toml_entries(value: object) -> tuple[SuiteEntry, ...]:
+    """``[[schedule]]`` tables (or ``NAME=TEXT`` strings) as suite entries."""
+    tables = value if isinstance(value, list) else [value]
+    entries = []
+    for t in tables:
+        if isinstance(t, str):
+            entries.append(parse_schedule_arg(t))
+        elif isinstance(t, dict):
+            entries.append(entry_from_mapping(t))
         else:
-            data[key] = v
-    return data
+            raise ValueError(f"bench --config: bad [[schedule]] entry {t!r:.80}")
+    return tuple(entries)
 
 
 def _largest_tune_factor(config: BenchConfig) -> float:

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.backends import make_backend
-from lrkit.bench.budgets import budget_plans, budgets_meta
+from lrkit.bench.budgets import budget_plans, budgets_meta, merged_budgets
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
 from lrkit.bench.runner import Job, make_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
-from lrkit.bench.tuning import log_grid, mean_scores, next_extension, tune_result
+from lrkit.bench.tuning import all_failed, log_grid, mean_scores, next_extension, tune_result
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
@@ -51,6 +51,7 @@ class TaskPlan:
     device: str = "cpu"
     tuning: dict[str, Any] = field(default_factory=dict)
     budget: float = 1.0
+    merged: list[float] = field(default_factory=list)  # smaller budgets of equal step count
 
 
 @dataclass
@@ -383,7 +384,8 @@ def _tune(
                 ]
                 for lr in st["lrs"]
             }
-        flat = [j for per in jobs.values() for js in per.values() for j in js]
+        # each tuning run once per invocation: a failed one is not retried at each extension
+        flat = [j for per in jobs.values() for js in per.values() for j in js if j.key not in seen]
         seen.update(j.key for j in flat)
         label = "tuning LR" if round_no == 0 else f"tuning LR (extension {round_no})"
         ran += _execute(flat, cfg, runs, done, display, label, errors)
@@ -418,15 +420,28 @@ def _tune_step(
     cfg: BenchConfig,
     seeds: list[int],
 ) -> None:
-    """Extend the LR grid of one entry at its edge, or close it and record the chosen peak."""
-    nxt = next_extension(
-        mean_scores(scores),
-        extensions=st["ext"],
-        max_extensions=cfg.tune_extensions,
-        ratio=cfg.tune_ratio,
-    )
+    """Extend the LR grid of one entry at its edge, or close it and record the chosen peak;
+    a grid where every run failed is closed unextended and its entry skipped (no main runs)."""
+    means = mean_scores(scores)
+    failed = all_failed(means)
+    nxt = None
+    if not failed:
+        nxt = next_extension(
+            means, extensions=st["ext"], max_extensions=cfg.tune_extensions, ratio=cfg.tune_ratio
+        )
     if nxt is None:
         st["open"] = False
+        if failed:  # nothing to choose from
+            n, lo, hi = sum(len(v) for v in scores.values()), min(scores), max(scores)
+            plan.skipped.append(
+                (
+                    entry.name,
+                    f"its whole LR tuning grid failed (no peak LR from {lo:.3g} to {hi:.3g} "
+                    f"gave a finite val loss on every tuning seed; {n} runs), so it got no "
+                    f"main runs",
+                )
+            )
+            return
         res = tune_result(scores, extensions=st["ext"], seeds=seeds)
         plan.tuning[entry.name] = res
         plan.peak[entry.name] = float(res["chosen"])
@@ -444,10 +459,13 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
     t0 = time.perf_counter()
     say = log or (lambda _msg: None)
     plans = plan_tasks(cfg)
+    bplans = budget_plans(plans, cfg.budgets)  # refuses a budget under one step, before mkdir
+    for line in merged_budgets(bplans):
+        say(line)
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     with lock_run_dir(run_dir):
-        return _run_locked(cfg, plans, run_dir, say, t0)
+        return _run_locked(cfg, plans, bplans, run_dir, say, t0)
 
 
 LOCK_NAME = ".lock"
@@ -491,6 +509,7 @@ def lock_run_dir(run_dir: Path) -> Iterator[None]:
 def _run_locked(
     cfg: BenchConfig,
     plans: list[TaskPlan],
+    bplans: dict[float, list[TaskPlan]],
     run_dir: Path,
     say: Callable[[str], None],
     t0: float,
@@ -504,7 +523,6 @@ def _run_locked(
         display.seen(rec)
     errors: list[str] = []
     ran = 0
-    bplans = budget_plans(plans, cfg.budgets)
     all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
         # 1. Peak LR per (task, budget, entry).
@@ -569,6 +587,8 @@ def _main_jobs(
         for b, group in bplans.items():
             for plan in group:
                 for entry, opt in plan.entries:
+                    if entry.name not in plan.peak:  # its whole tuning grid failed
+                        continue
                     job = _job(
                         plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size
                     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.aggregate import aggregate
+from lrkit.bench.config import BenchConfig
 from lrkit.bench.recommend import ordered_rows, recommendation
 from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
 from lrkit.bench.sections import extra_plots, extra_results, extra_sections, tuning_lines
@@ -447,7 +448,10 @@ def inputs_digest(run_dir: str | os.PathLike[str]) -> str:
 
 def _read_meta(run: Path) -> dict[str, Any]:
     # checked: a malformed bench.json is a ValueError naming the field, not a KeyError later
-    return read_meta(run / "bench.json")
+    meta = read_meta(run / "bench.json")
+    if "config" in meta:  # by the rules of the command line: no bootstrap=10**9, no 0
+        BenchConfig.from_stored(meta["config"], where=str(run / "bench.json"))
+    return meta
 
 
 def _up_to_date(run: Path, digest: str, plots: bool) -> dict[str, Path] | None:

@@ -280,16 +280,7 @@ def _check_function_run(job: Job, function: Any, run: Any) -> None:
         raise ValueError(
             f"task {job.task!r} logged no training loss; call run.log(step, loss=...) each step"
         )
-    if (
-        len(run.loss_steps) > 1
-        and run.schedulers
-        and all(s.last_epoch == 0 for s in run.schedulers)
-    ):
-        # the record would show the schedule while the optimizer kept its first LR
-        raise ValueError(
-            f"task {job.task!r} never stepped the scheduler from run.scheduler(opt); call "
-            f"sched.step() after each opt.step()"
-        )
+    _check_scheduler_steps(job, run)
     if not run.eval_steps and not run.diverged:
         raise ValueError(
             f"task {job.task!r} made no evaluation, so the report has nothing to rank; call "
@@ -300,6 +291,30 @@ def _check_function_run(job: Job, function: Any, run: Any) -> None:
             f"task {job.task!r} declares target=({job.target_metric!r}, {job.target_value:g}) "
             f"but never passed {job.target_metric}=... to run.evaluate (it passed: "
             f"{', '.join(sorted(run.metrics))})"
+        )
+    if not run.read_schedule:
+        # the record would show the schedule's LR curve; the optimizer ran on something else
+        what = "read only run.lr (the peak LR)" if run.read_peak else "never read its LR"
+        raise ValueError(
+            f"task {job.task!r} {what}, so it did not train with the schedule "
+            f"{job.entry.name!r}; drive the optimizer with run.scheduler(opt) (torch), "
+            f"run.schedule (optax, Keras) or run.hparams(step)['lr']"
+        )
+
+
+def _check_scheduler_steps(job: Job, run: Any) -> None:
+    """A scheduler from ``run.scheduler(opt)`` must have reached the last step the loop made:
+    ``run.steps - 1`` (the last step's LR), or the last logged step of a diverged run."""
+    if not run.schedulers or not run.loss_steps:
+        return
+    need = max(run.loss_steps) if run.diverged else run.steps - 1
+    made = max(int(s.last_epoch) for s in run.schedulers)
+    if made < need:
+        # the record would show the schedule while the optimizer kept an early LR
+        did = "never stepped" if made == 0 else f"stepped {made} time(s)"
+        raise ValueError(
+            f"task {job.task!r} {did} the scheduler from run.scheduler(opt) in a run of "
+            f"{run.steps} steps (it needs {need}); call sched.step() after each opt.step()"
         )
 
 

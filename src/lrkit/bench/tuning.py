@@ -25,6 +25,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_FACTORS",
     "TuneResult",
+    "all_failed",
     "best_lr",
     "log_grid",
     "mean_scores",
@@ -122,6 +123,17 @@ def next_extension(
     if edge == "high":
         return max(means) * ratio
     return None
+
+
+def all_failed(means: Mapping[float, float]) -> bool:
+    """True when no grid value has a finite mean: every LR tried failed, diverged or gave NaN
+    on some tuning seed. The bench neither extends such a grid (it says nothing about where the
+    optimum lies, and a task that always fails would fail at every new LR too) nor picks an LR.
+
+    >>> all_failed({0.1: math.inf, 0.2: math.inf}), all_failed({0.1: math.inf, 0.2: 1.0})
+    (True, False)
+    """
+    return not any(math.isfinite(m) for m in means.values())
 
 
 def robust_range(means: Mapping[float, float], *, tolerance: float = 0.02) -> tuple[float, float]:

@@ -7,11 +7,53 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["find", "register"]
+__all__ = ["find", "image_format", "register", "write_error"]
+
+
+def image_format(path: Path, option: str = "--output") -> str:
+    """The format to save a figure at ``path`` in: its suffix, or "png" when it has none.
+
+    ValueError naming ``option`` for an existing folder or a suffix matplotlib cannot write.
+    The figure goes to exactly ``path`` (matplotlib alone would write ``path + ".png"``).
+
+    >>> image_format(Path("curve.svg")), image_format(Path("curve"))
+    ('svg', 'png')
+    >>> try:
+    ...     image_format(Path("notes.txt"))
+    ... except ValueError as err:
+    ...     print(str(err)[:57])
+    --output 'notes.txt': cannot save a figure as '.txt'; use
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if path.is_dir():
+        raise ValueError(
+            f"{option} {str(path)!r} is a folder; give a file name, e.g. "
+            f"{str(path / 'schedules.png')!r}"
+        )
+    suffix = path.suffix.lower().removeprefix(".")
+    if not suffix:
+        return "png"
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix not in formats:
+        raise ValueError(
+            f"{option} {str(path)!r}: cannot save a figure as {path.suffix!r}; use one of "
+            f"{', '.join('.' + f for f in formats)}"
+        )
+    return suffix
+
+
+def write_error(option: str, path: Path, exc: OSError) -> str:
+    """One line saying why writing ``path`` (given as ``option``) failed.
+
+    >>> write_error("--json", Path("/dev/full"), OSError(28, "No space left on device"))
+    "--json: cannot write '/dev/full': No space left on device"
+    """
+    return f"{option}: cannot write {str(path)!r}: {exc.strerror or type(exc).__name__}"
 
 
 def find(
@@ -66,6 +108,11 @@ def find(
                 f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}{hint}"
             )
         sugg.get(rule)
+        if recommend is not None and steps is not None and steps < 2:
+            raise ValueError(f"--steps must be an int >= 2 (the schedule's length), got {steps}")
+        fmt = image_format(output) if output is not None else None
+        if json_path is not None and json_path.is_dir():
+            raise ValueError(f"--json {str(json_path)!r} is a folder; give a file name")
         result = range_test_task(
             task,
             optimizer,
@@ -79,8 +126,7 @@ def find(
         if len(result) == 0:
             raise ValueError(f"the range test recorded no finite loss ({result.stop_reason})")
     except (ValueError, TypeError, ImportError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(code=2) from None
+        raise _fail(console, str(err)) from None
 
     opt = optimizer or spec.optimizers[0]
     table = Table(title=f"LR range test: {spec.name} ({opt}, seed {seed})")
@@ -109,12 +155,26 @@ def find(
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         result.plot(ax=ax)
         fig.tight_layout()
-        fig.savefig(output)
-        plt.close(fig)
-        console.print(f"plot written to {output}")
+        try:
+            fig.savefig(output, format=fmt)
+        except OSError as exc:
+            raise _fail(console, write_error("--output", output, exc)) from None
+        finally:
+            plt.close(fig)
+        console.print(f"plot written to {output}", markup=False, highlight=False)
     if json_path is not None:
-        json_path.write_text(json.dumps(result.to_dict()))
-        console.print(f"result written to {json_path}")
+        try:
+            json_path.write_text(json.dumps(result.to_dict()))
+        except OSError as exc:
+            raise _fail(console, write_error("--json", json_path, exc)) from None
+        console.print(f"result written to {json_path}", markup=False, highlight=False)
+
+
+def _fail(console: Any, message: str) -> typer.Exit:
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
 
 
 def register(app: typer.Typer) -> None:

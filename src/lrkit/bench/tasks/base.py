@@ -96,6 +96,31 @@ class Trainer(Protocol):
         ...
 
 
+#: The longest task name, in UTF-8 bytes: the report's figure files start with it
+#: (``<name>-lr-sensitivity.png``) and a file name has at most 255 bytes.
+MAX_TASK_NAME_BYTES = 100
+
+
+def task_name_problem(name: object) -> str:
+    """What is wrong with a task name ("" when nothing is): it must be a non-empty str of at
+    most :data:`MAX_TASK_NAME_BYTES` bytes in UTF-8, without control characters.
+
+    >>> task_name_problem("digits-mlp"), task_name_problem("a" * 300)[:40]
+    ('', 'a non-empty str of at most 100 bytes in ')
+    """
+    allowed = (
+        f"a non-empty str of at most {MAX_TASK_NAME_BYTES} bytes in UTF-8 without control "
+        f"characters (the report's file names start with it)"
+    )
+    if not isinstance(name, str) or not name.strip():
+        return allowed
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_TASK_NAME_BYTES or any(
+        ord(c) < 32 or ord(c) == 127 for c in name
+    ):
+        return allowed
+    return ""
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A bench task: defaults for a quick but meaningful run, the target, and ``make``.
@@ -139,8 +164,9 @@ class TaskSpec:
             value = getattr(self, param)
             return ValueError(f"TaskSpec({self.name!r}): {param} must be {allowed}, got {value!r}")
 
-        if not isinstance(self.name, str) or not self.name:
-            raise bad("name", "a non-empty str")
+        why = task_name_problem(self.name)
+        if why:
+            raise bad("name", why)
         if not isinstance(self.description, str):
             raise bad("description", "a str")
         if not _is_int(self.steps) or self.steps < 1:
