@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import posixpath
 import re
 import sys
@@ -25,6 +26,8 @@ ROOT = DOCS.parent
 SRC = ROOT / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))  # document this checkout's lrkit
+# The docs build imports lrkit.keras to read its names; an application chooses Keras' backend.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 # The API reference: (module, title). A module whose file does not exist yet is skipped, so
 # modules that other branches add appear once they land.
