@@ -36,6 +36,11 @@ class Entry:
       kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
       example: text of an example.
       summary: first line of the docstring.
+
+    >>> from lrkit import registry
+    >>> entry = registry.get("cosine")
+    >>> entry.kind, entry.example
+    ('leaf', 'cosine(start=0.1, end=0.001, steps=100)')
     """
 
     name: str
@@ -68,6 +73,15 @@ def add(
       kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
       example: text of an example, used by the docs and the contract tests.
       factory: what the text form calls (default: ``obj``).
+
+    A name belongs to one class: registering another under it is refused (CONTRIBUTING.md shows
+    a new leaf, registered by its ``name=``).
+
+    >>> import lrkit
+    >>> from lrkit import registry
+    >>> registry.add("cosine", lrkit.linear, example="linear(1.0, steps=10)")
+    Traceback (most recent call last):
+    lrkit.errors.ScheduleError: register(): 'cosine' is already registered
     """
     old = _ENTRIES.get(name)
     if old is not None and _qualname(old.cls or old.factory) != _qualname(obj):
@@ -93,6 +107,14 @@ def register(
       kind: ``leaf``, ``combinator``, ``preset`` or ``alias``.
       example: text of an example.
       factory: what the text form calls (default: the decorated object).
+
+    ``piecewise_linear`` is such an alias: the text form calls the function, which returns a
+    ``piecewise`` schedule.
+
+    >>> import lrkit
+    >>> from lrkit import registry
+    >>> registry.get("piecewise_linear").kind, lrkit.parse("piecewise_linear(points=[[0, 1.0], [4, 0.0]])")(1)
+    ('alias', 0.75)
     """
 
     def decorate(obj: F) -> F:
@@ -109,12 +131,26 @@ def _qualname(obj: object) -> str:
 
 
 def suggest(name: str) -> list[str]:
-    """Known names closest to ``name``."""
+    """Known names closest to ``name`` (at most 3, by ``difflib``'s ratio >= 0.5).
+
+    Args:
+        name: a name that may be misspelt.
+
+    >>> suggest("cosin")
+    ['cosine']
+    """
     return difflib.get_close_matches(name, list(_ENTRIES), n=3, cutoff=0.5)
 
 
 def get(name: str) -> Entry:
-    """The entry for ``name``; an unknown name lists the nearest known ones."""
+    """The entry for ``name``; an unknown name raises a ``ScheduleError`` naming the nearest ones.
+
+    Args:
+        name: a registered name, as in the text form.
+
+    >>> get("wsd").kind
+    'preset'
+    """
     try:
         return _ENTRIES[name]
     except KeyError:
@@ -126,5 +162,12 @@ def get(name: str) -> Entry:
 
 
 def names(kind: str | None = None) -> list[str]:
-    """Registered names, optionally of one kind, sorted."""
+    """Registered names, optionally of one kind, sorted.
+
+    Args:
+        kind: ``leaf``, ``combinator``, ``preset`` or ``alias``; ``None`` (default) for all.
+
+    >>> names("preset")
+    ['one_cycle', 'one_cycle_momentum', 'wsd']
+    """
     return sorted(n for n, e in _ENTRIES.items() if kind is None or e.kind == kind)

@@ -15,6 +15,11 @@ def mean_across_ranks(metric: Any) -> float:
     Without an initialised process group (or with one rank) it is ``float(metric)``. Every rank
     must call it (it is a collective). NCCL groups reduce on the current CUDA device.
 
+    mean = (metric_0 + ... + metric_{world-1}) / world, summed in float64
+
+    Args:
+        metric: this rank's metric: a number or a one-element tensor.
+
     >>> mean_across_ranks(torch.tensor(0.5))
     0.5
     """
