@@ -161,22 +161,32 @@ def _os_error(exc: OSError) -> str:
 
 @contextmanager
 def _warnings_as_lines() -> Iterator[None]:
-    """Show bench warnings (skipped records) as one ``warning:`` line each on stderr."""
+    """Show bench warnings (skipped records) as one ``warning:`` line each on stderr.
+
+    The warnings are collected while the command runs and shown once it is over, outside the
+    recording context: shown inside it, each one would be recorded again into the list being
+    shown (an endless loop). Other warnings (a task's own) go to :func:`warnings.showwarning`,
+    each distinct message once.
+    """
     from lrkit.bench.records import RecordWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RecordWarning)
-        try:
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.simplefilter("always", RecordWarning)
+            caught = recorded
             yield
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                msg = str(w.message)
-                if issubclass(w.category, RecordWarning) and msg not in seen:
-                    seen.add(msg)
-                    typer.echo(f"warning: {msg}", err=True)
-                elif not issubclass(w.category, RecordWarning):
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    finally:
+        seen: set[tuple[type[Warning], str]] = set()
+        for w in list(caught):
+            msg = str(w.message)
+            if (w.category, msg) in seen:
+                continue
+            seen.add((w.category, msg))
+            if issubclass(w.category, RecordWarning):
+                typer.echo(f"warning: {msg}", err=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _only_with_named(

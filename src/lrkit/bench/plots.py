@@ -72,6 +72,17 @@ def _new_figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=_DPI, layout=None)
 
 
+def _save(fig: Any, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically (never through a link), like every run-folder file."""
+    import io
+
+    from lrkit.bench.rundir import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
+
+
 def plot_lr(task: str, t: Mapping[str, Any], path: Path) -> Path:
     """Small multiples of each schedule's LR (log scale where it spans > 30x), momentum dashed."""
     names = list(t["schedules"])
@@ -119,7 +130,7 @@ def plot_lr(task: str, t: Mapping[str, Any], path: Path) -> Path:
     if any_mom:
         sub += "; orange dashed = momentum (right axis)"
     fig.suptitle(f"{task}: learning-rate schedules ({sub})", fontsize=11)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -158,7 +169,7 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
         f"{task}: validation loss, ranked (mean of {n} seeds, band = min–max{ref})",
         fontsize=11,
     )
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -261,7 +272,7 @@ def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
         f"(green = rank 1, grey = {base or 'baseline'})",
         fontsize=10.5,
     )
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -319,7 +330,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     _finish_lines(ax, finite_all, "peak LR (log scale)", "final val loss (mean over tuning seeds)")
     fig.suptitle(f"{task}: LR sensitivity (circled = chosen peak LR)", fontsize=10.5)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -354,7 +365,7 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
         f"final {metric.replace('_', ' ')}",
     )
     fig.suptitle(f"{task}: final metric vs budget (mean, 95 % CI band)", fontsize=10.5)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
