@@ -163,6 +163,20 @@ def test_bench_and_report_finish_on_runs_that_warn(
     assert code == 0, out
 
 
+@pytest.mark.timeout(120)
+def test_val_losses_near_the_float_maximum_still_get_their_figures(tmp_path: Path) -> None:
+    task = _task_file(tmp_path)
+    argv = ["bench", "-t", f"{task}:huge", "--steps", "6", "--lr", "0.1", "--seeds", "2"]
+    argv += ["--only", "constant", "--only", "cosine", "--workers", "1", "-q"]
+    res = CliRunner().invoke(_app(), [*argv, "--out", str(tmp_path), "--name", "h"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "h").glob("*.png")) == [
+        "huge-final.png",
+        "huge-loss.png",
+        "huge-lr.png",
+    ]
+
+
 @pytest.mark.timeout(60)
 def test_a_task_file_that_warns_when_imported_does_not_hang_the_bench(tmp_path: Path) -> None:
     src = 'import warnings\nwarnings.warn("imported", UserWarning)\n' + TASKS

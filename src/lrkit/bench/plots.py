@@ -39,8 +39,17 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
+#: Values beyond this magnitude are not drawn: an axis around them overflows (1.5e308).
+_DRAWABLE = 1e300
+
+
+def _drawable(v: float | None, k: float = 1.0) -> bool:
+    return v is not None and abs(v * k) <= _DRAWABLE
+
+
 def _arr(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.where(np.abs(a) <= _DRAWABLE, a, np.nan)
 
 
 def _log_apt(y: np.ndarray) -> bool:
@@ -237,8 +246,8 @@ def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
         means, lo, hi, colors = [], [], [], []
         for n in names:
             st = t["schedules"][n]["metrics"][m]
-            mean = st["mean"] if st["mean"] is not None else np.nan
-            ci = st["ci"] or [mean, mean]
+            mean = st["mean"] if _drawable(st["mean"], k) else np.nan
+            ci = st["ci"] if st["ci"] and all(_drawable(v, k) for v in st["ci"]) else [mean, mean]
             means.append(mean * k)
             lo.append((mean - ci[0]) * k)
             hi.append((ci[1] - mean) * k)
