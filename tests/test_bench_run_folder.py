@@ -142,6 +142,21 @@ def test_warnings_are_shown_after_the_block_once_each(capsys: pytest.CaptureFixt
     assert capsys.readouterr().err.count("warning: skipped 1 record") == 1
 
 
+@pytest.mark.timeout(20)
+def test_a_flood_of_distinct_warnings_keeps_a_bounded_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lrkit.bench.cli import MAX_WARNINGS
+
+    with warnings.catch_warnings(record=True) as outer:
+        warnings.simplefilter("always")
+        with _warnings_as_lines():
+            for i in range(MAX_WARNINGS + 1000):
+                warnings.warn(f"step {i}", UserWarning, stacklevel=1)
+    assert len(outer) == MAX_WARNINGS
+    assert "warning: 1000 more distinct warning(s) not shown" in capsys.readouterr().err
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("fn", "args"),
