@@ -338,6 +338,10 @@ def _hostile(good: dict[str, object], case: str) -> str:
         rec["curves"]["lr"] = ["x"] * len(rec["curves"]["lr"])
     elif case == "plateau-nested":
         rec["plateau"] = {"factor": [[[0.5]]]}
+    elif case == "huge-int":
+        return json.dumps(rec).replace('"val_loss": 0.5', '"val_loss": 1' + "0" * 400)
+    elif case == "seed-2**64":
+        rec["seed"] = 2**64
     return json.dumps(rec)
 
 
@@ -354,6 +358,8 @@ def _hostile(good: dict[str, object], case: str) -> str:
         "evals-short",
         "curves-lr-str",
         "plateau-nested",
+        "huge-int",
+        "seed-2**64",
     ],
 )
 def test_hostile_record_lines_are_skipped_with_one_counted_warning(

@@ -168,12 +168,19 @@ class RecordWarning(UserWarning):
 
 
 def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An int (not a bool) that fits in 64 bits."""
+    return isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
 
 
 def _is_num(v: object) -> bool:
-    """A finite JSON number (not a bool; ``NaN``/``Infinity`` tokens are refused)."""
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    """A number that is a finite float (not a bool, not ``NaN``/``Infinity``, not an int too
+    large for a float)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _num_or_none(v: object) -> bool:
