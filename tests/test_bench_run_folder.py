@@ -246,6 +246,17 @@ def test_files_are_never_opened_through_a_link_planted_after_the_check(tmp_path:
     assert victim.read_text() == "precious\n"
 
 
+@pytest.mark.parametrize("name", [".lock", "runs.jsonl"])
+def test_a_hard_link_written_in_place_is_refused(tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "r").mkdir()
+    os.link(victim, tmp_path / "r" / name)
+    code, out = _bench(tmp_path, "plain", "--seeds", "1")
+    _one_error_line(code, out, "hard link", name)
+    assert victim.read_text() == "precious\n"
+
+
 def test_a_fifo_in_the_run_folder_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "runs.jsonl")
     with pytest.raises(RunDirError, match="not a regular file"):

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = [
+    "IN_PLACE",
     "LOCK_NAME",
     "RunDirError",
     "check_run_dir",
@@ -51,6 +52,10 @@ class RunDirError(ValueError):
     """A run folder holds something lrkit will not open: a symbolic link or a special file."""
 
 
+#: The files of a run folder written in place (the others are replaced whole).
+IN_PLACE = (LOCK_NAME, "runs.jsonl")
+
+
 def _link_error(path: Path) -> RunDirError:
     return RunDirError(
         f"bench: {str(path)!r} is a symbolic link; lrkit never reads or writes through a link "
@@ -58,8 +63,16 @@ def _link_error(path: Path) -> RunDirError:
     )
 
 
+def _hard_link_error(path: Path, links: int) -> RunDirError:
+    return RunDirError(
+        f"bench: {str(path)!r} has {links - 1} other hard link(s); lrkit never writes through "
+        f"a link inside a run folder: remove it (or pick another --name)"
+    )
+
+
 def check_run_dir(run_dir: str | os.PathLike[str]) -> None:
-    """Raise :class:`RunDirError` naming the first symbolic link directly inside ``run_dir``.
+    """Raise :class:`RunDirError` naming the first symbolic link directly inside ``run_dir``,
+    or a file written in place (:data:`IN_PLACE`) that has other hard links.
 
     A missing folder passes (there is nothing in it yet).
     """
@@ -70,12 +83,15 @@ def check_run_dir(run_dir: str | os.PathLike[str]) -> None:
     for entry in entries:
         if entry.is_symlink():
             raise _link_error(Path(entry.path))
+        if entry.name in IN_PLACE and entry.stat(follow_symlinks=False).st_nlink > 1:
+            raise _hard_link_error(Path(entry.path), entry.stat(follow_symlinks=False).st_nlink)
 
 
 def open_file(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
     """``os.open`` of a regular file, never through a symbolic link: a file descriptor.
 
-    :class:`RunDirError` when ``path`` is a link or not a regular file (a FIFO, a device);
+    :class:`RunDirError` when ``path`` is a link or not a regular file (a FIFO, a device),
+    or, opened for writing, has other hard links (writing in place would change them too);
     other errors (missing file, permissions) are the usual ``OSError``.
     """
     p = Path(path)
@@ -86,10 +102,13 @@ def open_file(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> in
             raise _link_error(p) from None
         raise
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise RunDirError(
                 f"bench: {str(p)!r} is not a regular file; remove it (or pick another --name)"
             )
+        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+            raise _hard_link_error(p, st.st_nlink)
         if _NONBLOCK:  # only there so that opening a FIFO cannot block
             os.set_blocking(fd, True)
     except BaseException:
