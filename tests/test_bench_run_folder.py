@@ -502,3 +502,33 @@ def test_an_interrupted_pool_ends_the_processes_its_items_started(child_pid: Pat
     with pytest.raises(KeyboardInterrupt), WorkerPool(2) as pool:
         pool.map_unordered(start_sleep_or_wait, items, interrupt)
     _assert_gone(child_pid)
+
+
+@pytest.mark.timeout(120)
+def test_a_killed_driver_leaves_no_process_its_runs_started(
+    tmp_path: Path, child_pid: Path
+) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lrkit.bench.config import BenchConfig\n"
+        "from lrkit.bench.driver import run_bench\n"
+        "if __name__ == '__main__':\n"
+        "    run_bench(BenchConfig(name='k', tasks=(sys.argv[1],), seeds=1, steps=6, lr=0.1,\n"
+        "        out=sys.argv[2], quiet=True, only=('constant',), plots=False, bootstrap=200,\n"
+        "        backend='local', workers=2))\n"
+    )
+    task = f"{_task_file(tmp_path)}:sleep_then_hang"
+    driver = subprocess.Popen([sys.executable, "-c", code, task, str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 90
+        while not child_pid.exists():  # the run started its child
+            assert driver.poll() is None, "the driver ended early"
+            assert time.monotonic() < deadline, "the run never started its child"
+            time.sleep(0.05)
+    finally:
+        driver.kill()  # kill -9: the worker notices and ends its process group
+        driver.wait()
+    _assert_gone(child_pid)
