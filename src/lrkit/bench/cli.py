@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -159,24 +159,55 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.strerror or type(exc).__name__}{where}" if exc.strerror else str(exc)
 
 
+#: Distinct warnings kept for display after a command; more are counted, not kept.
+MAX_WARNINGS = 50
+
+
 @contextmanager
 def _warnings_as_lines() -> Iterator[None]:
-    """Show bench warnings (skipped records) as one ``warning:`` line each on stderr."""
+    """Show bench warnings (skipped records) as one ``warning:`` line each on stderr.
+
+    Warnings are collected while the command runs, each distinct one (category and message)
+    once and at most :data:`MAX_WARNINGS` of them, so a task that warns at every step costs no
+    memory; they are shown once the command is over, outside the collecting context (shown
+    inside it, each would be collected again). A task's own warnings go to
+    :func:`warnings.showwarning`.
+    """
     from lrkit.bench.records import RecordWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RecordWarning)
-        try:
+    kept: dict[tuple[type[Warning], str], warnings.WarningMessage] = {}
+    more = 0
+
+    def collect(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        nonlocal more
+        key = (category, str(message))
+        if key in kept:
+            return
+        if len(kept) >= MAX_WARNINGS:
+            more += 1
+            return
+        kept[key] = warnings.WarningMessage(message, category, filename, lineno, file, line)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", RecordWarning)
+            warnings.showwarning = collect
             yield
-        finally:
-            seen: set[str] = set()
-            for w in caught:
-                msg = str(w.message)
-                if issubclass(w.category, RecordWarning) and msg not in seen:
-                    seen.add(msg)
-                    typer.echo(f"warning: {msg}", err=True)
-                elif not issubclass(w.category, RecordWarning):
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    finally:
+        for w in kept.values():
+            if issubclass(w.category, RecordWarning):
+                typer.echo(f"warning: {w.message}", err=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        if more:
+            typer.echo(f"warning: {more} more distinct warning(s) not shown", err=True)
 
 
 def _only_with_named(

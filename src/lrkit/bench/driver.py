@@ -11,8 +11,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from lrkit.bench.budgets import budget_plans, budgets_meta, merged_budgets
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.progress import progress_line, should_print
 from lrkit.bench.records import RunsFile, latest_by_key, read_records
+from lrkit.bench.rundir import check_run_dir, lock_run_dir, write_atomic
 from lrkit.bench.runner import Job, make_job
 from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
 from lrkit.bench.tuning import all_failed, log_grid, mean_scores, next_extension, tune_result
@@ -462,48 +462,11 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
     bplans = budget_plans(plans, cfg.budgets)  # refuses a budget under one step, before mkdir
     for line in merged_budgets(bplans):
         say(line)
-    run_dir = cfg.run_dir
+    run_dir = Path(os.path.abspath(cfg.run_dir))  # a task may chdir (--workers 1)
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_run_dir(run_dir)  # no links inside: never write through them
     with lock_run_dir(run_dir):
         return _run_locked(cfg, plans, bplans, run_dir, say, t0)
-
-
-LOCK_NAME = ".lock"
-
-
-@contextmanager
-def lock_run_dir(run_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``run_dir`` (``fcntl.flock`` on ``run_dir/.lock``).
-
-    A second bench on the same folder gets a RuntimeError naming the holder's pid. The lock
-    goes away with the process that holds it, even after ``kill -9`` (no stale lock files).
-    Without ``fcntl`` (Windows) no lock is taken.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-            raise RuntimeError(
-                f"bench: the run folder {str(run_dir)!r} is in use by another `lrkit bench` "
-                f"(pid {holder}); wait for it to finish or pick another --name"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _run_locked(
@@ -537,7 +500,7 @@ def _run_locked(
     meta = _bench_meta(cfg, plans, budget_keys[1.0])
     if cfg.budgets:
         meta["budgets"] = budgets_meta(bplans, budget_keys)
-    (run_dir / "bench.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_atomic(run_dir / "bench.json", json.dumps(meta, indent=2) + "\n")
     paths = build_report(run_dir, force=False)  # unchanged inputs: keep the report
     return BenchOutcome(
         run_dir=run_dir,

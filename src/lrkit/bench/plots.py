@@ -39,8 +39,17 @@ def _grid(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
+#: Values beyond this magnitude are not drawn: an axis around them overflows (1.5e308).
+_DRAWABLE = 1e300
+
+
+def _drawable(v: float | None, k: float = 1.0) -> bool:
+    return v is not None and abs(v * k) <= _DRAWABLE
+
+
 def _arr(values: Sequence[float | None]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    a = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.where(np.abs(a) <= _DRAWABLE, a, np.nan)
 
 
 def _log_apt(y: np.ndarray) -> bool:
@@ -70,6 +79,17 @@ def _new_figure(width: float, height: float) -> Any:
 
     Figure = require("matplotlib.figure", "the bench plots").Figure
     return Figure(figsize=(width, height), dpi=_DPI, layout=None)
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically (never through a link), like every run-folder file."""
+    import io
+
+    from lrkit.bench.rundir import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
 
 
 def plot_lr(task: str, t: Mapping[str, Any], path: Path) -> Path:
@@ -119,7 +139,7 @@ def plot_lr(task: str, t: Mapping[str, Any], path: Path) -> Path:
     if any_mom:
         sub += "; orange dashed = momentum (right axis)"
     fig.suptitle(f"{task}: learning-rate schedules ({sub})", fontsize=11)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -158,7 +178,7 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
         f"{task}: validation loss, ranked (mean of {n} seeds, band = min–max{ref})",
         fontsize=11,
     )
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -226,8 +246,8 @@ def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
         means, lo, hi, colors = [], [], [], []
         for n in names:
             st = t["schedules"][n]["metrics"][m]
-            mean = st["mean"] if st["mean"] is not None else np.nan
-            ci = st["ci"] or [mean, mean]
+            mean = st["mean"] if _drawable(st["mean"], k) else np.nan
+            ci = st["ci"] if st["ci"] and all(_drawable(v, k) for v in st["ci"]) else [mean, mean]
             means.append(mean * k)
             lo.append((mean - ci[0]) * k)
             hi.append((ci[1] - mean) * k)
@@ -261,7 +281,7 @@ def plot_final(task: str, t: Mapping[str, Any], path: Path) -> Path:
         f"(green = rank 1, grey = {base or 'baseline'})",
         fontsize=10.5,
     )
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -319,7 +339,7 @@ def plot_sensitivity(task: str, tuning: Mapping[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     _finish_lines(ax, finite_all, "peak LR (log scale)", "final val loss (mean over tuning seeds)")
     fig.suptitle(f"{task}: LR sensitivity (circled = chosen peak LR)", fontsize=10.5)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 
@@ -354,7 +374,7 @@ def plot_budgets(task: str, tb: Mapping[str, Any], path: Path) -> Path:
         f"final {metric.replace('_', ' ')}",
     )
     fig.suptitle(f"{task}: final metric vs budget (mean, 95 % CI band)", fontsize=10.5)
-    fig.savefig(path)
+    _save(fig, path)
     return path
 
 

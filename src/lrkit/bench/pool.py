@@ -9,7 +9,11 @@ knows which item a worker holds:
 - an item that runs longer than ``timeout`` seconds gets a :class:`RunTimeout` result, its
   worker is killed and replaced;
 - every worker watches its parent and exits when the driver is gone (``kill -9`` of the driver
-  leaks no process).
+  leaks no process);
+- every worker leads its own session (POSIX), so the processes a task starts (``sleep 300``,
+  data-loader workers) share its process group: the whole group is killed with the worker on
+  a time-out, when the worker dies, when the driver is interrupted or gone, and when the pool
+  closes, so no run leaves a process behind.
 
 >>> with WorkerPool(1) as pool:
 ...     pool.map_unordered(abs, [-3, "x"], lambda item, result: print(item, repr(result)))
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import threading
 import time
 import traceback
@@ -58,13 +63,30 @@ class WorkerError(RuntimeError):
 _STARTED, _OK, _ERR = "started", "ok", "error"
 
 
+def _kill_group(pgid: int | None) -> None:
+    """SIGKILL the process group ``pgid`` (a worker's session); gone already is fine."""
+    if pgid is not None and hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def _own_session() -> None:
+    """Make this worker the leader of a new session and process group (POSIX)."""
+    if hasattr(os, "setsid"):
+        with contextlib.suppress(OSError):  # already a group leader: keep it
+            os.setsid()
+
+
 def _watch_parent(ppid: int) -> None:
-    """Exit this process (code 70) as soon as its parent ``ppid`` is gone."""
+    """Exit this process (code 70), with the processes its runs started, as soon as its
+    parent ``ppid`` is gone."""
 
     def loop() -> None:
         while True:
             time.sleep(PARENT_POLL_S)
             if os.getppid() != ppid:
+                if hasattr(os, "getpgrp") and os.getpgrp() == os.getpid():
+                    _kill_group(os.getpid())  # its session: the worker and its children
                 os._exit(70)
 
     threading.Thread(target=loop, name="lrkit-parent-watch", daemon=True).start()
@@ -79,6 +101,7 @@ def _worker_main(
 ) -> None:
     """Worker loop: receive ``(fn, item)``; send ``("started", None)``, then ``("ok", result)``
     or ``("error", (message, traceback))``."""
+    _own_session()
     _watch_parent(ppid)
     if initializer is not None:
         initializer(slot, *initargs)
@@ -123,12 +146,21 @@ class _Worker:
         self.deadline = float("inf")
 
     def stop(self, *, kill: bool) -> None:
-        if kill and self.proc.is_alive():
+        """End the worker (``kill``: at once, else once it has read the stop message) and
+        every process left in its group.
+
+        The group's id is the worker's pid (see :func:`_own_session`); it is killed while the
+        exited worker is not yet reaped, so that pid cannot name anything else.
+        """
+        pid = self.proc.pid
+        if kill:
+            _kill_group(pid)  # the worker and its children, running or not
+            self.proc.kill()  # a worker that had no session yet
+        if not wait([self.proc.sentinel], 5.0):  # pragma: no cover - ignoring the stop
             self.proc.kill()
-        self.proc.join(timeout=5.0)
-        if self.proc.is_alive():  # pragma: no cover - a worker ignoring SIGTERM/EOF
-            self.proc.kill()
-            self.proc.join()
+            wait([self.proc.sentinel])
+        _kill_group(pid)  # what its items left running, before the join reaps the worker
+        self.proc.join()
         self.conn.close()
 
 
@@ -263,6 +295,7 @@ class WorkerPool:
         return None
 
     def _died(self, worker: _Worker) -> WorkerDied:
+        _kill_group(worker.proc.pid)  # before the join reaps it: its pid names the group
         worker.proc.join(timeout=5.0)
         code = worker.proc.exitcode
         how = f"exit code {code}" if code is None or code >= 0 else f"signal {-code}"

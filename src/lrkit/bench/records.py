@@ -28,8 +28,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lrkit.bench.rundir import open_file, read_bytes
+
 __all__ = [
     "MAX_POINTS",
+    "RECORD_OPTIONAL",
+    "RECORD_SCHEMA",
     "RECORD_VERSION",
     "RecordWarning",
     "RunsFile",
@@ -164,87 +168,183 @@ class RecordWarning(UserWarning):
 
 
 def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An int (not a bool) that fits in 64 bits."""
+    return isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
 
 
 def _is_num(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    """A number that is a finite float (not a bool, not ``NaN``/``Infinity``, not an int too
+    large for a float)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _num_or_none(v: object) -> bool:
+    return v is None or _is_num(v)
+
+
+def _str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _name(v: object) -> bool:
+    return isinstance(v, str) and bool(v)
+
+
+def _str_or_none(v: object) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _values(v: object, ok: Any) -> bool:
+    """``v`` is a list whose every item passes ``ok``."""
+    return isinstance(v, list) and all(ok(x) for x in v)
+
+
+def _numbers_by_name(v: object) -> bool:
+    """An object of numbers or nulls (``final``, ``time``)."""
+    return isinstance(v, dict) and all(_num_or_none(x) for x in v.values())
+
+
+def _target(v: object) -> bool:
+    return v is None or (  # None: a function task without target=
+        isinstance(v, dict)
+        and isinstance(v.get("metric"), str)
+        and _is_num(v.get("value"))
+        and isinstance(v.get("higher_is_better"), bool)
+    )
+
+
+def _plateau(v: object) -> bool:
+    scalar = (str, int, float, bool, type(None))
+    return v is None or (isinstance(v, dict) and all(isinstance(x, scalar) for x in v.values()))
+
+
+def _series(v: object, names: Sequence[str], *, index: str) -> bool:
+    """An object of lists: ``index`` a list of ints, each of ``names`` (all other keys when
+    ``names`` is empty) a list of numbers or nulls as long as it."""
+    if not (isinstance(v, dict) and _values(v.get(index), _is_int)):
+        return False
+    n = len(v[index])
+    for key in names or [k for k in v if k != index]:
+        if key in v and not (_values(v[key], _num_or_none) and len(v[key]) == n):
+            return False
+    return True
+
+
+def _curves(v: object) -> bool:
+    if not (isinstance(v, dict) and _series(v, ("lr", "momentum"), index="step")):
+        return False
+    if "lr" not in v:
+        return False
+    return "train_loss" not in v or _series(v, ("train_loss",), index="train_loss_step")
+
+
+#: The schema of one record: field -> check, for every record, then by status. Optional
+#: fields (:data:`RECORD_OPTIONAL`) are checked only when present.
+RECORD_SCHEMA: dict[str, dict[str, Any]] = {
+    "all": {
+        "key": _name,
+        "status": lambda v: v in ("ok", "diverged", "error"),
+        "task": _name,
+        "schedule": _name,
+        "seed": _is_int,
+    },
+    "error": {"error": _str},
+    "finished": {
+        "lr_text": _str,
+        "optimizer": _str,
+        "peak_lr": _is_num,
+        "steps": _is_int,
+        "target": _target,
+        "curves": _curves,
+        "evals": lambda v: _series(v, (), index="step"),
+        "final": _numbers_by_name,
+    },
+}
+RECORD_OPTIONAL: dict[str, Any] = {
+    "v": _is_int,
+    "purpose": _str,
+    "momentum_text": _str_or_none,
+    "plateau": _plateau,
+    "eval_every": _is_int,
+    "batch_size": lambda v: v is None or _is_int(v),
+    "steps_done": _is_int,
+    "steps_to_target": lambda v: v is None or _is_int(v),
+    "val_loss_auc": _num_or_none,
+    "plateau_reductions": lambda v: v is None or _is_int(v),
+    "time": _numbers_by_name,
+    "bound_lr_text": _str,
+}
 
 
 def record_problem(rec: object) -> str | None:
-    """Why ``rec`` is not a usable run record (None when it is).
+    """Why ``rec`` is not a usable run record (None when it is), checked against
+    :data:`RECORD_SCHEMA` and :data:`RECORD_OPTIONAL`.
 
     Every record needs ``key``, ``status`` ("ok", "diverged" or "error"), ``task``,
     ``schedule`` and ``seed``; a finished one ("ok"/"diverged") also its settings, target,
-    curves, evaluations and final metrics; an "error" record its ``error`` text.
+    curves (lists of equal length), evaluations (one value or null per evaluated step) and
+    final metrics (numbers or null); an "error" record its ``error`` text. Optional fields
+    (``time``, ``purpose``, ``steps_to_target``, ...) are checked when present.
 
     >>> record_problem({"key": "k", "status": "ok"})
     "missing or malformed 'task'"
+    >>> record_problem({"key": "k", "status": "error", "task": "t", "schedule": "s",
+    ...     "seed": 0, "error": "x", "time": None})
+    "malformed 'time'"
     """
     if not isinstance(rec, dict):
         return f"not a JSON object ({type(rec).__name__})"
-    checks: list[tuple[str, Any]] = [
-        ("key", lambda v: isinstance(v, str) and v),
-        ("status", lambda v: v in ("ok", "diverged", "error")),
-        ("task", lambda v: isinstance(v, str) and v),
-        ("schedule", lambda v: isinstance(v, str) and v),
-        ("seed", _is_int),
-    ]
+    checks = dict(RECORD_SCHEMA["all"])
     if rec.get("status") == "error":
-        checks.append(("error", lambda v: isinstance(v, str)))
+        checks.update(RECORD_SCHEMA["error"])
     elif rec.get("status") in ("ok", "diverged"):
-        checks += [
-            ("lr_text", lambda v: isinstance(v, str)),
-            ("optimizer", lambda v: isinstance(v, str)),
-            ("peak_lr", _is_num),
-            ("steps", _is_int),
-            (
-                "target",
-                lambda v: (
-                    v is None  # a function task without target=
-                    or (
-                        isinstance(v, dict)
-                        and isinstance(v.get("metric"), str)
-                        and _is_num(v.get("value"))
-                        and isinstance(v.get("higher_is_better"), bool)
-                    )
-                ),
-            ),
-            (
-                "curves",
-                lambda v: (
-                    isinstance(v, dict)
-                    and isinstance(v.get("step"), list)
-                    and isinstance(v.get("lr"), list)
-                ),
-            ),
-            ("evals", lambda v: isinstance(v, dict) and isinstance(v.get("step"), list)),
-            ("final", lambda v: isinstance(v, dict)),
-        ]
-    for name, ok in checks:
+        checks.update(RECORD_SCHEMA["finished"])
+    for name, ok in checks.items():
         if name not in rec or not ok(rec[name]):
             return f"missing or malformed {name!r}"
+    for name, ok in RECORD_OPTIONAL.items():
+        if name in rec and not ok(rec[name]):
+            return f"malformed {name!r}"
     return None
+
+
+def _parse_line(raw: bytes) -> Any:
+    """One line as JSON; ValueError for anything that is not (bad UTF-8, bad JSON, nesting
+    too deep for the parser, an integer too long to convert)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
 
 
 def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """All valid records of a runs.jsonl, in file order.
 
     Lines that are not JSON, and records that :func:`record_problem` rejects (a hand-edited
-    ``{"key": ..., "status": "ok"}``), are skipped with one :class:`RecordWarning` that counts
-    them; a torn last line (a driver killed mid-write) is skipped silently. A missing file
-    reads as no records.
+    ``{"key": ..., "status": "ok"}``, a ``"time": null``), are skipped with one
+    :class:`RecordWarning` that counts them; a torn last line (a driver killed mid-write) is
+    skipped silently. A missing file reads as no records; a link is refused
+    (:class:`~lrkit.bench.rundir.RunDirError`).
     """
     p = Path(path)
-    if not p.exists():
+    try:
+        fd = open_file(p, os.O_RDONLY)
+    except FileNotFoundError:
         return []
     out: list[dict[str, Any]] = []
     bad: list[str] = []
-    with p.open("rb") as fh:
+    with os.fdopen(fd, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             try:
-                rec = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+                rec = _parse_line(raw)
+            except ValueError:
                 if raw.endswith(b"\n"):  # a torn tail has no newline: expected, not reported
                     bad.append(f"line {lineno}: not valid JSON")
                 continue
@@ -282,65 +382,55 @@ class RunsFile:
     """Append-only writer for runs.jsonl: one record per line, flushed and fsynced.
 
     Opening repairs a torn tail: an incomplete last line (no newline, not valid JSON) is cut
-    off; a complete last record that only lacks its newline gets one.
+    off; a complete last record that only lacks its newline gets one. A runs.jsonl that is a
+    symbolic link is refused (:class:`~lrkit.bench.rundir.RunDirError`), never written through.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired = self._repair_tail()
-        self._fh = self.path.open("ab")
+        self._fd = open_file(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+        try:
+            self.repaired = self._repair_tail()
+        except BaseException:
+            os.close(self._fd)
+            raise
 
     def _repair_tail(self) -> bool:
-        if not self.path.exists():
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
             return False
-        with self.path.open("r+b") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            if size == 0:
-                return False
-            fh.seek(size - 1)
-            if fh.read(1) == b"\n":
-                return False
-            # Find the start of the last line.
-            pos = size
-            chunk = 4096
-            start = 0
-            while pos > 0:
-                read_from = max(0, pos - chunk)
-                fh.seek(read_from)
-                block = fh.read(pos - read_from)
-                nl = block.rfind(b"\n")
-                if nl >= 0:
-                    start = read_from + nl + 1
-                    break
-                pos = read_from
-            fh.seek(start)
-            tail = fh.read()
-            try:
-                json.loads(tail.decode("utf-8"))
-                ok = True
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                ok = False
-            if ok:
-                fh.seek(size)
-                fh.write(b"\n")
-            else:
-                fh.truncate(start)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # Find the start of the last line.
+        pos, start = size, 0
+        while pos > 0:
+            read_from = max(0, pos - 4096)
+            nl = os.pread(fd, pos - read_from, read_from).rfind(b"\n")
+            if nl >= 0:
+                start = read_from + nl + 1
+                break
+            pos = read_from
+        try:
+            _parse_line(os.pread(fd, size - start, start))
+            os.write(fd, b"\n")  # O_APPEND: at the end
+        except ValueError:
+            os.ftruncate(fd, start)
+        os.fsync(fd)
         return True
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Write one record as a JSON line (non-finite floats as null), then flush and fsync."""
+        """Write one record as a JSON line (non-finite floats as null), then fsync."""
         line = json.dumps(json_safe(record), separators=(",", ":"), allow_nan=False) + "\n"
-        self._fh.write(line.encode("utf-8"))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        data = memoryview(line.encode("utf-8"))
+        while data:
+            data = data[os.write(self._fd, data) :]
+        os.fsync(self._fd)
 
     def close(self) -> None:
         """Close the file."""
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> RunsFile:
         return self
@@ -364,11 +454,12 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     has the wrong type (``keys``: list of str; ``config``: object; ``plans``: list of objects).
     """
     p = Path(path)
-    if not p.exists():
+    raw = read_bytes(p)  # never through a link
+    if raw is None:
         return {}
     try:
-        meta = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = _parse_line(raw)
+    except ValueError as exc:
         raise ValueError(
             f"{p}: not valid JSON ({exc}); delete it and rerun `lrkit bench` to rewrite it"
         ) from None

@@ -21,6 +21,7 @@ from lrkit.bench.aggregate import aggregate
 from lrkit.bench.config import BenchConfig
 from lrkit.bench.recommend import ordered_rows, recommendation
 from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
+from lrkit.bench.rundir import check_run_dir, open_file, read_bytes, write_atomic
 from lrkit.bench.sections import extra_plots, extra_results, extra_sections, tuning_lines
 
 __all__ = ["SCHEMA", "build_report", "findings", "inputs_digest", "render_markdown"]
@@ -437,7 +438,7 @@ def inputs_digest(run_dir: str | os.PathLike[str]) -> str:
     "updated" time). Equal digests mean equal statistics."""
     run = Path(run_dir)
     h = hashlib.sha256()
-    with (run / "runs.jsonl").open("rb") as fh:
+    with os.fdopen(open_file(run / "runs.jsonl", os.O_RDONLY), "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     meta = _read_meta(run)
@@ -458,11 +459,12 @@ def _up_to_date(run: Path, digest: str, plots: bool) -> dict[str, Path] | None:
     """The paths of the existing report when results.json was built from ``digest`` (and the
     figures exist, when ``plots``)."""
     results_path, report_path = run / "results.json", run / "report.md"
-    if not (results_path.exists() and report_path.exists()):
+    raw = read_bytes(results_path)
+    if raw is None or not report_path.exists():
         return None
     try:
-        old = json.loads(results_path.read_text())
-    except json.JSONDecodeError:
+        old = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): rebuild it
         return None
     if not isinstance(old, dict) or old.get("inputs_digest") != digest:
         return None
@@ -525,6 +527,7 @@ def build_report(
     :func:`inputs_digest` (a rerun with nothing new to do); ``lrkit report`` forces.
     """
     run = Path(run_dir)
+    check_run_dir(run)  # no links inside: never read or write through them
     runs_path = run / "runs.jsonl"
     if not runs_path.exists():
         raise FileNotFoundError(
@@ -560,9 +563,11 @@ def build_report(
             paths.update({p.stem: p for p in files})
     results_path = run / "results.json"
     results = json_safe(results)  # non-finite numbers (overflowed stats) become null
-    results_path.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
+    text = json.dumps(results, indent=1, allow_nan=False) + "\n"
     report_path = run / "report.md"
-    report_path.write_text(render_markdown(results, images))
+    # the report first, results.json last: its inputs digest says the report is done
+    write_atomic(report_path, render_markdown(results, images))
+    write_atomic(results_path, text)
     paths["results"] = results_path
     paths["report"] = report_path
     return paths

@@ -7,7 +7,9 @@ time, after each evaluation. The record it returns is what one line of runs.json
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import platform
 import time
 import traceback
@@ -176,14 +178,19 @@ def _reached(value: float, target: float, higher: bool) -> bool:
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job and return its record; exceptions become an "error" record.
 
-    A non-finite training loss stops the run: status "diverged", final metrics None.
+    A non-finite training loss stops the run: status "diverged", final metrics None. A task
+    that changes the working folder (``os.chdir``) changes it for its own run only.
     """
+    cwd = os.getcwd()
     try:
         return _run(job)
     except Exception as exc:
         return error_record(job, exc)
     except SystemExit as exc:  # the task called exit(): an error for this run, not the bench
         return error_record(job, RuntimeError(f"the run called exit({exc.code!r})"))
+    finally:
+        with contextlib.suppress(OSError):  # the next run finds relative task paths again
+            os.chdir(cwd)
 
 
 @dataclass
