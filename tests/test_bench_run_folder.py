@@ -168,6 +168,7 @@ def test_a_flood_of_distinct_warnings_keeps_a_bounded_number(
         ("warns_in_loop", ("--seeds", "2")),
     ],
 )
+@pytest.mark.filterwarnings("ignore:a warning from inside the training loop:UserWarning")
 def test_bench_and_report_finish_on_runs_that_warn(
     tmp_path: Path, fn: str, args: tuple[str, ...]
 ) -> None:
@@ -193,6 +194,7 @@ def test_val_losses_near_the_float_maximum_still_get_their_figures(tmp_path: Pat
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.filterwarnings("ignore:imported:UserWarning")  # the task file's own warning
 def test_a_task_file_that_warns_when_imported_does_not_hang_the_bench(tmp_path: Path) -> None:
     src = 'import warnings\nwarnings.warn("imported", UserWarning)\n' + TASKS
     task = _task_file(tmp_path, src, name="noisy.py")

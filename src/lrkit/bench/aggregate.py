@@ -214,13 +214,39 @@ def _curve_band(recs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
         arr = np.array(
             [[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64
         )
-        with np.errstate(all="ignore"):
-            out[name] = {
-                "mean": _nan_list(np.nanmean(arr, axis=0)),
-                "min": _nan_list(np.nanmin(arr, axis=0)),
-                "max": _nan_list(np.nanmax(arr, axis=0)),
-            }
+        out[name] = _band(arr)
     return out
+
+
+def _band(arr: npt.NDArray[np.float64]) -> dict[str, list[float | None]]:
+    """Per-column mean/min/max over the seeds that logged a value (NaN: not logged).
+
+    mean = sum(x_i / n): each value is divided before the sum, so values near the float maximum
+    do not overflow; a column no seed logged is ``None`` (no "mean of empty slice" warning).
+    """
+    present = ~np.isnan(arr)
+    count = present.sum(axis=0)
+    logged = count > 0
+    with np.errstate(all="ignore"):
+        mean = np.where(present, arr / np.maximum(count, 1), 0.0).sum(axis=0)
+        low = np.where(present, arr, np.inf).min(axis=0)
+        high = np.where(present, arr, -np.inf).max(axis=0)
+    nan = np.float64(np.nan)
+    return {
+        "mean": _nan_list(np.where(logged, mean, nan)),
+        "min": _nan_list(np.where(logged, low, nan)),
+        "max": _nan_list(np.where(logged, high, nan)),
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    """sum(x_i / n): no overflow for values near the float maximum (np.mean sums first).
+
+    >>> _mean([1.5e308, 1.5e308])
+    1.5e+308
+    """
+    with np.errstate(all="ignore"):
+        return float(np.sum(np.asarray(values, dtype=np.float64) / len(values)))
 
 
 def _nan_list(a: npt.NDArray[np.float64]) -> list[float | None]:
@@ -372,13 +398,13 @@ def _compare(
         res: dict[str, Any] = {"n": len(pairs)}
         if pairs:
             d = [float(x) - float(y) for x, y in pairs]
-            mb = float(np.mean([y for _, y in pairs]))
+            mb = _mean([float(y) for _, y in pairs])
             p = paired_permutation_p(d)
             ci_a, ci_b = e["metrics"][m]["ci"], base["metrics"][m]["ci"]
             overlap = ci_a is None or ci_b is None or not (ci_a[1] < ci_b[0] or ci_b[1] < ci_a[0])
             res.update(
-                mean_diff=float(np.mean(d)),
-                rel_diff=float(np.mean(d) / mb) if mb != 0 else None,
+                mean_diff=_mean(d),
+                rel_diff=_mean(d) / mb if mb != 0 and math.isfinite(mb) else None,
                 p=p,
                 min_p=2.0 / 2 ** len(d),
                 same_sign=bool(all(x > 0 for x in d) or all(x < 0 for x in d)),
