@@ -7,7 +7,13 @@ so ``except ValueError`` keeps working. Wrong *types* raise :class:`ScheduleType
 
 from __future__ import annotations
 
-__all__ = ["ScheduleError", "ScheduleTypeError", "TextFormError", "UnboundScheduleError"]
+__all__ = [
+    "ScheduleError",
+    "ScheduleStateError",
+    "ScheduleTypeError",
+    "TextFormError",
+    "UnboundScheduleError",
+]
 
 
 class ScheduleError(ValueError):
@@ -16,6 +22,10 @@ class ScheduleError(ValueError):
 
 class ScheduleTypeError(ScheduleError, TypeError):
     """An argument has the wrong type (also a ``TypeError``)."""
+
+
+class ScheduleStateError(ScheduleError, RuntimeError):
+    """A call out of order (a finished range test asked for its next LR); also a ``RuntimeError``."""
 
 
 class UnboundScheduleError(ScheduleError):
