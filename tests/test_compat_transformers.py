@@ -316,6 +316,9 @@ def test_replaced_lr_lambdas_drive_the_groups_as_in_lambda_lr() -> None:
     sched.step()
     assert opt.param_groups[0]["lr"] == 0.625
     assert sched.has_text_form
+    sched.lr_lambdas = None
+    with pytest.raises(lrkit.ScheduleError, match="lr_lambdas"):
+        sched.step()
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,11 @@ def test_drop_ins_serialize_with_keras_arguments() -> None:
         (lambda: compat.InverseTimeDecay("a", 10, 0.5), TypeError, "initial_learning_rate"),
         (lambda: compat.CosineDecayRestarts(0.1, 10, m_mul=0.5, alpha=1.5), ValueError, "alpha"),
         (lambda: compat.DropIn.from_config({"keras_class": "Nope"}), ValueError, "keras_class"),
+        (lambda: compat.ExponentialDecay(0.1, 0, 0.5), ValueError, "decay_steps=0"),
+        (lambda: compat.CosineDecay(-0.1, 10), ValueError, "initial_learning_rate=-0.1"),
+        (lambda: compat.CosineDecayRestarts(0.1, -3), ValueError, "first_decay_steps=-3"),
+        (lambda: compat.PolynomialDecay(0.1, 10, end_learning_rate=-1), ValueError, "end_learning"),
+        (lambda: compat.InverseTimeDecay(0.1, "10", 0.5), TypeError, "decay_steps"),
     ],
 )
 def test_misuse_raises_the_schedule_error_family_naming_keras_parameters(

@@ -62,8 +62,10 @@ class LambdaScheduler(CompatScheduler):
     def _follow_lambdas(self) -> None:
         """Drive the groups by ``lr_lambdas`` when code replaced them since the last step."""
         fns = self.lr_lambdas
-        if len(fns) == len(self._followed) and all(
-            a is b for a, b in zip(fns, self._followed, strict=True)
+        if (
+            isinstance(fns, list | tuple)
+            and len(fns) == len(self._followed)
+            and all(a is b for a, b in zip(fns, self._followed, strict=True))
         ):
             return
         if not isinstance(fns, list | tuple) or len(fns) != len(self._lambda_bases):

@@ -130,6 +130,22 @@ class DropIn(Schedule):  # type: ignore[misc]
         return schedule
 
 
+def _decay_steps(func: str, name: str, value: object) -> None:
+    """Keras' step counts (``decay_steps``...): a number > 0 (Keras divides by it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _type_fail(func, name, value, "a number of steps > 0")
+    if not float(value) > 0:
+        raise _fail(func, name, value, "> 0 (Keras divides by it; lrkit's every/steps)")
+
+
+def _rate(func: str, name: str, value: object) -> float:
+    """A learning rate: a number >= 0."""
+    out = _number(func, name, value)
+    if not out >= 0.0:
+        raise _fail(func, name, value, ">= 0 (a learning rate; lrkit's start)")
+    return out
+
+
 def _wrap(schedule: LrSchedule, keras_class: str, arguments: Mapping[str, Any]) -> Schedule:
     """The drop-in of ``keras_class`` built with ``arguments`` (its parameters)."""
     return DropIn(schedule, keras_class, arguments)
@@ -153,7 +169,8 @@ def ExponentialDecay(
     ('exponential(start=0.1, gamma=0.5, every=100)', 0.025)
     """
     args = dict(locals())
-    lr = _number("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    lr = _rate("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    _decay_steps("ExponentialDecay", "decay_steps", decay_steps)
     rate = _number("ExponentialDecay", "decay_rate", decay_rate)
     return _wrap(
         lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
@@ -294,8 +311,9 @@ def PolynomialDecay(
     if total_steps is None:  # an lrkit extension: in the config only when given
         del args["total_steps"]
     func = "PolynomialDecay"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
-    end = _number(func, "end_learning_rate", end_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    end = _rate(func, "end_learning_rate", end_learning_rate)
+    _decay_steps(func, "decay_steps", decay_steps)
     p = _number(func, "power", power)
     if not isinstance(cycle, bool):
         raise _type_fail(func, "cycle", cycle, "True or False")
@@ -320,7 +338,8 @@ def InverseTimeDecay(
 ) -> Schedule:
     """``keras.optimizers.schedules.InverseTimeDecay``: ``lr0 / (1 + rate · step/decay_steps)``."""
     args = dict(locals())
-    lr = _number("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    lr = _rate("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    _decay_steps("InverseTimeDecay", "decay_steps", decay_steps)
     rate = _number("InverseTimeDecay", "decay_rate", decay_rate)
     return _wrap(
         lrkit.inverse_time(lr, rate, every=decay_steps, staircase=staircase),  # type: ignore[arg-type]
@@ -349,7 +368,8 @@ def CosineDecay(
     """
     args = dict(locals())
     func = "CosineDecay"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    _decay_steps(func, "decay_steps", decay_steps)
     a = _number(func, "alpha", alpha)
     if warmup_target is None:
         return _wrap(lrkit.cosine(lr, lr * a, steps=decay_steps), "CosineDecay", args)
@@ -385,7 +405,8 @@ def CosineDecayRestarts(
     """
     args = dict(locals())
     func = "CosineDecayRestarts"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    _decay_steps(func, "first_decay_steps", first_decay_steps)
     a = _number(func, "alpha", alpha)
     decay = _number(func, "m_mul", m_mul)
     mult = _number(func, "t_mul", t_mul)
