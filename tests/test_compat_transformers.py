@@ -353,7 +353,7 @@ def test_replaced_lr_lambdas_drive_the_groups_as_in_lambda_lr() -> None:
         (lambda o: H.get_greedy_schedule(o, mode="up"), ValueError, "mode"),
         (lambda o: H.get_greedy_schedule(o, threshold_mode="x"), ValueError, "threshold_mode"),
         (lambda o: H.get_greedy_schedule(o, min_lr=[0.1, 0.2]), ValueError, "min_lr"),
-        (lambda o: H.get_greedy_schedule(o, patience=1.5), TypeError, "patience"),
+        (lambda o: H.get_greedy_schedule(o, patience="3"), TypeError, "patience"),
         (lambda o: H.get_greedy_schedule(object()), TypeError, "optimizer"),
         (lambda o: H.get_reduce_on_plateau_schedule(o, mode="up"), ValueError, "mode"),
     ],

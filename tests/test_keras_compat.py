@@ -178,6 +178,7 @@ def test_compat_bad_arguments_raise_value_error_naming_class(
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "lrkit.compat.keras." in str(info.value)
+    assert isinstance(info.value, lrkit.ScheduleError)
 
 
 def test_polynomial_decay_cycle_without_total_steps_matches_keras() -> None:

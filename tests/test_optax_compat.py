@@ -290,6 +290,7 @@ def test_compat_bad_arguments_raise_value_error_naming_function(
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "lrkit.compat.optax." in str(info.value)
+    assert isinstance(info.value, lrkit.ScheduleError)
 
 
 # What optax accepts without an error: transition_steps <= 0, a negative transition_begin,

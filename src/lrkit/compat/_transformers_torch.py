@@ -91,6 +91,11 @@ class LambdaScheduler(CompatScheduler):
         return super().get_lr()
 
 
+def _is_number(value: object) -> bool:
+    """A real number, not a bool (Hugging Face takes ints or floats for step counts)."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real)
+
+
 def _per_group(name: str, value: object, optimizer: Optimizer) -> list[float]:
     """GreedyLR's ``min_lr``/``max_lr``: a number, or a list with one per param group."""
     n = len(optimizer.param_groups)
@@ -153,14 +158,14 @@ class GreedyLR:
         if threshold_mode not in ("rel", "abs"):
             raise _args.fail(func, "threshold_mode", threshold_mode, "'rel' or 'abs'")
         for name, value in (("patience", patience), ("cooldown", cooldown), ("warmup", warmup)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise check.invalid_type(func, name, value, "an int")
+            if not _is_number(value):
+                raise check.invalid_type(func, name, value, "a number of steps")
         self.optimizer = optimizer
         self.factor = factor
-        self.patience = int(patience)
+        self.patience = patience
         self.verbose = verbose
-        self.cooldown = int(cooldown)
-        self.warmup = int(warmup)
+        self.cooldown = cooldown
+        self.warmup = warmup
         self.cooldown_counter = 0
         self.warmup_counter = 0
         self.mode = mode
@@ -169,7 +174,9 @@ class GreedyLR:
         self.eps = _args.real(func, "eps", eps)
         self.smooth = smooth
         self.window_size = _args.int_at_least(func, "window_size", window_size, 1)
-        self.reset_start = _args.int_at_least(func, "reset_start", reset_start, 0)
+        if not _is_number(reset_start):
+            raise check.invalid_type(func, "reset_start", reset_start, "a number of steps")
+        self.reset_start = reset_start
         self.reset_start_original = self.reset_start
         self.last_epoch = 0
         self.min_lrs = _per_group("min_lr", min_lr, optimizer)
