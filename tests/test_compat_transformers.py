@@ -275,6 +275,7 @@ def test_get_scheduler_takes_every_scheduler_type_name_as_hugging_face() -> None
         assert type(ours).__name__ == type(theirs).__name__.replace("LambdaLR", "LambdaScheduler")
         assert hasattr(ours, "lr_lambdas") == hasattr(theirs, "lr_lambdas"), member
         if hasattr(theirs, "lr_lambdas"):
+            assert ours.base_lrs == theirs.base_lrs == [0.1, 0.3]
             assert len(ours.lr_lambdas) == len(theirs.lr_lambdas) == 2
             for t in range(0, 100, 7):
                 for mine, hf in zip(ours.lr_lambdas, theirs.lr_lambdas, strict=True):

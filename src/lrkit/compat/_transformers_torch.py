@@ -58,6 +58,7 @@ class LambdaScheduler(CompatScheduler):
             {"lr": _scaled(m, b)} for m, b in zip(multipliers, self._lambda_bases, strict=True)
         ]
         super().__init__(optimizer, specs)
+        self.base_lrs = list(self._lambda_bases)  # LambdaLR's: the initial lrs
 
     def _follow_lambdas(self) -> None:
         """Drive the groups by ``lr_lambdas`` when code replaced them since the last step."""
