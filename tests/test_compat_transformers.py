@@ -251,3 +251,117 @@ def test_module_imports_neither_transformers_nor_torch() -> None:
         "[m for m in sys.modules if m.startswith(('torch', 'transformers'))][:3]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _scheduler_type_kwargs(name: str) -> dict:
+    if name == "warmup_stable_decay":
+        return {"num_decay_steps": 10}
+    if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr"):
+        return {"min_lr_rate": 0.1}
+    if name == "greedy":
+        return {"patience": 2}
+    return {}
+
+
+def test_get_scheduler_takes_every_scheduler_type_name_as_hugging_face() -> None:
+    from transformers.trainer_utils import SchedulerType
+
+    for member in SchedulerType:
+        kw = _scheduler_type_kwargs(member.value)
+        ours = H.get_scheduler(member, make_opt((0.1, 0.3)), 5, 100, kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = transformers_opt.get_scheduler(member, make_opt((0.1, 0.3)), 5, 100, kw)
+        assert type(ours).__name__ == type(theirs).__name__.replace("LambdaLR", "LambdaScheduler")
+        assert hasattr(ours, "lr_lambdas") == hasattr(theirs, "lr_lambdas"), member
+        if hasattr(theirs, "lr_lambdas"):
+            assert ours.base_lrs == theirs.base_lrs == [0.1, 0.3]
+            assert len(ours.lr_lambdas) == len(theirs.lr_lambdas) == 2
+            for t in range(0, 100, 7):
+                for mine, hf in zip(ours.lr_lambdas, theirs.lr_lambdas, strict=True):
+                    assert mine(t) == pytest.approx(hf(t), rel=RTOL, abs=4 * ULP)
+
+
+def test_greedy_scheduler_equals_hugging_face_greedy_lr() -> None:
+    kw = {"patience": 2, "factor": 0.5, "min_lr": 0.01, "max_lr": 0.5, "cooldown": 1}
+    kw |= {"warmup": 1, "smooth": True, "window_size": 3, "reset_start": 4}
+    opt, opt2 = make_opt((0.1, 0.2)), make_opt((0.1, 0.2))
+    theirs = transformers_opt.get_scheduler("greedy", opt, scheduler_specific_kwargs=kw)
+    ours = H.get_scheduler("greedy", opt2, scheduler_specific_kwargs=kw)
+    rng = np.random.default_rng(0)
+    losses = np.concatenate([np.linspace(3, 1, 20), np.full(30, 1.0), rng.uniform(0, 2, 50)])
+    for loss in losses:
+        theirs.step(float(loss))
+        ours.step(float(loss))
+        assert ours.get_last_lr() == theirs.get_last_lr()
+    assert ours.state_dict() == theirs.state_dict()
+    fresh = H.get_greedy_schedule(make_opt((0.1, 0.2)), **kw)
+    fresh.load_state_dict(theirs.state_dict())
+    assert fresh.state_dict() == theirs.state_dict()
+
+
+def test_replaced_lr_lambdas_drive_the_groups_as_in_lambda_lr() -> None:
+    opt = make_opt((1.0,))
+    sched = H.get_linear_schedule_with_warmup(opt, 2, 10)
+    assert str(sched.lr_lambdas[0]) == "warmup(2) >> linear(start=1.0, steps=8)"
+    original = sched.lr_lambdas[0]
+    sched.lr_lambdas = [lambda t: original(t) * 0.5]  # wrapped, as code written for LambdaLR may
+    lrs = []
+    for _ in range(4):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([0.25, 0.5, 0.4375, 0.375])
+    sched.lr_lambdas[0] = original  # item by item: followed too (back to closed form)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == 0.625
+    assert sched.has_text_form
+    sched.lr_lambdas = None
+    with pytest.raises(lrkit.ScheduleError, match="lr_lambdas"):
+        sched.step()
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "message"),
+    [
+        (lambda o: H.get_scheduler("nosuch", o), ValueError, "name must be one of"),
+        (lambda o: H.get_scheduler(3, o), TypeError, "name"),
+        (lambda o: H.get_scheduler("cosine", o, 10), ValueError, "requires `num_training_steps`"),
+        (lambda o: H.get_scheduler("linear", o), ValueError, "requires `num_warmup_steps`"),
+        (lambda o: H.get_scheduler("linear", o, 1, 10, [1]), TypeError, "scheduler_specific_kw"),
+        (lambda o: H.get_scheduler("linear", object(), 1, 10), TypeError, "optimizer"),
+        (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch="x"), TypeError, "last"),
+        (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch=-5), ValueError, "last"),
+        (lambda o: H.get_linear_schedule_with_warmup(o, -1, 10), ValueError, "num_warmup_steps"),
+        (lambda o: H.get_cosine_schedule_with_warmup(o, 1, 10, num_cycles=-1), ValueError, "cyc"),
+        (
+            lambda o: H.get_polynomial_decay_schedule_with_warmup(o, 1, 10, lr_end=1),
+            ValueError,
+            "lr_end",
+        ),
+        (lambda o: H.get_cosine_with_min_lr_schedule_with_warmup(o, 1, 10), ValueError, "min_lr"),
+        (
+            lambda o: H.get_cosine_with_min_lr_schedule_with_warmup(
+                o, 1, 10, min_lr=0, min_lr_rate=0
+            ),
+            ValueError,
+            "min_lr",
+        ),
+        (lambda o: H.get_wsd_schedule(o, 1, 2), ValueError, "num_stable_steps"),
+        (lambda o: H.get_wsd_schedule(o, 1, 2, 10, decay_type="exp"), ValueError, "decay_type"),
+        (lambda o: H.get_greedy_schedule(o, factor=1.5), ValueError, "factor"),
+        (lambda o: H.get_greedy_schedule(o, mode="up"), ValueError, "mode"),
+        (lambda o: H.get_greedy_schedule(o, threshold_mode="x"), ValueError, "threshold_mode"),
+        (lambda o: H.get_greedy_schedule(o, min_lr=[0.1, 0.2]), ValueError, "min_lr"),
+        (lambda o: H.get_greedy_schedule(o, patience="3"), TypeError, "patience"),
+        (lambda o: H.get_greedy_schedule(object()), TypeError, "optimizer"),
+        (lambda o: H.get_reduce_on_plateau_schedule(o, mode="up"), ValueError, "mode"),
+    ],
+)
+def test_misuse_raises_the_schedule_error_family_naming_hugging_face_parameters(
+    call, kind: type[Exception], message: str
+) -> None:
+    with pytest.raises(kind, match=message) as info:
+        call(make_opt())
+    assert isinstance(info.value, lrkit.ScheduleError)

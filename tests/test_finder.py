@@ -451,3 +451,13 @@ def test_robust_smooth_has_no_lag():
     y = np.r_[np.ones(20), np.zeros(20)]
     z = robust_smooth(y, 5)
     assert z[18] > 0.5 > z[21]  # the step stays where it is (an EMA would move it right)
+
+
+def test_finished_range_test_raises_a_schedule_state_error() -> None:
+    test = RangeTest(1e-4, 1.0, 2)
+    for lr in test:
+        test.record(1.0 + lr)
+    for call in (test.lr, lambda: test.record(1.0)):
+        with pytest.raises(RuntimeError, match="finished") as info:
+            call()
+        assert isinstance(info.value, lrkit.ScheduleError)

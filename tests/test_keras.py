@@ -161,3 +161,21 @@ def test_plateau_callback_warns_on_a_missing_metric_and_checks_its_arguments() -
     other = tiny_model(Schedule("constant(0.01)", plateau=Plateau()))
     with pytest.raises(ValueError, match="different plateau"):
         other.fit(X, Y, epochs=1, verbose=0, callbacks=[PlateauCallback(Plateau(), "loss")])
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "message"),
+    [
+        (lambda: Schedule("cosine(start=1.0, steps=10)", total_steps=0), ValueError, "total"),
+        (lambda: Schedule("cosine(start=1.0, steps='50%')"), ValueError, "share"),
+        (lambda: Schedule("constant(0.1)", plateau="p"), TypeError, "plateau"),
+        (lambda: PlateauCallback(plateau="p"), TypeError, "plateau"),
+        (lambda: PlateauCallback(monitor=""), ValueError, "monitor"),
+    ],
+)
+def test_adapter_misuse_raises_the_schedule_error_family(
+    call: Any, kind: type[Exception], message: str
+) -> None:
+    with pytest.raises(kind, match=message) as info:
+        call()
+    assert isinstance(info.value, lrkit.ScheduleError)

@@ -164,7 +164,6 @@ def test_cosine_decay_restarts_keeps_the_alpha_floor_unscaled_like_keras() -> No
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: compat.PolynomialDecay(0.1, 100, cycle=True), "total_steps"),
         (lambda: compat.CosineDecayRestarts(0.1, 100, t_mul=0.5), "mult"),
         (lambda: compat.CosineDecayRestarts(0.1, 100, m_mul=0.5, alpha=1.5), "alpha"),
         (lambda: compat.PiecewiseConstantDecay([10, 20], [1.0, 0.5]), "values"),
@@ -179,3 +178,83 @@ def test_compat_bad_arguments_raise_value_error_naming_class(
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "lrkit.compat.keras." in str(info.value)
+    assert isinstance(info.value, lrkit.ScheduleError)
+
+
+def test_polynomial_decay_cycle_without_total_steps_matches_keras() -> None:
+    steps = np.arange(0, 2001)
+    for args in ((0.1, 100, 0.001, 1.0), (0.1, 64, 0.001, 2.0), (0.05, 10, 0.2, 0.5)):
+        ours = compat.PolynomialDecay(*args, cycle=True)
+        expected = keras_values(schedules.PolynomialDecay(*args, cycle=True), steps)
+        np.testing.assert_allclose(ours.schedule(steps), expected, rtol=1e-12)
+        assert float(ours(1234)) == pytest.approx(expected[1234], rel=1e-12)
+
+
+def test_cosine_decay_restarts_with_growing_restarts_matches_keras_then_holds() -> None:
+    steps = np.arange(0, 3001)
+    for args in ((0.05, 10, 3.0, 4.0, 0.1), (0.05, 10, 1.0, 1.5, 0.0)):
+        ours = compat.CosineDecayRestarts(*args)
+        expected = keras_values(schedules.CosineDecayRestarts(*args), steps)
+        finite = np.isfinite(expected)  # Keras' growing peaks overflow float32 to inf
+        np.testing.assert_allclose(ours.schedule(steps)[finite], expected[finite], rtol=4e-6)
+    held = compat.CosineDecayRestarts(1.0, 1, t_mul=1.0, m_mul=10.0)
+    assert np.isfinite(held.schedule(np.arange(0, 1000))).all()
+    assert held.schedule(999) <= 1e300
+
+
+def test_negative_steps_are_keras_values() -> None:
+    cases = [
+        compat.PiecewiseConstantDecay([100, 110, 120], [1.0, 0.1, 0.01, 0.001]),
+        compat.ExponentialDecay(0.1, 10, 0.5),
+        compat.PolynomialDecay(0.1, 10, 0.01, power=2.0),
+        compat.InverseTimeDecay(0.1, 10, 0.5),
+        compat.CosineDecay(0.1, 100, warmup_target=0.2, warmup_steps=10),
+        compat.CosineDecayRestarts(0.1, 10, m_mul=0.5),
+    ]
+    for ours in cases:
+        theirs = getattr(schedules, ours.keras_class)(**ours.arguments)
+        for step in (-999, -5, -1):
+            expected = float(keras.ops.convert_to_numpy(theirs(step)))
+            assert float(ours(step)) == pytest.approx(expected, rel=1e-12, nan_ok=True)
+            assert ours.value(step) == pytest.approx(expected, rel=1e-12, nan_ok=True)
+
+
+def test_drop_ins_serialize_with_keras_arguments() -> None:
+    for ours in (
+        compat.PolynomialDecay(0.1, 10, 0.01, cycle=True, name="p"),
+        compat.CosineDecayRestarts(0.05, 10, t_mul=3.0, m_mul=4.0, alpha=0.1),
+    ):
+        config = ours.get_config()
+        assert config["keras_class"] == ours.keras_class and "initial_learning_rate" in config
+        back = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ours))
+        assert back.get_config() == config
+        assert float(back(57)) == float(ours(57))
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "message"),
+    [
+        (lambda: compat.PolynomialDecay(0.1, 0, cycle=True), ValueError, "decay_steps"),
+        (lambda: compat.PolynomialDecay(0.1, 10, cycle="yes"), TypeError, "cycle"),
+        (lambda: compat.PiecewiseConstantDecay("10", [1.0]), TypeError, "boundaries"),
+        (
+            lambda: compat.CosineDecay(0.1, 10, warmup_target=0.2, warmup_steps="x"),
+            ValueError,
+            "warm",
+        ),
+        (lambda: compat.InverseTimeDecay("a", 10, 0.5), TypeError, "initial_learning_rate"),
+        (lambda: compat.CosineDecayRestarts(0.1, 10, m_mul=0.5, alpha=1.5), ValueError, "alpha"),
+        (lambda: compat.DropIn.from_config({"keras_class": "Nope"}), ValueError, "keras_class"),
+        (lambda: compat.ExponentialDecay(0.1, 0, 0.5), ValueError, "decay_steps=0"),
+        (lambda: compat.CosineDecay(-0.1, 10), ValueError, "initial_learning_rate=-0.1"),
+        (lambda: compat.CosineDecayRestarts(0.1, -3), ValueError, "first_decay_steps=-3"),
+        (lambda: compat.PolynomialDecay(0.1, 10, end_learning_rate=-1), ValueError, "end_learning"),
+        (lambda: compat.InverseTimeDecay(0.1, "10", 0.5), TypeError, "decay_steps"),
+    ],
+)
+def test_misuse_raises_the_schedule_error_family_naming_keras_parameters(
+    call: Callable[[], object], kind: type[Exception], message: str
+) -> None:
+    with pytest.raises(kind, match=message) as info:
+        call()
+    assert isinstance(info.value, lrkit.ScheduleError)

@@ -139,3 +139,21 @@ def test_with_plateau_scales_updates_without_recompiling() -> None:
     assert step._cache_size() == 1
     with pytest.raises(ValueError, match="with_plateau"):
         lo.apply_plateau(optax.sgd(0.1).init(params), plateau)
+
+
+@pytest.mark.parametrize(
+    ("call", "kind", "message"),
+    [
+        (lambda: lo.as_optax("cosine(start=1.0, steps=10)", total_steps=0), ValueError, "total"),
+        (lambda: lo.as_optax("cosine(start=1.0, steps='50%')"), ValueError, "share"),
+        (lambda: lo.current_hyperparams(()), ValueError, "inject_hyperparams"),
+        (lambda: lo.apply_plateau((), "plateau"), TypeError, "plateau"),
+        (lambda: lo.apply_plateau((), Plateau()), ValueError, "with_plateau"),
+    ],
+)
+def test_adapter_misuse_raises_the_schedule_error_family(
+    call: Any, kind: type[Exception], message: str
+) -> None:
+    with pytest.raises(kind, match=message) as info:
+        call()
+    assert isinstance(info.value, lrkit.ScheduleError)

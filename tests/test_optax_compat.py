@@ -272,10 +272,7 @@ def test_compat_float32_values_match_optax_under_jit() -> None:
         (lambda: compat.warmup_cosine_decay_schedule(0, 0.1, 5, 100, exponent=-2), "exponent"),
         (lambda: compat.cosine_decay_schedule(0.1, 0), "decay_steps"),
         (lambda: compat.warmup_cosine_decay_schedule(0.0, 0.1, 100, 100), "decay_steps"),
-        (lambda: compat.linear_schedule(0.1, 0.0, 10, transition_begin=-1), "transition_begin"),
-        (lambda: compat.polynomial_schedule(0.1, 0.0, 2, -5), "transition_steps"),
         (lambda: compat.exponential_decay(0.1, 10, -0.5), "decay_rate"),
-        (lambda: compat.exponential_decay(0.1, 10, 1.5), "growing"),
         (lambda: compat.piecewise_constant_schedule(0.1, {10: -1.0}), "non-negative"),
         (lambda: compat.piecewise_interpolate_schedule("cubic", 0.1, {}), "interpolate_type"),
         (lambda: compat.linear_onecycle_schedule(0, 0.1), "transition_steps"),
@@ -285,7 +282,6 @@ def test_compat_float32_values_match_optax_under_jit() -> None:
             "strictly increasing",
         ),
         (lambda: compat.sgdr_schedule([]), "cosine_kwargs"),
-        (lambda: compat.constant_schedule(-0.1), "constant_schedule"),
     ],
 )
 def test_compat_bad_arguments_raise_value_error_naming_function(
@@ -294,3 +290,72 @@ def test_compat_bad_arguments_raise_value_error_naming_function(
     with pytest.raises(ValueError, match=message) as info:
         call()
     assert "lrkit.compat.optax." in str(info.value)
+    assert isinstance(info.value, lrkit.ScheduleError)
+
+
+# What optax accepts without an error: transition_steps <= 0, a negative transition_begin,
+# values below zero (an Affine schedule: equal values, no text form).
+ACCEPTED: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+    ("constant_schedule", (-0.1,), {}),
+    ("linear_schedule", (0.1, 0.0, 10), {"transition_begin": -1}),
+    ("linear_schedule", (0.2, -0.3, 100), {"transition_begin": 20}),
+    ("polynomial_schedule", (10.0, 20.0, 1, -1), {}),
+    ("polynomial_schedule", (0.1, 0.0, 2, -5), {}),
+    ("polynomial_schedule", (-1.0, 0.5, 2.0, 300), {}),
+    ("piecewise_constant_schedule", (-0.1, {3: 2.0, 6: 0.5}), {}),
+    ("piecewise_interpolate_schedule", ("cosine", -0.4, {100: 0.5, 900: 0.1}), {}),
+    ("exponential_decay", (1.0, -1, 1.0), {}),
+    ("exponential_decay", (1.0, 0, 0.5), {"staircase": True}),
+    ("exponential_decay", (-0.5, 40, 0.9), {"transition_begin": -3}),
+    ("exponential_decay", (-0.5, 40, 0.9), {"end_value": -0.2}),
+    ("exponential_decay", (-0.5, 40, 0.9), {"end_value": 0.1}),
+    ("exponential_decay", (-0.5, 40, 1.01), {"end_value": -2.0}),
+    ("exponential_decay", (0.5, 40, 1.01), {"end_value": -2.0}),
+    ("exponential_decay", (0.5, 40, 0.9), {"end_value": -2.0}),
+    ("cosine_decay_schedule", (-0.1, 1000, 0.1), {}),
+    ("cosine_decay_schedule", (0.1, 100), {"alpha": -2.0, "exponent": 2.0}),
+    ("warmup_constant_schedule", (0.1, -0.2, 50), {}),
+    ("warmup_constant_schedule", (0.1, 0.2, -5), {}),
+    ("warmup_cosine_decay_schedule", (0.2, 1.21, 50, 100), {"end_value": -3.0, "exponent": 2}),
+    ("warmup_cosine_decay_schedule", (-0.5, -1.0, 100, 1000), {"end_value": -0.1}),
+    ("warmup_exponential_decay_schedule", (0.0, -0.1, 10, 100, 0.5), {}),
+    ("linear_onecycle_schedule", (1000, -0.1), {}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), ACCEPTED)
+def test_compat_accepts_what_optax_accepts_with_equal_values(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    ours = getattr(compat, name)(*args, **kwargs)
+    theirs = getattr(optax, name)(*args, **kwargs)
+    expected = optax_values(theirs, scalar_only="onecycle" in name or "interpolate" in name)
+    scale = max(float(np.max(np.abs(expected))), 1e-300)
+    np.testing.assert_allclose(ours(STEPS), expected, rtol=1e-12, atol=1e-14 * scale)
+    np.testing.assert_allclose(jax.jit(ours)(STEPS), expected, rtol=1e-12, atol=1e-14 * scale)
+
+
+def test_values_below_zero_are_an_affine_schedule_without_text_form() -> None:
+    s = compat.linear_schedule(0.2, -0.3, 100)
+    assert isinstance(s, compat.Affine)
+    assert s(100) == pytest.approx(-0.3) and s.bounds() == pytest.approx((-0.3, 0.2))
+    with pytest.raises(lrkit.ScheduleError, match="no lrkit text or dict form"):
+        s.to_dict()
+    joined = compat.join_schedules([s, compat.constant_schedule(-1.0)], [50])
+    assert joined(49) == pytest.approx(s(49)) and joined(80) == -1.0
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+@pytest.mark.parametrize("init", [1.0, -2.0])
+def test_growing_exponential_decay_without_end_value_holds_at_1e300(
+    init: float, staircase: bool
+) -> None:
+    ours = compat.exponential_decay(init, 2, 10.0, transition_begin=5, staircase=staircase)
+    theirs = optax.exponential_decay(init, 2, 10.0, transition_begin=5, staircase=staircase)
+    steps = np.arange(0, 700)
+    expected = np.asarray(theirs(jax.numpy.asarray(steps)), dtype=np.float64)
+    below = np.abs(expected) <= 1e300
+    assert not below.all() and np.isinf(expected).any()  # optax overflows to inf
+    got = ours(steps)
+    np.testing.assert_allclose(got[below], expected[below], rtol=1e-12)
+    assert np.all(np.abs(got[~below]) == 1e300) and np.all(np.sign(got) == np.sign(init))

@@ -7,7 +7,13 @@ so ``except ValueError`` keeps working. Wrong *types* raise :class:`ScheduleType
 
 from __future__ import annotations
 
-__all__ = ["ScheduleError", "ScheduleTypeError", "TextFormError", "UnboundScheduleError"]
+__all__ = [
+    "ScheduleError",
+    "ScheduleStateError",
+    "ScheduleTypeError",
+    "TextFormError",
+    "UnboundScheduleError",
+]
 
 
 class ScheduleError(ValueError):
@@ -42,6 +48,10 @@ class ScheduleTypeError(ScheduleError, TypeError):
     ...     print(type(err).__name__, "-", err)
     ScheduleTypeError - cosine(): start must be a number, got 'x'
     """
+
+
+class ScheduleStateError(ScheduleError, RuntimeError):
+    """A call out of order (a finished range test asked for its next LR); also a ``RuntimeError``."""
 
 
 class UnboundScheduleError(ScheduleError):

@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.plateau import Plateau
 
 __all__ = ["BackendNotConfiguredError", "PlateauCallback", "Schedule"]
@@ -77,12 +78,12 @@ def _bind(schedule: lrkit.Schedule, total_steps: int | None, where: str) -> lrki
     """``schedule`` with its shares of training resolved against ``total_steps``."""
     if total_steps is not None:
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: total_steps={total_steps!r} is invalid; total_steps must be an int > 0"
             )
         return schedule.bind(total_steps)
     if not schedule.is_bound:
-        raise ValueError(
+        raise ScheduleError(
             f"{where}: schedule {str(schedule)!r} has durations given as a share of training; "
             "pass total_steps=<optimizer steps of the whole run> to resolve them"
         )
@@ -140,7 +141,7 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore
         self.total_steps = total_steps
         self.schedule = _bind(self.spec, total_steps, where)
         if plateau is not None and not isinstance(plateau, Plateau):
-            raise TypeError(
+            raise ScheduleTypeError(
                 f"{where}: plateau={plateau!r} is invalid; plateau must be an lrkit.Plateau or None"
             )
         self.plateau = plateau
@@ -206,12 +207,12 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
     ) -> None:
         super().__init__()
         if plateau is not None and not isinstance(plateau, Plateau):
-            raise TypeError(
+            raise ScheduleTypeError(
                 f"lrkit.keras.PlateauCallback: plateau={plateau!r} is invalid; "
                 "plateau must be an lrkit.Plateau or None"
             )
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
+            raise ScheduleError(
                 f"lrkit.keras.PlateauCallback: monitor={monitor!r} is invalid; "
                 "monitor must be the name of a logged metric, e.g. 'val_loss'"
             )
@@ -226,7 +227,7 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
             if schedule.plateau is None:
                 schedule.plateau = self.plateau if self.plateau is not None else Plateau()
             elif self.plateau is not None and schedule.plateau is not self.plateau:
-                raise ValueError(
+                raise ScheduleError(
                     "lrkit.keras.PlateauCallback: the optimizer's lrkit.keras.Schedule already "
                     "has a different plateau; pass plateau=None to use it, or build the "
                     "Schedule without one"
@@ -234,7 +235,7 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self.plateau = schedule.plateau
             self._base_lr = None
         elif isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
-            raise TypeError(
+            raise ScheduleTypeError(
                 "lrkit.keras.PlateauCallback: the optimizer's learning rate is a "
                 f"{type(schedule).__name__}, which cannot be scaled; use an lrkit.keras.Schedule "
                 "(lrkit.compat.keras has Keras' schedules under their own names) or a float"

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 import lrkit
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.plateau import Plateau
 from lrkit.text import as_schedule
 
@@ -79,12 +80,12 @@ def as_optax(
     s = _as_lrkit(schedule, where)
     if total_steps is not None:
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-            raise ValueError(
+            raise ScheduleError(
                 f"{where}: total_steps={total_steps!r} is invalid; total_steps must be an int > 0"
             )
         s = s.bind(total_steps)
     elif not s.is_bound:
-        raise ValueError(
+        raise ScheduleError(
             f"{where}: schedule {str(s)!r} has durations given as a share of training; "
             "pass total_steps=<optimizer steps of the whole run> to resolve them"
         )
@@ -130,7 +131,7 @@ def current_hyperparams(opt_state: Any) -> dict[str, float]:
     ):
         if hasattr(node, "hyperparams") and hasattr(node, "inner_state"):
             return {k: float(v) for k, v in node.hyperparams.items()}
-    raise ValueError(
+    raise ScheduleError(
         "lrkit.optax.current_hyperparams: opt_state holds no optax.inject_hyperparams state; "
         "build the optimizer with lrkit.optax.inject_hyperparams"
     )
@@ -152,19 +153,19 @@ def apply_plateau(opt_state: Any, plateau: Plateau) -> Any:
     ``factor ** reductions`` (its ``min_lr`` floor does not apply to a multiplier).
     """
     if not isinstance(plateau, Plateau):
-        raise TypeError(
+        raise ScheduleTypeError(
             f"lrkit.optax.apply_plateau: plateau={plateau!r} is invalid; "
             "plateau must be an lrkit.Plateau"
         )
     if not (isinstance(opt_state, tuple) and len(opt_state) == 2):
-        raise ValueError(
+        raise ScheduleError(
             "lrkit.optax.apply_plateau: opt_state is not the state of "
             "lrkit.optax.with_plateau(optimizer)"
         )
     inner, scale_state = opt_state
     hyper = getattr(scale_state, "hyperparams", None)
     if not isinstance(hyper, Mapping) or "step_size" not in hyper:
-        raise ValueError(
+        raise ScheduleError(
             "lrkit.optax.apply_plateau: opt_state is not the state of "
             "lrkit.optax.with_plateau(optimizer)"
         )

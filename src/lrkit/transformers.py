@@ -22,6 +22,7 @@ import torch
 import transformers
 
 from lrkit._callbacks import bind_auto
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.torch.scheduler import Scheduler
 
 __all__ = ["LrkitCallback"]
@@ -61,12 +62,12 @@ class LrkitCallback(transformers.TrainerCallback):
         retarget: bool = False,
     ) -> None:
         if not isinstance(metric, str) or not metric:
-            raise ValueError(
+            raise ScheduleError(
                 f"LrkitCallback: metric={metric!r} is invalid; metric must be the name of an "
                 "evaluation metric such as 'eval_loss'"
             )
         if scheduler is not None and not isinstance(scheduler, Scheduler):
-            raise TypeError(
+            raise ScheduleTypeError(
                 f"LrkitCallback: scheduler={type(scheduler).__name__} is invalid; scheduler must "
                 "be an lrkit.torch.Scheduler or None (the Trainer's)"
             )
@@ -85,7 +86,7 @@ class LrkitCallback(transformers.TrainerCallback):
         sched = self._scheduler(kwargs)
         if sched is None:
             if kwargs.get("lr_scheduler") is not None:
-                raise TypeError(
+                raise ScheduleTypeError(
                     "LrkitCallback: the Trainer's lr_scheduler is a "
                     f"{type(kwargs['lr_scheduler']).__name__}, not an lrkit.torch.Scheduler; pass "
                     "optimizers=(optimizer, lrkit.torch.Scheduler(optimizer, ...)) to the Trainer"

@@ -10,24 +10,35 @@ Keras steps are whole optimizer iterations; ``PiecewiseConstantDecay``'s ``step 
 becomes an lrkit boundary at ``floor(boundary) + 1`` (the same values at every whole step).
 
 ``CosineDecayRestarts`` with both ``alpha != 0`` and ``m_mul != 1`` keeps Keras' unscaled floor:
-the restarted cosine part plus a constant (``add``).
+the restarted cosine part plus a constant (``add``); with ``m_mul > 1`` (growing restarts) the
+restarts end, and the value holds, once the next peak would pass 1e300 (Keras' values run on to
+``inf``; as lrkit.compat.torch's StepLR with ``gamma > 1``).
 
-Not expressible with lrkit's algebra (a ``ValueError`` says so): ``PolynomialDecay(cycle=True)``
-without ``total_steps=`` (its cycles shrink by ``k^-power``, which no restart combinator
-gives; with ``total_steps`` the cycles are written out).
+``PolynomialDecay(cycle=True)`` is :class:`CyclicPolynomial` (its cycles shrink by ``k^-power``,
+which no restart combinator gives), or written out as a text schedule up to ``total_steps=``
+(an lrkit extension). Steps before 0 (Keras extrapolates its formulas there) are evaluated by
+Keras' own class with the same arguments: lrkit's schedules start at step 0. Each drop-in is a
+:class:`DropIn` (an :class:`lrkit.keras.Schedule`) whose Keras config holds Keras' arguments.
+Errors are lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``), named with Keras'
+parameters.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import keras
+import keras.src.optimizers.schedules.learning_rate_schedule as _keras_schedules
 
 import lrkit
 from lrkit.compat._args import Checks
+from lrkit.core import Array
 from lrkit.core import Schedule as LrSchedule
 from lrkit.errors import ScheduleError
-from lrkit.keras import Schedule
+from lrkit.keras import Schedule, _eager_step
 
 __all__ = [
     "CosineDecay",
@@ -47,8 +58,97 @@ _type_fail = _checks.type_fail
 _number = _checks.number
 
 
-def _wrap(schedule: LrSchedule, name: str) -> Schedule:
-    return Schedule(schedule, name=name)
+#: Growing restarts (``m_mul > 1``) end once the next peak would pass this value.
+_GROWTH_CAP = 1e300
+
+#: Keras' own classes (captured at import, before anything substitutes them), for steps < 0.
+_KERAS: dict[str, Callable[..., Any]] = {
+    name: getattr(_keras_schedules, name)
+    for name in (
+        "CosineDecay",
+        "CosineDecayRestarts",
+        "ExponentialDecay",
+        "InverseTimeDecay",
+        "PiecewiseConstantDecay",
+        "PolynomialDecay",
+    )
+    if getattr(getattr(_keras_schedules, name), "__module__", "").startswith("keras.")
+}
+
+
+@keras.saving.register_keras_serializable(package="lrkit", name="KerasDropIn")
+class DropIn(Schedule):
+    """A Keras schedule class rebuilt from lrkit: ``.schedule`` is the lrkit value (steps >= 0).
+
+    The Keras config holds the Keras class name and its arguments (so a saved model loads back
+    with the same drop-in); steps before 0 are evaluated by Keras' own class, as Keras does.
+    """
+
+    def __init__(
+        self, schedule: LrSchedule, keras_class: str, arguments: Mapping[str, Any]
+    ) -> None:
+        super().__init__(schedule, name=str(arguments.get("name", keras_class)))
+        self.keras_class = keras_class
+        self.arguments = dict(arguments)
+
+    def _keras(self) -> Any:
+        original = _KERAS.get(self.keras_class)
+        if original is None:  # pragma: no cover - substituted before lrkit.compat.keras loaded
+            raise ScheduleError(
+                f"lrkit.compat.keras.{self.keras_class}: Keras' own class is not available for "
+                "steps < 0"
+            )
+        return original(**{k: v for k, v in self.arguments.items() if k != "total_steps"})
+
+    def value(self, step: int | float) -> float:
+        """The learning rate at ``step`` (Keras' own value before step 0)."""
+        if step < 0:
+            return float(keras.ops.convert_to_numpy(self._keras()(step)))
+        return super().value(step)
+
+    def __call__(self, step: Any) -> Any:
+        t = _eager_step(step)
+        if t is not None:
+            if t < 0:
+                return keras.ops.cast(self._keras()(step), keras.config.floatx())
+            return super().__call__(step)
+        ours = super().__call__(step)  # traced: lrkit's values hold step 0 before it
+        theirs = keras.ops.cast(self._keras()(step), ours.dtype)
+        return keras.ops.where(keras.ops.convert_to_tensor(step) < 0, theirs, ours)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"keras_class": self.keras_class, **self.arguments}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Schedule:
+        arguments = dict(config)
+        name = arguments.pop("keras_class", None)
+        build = globals().get(name) if name in __all__ and name != "DropIn" else None
+        if build is None:
+            raise _fail("DropIn.from_config", "keras_class", name, f"one of {sorted(_KERAS)}")
+        schedule: Schedule = build(**arguments)
+        return schedule
+
+
+def _decay_steps(func: str, name: str, value: object) -> None:
+    """Keras' step counts (``decay_steps``...): a number > 0 (Keras divides by it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _type_fail(func, name, value, "a number of steps > 0")
+    if not float(value) > 0:
+        raise _fail(func, name, value, "> 0 (Keras divides by it; lrkit's every/steps)")
+
+
+def _rate(func: str, name: str, value: object) -> float:
+    """A learning rate: a number >= 0."""
+    out = _number(func, name, value)
+    if not out >= 0.0:
+        raise _fail(func, name, value, ">= 0 (a learning rate; lrkit's start)")
+    return out
+
+
+def _wrap(schedule: LrSchedule, keras_class: str, arguments: Mapping[str, Any]) -> Schedule:
+    """The drop-in of ``keras_class`` built with ``arguments`` (its parameters)."""
+    return DropIn(schedule, keras_class, arguments)
 
 
 @_named
@@ -68,11 +168,14 @@ def ExponentialDecay(
     >>> str(s), round(float(s(200)), 6)
     ('exponential(start=0.1, gamma=0.5, every=100)', 0.025)
     """
-    lr = _number("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    args = dict(locals())
+    lr = _rate("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+    _decay_steps("ExponentialDecay", "decay_steps", decay_steps)
     rate = _number("ExponentialDecay", "decay_rate", decay_rate)
     return _wrap(
         lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),
-        name,
+        "ExponentialDecay",
+        args,
     )
 
 
@@ -85,6 +188,7 @@ def PiecewiseConstantDecay(
     Keras switches *after* a boundary (``step <= b`` keeps the earlier value), so the lrkit
     boundaries are ``floor(b) + 1``.
     """
+    args = dict(locals())
     func = "PiecewiseConstantDecay"
     if isinstance(boundaries, str) or not isinstance(boundaries, Sequence):
         raise _type_fail(func, "boundaries", boundaries, "a list of steps")
@@ -100,7 +204,66 @@ def PiecewiseConstantDecay(
         if not math.isfinite(step) or step < 0:
             raise _fail(func, "boundaries", list(boundaries), "finite steps >= 0")
         bounds.append(math.floor(step) + 1)
-    return _wrap(lrkit.piecewise_constant(tuple(bounds), tuple(values)), name)
+    return _wrap(
+        lrkit.piecewise_constant(tuple(bounds), tuple(values)), "PiecewiseConstantDecay", args
+    )
+
+
+class CyclicPolynomial(LrSchedule):
+    """Keras' ``PolynomialDecay(cycle=True)``: each cycle restarts lower, by ``k^-power``.
+
+    value(t) = (lr0 − end)·(1 − t/(T·c))^power + end,   c = max(1, ⌈t/T⌉)
+
+    Endless; no lrkit combinator gives these shrinking cycles, so it has no text form
+    (``PolynomialDecay(..., cycle=True, total_steps=n)`` writes the cycles out as text instead).
+
+    >>> s = CyclicPolynomial(1.0, 0.0, 10, 1.0)
+    >>> [s(t) for t in (0, 5, 10, 15, 20)]
+    [1.0, 0.5, 0.0, 0.25, 0.0]
+    """
+
+    name: ClassVar[str] = "keras_cyclic_polynomial"
+    _length_field: ClassVar[str | None] = None
+    start: float
+    end: float
+    steps: int
+    power: float
+
+    def __post_init__(self) -> None:
+        func = "PolynomialDecay"
+        for key in ("start", "end", "power"):
+            self._set_fields(**{key: _number(func, key, getattr(self, key))})
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        cycles = xp.maximum(xp.ceil(t / self.steps), 1.0)
+        frac = 1.0 - t / (self.steps * cycles)
+        return (self.start - self.end) * frac**self.power + self.end
+
+    def _bounds(self) -> tuple[float, float]:
+        return min(self.start, self.end), max(self.start, self.end)
+
+    def __str__(self) -> str:
+        return (
+            f"keras_cyclic_polynomial(start={self.start!r}, end={self.end!r}, "
+            f"steps={self.steps!r}, power={self.power!r})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        raise ScheduleError(
+            f"{self}: Keras' shrinking polynomial cycles have no lrkit text or dict form; pass "
+            "total_steps= to write them out"
+        )
+
+
+def _restarts(decay: float, peak: float, first: float, mult: float) -> int | None:
+    """How many periods growing restarts (``m_mul > 1``) get: the last peak stays <= 1e300 and
+    the periods end within 2**53 steps."""
+    if decay <= 1.0:
+        return None
+    cycles = 1 if peak <= 0.0 else math.floor(math.log(_GROWTH_CAP / peak) / math.log(decay)) + 1
+    span = 2.0**53 / max(first, 1.0)
+    fit = span if mult == 1.0 else math.log1p(span * (mult - 1.0)) / math.log(mult)
+    return max(1, min(cycles, math.floor(fit) - 1))
 
 
 def _polynomial_cycles(
@@ -144,27 +307,25 @@ def PolynomialDecay(
     ``k^-power``; this needs ``total_steps=`` (an lrkit extension) so the cycles can be written
     out as a sequence, holding ``end`` after ``total_steps``.
     """
+    args = dict(locals())
+    if total_steps is None:  # an lrkit extension: in the config only when given
+        del args["total_steps"]
     func = "PolynomialDecay"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
-    end = _number(func, "end_learning_rate", end_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    end = _rate(func, "end_learning_rate", end_learning_rate)
+    _decay_steps(func, "decay_steps", decay_steps)
     p = _number(func, "power", power)
     if not isinstance(cycle, bool):
         raise _type_fail(func, "cycle", cycle, "True or False")
     if not cycle:
-        return _wrap(lrkit.polynomial(lr, end, steps=decay_steps, power=p), name)
-    if total_steps is None:
-        raise _fail(
-            func,
-            "total_steps",
-            None,
-            "an int with cycle=True: the shrinking cycles (k^-power) have no lrkit combinator, "
-            "so they are written out up to total_steps",
-        )
+        return _wrap(lrkit.polynomial(lr, end, steps=decay_steps, power=p), "PolynomialDecay", args)
     if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
         raise _fail(func, "decay_steps", decay_steps, "an int >= 1")
+    if total_steps is None:
+        return _wrap(CyclicPolynomial(lr, end, decay_steps, p), "PolynomialDecay", args)
     if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
         raise _fail(func, "total_steps", total_steps, "an int >= 1")
-    return _wrap(_polynomial_cycles(lr, end, decay_steps, p, total_steps), name)
+    return _wrap(_polynomial_cycles(lr, end, decay_steps, p, total_steps), "PolynomialDecay", args)
 
 
 @_named
@@ -176,11 +337,14 @@ def InverseTimeDecay(
     name: str = "InverseTimeDecay",
 ) -> Schedule:
     """``keras.optimizers.schedules.InverseTimeDecay``: ``lr0 / (1 + rate · step/decay_steps)``."""
-    lr = _number("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    args = dict(locals())
+    lr = _rate("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+    _decay_steps("InverseTimeDecay", "decay_steps", decay_steps)
     rate = _number("InverseTimeDecay", "decay_rate", decay_rate)
     return _wrap(
         lrkit.inverse_time(lr, rate, every=decay_steps, staircase=staircase),
-        name,
+        "InverseTimeDecay",
+        args,
     )
 
 
@@ -202,18 +366,20 @@ def CosineDecay(
     >>> str(CosineDecay(0.0, 900, warmup_target=0.1, warmup_steps=100))
     'warmup(100) >> cosine(start=0.1, steps=900)'
     """
+    args = dict(locals())
     func = "CosineDecay"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    _decay_steps(func, "decay_steps", decay_steps)
     a = _number(func, "alpha", alpha)
     if warmup_target is None:
-        return _wrap(lrkit.cosine(lr, lr * a, steps=decay_steps), name)
+        return _wrap(lrkit.cosine(lr, lr * a, steps=decay_steps), "CosineDecay", args)
     target = _number(func, "warmup_target", warmup_target)
     decay = lrkit.cosine(target, target * a, steps=decay_steps)
     if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Real):
         raise _fail(func, "warmup_steps", warmup_steps, "an int >= 0")
     if warmup_steps == 0:
-        return _wrap(decay, name)
-    return _wrap(lrkit.warmup(warmup_steps, start=lr) >> decay, name)
+        return _wrap(decay, "CosineDecay", args)
+    return _wrap(lrkit.warmup(warmup_steps, start=lr) >> decay, "CosineDecay", args)
 
 
 @_named
@@ -237,14 +403,19 @@ def CosineDecayRestarts(
     >>> str(s), [round(float(s(t)), 4) for t in (0, 10, 20)]
     ('add(cosine(start=0.8, steps=10).repeat(decay=0.5), constant(0.2))', [1.0, 0.6, 0.4])
     """
+    args = dict(locals())
     func = "CosineDecayRestarts"
-    lr = _number(func, "initial_learning_rate", initial_learning_rate)
+    lr = _rate(func, "initial_learning_rate", initial_learning_rate)
+    _decay_steps(func, "first_decay_steps", first_decay_steps)
     a = _number(func, "alpha", alpha)
     decay = _number(func, "m_mul", m_mul)
     mult = _number(func, "t_mul", t_mul)
     if a == 0.0 or decay == 1.0:
         body = lrkit.cosine(lr, lr * a, steps=first_decay_steps)
-        return _wrap(body.repeat(mult=mult, decay=decay), name)
+        cycles = _restarts(decay, lr, first_decay_steps, mult)
+        return _wrap(
+            body.repeat(mult=mult, decay=decay, cycles=cycles), "CosineDecayRestarts", args
+        )
     if a > 1.0:
         raise _fail(
             func,
@@ -254,4 +425,7 @@ def CosineDecayRestarts(
             "and lrkit's schedules are sums of non-negative parts",
         )
     shrinking = lrkit.cosine(lr * (1.0 - a), steps=first_decay_steps)
-    return _wrap(lrkit.add(shrinking.repeat(mult=mult, decay=decay), lr * a), name)
+    restarted = shrinking.repeat(
+        mult=mult, decay=decay, cycles=_restarts(decay, lr * (1.0 - a), first_decay_steps, mult)
+    )
+    return _wrap(lrkit.add(restarted, lr * a), "CosineDecayRestarts", args)

@@ -9,13 +9,18 @@ drives PyTorch, optax or Keras. Formulas follow ``optax/schedules/_schedule.py``
 
 No JAX is needed to build or evaluate these schedules.
 
-Where optax only logs and carries on, a few inputs are errors here: a negative
-``transition_steps`` or ``transition_begin``, a negative ``decay_rate``, join boundaries that
-are not increasing. optax's documented ``transition_steps=0`` (a constant schedule) is kept.
-The cosine ``exponent`` is the ``power`` of lrkit's cosine (a negative exponent, which optax
-turns into ``inf`` at the end of the decay, is an error). ``join_schedules`` cuts a piece that is
-longer than its slot with ``truncate``. Not expressible with lrkit's leaves (a ``ValueError``
-says so): a growing ``exponential_decay`` (``decay_rate > 1``) without ``end_value``.
+What optax accepts is accepted: ``transition_steps <= 0`` gives the constant ``init_value`` and a
+negative ``transition_begin`` counts as 0 (optax only logs both); values below zero (a negative
+``init_value``, ``end_value``, ``alpha``...) give an :class:`Affine` schedule, ``scale · s(t) +
+offset`` over a non-negative lrkit schedule ``s`` (it evaluates everywhere lrkit schedules do,
+but has no text form: lrkit's own schedules are learning rates, never negative). A growing
+``exponential_decay`` (``decay_rate > 1``) without ``end_value`` holds at ±1e300, where optax's
+values run on to ``inf`` (as lrkit.compat.torch's StepLR/ExponentialLR with ``gamma > 1``).
+Errors are lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``) named with optax's
+parameters; optax's own errors (``decay_steps <= 0`` for the cosine schedules, negative scales,
+an unknown ``interpolate_type``) stay errors. Still refused here, where optax produces ``nan``
+or ``inf``: a negative ``decay_rate`` or cosine ``exponent``. ``join_schedules`` cuts a piece
+that is longer than its slot with ``truncate``.
 """
 
 from __future__ import annotations
@@ -23,14 +28,15 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as Seq
-from typing import Any
+from typing import Any, ClassVar
 
 import lrkit
 from lrkit.compat._args import Checks
 from lrkit.compose import WarmupPrefix
-from lrkit.core import Schedule
+from lrkit.core import Array, Schedule
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
 __all__ = [
@@ -58,24 +64,117 @@ _number = _checks.number
 
 
 def _steps(func: str, name: str, value: object) -> int:
-    """A whole number of steps >= 0 (optax's step arguments are ints)."""
+    """A whole number of steps (optax's step arguments are ints; they may be <= 0)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _type_fail(func, name, value, "an int")
     number = float(value)
     if not (math.isfinite(number) and number.is_integer()):
         raise _type_fail(func, name, value, "an int")
-    if number < 0:
-        raise _fail(func, name, value, "an int >= 0")
     return int(number)
+
+
+def _count(func: str, name: str, value: object) -> int:
+    """A number of steps ``>= 0`` (a warm-up length, a boundary)."""
+    steps = _steps(func, name, value)
+    if steps < 0:
+        raise _fail(func, name, value, "an int >= 0")
+    return steps
+
+
+#: A growing ``exponential_decay`` without ``end_value`` holds at this magnitude: equal to optax
+#: below it, finite where optax's values overflow to inf (as lrkit.compat.torch's StepLR).
+_GROWTH_CAP = 1e300
+
+
+class Affine(Schedule):
+    """``scale · s(t) + offset``: optax's values below zero, over a non-negative lrkit schedule.
+
+    value(t) = scale · s(t) + offset      (any finite ``scale`` and ``offset``)
+
+    lrkit's own schedules are learning rates, never negative; optax's functions accept any real
+    values, so the drop-ins build the schedule of the values lifted above zero and shift (or
+    negate) them back. It evaluates wherever lrkit schedules do (numpy, torch, ``jax.jit``) but
+    has no text or dict form.
+
+    >>> s = Affine(lrkit.linear(3.0, 0.0, steps=3), offset=-1.0)
+    >>> [s(t) for t in range(4)]
+    [2.0, 1.0, 0.0, -1.0]
+    """
+
+    name: ClassVar[str] = "affine"
+    _length_field: ClassVar[str | None] = None
+    schedule: Schedule
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.schedule, Schedule):
+            raise _type_fail("Affine", "schedule", self.schedule, "an lrkit schedule")
+        for key in ("scale", "offset"):
+            value = _number("Affine", key, getattr(self, key))
+            if not math.isfinite(value):
+                raise _fail("Affine", key, value, "finite")
+            self._set_fields(**{key: value})
+
+    @property
+    def bounded(self) -> bool:
+        return self.schedule.bounded
+
+    @property
+    def duration(self) -> float | None:
+        return self.schedule.duration
+
+    def _eval(self, t: Array, xp: Any) -> Array:
+        return self.schedule._eval(t, xp) * self.scale + self.offset
+
+    def _bounds(self) -> tuple[float, float] | None:
+        low, high = self.schedule.bounds()
+        ends = sorted((low * self.scale + self.offset, high * self.scale + self.offset))
+        return (ends[0], ends[1]) if all(map(math.isfinite, ends)) else None
+
+    def value_range(self) -> tuple[float, float]:
+        low, high = self.schedule.value_range()
+        ends = sorted((low * self.scale + self.offset, high * self.scale + self.offset))
+        return ends[0], ends[1]
+
+    def __str__(self) -> str:
+        return f"affine({self.schedule}, scale={self.scale!r}, offset={self.offset!r})"
+
+    def __repr__(self) -> str:
+        return f"lrkit.compat.optax.Affine({str(self)!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        raise ScheduleError(
+            f"{self}: a schedule with values below zero has no lrkit text or dict form"
+        )
+
+
+def _lifted(build: Callable[..., Schedule], *values: float) -> Schedule:
+    """``build(*values)``, or with values below zero: ``build`` of the values lifted by
+    ``−min`` then shifted back (``Affine``); for ``build`` affine in its values jointly."""
+    low = min(0.0, *values)
+    if low == 0.0:
+        return build(*values)
+    return Affine(build(*(v - low for v in values)), offset=low)
+
+
+def _negated(build: Callable[[float], Schedule], value: float) -> Schedule:
+    """``build(value)``, or ``−build(−value)`` below zero (for ``build`` linear in ``value``)."""
+    return build(value) if value >= 0.0 else Affine(build(-value), scale=-1.0)
+
+
+def _constant(value: float, steps: int | None = None) -> Schedule:
+    """``constant(value)`` of any sign."""
+    return _lifted(lambda v: lrkit.constant(v, steps=steps), value)
 
 
 def _ramp(start: float, peak: float, steps: int, then: Schedule) -> Schedule:
     """optax's linear warm-up ``start -> peak`` over ``steps`` steps joined to ``then``."""
     if steps == 0:
         return then
-    if start >= 0.0 and float(then(0)) == peak:
+    if start >= 0.0 and peak >= 0.0 and float(then(0)) == peak:
         return lrkit.warmup(steps, start=start) >> then
-    return lrkit.linear(start, peak, steps=steps) >> then
+    return _lifted(lambda a, b: lrkit.linear(a, b, steps=steps), start, peak) >> then
 
 
 @_named
@@ -85,7 +184,7 @@ def constant_schedule(value: float) -> Schedule:
     >>> constant_schedule(0.1)(1000)
     0.1
     """
-    return lrkit.constant(_number("constant_schedule", "value", value))
+    return _constant(_number("constant_schedule", "value", value))
 
 
 @_named
@@ -98,7 +197,7 @@ def polynomial_schedule(
 ) -> Schedule:
     """``optax.polynomial_schedule``: hold ``init_value`` for ``transition_begin`` steps, then decay.
 
-    value(t) = (I − E)·(1 − min(max(t − B, 0), T)/T)^power + E     (``I`` if T = 0)
+    value(t) = (I − E)·(1 − min(max(t − B, 0), T)/T)^power + E     (``I`` if T <= 0; B < 0 is 0)
 
     >>> s = polynomial_schedule(1.0, 0.01, power=2, transition_steps=100, transition_begin=5)
     >>> str(s), round(s(6), 4), s(105)
@@ -109,14 +208,16 @@ def polynomial_schedule(
     end = _number(func, "end_value", end_value)
     p = _number(func, "power", power)
     steps = _steps(func, "transition_steps", transition_steps)
-    begin = _steps(func, "transition_begin", transition_begin)
-    if steps == 0:
-        return lrkit.constant(init)
-    body: Schedule = (
-        lrkit.linear(init, end, steps=steps)
-        if p == 1.0
-        else lrkit.polynomial(init, end, steps=steps, power=p)
-    )
+    begin = max(0, _steps(func, "transition_begin", transition_begin))
+    if steps <= 0:
+        return _constant(init)
+
+    def build(start: float, stop: float) -> Schedule:
+        if p == 1.0:
+            return lrkit.linear(start, stop, steps=steps)
+        return lrkit.polynomial(start, stop, steps=steps, power=p)
+
+    body = _lifted(build, init, end)
     return body.shift(begin) if begin else body
 
 
@@ -126,7 +227,7 @@ def linear_schedule(
 ) -> Schedule:
     """``optax.linear_schedule``: hold ``init_value`` for ``transition_begin`` steps, then a line.
 
-    value(t) = I + (E − I)·min(max(t − B, 0), T)/T     (``I`` if T = 0)
+    value(t) = I + (E − I)·min(max(t − B, 0), T)/T     (``I`` if T <= 0)
 
     >>> str(linear_schedule(1.0, 0.0, transition_steps=10, transition_begin=2))
     'linear(start=1.0, steps=10).shift(2)'
@@ -149,19 +250,23 @@ def piecewise_constant_schedule(
     func = "piecewise_constant_schedule"
     value = _number(func, "init_value", init_value)
     if not boundaries_and_scales:
-        return lrkit.constant(value)
+        return _constant(value)
     items = _boundaries_and_scales(func, boundaries_and_scales)
-    bounds: list[int] = []
-    values = [value]
-    for boundary, scale in items:  # sorted: boundaries <= 0 (active from step 0) come first
-        if boundary <= 0:
-            values[0] = values[0] * scale
-        else:
-            bounds.append(boundary)
-            values.append(values[-1] * scale)
-    if not bounds:
-        return lrkit.constant(values[-1])
-    return lrkit.piecewise_constant(tuple(bounds), tuple(values))
+
+    def build(start: float) -> Schedule:
+        bounds: list[int] = []
+        values = [start]
+        for boundary, scale in items:  # sorted: boundaries <= 0 (active from step 0) come first
+            if boundary <= 0:
+                values[0] = values[0] * scale
+            else:
+                bounds.append(boundary)
+                values.append(values[-1] * scale)
+        if not bounds:
+            return lrkit.constant(values[-1])
+        return lrkit.piecewise_constant(tuple(bounds), tuple(values))
+
+    return _negated(build, value)
 
 
 def _boundaries_and_scales(func: str, mapping: Mapping[int, float]) -> list[tuple[int, float]]:
@@ -193,7 +298,9 @@ def exponential_decay(
     """``optax.exponential_decay``: ``I·rate^((t − B)/T)`` after ``transition_begin``, bounded.
 
     value(t) = clip(I · rate^(max(t − B, 0)/T), end_value)   (⌊·⌋ exponent with ``staircase``;
-    ``end_value`` is a floor when rate < 1, a ceiling otherwise; ``I`` if T = 0 or rate = 0)
+    ``end_value`` is a floor when rate < 1, a ceiling otherwise; ``I`` if T <= 0 or rate = 0).
+    Without ``end_value`` a growing schedule (rate > 1) holds at ±1e300, where optax's values
+    overflow to ``inf``.
 
     >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5, transition_begin=5)
     >>> str(s), s(25)
@@ -203,23 +310,61 @@ def exponential_decay(
     init = _number(func, "init_value", init_value)
     steps = _steps(func, "transition_steps", transition_steps)
     rate = _number(func, "decay_rate", decay_rate)
-    begin = _steps(func, "transition_begin", transition_begin)
+    begin = max(0, _steps(func, "transition_begin", transition_begin))
     if not isinstance(staircase, bool):
         raise _type_fail(func, "staircase", staircase, "True or False")
     end = None if end_value is None else _number(func, "end_value", end_value)
     if rate < 0.0:
-        raise _fail(func, "decay_rate", decay_rate, ">= 0 (0 gives a constant, as in optax)")
-    if steps == 0 or rate == 0.0:
-        return lrkit.constant(init)
-    if end is not None and (
-        rate == 1.0 or (rate < 1.0 and end >= init) or (rate > 1.0 and end <= init)
-    ):
-        # optax clips every value, init_value included: min(I, E) for rate >= 1, max for < 1.
-        return lrkit.constant(max(init, end) if rate < 1.0 else min(init, end))
-    if rate == 1.0:
-        return lrkit.constant(init)
-    body: Schedule = lrkit.exponential(init, rate, every=steps, staircase=staircase, final=end)
+        raise _fail(func, "decay_rate", decay_rate, ">= 0 (optax gives nan below 0)")
+    if steps <= 0 or rate == 0.0:
+        return _constant(init)
+    if rate == 1.0:  # optax clips with min when rate >= 1
+        return _constant(init if end is None else min(init, end))
+    body = _exponential(init, rate, steps, staircase, end)
     return body.shift(begin) if begin else body
+
+
+def _exponential(
+    init: float, rate: float, steps: int, staircase: bool, end: float | None
+) -> Schedule:
+    """``clip(I·rate^(t/T), end)`` for rate ≠ 1, from the magnitude ``u = |I|·rate^(t/T)``.
+
+    optax clips with ``max`` when decaying, ``min`` when growing; for I < 0 the value is ``−u``,
+    so the clip applies to ``u`` mirrored: ``max(−u, E) = −min(u, −E)``.
+    """
+    growing = rate > 1.0
+    mag = abs(init)
+    sign = 1.0 if init >= 0.0 else -1.0
+    cap = max(_GROWTH_CAP, mag) if growing else None
+
+    hold = None
+    if growing and mag > 0.0:  # stop where the value passes the cap (no overflow past it)
+        powers = math.log(cap / mag) / math.log(rate)  # type: ignore[operator]
+        hold = math.ceil(powers) * steps if staircase else math.ceil(powers * steps)
+        if math.log(mag) + math.log(rate) * hold / steps >= math.log(sys.float_info.max):
+            hold = max(1, hold - (steps if staircase else 1))
+
+    def curve(final: float | None) -> Schedule:
+        return lrkit.exponential(
+            mag, rate, every=steps, staircase=staircase, final=final, steps=hold
+        )
+
+    if end is None:
+        u = curve(cap)
+    else:
+        bound = sign * end  # the clip in magnitude space: a floor or a ceiling on u
+        floor = growing != (sign > 0.0)
+        if (floor and not growing and bound >= mag) or (
+            not floor and bound <= (mag if growing else 0.0)
+        ):
+            return _constant(end)  # clipped from step 0 on
+        if floor and bound <= 0.0:
+            u = curve(cap)  # u >= 0 never goes below the floor
+        elif sign > 0.0:  # lrkit's final: a floor when decaying, a ceiling when growing
+            u = curve(bound if cap is None else min(bound, cap))
+        else:
+            u = curve(cap).clip(low=bound) if floor else curve(cap).clip(high=bound)
+    return u if sign > 0.0 else Affine(u, scale=-1.0)
 
 
 def _exponent(func: str, exponent: object) -> float:
@@ -258,16 +403,17 @@ def cosine_decay_schedule(
     init = _number(func, "init_value", init_value)
     steps = _steps(func, "decay_steps", decay_steps)
     a = _number(func, "alpha", alpha)
-    if steps == 0:
+    if steps <= 0:
         raise _fail(func, "decay_steps", decay_steps, "> 0 (as optax requires)")
-    return _cosine(init, init * a, steps, _exponent(func, exponent))
+    power = _exponent(func, exponent)
+    return _lifted(lambda start, end: _cosine(start, end, steps, power), init, init * a)
 
 
 @_named
 def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps: int) -> Schedule:
     """``optax.warmup_constant_schedule``: linear warm-up to ``peak_value``, then constant.
 
-    As in optax, ``warmup_steps=0`` gives ``init_value`` forever (it is a ``linear_schedule``).
+    As in optax, ``warmup_steps <= 0`` gives ``init_value`` forever (it is a ``linear_schedule``).
 
     >>> str(warmup_constant_schedule(0.0, 0.1, warmup_steps=10))
     'warmup(10) >> constant(0.1)'
@@ -276,9 +422,9 @@ def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps:
     init = _number(func, "init_value", init_value)
     peak = _number(func, "peak_value", peak_value)
     steps = _steps(func, "warmup_steps", warmup_steps)
-    if steps == 0:
-        return lrkit.constant(init)
-    return _ramp(init, peak, steps, lrkit.constant(peak))
+    if steps <= 0:
+        return _constant(init)
+    return _lifted(lambda a, b: _ramp(a, b, steps, lrkit.constant(b)), init, peak)
 
 
 @_named
@@ -300,14 +446,16 @@ def warmup_cosine_decay_schedule(
     func = "warmup_cosine_decay_schedule"
     init = _number(func, "init_value", init_value)
     peak = _number(func, "peak_value", peak_value)
-    warm = _steps(func, "warmup_steps", warmup_steps)
+    warm = _count(func, "warmup_steps", warmup_steps)
     total = _steps(func, "decay_steps", decay_steps)
     end = _number(func, "end_value", end_value)
     if total <= warm:
         raise _fail(func, "decay_steps", decay_steps, f"> warmup_steps={warm} (as optax requires)")
     power = _exponent(func, exponent)
     final = 0.0 if peak == 0.0 else end
-    return _ramp(init, peak, warm, _cosine(peak, final, total - warm, power))
+    return _lifted(
+        lambda i, p, e: _ramp(i, p, warm, _cosine(p, e, total - warm, power)), init, peak, final
+    )
 
 
 @_named
@@ -329,7 +477,7 @@ def warmup_exponential_decay_schedule(
     func = "warmup_exponential_decay_schedule"
     init = _number(func, "init_value", init_value)
     peak = _number(func, "peak_value", peak_value)
-    warm = _steps(func, "warmup_steps", warmup_steps)
+    warm = _count(func, "warmup_steps", warmup_steps)
     decay = exponential_decay(
         peak, transition_steps, decay_rate, transition_begin, staircase, end_value
     )
@@ -357,22 +505,27 @@ def piecewise_interpolate_schedule(
         raise _fail(func, "interpolate_type", interpolate_type, "'linear' or 'cosine'")
     value = _number(func, "init_value", init_value)
     items = _boundaries_and_scales(func, boundaries_and_scales or {})
-    points = [(0, value)]
-    for boundary, scale in items:
-        points.append((boundary, points[-1][1] * scale))
-    # optax's segment i covers [b_i, b_{i+1}); with sorted distinct boundaries the segments reached
-    # at t >= 0 start at the last boundary <= 0 (the point (0, I) is dropped when b_1 <= 0).
-    if len(points) > 1 and points[1][0] <= 0:
-        points = points[1:]
-    first = max(i for i, (b, _) in enumerate(points) if b <= 0)
-    points = points[first:]
-    if len(points) == 1:
-        return lrkit.constant(points[0][1])
-    origin = points[0][0]
-    curve: Schedule = lrkit.piecewise(
-        tuple((b - origin, v) for b, v in points), shape=kinds[interpolate_type]
-    )
-    return curve.shift(origin) if origin else curve
+
+    def build(start: float) -> Schedule:
+        points = [(0, start)]
+        for boundary, scale in items:
+            points.append((boundary, points[-1][1] * scale))
+        # optax's segment i covers [b_i, b_{i+1}); with sorted distinct boundaries the segments
+        # reached at t >= 0 start at the last boundary <= 0 (the point (0, I) is dropped when
+        # b_1 <= 0).
+        if len(points) > 1 and points[1][0] <= 0:
+            points = points[1:]
+        first = max(i for i, (b, _) in enumerate(points) if b <= 0)
+        points = points[first:]
+        if len(points) == 1:
+            return lrkit.constant(points[0][1])
+        origin = points[0][0]
+        curve: Schedule = lrkit.piecewise(
+            tuple((b - origin, v) for b, v in points), shape=kinds[interpolate_type]
+        )
+        return curve.shift(origin) if origin else curve
+
+    return _negated(build, value)
 
 
 def _onecycle_args(
@@ -380,7 +533,7 @@ def _onecycle_args(
 ) -> tuple[int, float, float, float]:
     """The checked ``(transition_steps > 0, peak_value, div_factor, final_div_factor)``."""
     steps = _steps(func, "transition_steps", transition_steps)
-    if steps == 0:
+    if steps <= 0:
         raise _fail(func, "transition_steps", transition_steps, "> 0 (as optax requires)")
     return (
         steps,
@@ -479,7 +632,7 @@ def _fit(func: str, part: Schedule, length: int, index: int) -> Schedule:
     if duration == length:
         return part
     if duration < length and float(duration).is_integer():
-        pad = lrkit.constant(float(part(duration)), steps=length - int(duration))
+        pad = _constant(float(part(duration)), steps=length - int(duration))
         return part >> pad
     return part.truncate(length)
 
@@ -498,7 +651,7 @@ def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
     """
     func = "join_schedules"
     parts = list(schedules)
-    bounds = [_steps(func, "boundaries", b) for b in boundaries]
+    bounds = [_count(func, "boundaries", b) for b in boundaries]
     if not parts or any(not isinstance(p, Schedule) for p in parts):
         raise _type_fail(func, "schedules", schedules, "a non-empty list of lrkit schedules")
     if len(bounds) != len(parts) - 1:

@@ -4,7 +4,11 @@
 schedule of one param group out, in absolute values for the group's base ``lr`` (``lr=1.0`` gives
 the multiplier that Hugging Face's ``LambdaLR`` applies). :func:`get_scheduler` and the
 ``get_*_schedule*`` functions take an optimizer, as Hugging Face's do, and return an
-:class:`lrkit.torch.Scheduler` (imports torch).
+:class:`lrkit.torch.Scheduler` (imports torch) whose ``lr_lambdas`` are those multipliers, as
+Hugging Face's ``LambdaLR``; ``"reduce_lr_on_plateau"`` and ``"greedy"`` give the metric-driven
+``ReduceLROnPlateau`` and ``GreedyLR``. Every ``SchedulerType`` name of transformers 5 works.
+Bad arguments raise lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``), named with
+Hugging Face's parameters.
 
 Values equal Hugging Face's on steps ``0 .. num_training_steps``; after that every lrkit schedule
 holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1) would climb
@@ -23,9 +27,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lrkit import _validate as check
 from lrkit.compat import _args
 from lrkit.compose import Repeat, Sequence, Shift, warmup
 from lrkit.core import Schedule
+from lrkit.errors import ScheduleError
 from lrkit.families import (
     Constant,
     Cosine,
@@ -39,16 +45,19 @@ from lrkit.families import (
 if TYPE_CHECKING:
     from torch.optim import Optimizer
 
+    from lrkit.compat._transformers_torch import GreedyLR
     from lrkit.torch.scheduler import Scheduler
 
 __all__ = [
     "NAMES",
+    "GreedyLR",
     "get_constant_schedule",
     "get_constant_schedule_with_warmup",
     "get_cosine_schedule_with_warmup",
     "get_cosine_with_hard_restarts_schedule_with_warmup",
     "get_cosine_with_min_lr_schedule_with_warmup",
     "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
+    "get_greedy_schedule",
     "get_inverse_sqrt_schedule",
     "get_linear_schedule_with_warmup",
     "get_polynomial_decay_schedule_with_warmup",
@@ -58,7 +67,8 @@ __all__ = [
     "schedule",
 ]
 
-#: Every name of Hugging Face's ``SchedulerType`` (transformers 5.x) that lrkit maps.
+#: Every name of Hugging Face's ``SchedulerType`` (transformers 5.x) that :func:`schedule` maps to
+#: an lrkit schedule; :func:`get_scheduler` also takes ``"greedy"`` (:class:`GreedyLR`).
 NAMES = (
     "linear",
     "cosine",
@@ -72,8 +82,9 @@ NAMES = (
     "cosine_warmup_with_min_lr",
     "warmup_stable_decay",
 )
-_UNSUPPORTED = {
-    "greedy": "GreedyLR raises and lowers the lr from a metric; lrkit's Plateau only lowers it",
+_METRIC_DRIVEN = {
+    "greedy": "GreedyLR raises and lowers the lr from a metric, so it has no closed-form schedule; "
+    "get_scheduler('greedy', optimizer) gives the GreedyLR drop-in",
 }
 
 
@@ -83,7 +94,7 @@ _real = _args.real
 
 def _int(func: str, name: str, value: object, low: int = 0) -> int:
     if value is None:
-        raise ValueError(f"{func} requires `{name}`, please provide that argument.")
+        raise ScheduleError(f"{func} requires `{name}`, please provide that argument.")
     return _args.int_at_least(func, name, value, low)
 
 
@@ -114,11 +125,16 @@ def _min_rate(
     func: str, base_lr: float, default_lr: float | None, min_lr: object, min_lr_rate: object
 ) -> float:
     if min_lr is not None and min_lr_rate is not None:
-        raise ValueError(f"{func}: Only one of min_lr or min_lr_rate should be set")
+        raise _fail(
+            func,
+            "min_lr_rate",
+            min_lr_rate,
+            "None when min_lr is set (only one of min_lr or min_lr_rate should be set)",
+        )
     if min_lr is not None:
         return _real(func, "min_lr", min_lr) / (base_lr if default_lr is None else default_lr)
     if min_lr_rate is None:
-        raise ValueError(
+        raise ScheduleError(
             f"{func}: One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
         )
     return _real(func, "min_lr_rate", min_lr_rate)
@@ -165,7 +181,7 @@ def _polynomial(
     init = lr if default_lr is None else default_lr
     end = _real(func, "lr_end", lr_end)
     if not init > end:
-        raise ValueError(f"{func}: lr_end ({end}) must be smaller than initial lr ({init})")
+        raise _fail(func, "lr_end", end, f"smaller than initial lr ({init})")
     scale = lr / init
     tail = Polynomial(
         lr, end * scale, steps=max(1, total - warm), power=_real(func, "power", power)
@@ -245,7 +261,7 @@ def _wsd(
     func = "warmup_stable_decay"
     decay = _int(func, "num_decay_steps", num_decay_steps, 0)
     if total is None and num_stable_steps is None:
-        raise ValueError(
+        raise ScheduleError(
             f"{func}: Either num_training_steps or num_stable_steps must be specified."
         )
     if total is not None and num_stable_steps is not None:
@@ -325,16 +341,13 @@ _NEEDS_TOTAL = {
 }
 
 
-def _name(name: object) -> str:
+def _name(name: object, where: str = "get_scheduler") -> str:
     value = getattr(name, "value", name)  # a transformers SchedulerType enum member
     if not isinstance(value, str):
-        raise TypeError(f"get_scheduler: name={name!r} is invalid; it must be a scheduler name")
-    if value in _UNSUPPORTED:
-        raise ValueError(f"get_scheduler: name={value!r} is not supported: {_UNSUPPORTED[value]}")
-    if value not in NAMES:
-        raise ValueError(
-            f"get_scheduler: name={value!r} is invalid; name must be one of {', '.join(NAMES)}"
-        )
+        raise check.invalid_type(where, "name", name, "a scheduler name (str)")
+    if value not in NAMES and value not in _METRIC_DRIVEN:
+        allowed = ", ".join((*NAMES, *_METRIC_DRIVEN))
+        raise _fail(where, "name", value, f"one of {allowed}")
     return value
 
 
@@ -357,7 +370,9 @@ def schedule(
     ...              num_training_steps=100, decay_type="1-sqrt"))
     'linear(start=0.0, end=0.1, steps=10) >> constant(0.1, steps=70) >> one_minus_sqrt(start=0.1, steps=20)'
     """
-    key = _name(name)
+    key = _name(name, "schedule")
+    if key in _METRIC_DRIVEN:
+        raise ScheduleError(f"schedule: name={key!r} is not supported: {_METRIC_DRIVEN[key]}")
     if key == "reduce_lr_on_plateau":
         return Constant(lr)
     if key == "constant":
@@ -380,61 +395,101 @@ def get_scheduler(
     num_warmup_steps: int | None = None,
     num_training_steps: int | None = None,
     scheduler_specific_kwargs: Mapping[str, Any] | None = None,
-) -> Scheduler:
+) -> Scheduler | GreedyLR:
     """Hugging Face's ``transformers.get_scheduler``, as an :class:`lrkit.torch.Scheduler`.
 
-    Each param group gets :func:`schedule` for its own lr (``group["initial_lr"]`` if set, as
-    ``LambdaLR`` uses). ``"reduce_lr_on_plateau"`` gives :class:`lrkit.compat.torch.ReduceLROnPlateau`.
+    Each param group ``i`` is driven by ``lr_lambdas[i] * base_i``, where ``lr_lambdas[i]`` is
+    :func:`schedule` with ``lr=1.0`` (Hugging Face's ``LambdaLR`` multiplier, as an lrkit
+    schedule) and ``base_i`` the group's lr (``group["initial_lr"]`` if set, as ``LambdaLR``
+    uses). ``"reduce_lr_on_plateau"`` gives :class:`lrkit.compat.torch.ReduceLROnPlateau`,
+    ``"greedy"`` :class:`GreedyLR`.
     """
-    from lrkit.compat.torch import CompatScheduler, ReduceLROnPlateau
+    from lrkit.compat._transformers_torch import GreedyLR
+    from lrkit.compat.torch import ReduceLROnPlateau
 
     key = _name(name)
+    if scheduler_specific_kwargs is not None and not isinstance(scheduler_specific_kwargs, Mapping):
+        raise check.invalid_type(
+            "get_scheduler", "scheduler_specific_kwargs", scheduler_specific_kwargs, "a dict"
+        )
     kwargs = dict(scheduler_specific_kwargs or {})
     if key == "reduce_lr_on_plateau":
         return ReduceLROnPlateau(optimizer, **kwargs)
+    if key == "greedy":
+        return GreedyLR(optimizer, **kwargs)
+    return _get(key, optimizer, num_warmup_steps, num_training_steps, kwargs)
+
+
+def _get(
+    name: str,
+    optimizer: Optimizer,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> Scheduler:
+    """The ``LambdaScheduler`` of a scheduler Hugging Face builds with ``LambdaLR``: group ``i``
+    driven by ``lr_lambdas[i] * base_i``."""
+    from lrkit.compat._transformers_torch import LambdaScheduler
+
+    key = _name(name)
+    kwargs = dict(kwargs or {})
     if key == "constant":
         kwargs, num_warmup_steps = {}, 0
     if key == "constant_with_warmup":
         kwargs = {}
+    if not hasattr(optimizer, "param_groups") or not hasattr(optimizer, "defaults"):
+        raise check.invalid_type(
+            "get_scheduler", "optimizer", type(optimizer).__name__, "a torch.optim.Optimizer"
+        )
     default_lr = float(optimizer.defaults["lr"])
-    specs = []
+    multiplier = schedule(
+        key,
+        lr=1.0,
+        num_warmup_steps=num_warmup_steps,
+        num_training_steps=num_training_steps,
+        default_lr=default_lr,
+        **kwargs,
+    )
+    bases = []
     for group in optimizer.param_groups:
         base = group.get("initial_lr", group["lr"])
-        base = float(base.item()) if hasattr(base, "item") else float(base)
-        specs.append(
-            {
-                "lr": schedule(
-                    key,
-                    lr=base,
-                    num_warmup_steps=num_warmup_steps,
-                    num_training_steps=num_training_steps,
-                    default_lr=default_lr,
-                    **kwargs,
-                )
-            }
-        )
-    return CompatScheduler(optimizer, specs)
+        bases.append(float(base.item()) if hasattr(base, "item") else float(base))
+    return LambdaScheduler(optimizer, [multiplier] * len(bases), bases)
+
+
+def get_greedy_schedule(optimizer: Optimizer, **kwargs: Any) -> GreedyLR:
+    """``transformers.get_greedy_schedule``: :class:`GreedyLR` with ``kwargs``."""
+    from lrkit.compat._transformers_torch import GreedyLR
+
+    return GreedyLR(optimizer, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """``GreedyLR`` is imported on first use (it imports torch)."""
+    if name == "GreedyLR":
+        from lrkit.compat._transformers_torch import GreedyLR
+
+        return GreedyLR
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_constant_schedule(optimizer: Optimizer, last_epoch: int = -1) -> Scheduler:
     """``transformers.get_constant_schedule``."""
-    return _resumed(get_scheduler("constant", optimizer), last_epoch)
+    return _resumed(_get("constant", optimizer), last_epoch)
 
 
 def get_constant_schedule_with_warmup(
     optimizer: Optimizer, num_warmup_steps: int, last_epoch: int = -1
 ) -> Scheduler:
     """``transformers.get_constant_schedule_with_warmup``."""
-    return _resumed(get_scheduler("constant_with_warmup", optimizer, num_warmup_steps), last_epoch)
+    return _resumed(_get("constant_with_warmup", optimizer, num_warmup_steps), last_epoch)
 
 
 def get_linear_schedule_with_warmup(
     optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int, last_epoch: int = -1
 ) -> Scheduler:
     """``transformers.get_linear_schedule_with_warmup``."""
-    return _resumed(
-        get_scheduler("linear", optimizer, num_warmup_steps, num_training_steps), last_epoch
-    )
+    return _resumed(_get("linear", optimizer, num_warmup_steps, num_training_steps), last_epoch)
 
 
 def get_cosine_schedule_with_warmup(
@@ -446,9 +501,7 @@ def get_cosine_schedule_with_warmup(
 ) -> Scheduler:
     """``transformers.get_cosine_schedule_with_warmup``."""
     return _resumed(
-        get_scheduler(
-            "cosine", optimizer, num_warmup_steps, num_training_steps, {"num_cycles": num_cycles}
-        ),
+        _get("cosine", optimizer, num_warmup_steps, num_training_steps, {"num_cycles": num_cycles}),
         last_epoch,
     )
 
@@ -462,7 +515,7 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
 ) -> Scheduler:
     """``transformers.get_cosine_with_hard_restarts_schedule_with_warmup``."""
     return _resumed(
-        get_scheduler(
+        _get(
             "cosine_with_restarts",
             optimizer,
             num_warmup_steps,
@@ -483,7 +536,7 @@ def get_polynomial_decay_schedule_with_warmup(
 ) -> Scheduler:
     """``transformers.get_polynomial_decay_schedule_with_warmup``."""
     return _resumed(
-        get_scheduler(
+        _get(
             "polynomial",
             optimizer,
             num_warmup_steps,
@@ -499,14 +552,16 @@ def get_inverse_sqrt_schedule(
 ) -> Scheduler:
     """``transformers.get_inverse_sqrt_schedule``."""
     return _resumed(
-        get_scheduler("inverse_sqrt", optimizer, num_warmup_steps, None, {"timescale": timescale}),
+        _get("inverse_sqrt", optimizer, num_warmup_steps, None, {"timescale": timescale}),
         last_epoch,
     )
 
 
 def get_reduce_on_plateau_schedule(optimizer: Optimizer, **kwargs: Any) -> Scheduler:
     """``transformers.get_reduce_on_plateau_schedule``."""
-    return get_scheduler("reduce_lr_on_plateau", optimizer, scheduler_specific_kwargs=kwargs)
+    from lrkit.compat.torch import ReduceLROnPlateau
+
+    return ReduceLROnPlateau(optimizer, **kwargs)
 
 
 def get_cosine_with_min_lr_schedule_with_warmup(
@@ -521,9 +576,7 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     """``transformers.get_cosine_with_min_lr_schedule_with_warmup``."""
     kwargs = {"num_cycles": num_cycles, "min_lr": min_lr, "min_lr_rate": min_lr_rate}
     return _resumed(
-        get_scheduler(
-            "cosine_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs
-        ),
+        _get("cosine_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs),
         last_epoch,
     )
 
@@ -546,9 +599,7 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
         "warmup_lr_rate": warmup_lr_rate,
     }
     return _resumed(
-        get_scheduler(
-            "cosine_warmup_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs
-        ),
+        _get("cosine_warmup_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs),
         last_epoch,
     )
 
@@ -575,17 +626,17 @@ def get_wsd_schedule(
         "num_cycles": num_cycles,
     }
     return _resumed(
-        get_scheduler(
-            "warmup_stable_decay", optimizer, num_warmup_steps, num_training_steps, kwargs
-        ),
+        _get("warmup_stable_decay", optimizer, num_warmup_steps, num_training_steps, kwargs),
         last_epoch,
     )
 
 
 def _resumed(scheduler: Scheduler, last_epoch: int) -> Scheduler:
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
+        raise check.invalid_type("get_scheduler", "last_epoch", last_epoch, "an int >= -1")
     if last_epoch == -1:
         return scheduler
-    if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+    if last_epoch < -1:
         raise _fail("get_scheduler", "last_epoch", last_epoch, "-1 or a step index >= 0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrkit.errors import ScheduleError, ScheduleTypeError
+from lrkit.errors import ScheduleError, ScheduleStateError, ScheduleTypeError
 from lrkit.finder.result import RangeTestResult, StopReason
 from lrkit.finder.smoothing import EMA
 
@@ -199,19 +199,19 @@ class RangeTest:
     def lr(self) -> float:
         """The LR of the next step to run."""
         if self.done:
-            raise RuntimeError("RangeTest.lr: the test is finished")
+            raise ScheduleStateError("RangeTest.lr: the test is finished")
         return self.planned_lrs[self.step]
 
     def __iter__(self) -> Iterator[float]:
         while not self.done:
             if self._pending:
-                raise RuntimeError(
+                raise ScheduleStateError(
                     "RangeTest: call record(loss) once for each LR before asking for the next"
                 )
             self._pending = True
             yield self.planned_lrs[self.step]
             if self._pending:
-                raise RuntimeError(
+                raise ScheduleStateError(
                     "RangeTest: call record(loss) once for each LR before asking for the next"
                 )
 
@@ -221,7 +221,7 @@ class RangeTest:
         ``loss`` is anything ``float()`` accepts (a Python/NumPy number, a 0-d tensor).
         """
         if self.done:
-            raise RuntimeError("RangeTest.record: the test is finished")
+            raise ScheduleStateError("RangeTest.record: the test is finished")
         value = _loss(loss)
         i = self.step
         self._pending = False
