@@ -27,7 +27,7 @@ however often the race looks. The tests check both this and the power by simulat
 >>> scores = {"a": [1.00, 1.01, 0.99, 1.00, 1.02, 0.98], "b": [2.0, 2.1, 1.9, 2.0, 2.05, 1.95]}
 >>> result = simulate(scores, RaceRule(min_seeds=3, max_seeds=6))
 >>> result.stop, result.winner, result.seeds
-('winner', 'a', 5)
+('winner', 'a', 3)
 """
 
 from __future__ import annotations
