@@ -183,3 +183,24 @@ def test_suite_separates_one_cycle_from_one_cycle_with_momentum() -> None:
     assert by_name["one-cycle"].momentum is None
     assert by_name["one-cycle+momentum"].momentum is not None
     assert by_name["one-cycle"].lr == by_name["one-cycle+momentum"].lr
+
+
+def test_tune_lr_races_the_grid_when_there_are_more_than_two_tuning_seeds(tmp_path: Path) -> None:
+    cfg = _cfg(
+        tmp_path,
+        seeds=3,
+        only=("constant",),
+        lr_mode="tune",
+        tune_seeds=4,
+        tune_extensions=0,
+    )
+    out = run_bench(cfg)
+    assert out.errors == 0
+    tuning = json.loads((tmp_path / "runs" / "bench" / "bench.json").read_text())["plans"][0]
+    grid = tuning["tuning"]["constant"]["grid"]
+    assert len(grid) == 5
+    n_tune = sum(len(g["scores"]) for g in grid)
+    assert 5 * 3 <= n_tune < 5 * 4  # every LR ran the first look; some left before 4 seeds
+    assert out.ran == n_tune + 3
+    best = tuning["tuning"]["constant"]["chosen"]
+    assert len(next(g for g in grid if g["lr"] == best)["scores"]) == 4

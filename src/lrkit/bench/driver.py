@@ -385,15 +385,42 @@ def _tune(
                 for lr in st["lrs"]
             }
         flat = [j for per in jobs.values() for js in per.values() for j in js]
-        seen.update(j.key for j in flat)
         label = "tuning LR" if round_no == 0 else f"tuning LR (extension {round_no})"
-        ran += _execute(flat, cfg, runs, done, display, label, errors)
+        if cfg.tune_seeds > 2:  # race the grid: LRs clearly behind stop early
+            jobs, r = _race_grid(jobs, cfg, runs, done, display, label, errors)
+            ran += r
+        else:
+            ran += _execute(flat, cfg, runs, done, display, label, errors)
+        seen.update(j.key for per in jobs.values() for js in per.values() for j in js)
         round_no += 1
         for i, per in jobs.items():
             plan, entry, _opt, _base = items[i]
             _tune_step(plan, entry, state[i], _tune_scores(per, done), cfg, seeds)
         if not any(st["open"] for st in state.values()):
             return ran, len(seen)
+
+
+def _race_grid(
+    jobs: dict[int, dict[float, list[Job]]],
+    cfg: BenchConfig,
+    runs: RunsFile,
+    done: dict[str, dict[str, Any]],
+    display: _Display,
+    label: str,
+    errors: list[str],
+) -> tuple[dict[int, dict[float, list[Job]]], int]:
+    """Race each grid's LRs over the tuning seeds (see :func:`lrkit.bench.racing.race_grid`)."""
+    from lrkit.bench.racing import race_grid
+    from lrkit.bench.sequential import RaceRule
+
+    rule = RaceRule(
+        min_seeds=min(cfg.min_seeds, cfg.tune_seeds), max_seeds=cfg.tune_seeds, margin=cfg.margin
+    )
+
+    def execute(js: Sequence[Job], what: str) -> int:
+        return _execute(js, cfg, runs, done, display, what, errors)
+
+    return race_grid(jobs, rule, execute, done, label)
 
 
 def _tune_scores(

@@ -21,7 +21,7 @@ from typing import Any
 from lrkit.bench.runner import Job
 from lrkit.bench.sequential import Race, RaceRule
 
-__all__ = ["race_main", "ray_session", "rule_for", "score_of", "seeds_note"]
+__all__ = ["race_grid", "race_main", "ray_session", "rule_for", "score_of", "seeds_note"]
 
 #: Make the main jobs of one plan for some of its entries (by name) and seeds.
 MakeJobs = Callable[[Any, Sequence[str], Sequence[int]], list[Job]]
@@ -125,6 +125,57 @@ def race_main(
         result = race.result
         plan.race = result.to_dict() if result is not None else {}
     return list(planned.values()), ran
+
+
+def race_grid(
+    grids: Mapping[int, Mapping[float, Sequence[Job]]],
+    rule: RaceRule,
+    execute: Execute,
+    done: Mapping[str, Mapping[str, Any]],
+    label: str,
+) -> tuple[dict[int, dict[float, list[Job]]], int]:
+    """Race the LR values of each tuning grid (``--tune-lr`` with more than 2 tuning seeds).
+
+    ``grids[i][lr]`` are the tuning jobs of one LR, one per tuning seed (``rule.max_seeds``);
+    all grids run their rounds together. An LR significantly worse than the grid's best leaves
+    early. Returns, per grid and LR, the jobs that ran (a prefix of the seeds) and how many
+    runs were executed.
+    """
+    races: dict[int, tuple[Race, dict[str, float]]] = {}
+    for i, grid in grids.items():
+        names = {repr(lr): lr for lr in grid}
+        races[i] = (Race(list(names), rule), names)
+    ran = 0
+    while True:
+        wanted = {i: race.need() for i, (race, _names) in races.items()}
+        jobs = [
+            j
+            for i, n in wanted.items()
+            if n is not None
+            for name in races[i][0].alive
+            for j in grids[i][races[i][1][name]][:n]
+        ]
+        if not jobs:
+            break
+        ran += execute(jobs, label)
+        for i, n in wanted.items():
+            if n is None:
+                continue
+            race, names = races[i]
+            race.observe(
+                {
+                    name: [score_of(done.get(j.key), "val_loss") for j in grids[i][names[name]][:n]]
+                    for name in race.alive
+                }
+            )
+    out: dict[int, dict[float, list[Job]]] = {}
+    for i, (race, names) in races.items():
+        result = race.result
+        out[i] = {
+            lr: list(grids[i][lr][: result.seeds_of(name) if result else len(grids[i][lr])])
+            for name, lr in names.items()
+        }
+    return out, ran
 
 
 @contextmanager
