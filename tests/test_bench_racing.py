@@ -204,3 +204,10 @@ def test_tune_lr_races_the_grid_when_there_are_more_than_two_tuning_seeds(tmp_pa
     assert out.ran == n_tune + 3
     best = tuning["tuning"]["constant"]["chosen"]
     assert len(next(g for g in grid if g["lr"] == best)["scores"]) == 4
+
+
+def test_demo_preset_races_a_few_schedules_with_a_small_cap() -> None:
+    demo = BenchConfig.from_layers(preset="demo")
+    assert demo.auto_seeds and demo.max_seeds <= 10 and len(demo.only) <= 6
+    assert {"one-cycle", "one-cycle+momentum", "constant"} <= set(demo.only)
+    assert "--preset demo" in (Path(__file__).parents[1] / "Makefile").read_text()

@@ -20,7 +20,8 @@ def _fail(msg: str) -> typer.Exit:
 
 def bench(
     preset: Annotated[
-        str | None, typer.Option(help="Named preset: quick (make demo) or smoke (tests).")
+        str | None,
+        typer.Option(help="Named preset: demo (make demo), quick, smoke (tests) or literature."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML file; flags override it.")

@@ -43,6 +43,21 @@ _BACKENDS = ("local", "ray", "serial")
 #: Named presets (fields of :class:`BenchConfig`).
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"name": "quick", "tasks": ("digits-mlp", "synthetic-linear"), "seeds": (0, 1)},
+    # What `make demo` runs: a race that stops early where the data allow, in well under a minute.
+    "demo": {
+        "name": "demo",
+        "tasks": ("synthetic-linear",),
+        "seeds": "auto",
+        "max_seeds": 10,
+        "only": (
+            "constant",
+            "cosine",
+            "linear-to-zero",
+            "wsd",
+            "one-cycle",
+            "one-cycle+momentum",
+        ),
+    },
     "smoke": {
         "name": "smoke",
         "tasks": ("synthetic-linear",),

@@ -41,8 +41,8 @@ def _simplest(t: Mapping[str, Any], names: Sequence[str]) -> str:
 def chosen_schedule(t: Mapping[str, Any]) -> str | None:
     """The schedule the recommendation tells you to use (None when it names none).
 
-    With a race: the winner, or the simplest of the tie group; otherwise the best mean when
-    the fixed-seed recommendation says "Use".
+    With a race: the winner, the simplest of an equivalent group, or at the cap the best mean
+    so far; otherwise the best mean when the fixed-seed recommendation says "Use".
     """
     race = _race(t)
     if race:
@@ -50,6 +50,8 @@ def chosen_schedule(t: Mapping[str, Any]) -> str | None:
             return str(race["leader"])
         if race["stop"] == "equivalent":
             return _simplest(t, race["group"])
+        if race["stop"] == "cap" and race.get("leader") in t["schedules"]:
+            return str(race["leader"])  # the best mean so far, said so in the recommendation
         return None
     best, _tied = tied_with_best(t)
     if best is not None and recommendation(t).startswith("Use "):
@@ -86,12 +88,23 @@ def race_recommendation(t: Mapping[str, Any]) -> str | None:
             f"{_pct(rule['margin'])} of {lead}, after {n} seeds): use the simplest of them, "
             f"{at(simplest)}."
         )
+    last = race["history"][-1]["intervals"] if race.get("history") else {}
     others = [g for g in group if g != lead]
+    close = [
+        g
+        for g in others
+        if g in last and -rule["margin"] <= last[g][0] <= last[g][1] <= rule["margin"]
+    ]
+    open_ = [g for g in others if g not in close]
+    within = (
+        f" {_join(close)} {'is' if len(close) == 1 else 'are'} within {_pct(rule['margin'])} of it;"
+        if close
+        else ""
+    )
     return (
-        f"No single winner after {n} seeds (the cap): {lead} has the best mean, but "
-        f"{_join(others)} {'is' if len(others) == 1 else 'are'} neither significantly worse "
-        f"nor shown within {_pct(rule['margin'])} of it. The simplest of them is "
-        f"{at(simplest)}; raise --max-seeds to separate them."
+        f"No single winner after {n} seeds (the cap). Best mean so far: {at(lead)};{within} "
+        f"{_join(open_)} {'is' if len(open_) == 1 else 'are'} neither significantly worse nor "
+        f"shown within {_pct(rule['margin'])} of it. Raise --max-seeds to separate them."
     )
 
 
