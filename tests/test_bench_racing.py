@@ -79,6 +79,7 @@ def test_seeds_auto_drops_schedules_behind_and_names_the_winner(tmp_path: Path) 
     report = (run_dir / "report.md").read_text()
     assert "**Race** (`--seeds auto`)" in report and "Runs: 9 of 48" in report
     assert "```text\n  constant(0.1)\n  ```" in report
+    assert "cannot go below" not in report  # 3 seeds decided the race: no "too few seeds" note
     # a rerun finds every run of the race finished
     again = run_bench(cfg)
     assert again.ran == 0 and again.skipped == 9

@@ -94,6 +94,8 @@ def race_main(
     """
     races: list[tuple[Any, Race, str]] = []
     for plan in plans:
+        if not plan.entries:  # every schedule skipped on this task: nothing to race
+            continue
         metric, higher = _metric(plan, rank_metric)
         names = [entry.name for entry, _opt in plan.entries]
         races.append((plan, Race(names, rule_for(rule, higher_is_better=higher)), metric))

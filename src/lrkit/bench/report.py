@@ -264,6 +264,8 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
 
 
 def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
+    if (t.get("plan") or {}).get("race"):  # --seeds auto: the race's rule decides, said below
+        return []
     n_seeds = _n_seeds(t)
     min_p = 2.0 / 2**n_seeds if n_seeds else 1.0
     if min_p < alpha:
@@ -271,7 +273,7 @@ def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
     return [
         f"With {n_seeds} seed(s) the paired permutation test cannot go below p={min_p:.2g}, "
         f"so no difference can be significant at {alpha:g}; the differences above are "
-        f"descriptive. Rerun with `--seeds 6` or more to test them."
+        f"descriptive. Rerun with `--seeds auto` (or `--seeds 6` or more) to test them."
     ]
 
 
