@@ -212,3 +212,40 @@ def test_demo_preset_races_a_few_schedules_with_a_small_cap() -> None:
     assert demo.auto_seeds and demo.max_seeds <= 10 and len(demo.only) <= 6
     assert {"one-cycle", "one-cycle+momentum", "constant"} <= set(demo.only)
     assert "--preset demo" in (Path(__file__).parents[1] / "Makefile").read_text()
+
+
+@pytest.mark.slow
+def test_seeds_auto_races_over_several_rounds_on_a_private_ray_instance(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    import os
+    import subprocess
+    import sys
+
+    task = _task(tmp_path)
+    args = ["bench", "-t", task, "--steps", "20", "--lr", "0.1", "--seeds", "auto"]
+    args += ["--min-seeds", "2", "--max-seeds", "4", "--margin", "0", "-s", "constant"]
+    args += ["-s", "flat=constant(1.0000001)", "--workers", "2", "--no-plots", "-q"]
+    # Ray forks its helper processes: run it in a fresh interpreter, never in this process
+    proc = subprocess.run(
+        [sys.executable, "-m", "lrkit", *args, "--backend", "ray", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    race = json.loads((tmp_path / "r" / "bench" / "bench.json").read_text())["plans"][0]["race"]
+    assert [look["seeds"] for look in race["history"]] == [2, 3, 4]  # one Ray session, 3 rounds
+    assert race["stop"] == "cap" and race["runs"] == 8
+    CliRunner().invoke(
+        _app_for_tests(), [*args, "--backend", "serial", "--out", str(tmp_path / "s")]
+    )
+    ray_recs = {r["key"]: r["final"] for r in read_records(tmp_path / "r" / "bench" / "runs.jsonl")}
+    serial = {r["key"]: r["final"] for r in read_records(tmp_path / "s" / "bench" / "runs.jsonl")}
+    assert ray_recs == serial
+
+
+def _app_for_tests() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
