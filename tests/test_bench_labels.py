@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lrkit.bench.labels import peak_words, plot_title, seed_words
 from lrkit.bench.report import _nonsignificant
 
@@ -63,3 +65,38 @@ def test_plot_titles_say_position_and_overlap_instead_of_rank_marks() -> None:
     assert plot_title(t, "wsd") == "2. wsd (CI overlaps the best)"
     assert plot_title(t, "constant") == "4. constant (baseline)"
     assert "#" not in "".join(plot_title(t, n) for n in t["schedules"])
+
+
+def test_fixed_seed_recommendation_comes_with_the_pasteable_text_of_the_best() -> None:
+    import lrkit
+    from lrkit.bench.race_report import paste_info
+
+    t = {
+        "rank_higher_is_better": False,
+        "rank_metric": "val_loss",
+        "baseline": "constant",
+        "comparisons": {"wc": {"val_loss": {"n": 8, "significant": True, "mean_diff": -0.1}}},
+        "schedules": {
+            "constant": {
+                "peak_lr": 0.1,
+                "lr_text": "constant(1.0)",
+                "steps": 200,
+                "metrics": {"val_loss": {"mean": 0.3, "ci": [0.28, 0.32]}},
+            },
+            "wc": {
+                "peak_lr": 0.024,
+                "steps": 200,
+                "lr_text": 'warmup("5%") >> cosine(start=1.0, steps="95%")',
+                "momentum_text": None,
+                "metrics": {"val_loss": {"mean": 0.2, "ci": [0.19, 0.21]}},
+            },
+        },
+    }
+    got = paste_info(t)
+    assert got is not None and got["schedule"] == "wc"
+    assert got["text"] == 'warmup("5%") >> cosine(start=0.024, steps="95%")'
+    ran = (lrkit.parse(t["schedules"]["wc"]["lr_text"]) * 0.024).bind(200)
+    pasted = lrkit.parse(got["text"]).bind(200)
+    for s in (0, 5, 10, 100, 199):
+        assert float(pasted(s)) == pytest.approx(float(ran(s)), rel=1e-12, abs=1e-15)
+    assert got["python"].endswith("total_steps=200)")
