@@ -10,6 +10,10 @@ statistically tied with it (overlapping 95 % CIs), or the race's group contains 
 
     python benchmarks/bench_decisions.py [--tasks synthetic-linear digits-mlp charlm]
         [--max-seeds 16] [--only constant cosine ...] [--steps N] [--workers 2] [--verify]
+    python benchmarks/bench_decisions.py --from-results docs/findings/results.json
+
+``--from-results`` trains nothing: it races the per-seed scores of an existing results.json
+(e.g. the literature preset's: tuned peak LRs, 8 seeds) with ``--max-seeds`` = its seed count.
 """
 
 from __future__ import annotations
@@ -75,6 +79,27 @@ def _verify(task: str, args: argparse.Namespace, out: Path) -> int:
     return run_bench(cfg).ran
 
 
+def _compare(task: str, t: dict[str, Any], max_seeds: int) -> tuple[float, bool]:
+    """Print one task's comparison; return (share of runs, same recommendation)."""
+    race = _race(t, max_seeds)
+    t_auto = {**t, "plan": {**(t.get("plan") or {}), "race": race}}
+    best, tied = tied_with_best(t)
+    fixed_group = [best, *tied] if best else []
+    chosen = chosen_schedule(t_auto)
+    same = (chosen in fixed_group) or (best in race["group"])
+    share = race["runs"] / race["runs_fixed"]
+    cap = " (noisy ties forced the cap)" if race["stop"] == "cap" else ""
+    print(f"## {task}: {len(t['schedules'])} schedules, fixed {max_seeds} seeds")
+    print(
+        f"  auto: {race['runs']} of {race['runs_fixed']} runs ({share:.0%}), stopped: "
+        f"{race['stop']} after {race['seeds']} seeds{cap}"
+    )
+    print(f"  auto says:  {race_recommendation(t_auto)}")
+    print(f"  fixed says: best {best}, tied with it (overlapping CIs): {', '.join(tied) or '-'}")
+    print(f"  same recommendation (schedule or tie group): {'yes' if same else 'NO'}")
+    return share, same
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tasks", nargs="+", default=["synthetic-linear", "digits-mlp", "charlm"])
@@ -84,43 +109,39 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--out", default="runs/bench-decisions")
     p.add_argument("--verify", action="store_true", help="rerun with --seeds auto: 0 new runs")
+    p.add_argument("--from-results", default=None, help="race an existing results.json")
     args = p.parse_args()
     out = Path(args.out)
     shares: list[float] = []
     agree = 0
+    if args.from_results:
+        tasks = json.loads(Path(args.from_results).read_text())["tasks"]
+        for task, t in tasks.items():
+            n = min(len(e["seeds"]) for e in t["schedules"].values())
+            share, same = _compare(task, t, n)
+            shares.append(share)
+            agree += same
+        _summary(shares, agree, len(tasks))
+        return
     for task in args.tasks:
         fixed = _fixed(task, args, out)
-        t = fixed["t"]
-        race = _race(t, args.max_seeds)
-        t_auto = {**t, "plan": {**(t.get("plan") or {}), "race": race}}
-        best, tied = tied_with_best(t)
-        fixed_group = [best, *tied] if best else []
-        chosen = chosen_schedule(t_auto)
-        same = (chosen in fixed_group) or (best in race["group"])
-        share = race["runs"] / race["runs_fixed"]
+        share, same = _compare(task, fixed["t"], args.max_seeds)
         shares.append(share)
         agree += same
-        print(f"## {task}: {len(t['schedules'])} schedules, fixed {args.max_seeds} seeds")
-        print(
-            f"  auto: {race['runs']} of {race['runs_fixed']} runs ({share:.0%}), stopped: "
-            f"{race['stop']} after {race['seeds']} seeds"
-            + (" (noisy ties forced the cap)" if race["stop"] == "cap" else "")
-        )
-        print(f"  auto says:  {race_recommendation(t_auto)}")
-        print(
-            f"  fixed says: best {best}, tied with it (overlapping CIs): {', '.join(tied) or '-'}"
-        )
-        print(f"  same recommendation (schedule or tie group): {'yes' if same else 'NO'}")
         print(f"  fixed wall {fixed['wall']:.0f} s ({fixed['ran']} runs new)")
         if args.verify:
             print(
                 f"  --seeds auto rerun in the same folder ran {_verify(task, args, out)} new runs"
             )
         sys.stdout.flush()
+    _summary(shares, agree, len(args.tasks))
+
+
+def _summary(shares: list[float], agree: int, n: int) -> None:
     mean = sum(shares) / len(shares)
     print(
         f"\nmean share of runs auto needed: {mean:.0%} (goal <= 50 %); same recommendation "
-        f"on {agree} of {len(args.tasks)} tasks"
+        f"on {agree} of {n} tasks"
     )
 
 
