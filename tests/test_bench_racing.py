@@ -124,6 +124,17 @@ def test_config_takes_seeds_auto_with_its_cap_and_margin() -> None:
         BenchConfig(seeds="many")  # type: ignore[arg-type]
 
 
+def test_seeds_auto_in_a_config_file_and_a_flag_over_the_demo_preset(tmp_path: Path) -> None:
+    from lrkit.bench.config import load_toml
+
+    path = tmp_path / "bench.toml"
+    path.write_text('seeds = "auto"\nmax_seeds = 12\nmargin = 0.02\n')
+    cfg = BenchConfig.from_layers(file=load_toml(path))
+    assert cfg.auto_seeds and cfg.max_seeds == 12 and cfg.margin == 0.02
+    fixed = BenchConfig.from_layers(preset="demo", overrides={"seeds": 3})
+    assert not fixed.auto_seeds and fixed.seeds == (0, 1, 2)
+
+
 def test_cli_seeds_auto_flags_reach_the_race(tmp_path: Path) -> None:
     app = typer.Typer()
     register(app)
