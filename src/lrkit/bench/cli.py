@@ -64,7 +64,10 @@ def bench(
     ] = False,
     tune_seeds: Annotated[
         int | None,
-        typer.Option(help="Seeds per tuning grid value (default 2; separate from --seeds)."),
+        typer.Option(
+            help="Seeds per tuning grid value (default 2; separate from --seeds); above 2 the "
+            "grid is raced: LRs clearly behind stop early.",
+        ),
     ] = None,
     budgets: Annotated[
         str | None,
