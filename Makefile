@@ -22,7 +22,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/lrkit show "warmup('5%') >> cosine(start=0.1, end=0.001, steps='95%')" --steps 1000
-	MPLBACKEND=Agg $(BIN)/lrkit bench --preset quick --name demo
+	MPLBACKEND=Agg $(BIN)/lrkit bench --preset demo --name demo
 
 # Python only under docs/ (ruff would also format the Markdown pages' code blocks).
 lint: $(STAMP)

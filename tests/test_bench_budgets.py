@@ -124,7 +124,14 @@ def test_literature_preset_has_the_claims_schedules() -> None:
 
     cfg = BenchConfig.from_layers(preset="literature")
     names = {e.name for e in suite_for(cfg)}
-    for c in ("cosine", "cosine-to-10pct", "wsd", "one-cycle", "triangular", "cosine-restarts"):
+    for c in (
+        "cosine",
+        "cosine-to-10pct",
+        "wsd",
+        "one-cycle+momentum",
+        "triangular",
+        "cosine-restarts",
+    ):
         assert c in names
     assert cfg.lr_mode == "tune" and len(cfg.seeds) >= 8 and cfg.claims
     assert cfg.budgets == (0.1, 0.25, 0.5, 1.0)

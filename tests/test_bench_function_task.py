@@ -95,7 +95,16 @@ def test_function_task_under_lrkit_bench_with_two_spawned_workers(tmp_path: Path
     pytest.importorskip("torch")
     task_file = _write(tmp_path, "mytask.py", TORCH_TASK)
     args = ["bench", "-t", f"{task_file}:train", "--seeds", "2", "--workers", "2"]
-    args += ["--only", "constant", "--only", "one-cycle", "--name", "fn", "--no-plots", "-q"]
+    args += [
+        "--only",
+        "constant",
+        "--only",
+        "one-cycle+momentum",
+        "--name",
+        "fn",
+        "--no-plots",
+        "-q",
+    ]
     res = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
     run_dir = tmp_path / "runs" / "fn"
@@ -106,13 +115,13 @@ def test_function_task_under_lrkit_bench_with_two_spawned_workers(tmp_path: Path
     assert "## tiny-reg" in report and "mytask.py" not in report.split("## Method")[0]
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["tasks"]) == {"tiny-reg"}
-    # the momentum schedule of one-cycle really drove AdamW's betas[0]
-    mom = next(e for e in DEFAULT_SUITE if e.name == "one-cycle").build(0.05, 40)[1]
+    # the momentum schedule of one-cycle+momentum really drove AdamW's betas[0]
+    mom = next(e for e in DEFAULT_SUITE if e.name == "one-cycle+momentum").build(0.05, 40)[1]
     assert mom is not None
     for rec in recs:
         used = rec["evals"]["beta1"]
         steps = np.asarray(rec["evals"]["step"]) - 1
-        if rec["schedule"] == "one-cycle":
+        if rec["schedule"] == "one-cycle+momentum":
             assert np.allclose(used, mom(steps), rtol=0, atol=1e-12)
             assert max(used) - min(used) > 0.05
         else:
@@ -235,7 +244,7 @@ def test_a_task_that_logs_nothing_or_raises_gives_an_error_record(tmp_path: Path
 
 def test_momentum_schedule_drives_sgd_momentum_through_run_scheduler() -> None:
     torch = pytest.importorskip("torch")
-    entry = next(e for e in DEFAULT_SUITE if e.name == "one-cycle")
+    entry = next(e for e in DEFAULT_SUITE if e.name == "one-cycle+momentum")
     lr_s, mom_s = entry.build(0.1, 20)
     run = lb.Run(seed=0, steps=20, lr=0.1, schedule=lr_s, momentum_schedule=mom_s)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)

@@ -90,7 +90,7 @@ def test_complexity_counts_nodes_then_parameters() -> None:
     )
     assert order[:3] == ["constant", "linear-to-zero", "cosine"]
     assert complexity(_entry("plateau", 1.0, 0.1))[0] == 2  # constant + the plateau controller
-    assert complexity(_entry("one-cycle", 1.0, 0.1))[0] == 2  # lr + momentum schedules
+    assert complexity(_entry("one-cycle+momentum", 1.0, 0.1))[0] == 2  # lr + momentum schedules
 
 
 def _sig(name: str, diff: float = -0.02) -> dict[str, Any]:

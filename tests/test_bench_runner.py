@@ -130,7 +130,7 @@ def _cfg(tmp_path: Path, **kw: object) -> BenchConfig:
 
 
 def test_run_job_feeds_precomputed_schedule_and_momentum_to_trainer() -> None:
-    entry = next(e for e in DEFAULT_SUITE if e.name == "one-cycle")
+    entry = next(e for e in DEFAULT_SUITE if e.name == "one-cycle+momentum")
     LAST.clear()
     rec = run_job(_job(entry))
     assert rec["status"] == "ok", rec.get("error")

@@ -25,6 +25,7 @@ FAMILIES = {
     "cosine-restarts",
     "triangular",
     "one-cycle",
+    "one-cycle+momentum",
     "warmup-cosine",
     "wsd",
     "inverse-sqrt",

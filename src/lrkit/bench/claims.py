@@ -119,7 +119,7 @@ CLAIMS: tuple[Claim, ...] = (
         "4a",
         "One-cycle reaches the tuned constant's final val loss in fewer steps",
         "Smith & Topin 2019",
-        "one-cycle",
+        "one-cycle+momentum",
         "constant",
         "steps",
         "beats",

@@ -20,7 +20,8 @@ def _fail(msg: str) -> typer.Exit:
 
 def bench(
     preset: Annotated[
-        str | None, typer.Option(help="Named preset: quick (make demo) or smoke (tests).")
+        str | None,
+        typer.Option(help="Named preset: demo (make demo), quick, smoke (tests) or literature."),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML file; flags override it.")
@@ -33,7 +34,26 @@ def bench(
             help="Built-in task name, path/to/file.py:function or pkg.module:function (repeatable).",
         ),
     ] = None,
-    seeds: Annotated[int | None, typer.Option(help="Number of seeds (0..N-1).")] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="'auto' (race: seeds in rounds, schedules behind dropped, stop when decided) "
+            "or a number of seeds (0..N-1).",
+        ),
+    ] = None,
+    max_seeds: Annotated[
+        int | None, typer.Option(help="--seeds auto: the most seeds per schedule (default 16).")
+    ] = None,
+    min_seeds: Annotated[
+        int | None, typer.Option(help="--seeds auto: seeds of the first round (default 3).")
+    ] = None,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            help="--seeds auto: schedules within this relative margin count as equivalent "
+            "(default 0.01 = 1 %).",
+        ),
+    ] = None,
     steps: Annotated[int | None, typer.Option(help="Step budget (default: the task's).")] = None,
     eval_every: Annotated[int | None, typer.Option(help="Evaluate every N steps.")] = None,
     lr: Annotated[
@@ -44,7 +64,10 @@ def bench(
     ] = False,
     tune_seeds: Annotated[
         int | None,
-        typer.Option(help="Seeds per tuning grid value (default 2; separate from --seeds)."),
+        typer.Option(
+            help="Seeds per tuning grid value (default 2; separate from --seeds); above 2 the "
+            "grid is raced: LRs clearly behind stop early.",
+        ),
     ] = None,
     budgets: Annotated[
         str | None,
@@ -111,7 +134,10 @@ def bench(
         only = _only_with_named(only, schedule, entries)
         overrides: dict[str, Any] = {
             "tasks": tuple(task) if task else None,
-            "seeds": seeds,
+            "seeds": _seeds_flag(seeds),
+            "max_seeds": max_seeds,
+            "min_seeds": min_seeds,
+            "margin": margin,
             "steps": steps,
             "eval_every": eval_every,
             "lr": lr,
@@ -228,6 +254,16 @@ def _only_with_named(
                 f"schedule give NAME=TEXT (e.g. mine='cosine(start=1.0, steps=\"100%\")')"
             )
     return [*(only or []), *named, *(e.name for e in entries)]
+
+
+def _seeds_flag(value: str | None) -> int | str | None:
+    """``--seeds``: "auto" or a count."""
+    if value is None or value.strip().lower() == "auto":
+        return None if value is None else "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"--seeds must be 'auto' or a number >= 1, got {value!r}") from None
 
 
 def _suite_flag(value: str) -> bool:

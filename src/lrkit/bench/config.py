@@ -33,7 +33,7 @@ LITERATURE_SCHEDULES: tuple[str, ...] = (
     "cosine-to-10pct",
     "linear-to-zero",
     "wsd",
-    "one-cycle",
+    "one-cycle+momentum",
     "triangular",
     "schedule-free",
     "cosine-restarts",
@@ -43,6 +43,21 @@ _BACKENDS = ("local", "ray", "serial")
 #: Named presets (fields of :class:`BenchConfig`).
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"name": "quick", "tasks": ("digits-mlp", "synthetic-linear"), "seeds": (0, 1)},
+    # What `make demo` runs: a race that stops early where the data allow, in well under a minute.
+    "demo": {
+        "name": "demo",
+        "tasks": ("synthetic-linear",),
+        "seeds": "auto",
+        "max_seeds": 8,
+        "only": (
+            "constant",
+            "exponential",
+            "polynomial",
+            "cosine",
+            "one-cycle",
+            "one-cycle+momentum",
+        ),
+    },
     "smoke": {
         "name": "smoke",
         "tasks": ("synthetic-linear",),
@@ -179,6 +194,27 @@ def _seeds(value: object) -> tuple[int, ...]:
     )
 
 
+def _auto_seeds(cfg: BenchConfig) -> None:
+    """``seeds="auto"`` (or ``auto_seeds=True``): race seeds 0..max_seeds-1 (``--seeds auto``)."""
+    seeds: object = cfg.seeds
+    if isinstance(seeds, str):
+        if seeds.strip().lower() != "auto":
+            raise ValueError(
+                f"BenchConfig: seeds={seeds!r} must be 'auto', a count >= 1 or a list of ints"
+            )
+        object.__setattr__(cfg, "auto_seeds", True)
+    if not isinstance(cfg.auto_seeds, bool):
+        raise ValueError(f"BenchConfig: auto_seeds={cfg.auto_seeds!r} must be true or false")
+    from lrkit.bench.sequential import RaceRule
+
+    try:
+        RaceRule(min_seeds=cfg.min_seeds, max_seeds=cfg.max_seeds, margin=cfg.margin)
+    except ValueError as exc:
+        raise ValueError(f"BenchConfig: {str(exc).removeprefix('RaceRule: ')}") from None
+    if cfg.auto_seeds:
+        object.__setattr__(cfg, "seeds", tuple(range(cfg.max_seeds)))
+
+
 def _check_name(name: object) -> None:
     """A run name is one plain path component: results go to ``<out>/<name>`` and nowhere else."""
     if (
@@ -245,6 +281,10 @@ class BenchConfig:
     plots: bool = True
     run_timeout: float | None = None
     gpus_per_run: int = 0
+    auto_seeds: bool = False
+    min_seeds: int = 3
+    max_seeds: int = 16
+    margin: float = 0.01
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -255,7 +295,8 @@ class BenchConfig:
         self._check_schedules()
 
     def _check_tasks(self) -> None:
-        """Normalize seeds, tasks (at least one) and ``only``; check the run name."""
+        """Normalize seeds (``"auto"`` too), tasks (at least one) and ``only``; check the run name."""
+        _auto_seeds(self)
         object.__setattr__(self, "seeds", _seeds(self.seeds))
         object.__setattr__(self, "tasks", _names("tasks", self.tasks, empty=False))
         object.__setattr__(self, "only", _names("only", self.only, empty=True))

@@ -52,6 +52,7 @@ class TaskPlan:
     tuning: dict[str, Any] = field(default_factory=dict)
     budget: float = 1.0
     merged: list[float] = field(default_factory=list)  # smaller budgets of equal step count
+    race: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -385,16 +386,47 @@ def _tune(
                 for lr in st["lrs"]
             }
         # each tuning run once per invocation: a failed one is not retried at each extension
-        flat = [j for per in jobs.values() for js in per.values() for j in js if j.key not in seen]
-        seen.update(j.key for j in flat)
+        skip = frozenset(seen)
+        flat = [j for per in jobs.values() for js in per.values() for j in js if j.key not in skip]
         label = "tuning LR" if round_no == 0 else f"tuning LR (extension {round_no})"
-        ran += _execute(flat, cfg, runs, done, display, label, errors)
+        if cfg.tune_seeds > 2:  # race the grid: LRs clearly behind stop early
+            jobs, r = _race_grid(jobs, cfg, runs, done, display, label, errors, skip)
+            ran += r
+        else:
+            ran += _execute(flat, cfg, runs, done, display, label, errors)
+        seen.update(j.key for per in jobs.values() for js in per.values() for j in js)
         round_no += 1
         for i, per in jobs.items():
             plan, entry, _opt, _base = items[i]
             _tune_step(plan, entry, state[i], _tune_scores(per, done), cfg, seeds)
         if not any(st["open"] for st in state.values()):
             return ran, len(seen)
+
+
+def _race_grid(
+    jobs: dict[int, dict[float, list[Job]]],
+    cfg: BenchConfig,
+    runs: RunsFile,
+    done: dict[str, dict[str, Any]],
+    display: _Display,
+    label: str,
+    errors: list[str],
+    skip: frozenset[str] = frozenset(),
+) -> tuple[dict[int, dict[float, list[Job]]], int]:
+    """Race each grid's LRs over the tuning seeds (see :func:`lrkit.bench.racing.race_grid`);
+    the jobs in ``skip`` ran earlier in this invocation and are not run again."""
+    from lrkit.bench.racing import race_grid
+    from lrkit.bench.sequential import RaceRule
+
+    rule = RaceRule(
+        min_seeds=min(cfg.min_seeds, cfg.tune_seeds), max_seeds=cfg.tune_seeds, margin=cfg.margin
+    )
+
+    def execute(js: Sequence[Job], what: str) -> int:
+        fresh = [j for j in js if j.key not in skip]
+        return _execute(fresh, cfg, runs, done, display, what, errors)
+
+    return race_grid(jobs, rule, execute, done, label)
 
 
 def _tune_scores(
@@ -459,6 +491,12 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
     t0 = time.perf_counter()
     say = log or (lambda _msg: None)
     plans = plan_tasks(cfg)
+    if not cfg.auto_seeds:
+        from lrkit.bench.racing import seeds_note
+
+        note = seeds_note(len(cfg.seeds), max((len(p.entries) for p in plans), default=0))
+        if note:
+            say(note)
     bplans = budget_plans(plans, cfg.budgets)  # refuses a budget under one step, before mkdir
     for line in merged_budgets(bplans):
         say(line)
@@ -494,9 +532,14 @@ def _run_locked(
         if to_tune:
             r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
             ran += r
-        # 2. Main runs, ordered seed-major so the leader and ETA mean something early.
-        main, budget_keys = _main_jobs(cfg, bplans)
-        ran += _execute(main, cfg, runs, done, display, "bench", errors)
+        # 2. Main runs, ordered seed-major so the leader and ETA mean something early;
+        #    with --seeds auto in rounds, dropping schedules behind (lrkit.bench.racing).
+        if cfg.auto_seeds:
+            main, budget_keys, r = _race_jobs(cfg, bplans, runs, done, display, errors)
+            ran += r
+        else:
+            main, budget_keys = _main_jobs(cfg, bplans)
+            ran += _execute(main, cfg, runs, done, display, "bench", errors)
     meta = _bench_meta(cfg, plans, budget_keys[1.0])
     if cfg.budgets:
         meta["budgets"] = budgets_meta(bplans, budget_keys)
@@ -560,6 +603,49 @@ def _main_jobs(
     return main, budget_keys
 
 
+def _race_jobs(
+    cfg: BenchConfig,
+    bplans: dict[float, list[TaskPlan]],
+    runs: RunsFile,
+    done: dict[str, dict[str, Any]],
+    display: _Display,
+    errors: list[str],
+) -> tuple[list[Job], dict[float, list[str]], int]:
+    """``--seeds auto``: race every plan's schedules (see :func:`lrkit.bench.racing.race_main`)."""
+    from lrkit.bench.racing import race_main, ray_session
+    from lrkit.bench.sequential import RaceRule
+
+    rule = RaceRule(min_seeds=cfg.min_seeds, max_seeds=cfg.max_seeds, margin=cfg.margin)
+
+    def make_jobs(plan: TaskPlan, names: Sequence[str], seeds: Sequence[int]) -> list[Job]:
+        wanted = set(names)
+        return [
+            _job(plan, entry, opt, plan.peak[entry.name], seed, "main", cfg.batch_size)
+            for seed in seeds
+            for entry, opt in plan.entries
+            if entry.name in wanted
+        ]
+
+    def execute(jobs: Sequence[Job], label: str) -> int:
+        return _execute(jobs, cfg, runs, done, display, label, errors)
+
+    all_plans = [p for group in bplans.values() for p in group]
+    first = [j for p in all_plans for j in make_jobs(p, [e.name for e, _ in p.entries], [0])]
+    with ray_session(cfg.backend, cfg.address, cfg.n_workers(), first):
+        main, ran = race_main(all_plans, cfg.seeds, rule, cfg.rank_metric, make_jobs, execute, done)
+    keys = {j.key for j in main}
+    budget_keys = {
+        b: [
+            j.key
+            for p in group
+            for j in make_jobs(p, [e.name for e, _ in p.entries], cfg.seeds)
+            if j.key in keys
+        ]
+        for b, group in bplans.items()
+    }
+    return main, budget_keys, ran
+
+
 def _bench_meta(cfg: BenchConfig, plans: list[TaskPlan], keys: list[str]) -> dict[str, Any]:
     """The bench.json content (without budgets): config, main job keys and each plan's LRs."""
     return {
@@ -578,6 +664,7 @@ def _bench_meta(cfg: BenchConfig, plans: list[TaskPlan], keys: list[str]) -> dic
                 "peak_lr": p.peak,
                 "lr_source": p.lr_source,
                 "tuning": p.tuning,
+                **({"race": p.race} if p.race else {}),
             }
             for p in plans
         ],

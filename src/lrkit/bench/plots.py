@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from lrkit.bench.labels import plot_title
+
 __all__ = [
     "plot_budgets",
     "plot_final",
@@ -159,9 +161,7 @@ def plot_loss(task: str, t: Mapping[str, Any], path: Path) -> Path:
             continue
         name = names[i]
         _draw_val_loss(ax, name, t["schedules"][name].get("curves") or {}, base, base_curve)
-        rank = next((r for r in t["ranking"] if r["name"] == name), None)
-        tag = f"#{rank['rank']}{'=' if rank['tied'] else ''} " if rank else ""
-        ax.set_title(f"{tag}{name}", fontsize=9.5)
+        ax.set_title(plot_title(t, name), fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(alpha=0.25)
         if i % cols == 0:

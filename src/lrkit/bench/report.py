@@ -19,6 +19,8 @@ from typing import Any
 
 from lrkit.bench.aggregate import aggregate
 from lrkit.bench.config import BenchConfig
+from lrkit.bench.labels import peak_words, seed_words
+from lrkit.bench.race_report import paste_info, paste_lines, race_lines, race_recommendation
 from lrkit.bench.recommend import ordered_rows, recommendation
 from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
 from lrkit.bench.rundir import check_run_dir, open_file, read_bytes, write_atomic
@@ -191,12 +193,19 @@ def _nonsignificant(
         parts = []
         for n, r in consistent[:3]:
             direction = "lower" if r["mean_diff"] < 0 else "higher"
-            parts.append(f"{n} {_pct(r['rel_diff'])} {direction} ({_pval(r['p'])})")
+            parts.append(f"{n} {_pct(r['rel_diff'])} {direction} ({_why_not(r)})")
         out.append(
             f"Largest differences that point the same way in every seed but are not "
             f"significant: {', '.join(parts)}."
         )
     return out
+
+
+def _why_not(r: Mapping[str, Any], alpha: float = 0.05) -> str:
+    """The p-value, and why a p below alpha is still not called significant."""
+    if r["p"] < alpha and r.get("ci_overlap"):
+        return f"{_pval(r['p'])} < {alpha:g}, but the 95 % CIs of the two means overlap"
+    return _pval(r["p"])
 
 
 def _target_findings(t: Mapping[str, Any]) -> list[str]:
@@ -217,6 +226,8 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
         m_b = b["metrics"]["steps_to_target"]["mean"]
         rel = float(r.get("rel_diff") or 0.0)
         sig = "" if r["significant"] else ", not significant"
+        if not r["significant"] and r["p"] < 0.05 and r.get("ci_overlap"):
+            sig = ", not significant: p < 0.05 but the 95 % CIs overlap"
         more = "fewer" if rel < 0 else "more"
         text = (
             f"{name} ({_fmt(m_e)} vs {_fmt(m_b)} steps, {_pct(rel)} {more}, {_pval(r['p'])}{sig})"
@@ -255,6 +266,8 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
 
 
 def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
+    if (t.get("plan") or {}).get("race"):  # --seeds auto: the race's rule decides, said below
+        return []
     n_seeds = _n_seeds(t)
     min_p = 2.0 / 2**n_seeds if n_seeds else 1.0
     if min_p < alpha:
@@ -262,7 +275,7 @@ def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
     return [
         f"With {n_seeds} seed(s) the paired permutation test cannot go below p={min_p:.2g}, "
         f"so no difference can be significant at {alpha:g}; the differences above are "
-        f"descriptive. Rerun with `--seeds 6` or more to test them."
+        f"descriptive. Rerun with `--seeds auto` (or `--seeds 6` or more) to test them."
     ]
 
 
@@ -307,6 +320,7 @@ def _preamble(results: Mapping[str, Any]) -> list[str]:
     ]
     for task, t in results["tasks"].items():
         lines.append(f"- **{task}**: {t.get('recommendation') or recommendation(t)}")
+        lines += paste_lines(t)
     if not results["tasks"]:
         lines.append("- No run finished: every run failed (`error` in runs.jsonl says why).")
     lines += ["", "## Headline", ""]
@@ -340,19 +354,17 @@ def _task_section(task: str, t: Mapping[str, Any], images: Sequence[str]) -> lis
     sched = t["schedules"]
     any_e = next(iter(sched.values()))
     plan = t.get("plan") or {}
-    peaks = sorted({e["peak_lr"] for e in sched.values()})
-    src = sorted(set((plan.get("lr_source") or {}).values())) or ["recorded"]
     lines = [
         f"## {task}",
         "",
-        f"{any_e['steps']} steps per run, seeds {', '.join(map(str, any_e['seeds']))}, "
-        f"peak LR {', '.join(_fmt(p) for p in peaks)} ({', '.join(src)})"
+        f"{any_e['steps']} steps per run, {seed_words(t)}, {peak_words(t)}"
         + (f", target {_target_words(t['target'])}." if _has_target(t) else "; no target set."),
     ]
     lines += [f"Skipped {sk['schedule']}: {sk['reason']}." for sk in plan.get("skipped", [])]
     lines += ["", "**Findings**", ""]
     lines += [f"- {f}" for f in t["findings"]]
     lines.append("")
+    lines += race_lines(t)
     lines += _ranking_table(t)
     lines += ["", "Schedules (unit-peak text, scaled by the peak LR):", ""]
     lines += _schedule_lines(t)
@@ -493,7 +505,8 @@ def _results(
     for task, t in agg["tasks"].items():
         t["plan"] = plans.get(task)
         t["findings"] = findings(task, t, alpha)
-        t["recommendation"] = recommendation(t)
+        t["recommendation"] = race_recommendation(t) or recommendation(t)
+        t["paste"] = paste_info(t)
         if t.get("baseline") is None and t["schedules"]:
             # e.g. `-s cosine -s wsd`: nothing says whether either beats a constant LR
             t["findings"].append(

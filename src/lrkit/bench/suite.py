@@ -187,8 +187,13 @@ DEFAULT_SUITE: tuple[SuiteEntry, ...] = (
     SuiteEntry(
         "one-cycle",
         'one_cycle(peak=1.0, steps="100%")',
+        note="PyTorch OneCycleLR's LR curve alone (momentum/beta1 left at the optimizer's)",
+    ),
+    SuiteEntry(
+        "one-cycle+momentum",
+        'one_cycle(peak=1.0, steps="100%")',
         momentum='one_cycle_momentum(steps="100%")',
-        note="PyTorch OneCycleLR defaults with its momentum curve",
+        note="PyTorch OneCycleLR defaults: the LR curve and momentum/beta1 cycled inversely",
     ),
     SuiteEntry(
         "warmup-cosine",
