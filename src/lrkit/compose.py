@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NoReturn
 
+from lrkit import _limits
 from lrkit import _validate as check
 from lrkit._math import decay_pow
 from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow
-from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, steps_of
+from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, step_count, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import Constant
 from lrkit.shapes import interpolate, shape_name
@@ -66,6 +67,54 @@ def _known(schedule: Schedule) -> tuple[float, float] | None:
     """The closed-form bounds of ``schedule``, ``None`` when unknown."""
     low, high = schedule.bounds()
     return None if (low, high) == (-math.inf, math.inf) else (low, high)
+
+
+def _flatten(
+    kind: type[Schedule], func: str, raw: object
+) -> tuple[list[Schedule], Schedule | None]:
+    """The parts of an n-ary combinator with nested ones of the same ``kind`` spliced in, and the
+    first raw part when it is of that kind (``base``: its parts are checked already).
+
+    Building ``a op b op c ...`` one operator at a time then costs Python work for the new parts
+    only, not for every part so far (see :func:`_extend_from`).
+    """
+    if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
+        raise ScheduleTypeError(f"{func}(): parts must be a list of schedules")
+    parts: list[Schedule] = []
+    base: Schedule | None = None
+    for index, part in enumerate(raw):
+        if isinstance(part, WarmupPrefix):
+            raise ScheduleTypeError(
+                f"{func}(): {part} is a warm-up prefix; build with >> or lrkit.sequence()"
+            )
+        part = _schedule(func, "parts", part)
+        if isinstance(part, kind):
+            base = part if index == 0 else base
+            parts.extend(part.parts)  # type: ignore[attr-defined]
+        else:
+            parts.append(part)
+    return parts, base
+
+
+def _extend_from(schedule: Schedule, base: Schedule | None) -> None:
+    """Record the depth and the folded bounds of ``base``, the first part of ``schedule`` spliced
+    in, so ``schedule`` computes them from its new parts only."""
+    if base is None:
+        return
+    memo: dict[int, tuple[object, int]] = {}
+    count = len(base.parts)  # type: ignore[attr-defined]
+    rest = schedule.parts[count:]  # type: ignore[attr-defined]
+    deepest = max([_limits.depth(base, memo) - 1, *(_limits.depth(p, memo) for p in rest)])
+    schedule.__dict__["_depth"] = 1 + deepest  # not fields: equality and hashing ignore them
+    schedule.__dict__["_fold_base"] = (count, _known(base))
+
+
+def _check_parts(func: str, count: int, what: str) -> None:
+    if count > _limits.MAX_CHAIN:
+        raise ScheduleError(
+            f"{func}(): {count} parts {what}, more than {_limits.MAX_CHAIN}; the text form "
+            f"writes at most {_limits.MAX_CHAIN} parts in one chain"
+        )
 
 
 def _wrap(schedule: Schedule, *, tight: bool) -> str:
@@ -217,6 +266,7 @@ class Warmup(
         )
         if self.shape == "exp" and self.then.is_bound and self._target <= 0.0:
             raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
+        _check_parts("warmup", self._chain, "chained by '>>' (a warm-up takes all after it)")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if (args or kwargs) and "then" not in kwargs:
@@ -249,6 +299,10 @@ class Warmup(
         ramp = interpolate(self.shape, self.start, self._target, t, end, xp)
         return xp.where(t < end, ramp, after)
 
+    @property
+    def _chain(self) -> int:
+        return 1 + self.then._chain  # `then` is written after `>>`, without parentheses
+
     def _head(self) -> str:
         args = ", ".join(self._text_args(without=("then",)))  # `then` is printed after `>>`
         return f"{self.name}({args})"
@@ -279,8 +333,11 @@ def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
         flat.extend(part.parts if isinstance(part, Sequence) else (part,))
     if not flat:
         raise ScheduleError("sequence(): needs at least 1 part")
-    for index, part in enumerate(flat):
-        if isinstance(part, WarmupPrefix | Warmup) and index < len(flat) - 1:
+    # a sequence given first holds no warm-up before its last part: look from there on
+    checked = len(parts[0].parts) - 1 if isinstance(parts[0], Sequence) else 0
+    for index in range(checked, len(flat) - 1):
+        part = flat[index]
+        if isinstance(part, WarmupPrefix | Warmup):
             rest = sequence(*flat[index + 1 :])
             if isinstance(part, Warmup):
                 head: Schedule = part._replace(then=sequence(part.then, rest))
@@ -294,7 +351,7 @@ def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
         )
     if len(flat) == 1:
         return _schedule("sequence", "parts", flat[0])
-    return Sequence(tuple(_schedule("sequence", "parts", part) for part in flat))
+    return Sequence(tuple(_schedule("sequence", "parts", part) for part in parts))
 
 
 class Sequence(
@@ -320,20 +377,11 @@ class Sequence(
     _length_field = None
 
     def __post_init__(self) -> None:
-        raw = self.parts
-        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError("sequence(): parts must be a list of schedules")
-        parts: list[Schedule] = []
-        for part in raw:
-            if isinstance(part, WarmupPrefix):
-                raise ScheduleTypeError(
-                    f"sequence(): {part} is a warm-up prefix; build with >> or lrkit.sequence()"
-                )
-            part = _schedule("sequence", "parts", part)
-            parts.extend(part.parts if isinstance(part, Sequence) else (part,))
+        parts, base = _flatten(Sequence, "sequence", self.parts)
         if len(parts) < 2:
             raise ScheduleError("sequence(): needs at least 2 parts")
-        for part in parts[:-1]:
+        checked = len(base.parts) - 1 if isinstance(base, Sequence) else 0
+        for part in parts[checked:-1]:
             if isinstance(part, Warmup):
                 raise ScheduleError(
                     f"sequence(): {part} takes everything after it, so it must be the last part; "
@@ -345,6 +393,8 @@ class Sequence(
                     "steps= or put it last"
                 )
         self._set_fields(parts=tuple(parts))
+        _check_parts("sequence", self._chain, "chained by '>>'")
+        _extend_from(self, base)
 
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
@@ -376,6 +426,10 @@ class Sequence(
             starts.append(starts[-1] + length)
         return tuple(starts)
 
+    @property
+    def _chain(self) -> int:
+        return len(self.parts) - 1 + self.parts[-1]._chain  # a warm-up last continues the chain
+
     def _eval(self, t: Array, xp: Any) -> Array:
         out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], 0.0), xp)
         for index in range(len(self.parts) - 2, -1, -1):
@@ -393,10 +447,16 @@ class Sequence(
         return _bind_chain(self, total_steps)
 
     def _bounds(self) -> tuple[float, float] | None:
-        known = [_known(part) for part in self.parts]
-        if any(item is None for item in known):
+        start, found = self.__dict__.get("_fold_base", (0, (math.inf, -math.inf)))
+        if found is None:
             return None
-        return min(b[0] for b in known if b), max(b[1] for b in known if b)
+        low, high = found
+        for part in self.parts[start:]:
+            known = _known(part)
+            if known is None:
+                return None
+            low, high = min(low, known[0]), max(high, known[1])
+        return low, high
 
     def value_range(self) -> tuple[float, float]:
         ranges = [part.value_range() for part in self.parts]
@@ -655,6 +715,24 @@ class Shift(
         return self.schedule.value_range()
 
 
+def _log_periods(mult: float, cycles: int) -> float:
+    """``log`` of the length of ``cycles`` periods of one step, each ``mult`` times the last.
+
+    That length is ``(mult^cycles − 1)/(mult − 1)`` (``cycles`` when ``mult`` is 1), computed
+    without overflow for any ``cycles`` (a Python int of any size).
+
+    >>> round(math.exp(_log_periods(2.0, 3)), 6)  # 1 + 2 + 4
+    7.0
+    """
+    count = float(min(cycles, 2**64))  # more than 2**53 periods of >= 1 step is too long anyway
+    if mult == 1.0:
+        return math.log(count)
+    exponent = count * math.log(mult)
+    if exponent > 700.0:
+        return exponent - math.log(mult - 1.0)
+    return math.log(math.expm1(exponent) / (mult - 1.0))
+
+
 class Repeat(
     _Method,
     name="repeat",
@@ -691,7 +769,7 @@ class Repeat(
             raise ScheduleError("repeat(): decay > 1 grows without bound; give cycles= to end it")
         if self.cycles is not None and self.schedule.is_bound:
             period = self.schedule.duration or 1.0
-            growth = self.cycles * math.log(self.mult) if self.mult > 1.0 else math.log(self.cycles)
+            growth = _log_periods(self.mult, self.cycles)
             if math.log(max(period, 1.0)) + growth > math.log(MAX_STEPS):
                 raise ScheduleError(
                     f"repeat(): cycles={reprlib.repr(self.cycles)} with mult={self.mult!r} lasts "
@@ -755,7 +833,9 @@ class Repeat(
             return 0.0, high
         assert self.cycles is not None
         last = self.cycles - 1
-        if high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX:
+        if last * math.log(self.decay) >= _LOG_MAX or (
+            high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX
+        ):
             raise overflow(
                 "repeat",
                 "decay",
@@ -820,7 +900,9 @@ class Mirror(
         value = self.schedule._eval(t, xp)
         if high <= low:
             return xp.zeros_like(t) + self.high
-        return self.high - (self.high - self.low) * ((value - low) / (high - low))
+        mirrored = self.high - (self.high - self.low) * ((value - low) / (high - low))
+        # rounding (high - (high - low) loses low when high >> low) must not leave [low, high]
+        return xp.minimum(xp.maximum(mirrored, self.low), self.high)
 
     def _bounds(self) -> tuple[float, float]:
         return self.low, self.high
@@ -844,16 +926,12 @@ class _Combine(Schedule):
         return self._combine(a[0], b[0]), self._combine(a[1], b[1])
 
     def __post_init__(self) -> None:
-        raw = self.parts
-        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError(f"{self.name}(): parts must be a list of schedules")
-        parts: list[Schedule] = []
-        for part in raw:
-            part = _schedule(self.name, "parts", part)
-            parts.extend(part.parts if isinstance(part, type(self)) else (part,))
+        parts, base = _flatten(type(self), self.name, self.parts)
         if len(parts) < 2:
             raise ScheduleError(f"{self.name}(): needs at least 2 parts")
+        _check_parts(self.name, len(parts), f"joined by '{'*' if self.name == 'product' else '+'}'")
         self._set_fields(parts=tuple(parts))
+        _extend_from(self, base)
 
     @property
     def bounded(self) -> bool:
@@ -874,16 +952,18 @@ class _Combine(Schedule):
         return f"{self.name}({', '.join(str(part) for part in self.parts)})"
 
     def _bounds(self) -> tuple[float, float] | None:
-        known = [_known(part) for part in self.parts]
-        if any(item is None for item in known):
+        start, found = self.__dict__.get("_fold_base", (0, self._neutral_range()))
+        if found is None:
             return None
-        low, high = self._neutral_range()
-        for item in known:
-            assert item is not None
+        low, high = found
+        for part in self.parts[start:]:
+            item = _known(part)
+            if item is None:
+                return None
             low, high = self._fold_range((low, high), item)
         if not (math.isfinite(low) and math.isfinite(high)):
             largest = (" * " if self.name == "product" else " + ").join(
-                f"{item[1]:g}" for item in known if item
+                f"{part.bounds()[1]:g}" for part in self.parts
             )
             raise ScheduleError(
                 f"{self.name}(): the values of its parts ({largest}) overflow the float range "
@@ -1042,9 +1122,9 @@ class Retarget(
 
     def __post_init__(self) -> None:
         self._set_fields(schedule=_schedule("retarget", "schedule", self.schedule))
-        self._set_fields(at=check.integer("retarget", "at", self.at, low=0))
-        self._set_fields(end=check.integer("retarget", "end", self.end, low=0))
-        self._set_fields(new_end=check.integer("retarget", "new_end", self.new_end, low=0))
+        self._set_fields(at=step_count("retarget", "at", self.at))
+        self._set_fields(end=step_count("retarget", "end", self.end))
+        self._set_fields(new_end=step_count("retarget", "new_end", self.new_end))
         if self.end <= self.at:
             raise ScheduleError(
                 f"retarget(): end must be an int > at={self.at}, got end={self.end!r}"

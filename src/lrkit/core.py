@@ -234,6 +234,15 @@ class Schedule:
         """
         return steps_of(self._length())
 
+    @property
+    def _chain(self) -> int:
+        """Parts of the ``>>`` chain this schedule is written as at its top level (1 for most).
+
+        Counted as the text form counts a chain, so that whatever can be built can be printed and
+        parsed back: :data:`lrkit._limits.MAX_CHAIN` limits both.
+        """
+        return 1
+
     # -- shares of training -----------------------------------------------------------------
     @cached_property
     def _unbound_share(self) -> str | None:

@@ -76,6 +76,7 @@ def parse(text: str) -> Schedule:
     source = text.strip()
     if not source:
         raise TextFormError("empty schedule text", text=text, column=0)
+    _check_encodable(source)
     _check_size(source)
     try:
         tree = ast.parse(source, mode="eval")
@@ -93,6 +94,24 @@ def parse(text: str) -> Schedule:
     return _Reader(source).schedule(tree.body)
 
 
+def _check_encodable(source: str) -> None:
+    """Reject characters that are not Unicode text (lone surrogates, such as the ``'\\udcff'``
+    Python makes of a byte that is not UTF-8 in a command-line argument)."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = source[err.start]
+        shown = source.encode("ascii", "backslashreplace").decode("ascii")
+        column = len(source[: err.start].encode("ascii", "backslashreplace"))
+        raise _error(
+            f"invalid character {bad!r} at column {err.start + 1}: not Unicode text "
+            "(a byte that is not UTF-8?)",
+            shown,
+            column,
+            column + len(ascii(bad)) - 2,
+        ) from None
+
+
 def _error(message: str, row: str, column: int, end: int | None) -> TextFormError:
     """A text-form error; a long line is cut to a window around the bad spot."""
     if len(row) > _EXCERPT:
@@ -106,6 +125,11 @@ def _error(message: str, row: str, column: int, end: int | None) -> TextFormErro
         end = min(stop, last) - first + len(prefix)
     return TextFormError(message, text=row, column=column, end=end)
 
+
+_MAX_PATH = MAX_CHAIN + MAX_NESTING
+"""Upper bound of the syntax tree's depth (chains and nesting along one path) the parser accepts:
+a chain of ``MAX_CHAIN`` parts inside ``MAX_NESTING`` levels, within what CPython's parser and
+``ast`` handle even when called from deep inside a program."""
 
 _OPEN, _CLOSE = "([{", ")]}"
 _PRECEDENCE = {">>": 1, "<<": 1, "+": 2, "-": 2, "*": 3, "/": 3, "//": 3, "%": 3, "@": 3}
@@ -138,6 +162,14 @@ class _Frame:
                 self.runs[higher] = 0
         self.level = 0
 
+    def parts(self) -> int:
+        """Parts of the longest chain of one operator so far (``a >> b >> c`` has 3).
+
+        Counted as :attr:`lrkit.core.Schedule._chain` counts a built schedule, so whatever is
+        built can be printed and parsed back.
+        """
+        return 1 + max(self.ops, *self.runs.values())
+
     def bound(self) -> int:
         return self.ops + sum(self.longest.values()) + 2 * self.deepest + self.child
 
@@ -167,10 +199,10 @@ def _check_size(source: str) -> None:
                 elif string in _CLOSE:
                     if len(frames) > 1:
                         frame.finish()
-                        frames.pop()
-                        nesting -= 1 + frame.level
+                        closed = frames.pop()
+                        nesting -= 1 + closed.level
                         frame, grew = frames[-1], True
-                        frame.child = max(frame.child, 2 + frame.best)
+                        frame.child = max(frame.child, 2 + closed.best)
                 elif string == "." or (string in _SIGNS and not operand_ended):
                     frame.level += 1  # a method call, a sign (or a star in a call)
                     frame.deepest = max(frame.deepest, frame.level)
@@ -198,9 +230,15 @@ def _check_size(source: str) -> None:
                         source,
                         token,
                     )
-            if grew and (frame.bound() > MAX_CHAIN or frames[0].bound() > MAX_CHAIN):
+            if grew and frame.parts() > MAX_CHAIN:
                 raise _token_error(
-                    f"too long: more than {MAX_CHAIN} chained operators ('>>', '*', '+') and "
+                    f"too long: more than {MAX_CHAIN} chained parts ('>>', '*', '+' each join two)",
+                    source,
+                    token,
+                )
+            if grew and (frame.bound() > _MAX_PATH or frames[0].bound() > _MAX_PATH):
+                raise _token_error(
+                    f"too long: more than {_MAX_PATH} chained operators ('>>', '*', '+') and "
                     "nested calls along one path",
                     source,
                     token,
