@@ -26,8 +26,9 @@ from typing import Any, NoReturn
 
 from lrkit import _limits
 from lrkit import _validate as check
+from lrkit._limits import TextShape, text_cost
 from lrkit._math import decay_pow
-from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow
+from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow, text_shape
 from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, step_count, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import Constant
@@ -107,6 +108,18 @@ def _extend_from(schedule: Schedule, base: Schedule | None) -> None:
     deepest = max([_limits.depth(base, memo) - 1, *(_limits.depth(p, memo) for p in rest)])
     schedule.__dict__["_depth"] = 1 + deepest  # not fields: equality and hashing ignore them
     schedule.__dict__["_fold_base"] = (count, _known(base))
+    schedule.__dict__["_shape_base"] = (count, text_shape(base))
+
+
+def _merge(shape: TextShape, other: TextShape) -> TextShape:
+    """Two operands side by side in one chain: operators add up, the rest is the largest."""
+    return (
+        shape[0] + other[0],
+        max(shape[1], other[1]),
+        max(shape[2], other[2]),
+        max(shape[3], other[3]),
+        max(shape[4], other[4]),
+    )
 
 
 def _check_parts(func: str, count: int, what: str) -> None:
@@ -303,6 +316,10 @@ class Warmup(
     def _chain(self) -> int:
         return 1 + self.then._chain  # `then` is written after `>>`, without parentheses
 
+    def _text_shape(self) -> TextShape:
+        ops, plus, times, level, child = text_shape(self.then)
+        return (1 + ops, plus, times, level, max(child, 8))  # 8: the head's literal arguments
+
     def _head(self) -> str:
         args = ", ".join(self._text_args(without=("then",)))  # `then` is printed after `>>`
         return f"{self.name}({args})"
@@ -429,6 +446,13 @@ class Sequence(
     @property
     def _chain(self) -> int:
         return len(self.parts) - 1 + self.parts[-1]._chain  # a warm-up last continues the chain
+
+    def _text_shape(self) -> TextShape:
+        count, shape = self.__dict__.get("_shape_base", (1, text_shape(self.parts[0])))
+        shape = _merge(shape, (len(self.parts) - count, 0, 0, 0, 0))  # the '>>' between parts
+        for part in self.parts[count:]:  # parts are never parenthesised: see __str__
+            shape = _merge(shape, text_shape(part))
+        return shape
 
     def _eval(self, t: Array, xp: Any) -> Array:
         out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], 0.0), xp)
@@ -575,6 +599,12 @@ class Scale(
     def __str__(self) -> str:
         return f"{_wrap(self.schedule, tight=False)} * {self.factor!r}"
 
+    def _text_shape(self) -> TextShape:
+        inner = text_shape(self.schedule)
+        if isinstance(self.schedule, Sequence | Warmup):  # parenthesised, as _wrap does
+            return (0, 0, 1, 0, 2 + text_cost(inner))
+        return (inner[0], inner[1], inner[2] + 1, inner[3], inner[4])
+
     def _bounds(self) -> tuple[float, float] | None:
         inner = _known(self.schedule)
         if inner is None:
@@ -613,6 +643,12 @@ class _Method(Schedule):
     def __str__(self) -> str:
         args = self._text_args(skip=1)  # the first field is the schedule itself
         return f"{_wrap(self.schedule, tight=True)}.{self.name}({', '.join(args)})"
+
+    def _text_shape(self) -> TextShape:
+        inner = text_shape(self.schedule)  # the call's own arguments are numbers: 4 at most
+        if isinstance(self.schedule, Sequence | Warmup | Scale):  # parenthesised, as _wrap does
+            return (0, 0, 0, 1, max(2 + text_cost(inner), 4))
+        return (inner[0], inner[1], inner[2], inner[3] + 1, max(inner[4], 4))
 
 
 class Clip(
@@ -950,6 +986,13 @@ class _Combine(Schedule):
 
     def __str__(self) -> str:
         return f"{self.name}({', '.join(str(part) for part in self.parts)})"
+
+    def _text_shape(self) -> TextShape:
+        count, shape = self.__dict__.get("_shape_base", (0, (0, 0, 0, 0, 2)))
+        costliest = shape[4] - 2  # each part is one argument of the call
+        for part in self.parts[count:]:
+            costliest = max(costliest, text_cost(text_shape(part)))
+        return (0, 0, 0, 0, 2 + costliest)
 
     def _bounds(self) -> tuple[float, float] | None:
         start, found = self.__dict__.get("_fold_base", (0, self._neutral_range()))

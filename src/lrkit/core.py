@@ -243,6 +243,12 @@ class Schedule:
         """
         return 1
 
+    def _text_shape(self) -> _limits.TextShape:
+        """The :data:`lrkit._limits.TextShape` of ``str(self)`` (an upper bound), from those of
+        the schedules it holds; this default is ``name(arg=..., ...)``."""
+        args = [_limits.text_cost(text_shape(kid)) for kid in _limits._children(self)]
+        return (0, 0, 0, 0, 2 + max([6, *args]))  # literal arguments: lists of lists, signs
+
     # -- shares of training -----------------------------------------------------------------
     @cached_property
     def _unbound_share(self) -> str | None:
@@ -426,6 +432,15 @@ class Schedule:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             out[field.name] = _encode(getattr(self, field.name))
         return out
+
+
+def text_shape(schedule: Schedule) -> _limits.TextShape:
+    """``schedule._text_shape()``, computed once per schedule (cached on it, not a field)."""
+    found: _limits.TextShape | None = schedule.__dict__.get("_text_shape")
+    if found is None:
+        found = schedule._text_shape()
+        schedule.__dict__["_text_shape"] = found
+    return found
 
 
 def _same(value: object, default: object) -> bool:
@@ -623,6 +638,12 @@ def _check_bounds_after_init(cls: type[Schedule]) -> None:
                 raise ScheduleError(
                     f"{self.name}(): schedule nested deeper than {_limits.MAX_DEPTH} levels "
                     "(combinators inside combinators); real schedules need fewer than ten"
+                )
+            cost = _limits.text_cost(text_shape(self))
+            if cost > _limits.MAX_PATH:
+                raise ScheduleError(
+                    f"{self.name}(): too large to be written in the text form: its chains and "
+                    f"nesting reach {cost} along one path, more than {_limits.MAX_PATH}"
                 )
             low, high = self.bounds()
             if (

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrkit import registry
-from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, depth
+from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, MAX_PATH, depth, text_cost
 from lrkit.compose import WarmupPrefix, add, product, sequence
 from lrkit.core import METHODS, Schedule, from_dict
 from lrkit.durations import Pct
@@ -126,11 +126,6 @@ def _error(message: str, row: str, column: int, end: int | None) -> TextFormErro
     return TextFormError(message, text=row, column=column, end=end)
 
 
-_MAX_PATH = MAX_CHAIN + MAX_NESTING
-"""Upper bound of the syntax tree's depth (chains and nesting along one path) the parser accepts:
-a chain of ``MAX_CHAIN`` parts inside ``MAX_NESTING`` levels, within what CPython's parser and
-``ast`` handle even when called from deep inside a program."""
-
 _OPEN, _CLOSE = "([{", ")]}"
 _PRECEDENCE = {">>": 1, "<<": 1, "+": 2, "-": 2, "*": 3, "/": 3, "//": 3, "%": 3, "@": 3}
 _SEPARATORS = (",", "=", ":", ";")
@@ -171,7 +166,9 @@ class _Frame:
         return 1 + max(self.ops, *self.runs.values())
 
     def bound(self) -> int:
-        return self.ops + sum(self.longest.values()) + 2 * self.deepest + self.child
+        """The :func:`lrkit._limits.text_cost` of what this frame holds so far."""
+        shape = (self.ops, self.longest[2], self.longest[3], self.deepest, self.child)
+        return text_cost(shape)
 
     def finish(self) -> None:
         self.best = max(self.best, self.bound())
@@ -236,9 +233,9 @@ def _check_size(source: str) -> None:
                     source,
                     token,
                 )
-            if grew and (frame.bound() > _MAX_PATH or frames[0].bound() > _MAX_PATH):
+            if grew and (frame.bound() > MAX_PATH or frames[0].bound() > MAX_PATH):
                 raise _token_error(
-                    f"too long: more than {_MAX_PATH} chained operators ('>>', '*', '+') and "
+                    f"too long: more than {MAX_PATH} chained operators ('>>', '*', '+') and "
                     "nested calls along one path",
                     source,
                     token,
