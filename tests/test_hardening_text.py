@@ -414,3 +414,25 @@ def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> Non
     out = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert done.returncode == 2 and "Traceback" not in out
     assert out.startswith("error: invalid character '\\udcff'"), out
+
+
+@pytest.mark.parametrize("op", [">>", "*", "+"])
+def test_building_a_chain_one_operator_at_a_time_checks_each_part_once(
+    op: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"bounds": 0, "shape": 0}
+    bounds, shape = Schedule.bounds, Schedule._text_shape
+
+    def counted_bounds(self: Schedule) -> tuple[float, float]:
+        calls["bounds"] += 1
+        return bounds(self)
+
+    def counted_shape(self: Schedule) -> Any:
+        calls["shape"] += 1
+        return shape(self)
+
+    monkeypatch.setattr(Schedule, "bounds", counted_bounds)
+    monkeypatch.setattr(Schedule, "_text_shape", counted_shape)
+    _built_chain(op, CHAIN)
+    # linear: a few looks per new part (quadratic work would be about CHAIN**2 / 2 = 2,000,000)
+    assert calls["bounds"] < 10 * CHAIN and calls["shape"] < 10 * CHAIN, calls

@@ -764,3 +764,19 @@ def test_get_last_lr_returns_a_snapshot_that_later_steps_leave_alone() -> None:
     sched.step()
     assert sched.get_last_lr() == [lrkit.cosine(0.1, steps=10)(2), 0.25]
     assert before == [lrkit.cosine(0.1, steps=10)(0), 0.5]
+
+
+def test_successive_retargets_fold_and_resume_exactly() -> None:
+    opt, sched = _auto(total=200)
+    total = 200
+    for _ in range(150):  # one budget change per step, beyond the nesting limit of 100
+        _run(opt, sched, 1)
+        total += 1
+        sched.retarget(total)
+    stretched = sched.schedule
+    assert isinstance(stretched, lrkit.compose.Retarget) and len(stretched.at) == 150  # type: ignore[arg-type]
+    state = torch.load(_saved(sched.state_dict()), weights_only=True)
+    expected = _run(opt, sched, 250)
+    opt2, resumed = _auto(total=200)
+    resumed.load_state_dict(state)
+    assert resumed.total_steps == total and _run(opt2, resumed, 250) == expected

@@ -1146,56 +1146,101 @@ class Retarget(
     The value at ``at`` is unchanged, the old end value is reached at ``new_end``, a monotone
     schedule stays monotone, and steps before ``at`` are untouched (a linear time warp).
 
+    Successive retargets fold into one: ``s.retarget(...).retarget(...)`` is a single
+    ``retarget`` whose ``at``, ``end`` and ``new_end`` are lists, the first budget change first
+    (each warps the time of the ones before it), so any number of budget changes nests no deeper.
+
     Args:
       schedule: the schedule being retargeted.
-      at: the step where the budget changes (an int >= 0).
-      end: the old end of training (an int > ``at``).
-      new_end: the new end of training (an int > ``at``).
+      at: the step where the budget changes (an int >= 0), or one per budget change.
+      end: the old end of training (an int > ``at``), or one per budget change.
+      new_end: the new end of training (an int > ``at``), or one per budget change.
 
     >>> import lrkit
     >>> s = lrkit.linear(start=1.0, end=0.0, steps=4).retarget(at=2, end=4, new_end=6)
     >>> [s(t) for t in range(8)]
     [1.0, 0.75, 0.5, 0.375, 0.25, 0.125, 0.0, 0.0]
+    >>> str(s.retarget(at=3, end=6, new_end=9))
+    'linear(start=1.0, steps=4).retarget(at=[2, 3], end=[4, 6], new_end=[6, 9])'
     """
 
     schedule: Schedule
-    at: int
-    end: int
-    new_end: int
+    at: int | tuple[int, ...]
+    end: int | tuple[int, ...]
+    new_end: int | tuple[int, ...]
 
     def __post_init__(self) -> None:
-        self._set_fields(schedule=_schedule("retarget", "schedule", self.schedule))
-        self._set_fields(at=step_count("retarget", "at", self.at))
-        self._set_fields(end=step_count("retarget", "end", self.end))
-        self._set_fields(new_end=step_count("retarget", "new_end", self.new_end))
-        if self.end <= self.at:
-            raise ScheduleError(
-                f"retarget(): end must be an int > at={self.at}, got end={self.end!r}"
-            )
-        if self.new_end <= self.at:
-            raise ScheduleError(
-                f"retarget(): new_end must be an int > at={self.at}, got new_end={self.new_end!r}"
-            )
+        inner = _schedule("retarget", "schedule", self.schedule)
+        warps = _warps(self.at, self.end, self.new_end)
+        if isinstance(inner, Retarget):  # fold: the inner budget changes come first
+            warps = inner._warps + warps
+            inner = inner.schedule
+        _check_parts("retarget", len(warps), "(budget changes)")
+        self._set_fields(schedule=inner)
+        if len(warps) == 1:
+            self._set_fields(at=warps[0][0], end=warps[0][1], new_end=warps[0][2])
+        else:
+            ats, ends, new_ends = (tuple(w[i] for w in warps) for i in range(3))
+            self._set_fields(at=ats, end=ends, new_end=new_ends)
+
+    @property
+    def _warps(self) -> tuple[tuple[int, int, int], ...]:
+        """``(at, end, new_end)`` of each budget change, the first one first."""
+        if isinstance(self.at, int):
+            return ((self.at, self.end, self.new_end),)  # type: ignore[return-value]
+        return tuple(zip(self.at, self.end, self.new_end, strict=True))  # type: ignore[arg-type]
 
     @property
     def duration(self) -> float | None:
         inner = self.schedule.duration
-        if inner is None:
-            return None
-        if inner <= self.at:
-            return inner
-        if inner <= self.end:
-            return self.at + (inner - self.at) * (self.new_end - self.at) / (self.end - self.at)
-        return self.new_end + (inner - self.end)
+        for at, end, new_end in self._warps:
+            if inner is None:
+                return None
+            if inner <= at:
+                continue
+            if inner <= end:
+                inner = at + (inner - at) * (new_end - at) / (end - at)
+            else:
+                inner = new_end + (inner - end)
+        return inner
 
     def _eval(self, t: Array, xp: Any) -> Array:
-        at, end, new_end = float(self.at), float(self.end), float(self.new_end)
-        stretched = at + (t - at) * (end - at) / (new_end - at)
-        local = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
-        return self.schedule._eval(local, xp)
+        for at_step, end_step, new_end_step in reversed(self._warps):  # the last change first
+            at, end, new_end = float(at_step), float(end_step), float(new_end_step)
+            stretched = at + (t - at) * (end - at) / (new_end - at)
+            t = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
+        return self.schedule._eval(t, xp)
 
     def value_range(self) -> tuple[float, float]:
         return self.schedule.value_range()
+
+
+def _warps(at: object, end: object, new_end: object) -> tuple[tuple[int, int, int], ...]:
+    """Checked ``(at, end, new_end)`` triples from ints or from lists of equal length."""
+    given = (at, end, new_end)
+    if all(isinstance(v, tuple | list) for v in given):
+        lists = [list(v) for v in given]  # type: ignore[call-overload]
+        if not lists[0] or any(len(v) != len(lists[0]) for v in lists):
+            raise ScheduleError(
+                "retarget(): at, end and new_end must be ints or lists of the same length >= 1, "
+                f"got {len(lists[0])}, {len(lists[1])} and {len(lists[2])} entries"
+            )
+        triples = list(zip(*lists, strict=True))
+    else:
+        triples = [given]
+    checked = []
+    for one_at, one_end, one_new_end in triples:
+        a = step_count("retarget", "at", one_at)
+        e = step_count("retarget", "end", one_end)
+        n = step_count("retarget", "new_end", one_new_end)
+        if e <= a:
+            raise ScheduleError(f"retarget(): end must be an int > at={a}, got end={one_end!r}")
+        if n <= a:
+            raise ScheduleError(
+                f"retarget(): new_end must be an int > at={a}, got new_end={one_new_end!r}"
+            )
+        checked.append((a, e, n))
+    return tuple(checked)
 
 
 COMBINATORS.update(

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Self, dataclass_transform, overload
 import numpy as np
 
 from lrkit import _limits, registry
-from lrkit.durations import MAX_STEPS, Duration, Pct, steps_of
+from lrkit.durations import MAX_STEPS, Duration, Pct, scalar, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 __all__ = ["COMBINATORS", "METHODS", "Array", "Schedule", "from_dict", "namespace_of"]
@@ -246,7 +246,8 @@ class Schedule:
     def _text_shape(self) -> _limits.TextShape:
         """The :data:`lrkit._limits.TextShape` of ``str(self)`` (an upper bound), from those of
         the schedules it holds; this default is ``name(arg=..., ...)``."""
-        args = [_limits.text_cost(text_shape(kid)) for kid in _limits._children(self)]
+        kids = [kid for kid in _limits._children(self) if isinstance(kid, Schedule)]
+        args = [_limits.text_cost(text_shape(kid)) for kid in kids]
         return (0, 0, 0, 0, 2 + max([6, *args]))  # literal arguments: lists of lists, signs
 
     # -- shares of training -----------------------------------------------------------------
@@ -298,8 +299,26 @@ class Schedule:
             return NotImplemented
         return _combinator("sequence")(self, other)
 
+    # numpy defers ``array * schedule`` to the schedule (no element-wise object arrays)
+    __array_ufunc__ = None
+
+    def _operand(self, op: str, value: object) -> object:
+        """A 0-d array as its number; an array or list is refused (``s * array`` is no schedule)."""
+        value = scalar(value)
+        if isinstance(value, list | tuple) or isinstance(getattr(value, "ndim", None), int):
+            shape = getattr(
+                value, "shape", (len(value),) if isinstance(value, list | tuple) else ()
+            )
+            raise ScheduleTypeError(
+                f"{self.name} {op} k: k must be a number or a schedule, got an array of shape "
+                f"{tuple(shape)}; to combine values with an array, evaluate first: "
+                f"s(steps) {op} array"
+            )
+        return value
+
     def __mul__(self, factor: object) -> Schedule:
         """``s * k`` scales the values; ``a * b`` multiplies two schedules."""
+        factor = self._operand("*", factor)
         if isinstance(factor, Schedule):
             return _combinator("product")(self, factor)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
@@ -310,6 +329,7 @@ class Schedule:
 
     def __add__(self, other: object) -> Schedule:
         """``a + b`` and ``s + k``: values added."""
+        other = self._operand("+", other)
         if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
             return NotImplemented
         return _combinator("add")(self, other)
