@@ -134,6 +134,25 @@ def test_growth_up_to_a_ceiling_holds_the_ceiling_exactly() -> None:
     assert lrkit.exponential(1.0, gamma=2.0, final=5.0)(3) == 5.0
 
 
+@pytest.mark.parametrize("mult", [2.0, 1e10, 1e14, 1.0 + 1e-15])
+@pytest.mark.parametrize("cycles", [None, 1])
+def test_endless_and_single_restarts_stay_finite_at_any_step(
+    mult: float, cycles: int | None
+) -> None:
+    s = lrkit.cosine(1.0, steps=10).repeat(mult=mult, cycles=cycles)
+    with np.errstate(all="raise"):
+        values = s(np.array([0.0, 7.0, 10.0, 11.0, 2.0**52, 1e200, 1.7e308]))
+    assert np.all((values >= 0.0) & (values <= 1.0))
+    single = lrkit.cosine(1.0, steps=10).repeat(mult=1e308, cycles=1)
+    with np.errstate(all="raise"):
+        assert single(np.array([3.0, 1e300])).tolist() == [lrkit.cosine(1.0, steps=10)(3), 0.0]
+
+
+def test_a_second_period_beyond_two_to_the_53_steps_is_refused() -> None:
+    with pytest.raises(lrkit.ScheduleError, match=r"repeat\(\): mult=1e\+308 makes the second"):
+        lrkit.cosine(1.0, steps=10).repeat(mult=1e308)
+
+
 def test_mirror_stays_within_its_own_bounds_when_high_dwarfs_low() -> None:
     s = lrkit.cosine(start=0.1, steps=100).mirror(low=0.85, high=1e18)
     values = s(np.arange(0.0, 102.0))
@@ -298,6 +317,8 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
 @example(which=25, x=0.0, n=2)  # multistep(0, factor=1e200): 0 · inf
 @example(which=26, x=1e18, n=100)  # mirror(low=0.85, high=1e18)
 @example(which=27, x=1.0, n=10**16)  # mult near 1: many periods overflow 2**53 steps
+@example(which=16, x=1e308, n=1)  # t · (mult - 1) overflows in the cycle count
+@example(which=16, x=1e200, n=1)  # mult^(k+1) overflows in the rounding guard
 def test_fuzzed_extreme_arguments_build_finite_schedules_or_raise_schedule_errors(
     which: int, x: Any, n: Any
 ) -> None:

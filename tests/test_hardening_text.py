@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lrkit
@@ -436,3 +436,40 @@ def test_building_a_chain_one_operator_at_a_time_checks_each_part_once(
     _built_chain(op, CHAIN)
     # linear: a few looks per new part (quadratic work would be about CHAIN**2 / 2 = 2,000,000)
     assert calls["bounds"] < 10 * CHAIN and calls["shape"] < 10 * CHAIN, calls
+
+
+_LEAF = lrkit.constant(0.25, steps=2)
+
+
+def _grow(s: Schedule, how: int, count: int) -> Schedule:
+    """One more level of a long or deep composition (each kind of chain and nesting)."""
+    if how == 0:
+        return lrkit.sequence(s, *[_LEAF] * count)
+    if how == 1:
+        return lrkit.sequence(*[_LEAF] * count, s)
+    if how == 2:
+        return s * 0.5
+    if how == 3:
+        return s.clip(low=0.0)
+    if how == 4:
+        return lrkit.add(s, *[_LEAF] * count)
+    if how == 5:
+        return lrkit.warmup(1) >> s
+    return lrkit.product(*[_LEAF] * count, s)
+
+
+@settings(max_examples=examples(15), deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 1500)), min_size=1, max_size=6))
+@example([(0, 1500), (2, 1), (1, 1500)])  # a parenthesised chain first in a chain
+@example([(0, 1999), (5, 1)])  # a warm-up in front of a chain at the limit
+@example([(4, 1500), (0, 1000), (3, 1), (1, 999)])
+def test_whatever_can_be_built_prints_and_parses_back(steps: list[tuple[int, int]]) -> None:
+    s: Schedule = _LEAF
+    try:
+        for how, count in steps:
+            s = _grow(s, how, count)
+    except lrkit.ScheduleError as err:
+        assert "more than" in str(err) or "too large" in str(err), str(err)
+        return
+    assert _at_depth(250, lambda: lrkit.parse(str(s))) == s
+    assert lrkit.from_dict(s.to_dict()) == s

@@ -803,6 +803,13 @@ class Repeat(
             self._set_fields(cycles=check.integer("repeat", "cycles", self.cycles, low=1))
         elif self.decay > 1.0:
             raise ScheduleError("repeat(): decay > 1 grows without bound; give cycles= to end it")
+        if self.cycles != 1 and self.schedule.is_bound and self.mult > 1.0:
+            period = self.schedule.duration or 1.0
+            if math.log(period) + math.log(self.mult) > math.log(MAX_STEPS):
+                raise ScheduleError(
+                    f"repeat(): mult={self.mult!r} makes the second period last {period:g} × "
+                    f"{self.mult:g} steps, more than 2**53; use cycles=1 or a smaller mult"
+                )
         if self.cycles is not None and self.schedule.is_bound:
             period = self.schedule.duration or 1.0
             growth = _log_periods(self.mult, self.cycles)
@@ -834,6 +841,12 @@ class Repeat(
             raise ScheduleError(f"repeat(): {self.schedule} lasts 0 steps, so it cannot repeat")
         return period
 
+    @property
+    def _top_cycle(self) -> float:
+        """The last cycle whose start and the next one's are finite floats (``mult > 1``)."""
+        room = math.log(sys.float_info.max) - math.log(max(self._period, 1.0)) - 1.0
+        return float(math.floor(room / math.log(self.mult)) - 2)
+
     def _begin(self, k: Array) -> Array:
         if self.mult == 1.0:
             return k * self._period
@@ -841,10 +854,16 @@ class Repeat(
 
     def _eval(self, t: Array, xp: Any) -> Array:
         period, mult = self._period, self.mult
+        if self.cycles == 1:  # one period, then its end value: mult and decay play no part
+            return self.schedule._eval(xp.minimum(t, period), xp)
         if mult == 1.0:
             k = xp.floor(t / period)
         else:
-            k = xp.floor(xp.log(1.0 + t * (mult - 1.0) / period) / math.log(mult))
+            # t capped where t·(mult − 1)/period would overflow, k where mult^(k+1) would: the
+            # cycles there begin beyond the float range (the guards below still see t itself)
+            span = xp.minimum(t, sys.float_info.max / 4.0 / (mult - 1.0) * min(period, 1.0))
+            k = xp.floor(xp.log(1.0 + span * (mult - 1.0) / period) / math.log(mult))
+            k = xp.minimum(k, self._top_cycle)
             k = xp.where(self._begin(k + 1.0) <= t, k + 1.0, k)  # guard against rounding
             k = xp.where(self._begin(k) > t, k - 1.0, k)
         local = t - self._begin(k)
