@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 import lrkit
 
@@ -200,3 +203,25 @@ def test_import_lrkit_imports_only_numpy_and_array_api_compat() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: s * np.array([1.0]),
+        lambda s: np.array([1.0]) * s,
+        lambda s: s + np.array([0.5, 1.0]),
+        lambda s: np.array([0.5]) + s,
+        lambda s: s * torch.tensor([2.0]),
+        lambda s: s * [1.0],
+    ],
+)
+def test_a_schedule_times_an_array_is_refused_not_an_array_of_schedules(make: Any) -> None:
+    with pytest.raises(lrkit.ScheduleTypeError, match=r"must be a number or a schedule.*array"):
+        make(lrkit.cosine(1.0, steps=10))
+
+
+def test_zero_dimensional_arrays_combine_as_numbers() -> None:
+    s = lrkit.cosine(1.0, steps=10)
+    assert s * np.array(2.0) == s * 2.0 == np.float64(2.0) * s == torch.tensor(2.0) * s
+    assert s + np.array(0.5) == s + 0.5

@@ -74,3 +74,58 @@ def test_array_evaluation_equals_scalar_evaluation() -> None:
 def test_bad_arguments_raise_at_construction(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(lrkit.ScheduleError, match=message):
         lrkit.constant(0.1).retarget(**kwargs)  # type: ignore[arg-type]
+
+
+def _warp(t: float, at: int, end: int, new_end: int) -> float:
+    if t < at:
+        return t
+    if t <= new_end:
+        return at + (t - at) * (end - at) / (new_end - at)
+    return end + (t - new_end)
+
+
+def test_successive_retargets_fold_into_one_that_warps_time_in_order() -> None:
+    base = lrkit.cosine(start=1.0, end=0.1, steps=100)
+    warps = [(10, 100, 150), (40, 150, 120), (60, 120, 300)]
+    s = base
+    for at, end, new_end in warps:
+        s = s.retarget(at=at, end=end, new_end=new_end)
+    assert isinstance(s, lrkit.compose.Retarget) and s.schedule == base
+    assert str(s) == (
+        "cosine(start=1.0, end=0.1, steps=100)"
+        ".retarget(at=[10, 40, 60], end=[100, 150, 120], new_end=[150, 120, 300])"
+    )
+    for t in (0, 5, 10, 25, 40, 59, 60, 61, 200, 299, 300, 301, 1000):
+        u = float(t)
+        for at, end, new_end in reversed(warps):  # the last budget change warps time first
+            u = _warp(u, at, end, new_end)
+        assert s(t) == base(u)
+    assert s.duration == 300.0
+    assert lrkit.parse(str(s)) == s and lrkit.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    skipped = lrkit.constant(1.0, steps=5).retarget(at=10, end=20, new_end=30)
+    assert skipped.retarget(at=2, end=5, new_end=8).duration == 8.0  # an early change still counts
+
+
+def test_a_thousand_retargets_nest_no_deeper_than_one() -> None:
+    s: lrkit.Schedule = lrkit.cosine(start=1.0, steps=100)
+    total = 100
+    for k in range(1000):
+        s = s.retarget(at=k, end=total, new_end=total + 1)
+        total += 1
+    assert isinstance(s, lrkit.compose.Retarget) and s.duration == 1100.0
+    assert s(1100) == pytest.approx(0.0, abs=1e-9) and lrkit.parse(str(s)) == s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"at": [1, 2], "end": [10], "new_end": [20, 30]}, r"lists of the same length"),
+        ({"at": [], "end": [], "new_end": []}, r"lists of the same length >= 1"),
+        ({"at": [1, 5], "end": [10, 5], "new_end": [20, 30]}, r"end must be an int > at=5"),
+    ],
+)
+def test_bad_lists_of_budget_changes_raise_at_construction(
+    kwargs: dict[str, list[int]], message: str
+) -> None:
+    with pytest.raises(lrkit.ScheduleError, match=message):
+        lrkit.parse("constant(0.1)").retarget(**kwargs)  # type: ignore[arg-type]

@@ -201,6 +201,57 @@ def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path
     assert again == {t: longer[t] for t in range(20, 30)}
 
 
+@needs_retarget
+def test_hf_callback_retargets_a_finished_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
+    """A finished 20-step run resumed from checkpoint-20 with ``max_steps=40`` and
+    ``LrkitCallback(retarget=True)``: nothing of the old budget is left to stretch, so the
+    schedule holds its last value to step 40 (oracle: ``Scheduler.retarget`` in a plain loop);
+    that run resumed from its own checkpoint-30 continues it exactly."""
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    quiet = {"eval_strategy": "no"}
+    _hf_run(tmp_path / "full", make, **quiet)
+    longer, sched = _hf_run(
+        tmp_path / "longer",
+        make,
+        resume=str(tmp_path / "full" / "checkpoint-20"),
+        retarget=True,
+        max_steps=40,
+        **quiet,
+    )
+    expected = _retargeted(HF_STEPS, HF_STEPS, 40)
+    assert sched.total_steps == 40 and sched.last_epoch == 40
+    assert longer == {t: expected[t] for t in range(HF_STEPS, 40)}
+    assert set(longer.values()) == {lrkit.parse(SHARES).bind(HF_STEPS)(HF_STEPS)}
+    again, _ = _hf_run(
+        tmp_path / "again",
+        make,
+        resume=str(tmp_path / "longer" / "checkpoint-30"),
+        retarget=True,
+        max_steps=40,
+        **quiet,
+    )
+    assert again == {t: longer[t] for t in range(30, 40)}
+
+
+def test_hf_callback_warns_for_a_fixed_schedule_shorter_than_the_run(tmp_path: Path) -> None:
+    """The README's promise: both callbacks warn about step/epoch mix-ups. A fixed 5-step
+    schedule in a 20-step Trainer run warns at train start; a fitting one does not."""
+    quiet = {"eval_strategy": "no", "save_strategy": "no"}
+    with pytest.warns(UserWarning, match="schedule is 5 steps long but the trainer will make 20"):
+        seen, _ = _hf_run(
+            tmp_path / "short", lambda o: Scheduler(o, lrkit.cosine(0.05, steps=5)), **quiet
+        )
+    assert len(seen) == HF_STEPS
+    with pytest.warns(UserWarning, match="schedule is 200 steps long .* end at 10% of it"):
+        _hf_run(tmp_path / "long", lambda o: Scheduler(o, lrkit.cosine(0.05, steps=200)), **quiet)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="LrkitCallback")
+        _hf_run(tmp_path / "fits", lambda o: Scheduler(o, lrkit.cosine(0.05, steps=20)), **quiet)
+
+
 def test_a_budget_other_than_the_bound_one_warns_or_retargets() -> None:
     from lrkit._callbacks import bind_auto
 

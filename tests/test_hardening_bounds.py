@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lrkit
@@ -67,6 +67,30 @@ HUGE = 10**400
         (lambda: lrkit.constant(0.1) * HUGE, r"scale\(\): factor must be a finite number"),
         (lambda: lrkit.pct(HUGE), r"pct\(\): percent must be a number in \[0, 100\]"),
         (lambda: lrkit.constant(0.1).shift(HUGE), r"shift\(\): steps"),
+        (
+            lambda: lrkit.cosine(1.0, steps=10).repeat(mult=2.0, cycles=HUGE),
+            r"repeat\(\): cycles=1000.* with mult=2.0 lasts more than 2\*\*53 steps",
+        ),
+        (
+            lambda: lrkit.cosine(1.0, steps=10).repeat(mult=1.0 + 1e-15, cycles=10**16),
+            r"repeat\(\): cycles=10000000000000000 .* lasts more than 2\*\*53 steps",
+        ),
+        (
+            lambda: lrkit.constant(0.0, steps=10).repeat(decay=1e300, cycles=5),
+            r"repeat\(\): decay=1e\+300 makes the values overflow",
+        ),
+        (
+            lambda: lrkit.inverse_sqrt(peak=0.1, warmup=10, timescale=HUGE),
+            r"inverse_sqrt\(\): timescale must be an int in \[1, 2\*\*53\]",
+        ),
+        (
+            lambda: lrkit.cosine(1.0, steps=10).retarget(at=10, end=HUGE, new_end=200),
+            r"retarget\(\): end must be an int in \[0, 2\*\*53\]",
+        ),
+        (
+            lambda: lrkit.cosine(1.0, steps=10).retarget(at=10, end=20, new_end=-HUGE),
+            r"retarget\(\): new_end must be an int >= 0",
+        ),
     ],
 )
 def test_overflowing_schedules_raise_at_construction_naming_the_parameter(
@@ -76,6 +100,91 @@ def test_overflowing_schedules_raise_at_construction_naming_the_parameter(
         make()
     assert isinstance(info.value, ValueError)
     assert len(str(info.value)) < 600  # huge integers are abbreviated
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: lrkit.exponential(0, gamma=3, staircase=True, final=0),
+        lambda: lrkit.exponential(0.0, rate=-1.0, final=1.0),
+        lambda: lrkit.exponential(1e-300, gamma=1e300, final=1e308),
+        lambda: lrkit.exponential(1e-300, rate=-50.0, final=1.7e308, every=3, staircase=True),
+        lambda: lrkit.multistep(0.0, milestones=[1, 2], factor=1e200),
+        lambda: lrkit.step(0.0, every=1, factor=10.0, steps=400),
+    ],
+)
+def test_growth_from_zero_or_up_to_a_ceiling_never_computes_an_overflow(
+    make: Callable[[], lrkit.Schedule],
+) -> None:
+    s = make()
+    low, high = s.bounds()
+    steps = np.array([0.0, 1.0, 2.0, 3.0, 7.0, 400.0, 10.0**6, 2.0**52])
+    with np.errstate(all="raise"):
+        values = s(steps)
+        scalar = s(10**6)
+    assert np.all(np.isfinite(values)) and math.isfinite(scalar)
+    assert low <= values.min() and values.max() <= high and scalar == values[-2]
+
+
+def test_growth_up_to_a_ceiling_holds_the_ceiling_exactly() -> None:
+    s = lrkit.exponential(1e-300, gamma=1e300, final=1e308)
+    values = s(np.array([0.0, 1.0, 2.0, 3.0, 50.0])).tolist()
+    assert values[:3] == pytest.approx([1e-300, 1.0, 1e300], rel=1e-12)
+    assert values[3:] == [1e308, 1e308]
+    assert lrkit.exponential(1.0, gamma=2.0, final=5.0)(3) == 5.0
+
+
+@pytest.mark.parametrize("mult", [2.0, 1e10, 1e14, 1.0 + 1e-15])
+@pytest.mark.parametrize("cycles", [None, 1])
+def test_endless_and_single_restarts_stay_finite_at_any_step(
+    mult: float, cycles: int | None
+) -> None:
+    s = lrkit.cosine(1.0, steps=10).repeat(mult=mult, cycles=cycles)
+    with np.errstate(all="raise"):
+        values = s(np.array([0.0, 7.0, 10.0, 11.0, 2.0**52, 1e200, 1.7e308]))
+    assert np.all((values >= 0.0) & (values <= 1.0))
+    single = lrkit.cosine(1.0, steps=10).repeat(mult=1e308, cycles=1)
+    with np.errstate(all="raise"):
+        assert single(np.array([3.0, 1e300])).tolist() == [lrkit.cosine(1.0, steps=10)(3), 0.0]
+
+
+def test_a_second_period_beyond_two_to_the_53_steps_is_refused() -> None:
+    with pytest.raises(lrkit.ScheduleError, match=r"repeat\(\): mult=1e\+308 makes the second"):
+        lrkit.cosine(1.0, steps=10).repeat(mult=1e308)
+
+
+def test_mirror_stays_within_its_own_bounds_when_high_dwarfs_low() -> None:
+    s = lrkit.cosine(start=0.1, steps=100).mirror(low=0.85, high=1e18)
+    values = s(np.arange(0.0, 102.0))
+    assert s.bounds() == (0.85, 1e18)
+    assert s(0) == 0.85 and values.min() == 0.85 and values.max() == 1e18
+
+
+@pytest.mark.parametrize(
+    ("make", "text"),
+    [
+        (
+            lambda: lrkit.multistep(1.0, milestones=[torch.tensor(3), np.array(5)], factor=0.5),
+            "multistep(start=1.0, milestones=[3, 5], factor=0.5)",
+        ),
+        (
+            lambda: lrkit.piecewise([[torch.tensor(0), torch.tensor(1.0)], torch.tensor([10, 0])]),
+            "piecewise(points=[[0.0, 1.0], [10.0, 0.0]])",
+        ),
+        (
+            lambda: lrkit.piecewise_constant(
+                boundaries=[torch.tensor(10)], values=[torch.tensor(0.5), np.float32(0.25)]
+            ),
+            "piecewise_constant(boundaries=[10], values=[0.5, 0.25])",
+        ),
+        (lambda: lrkit.cosine(1.0, steps=torch.tensor(10)), "cosine(start=1.0, steps=10)"),
+    ],
+)
+def test_zero_dimensional_tensors_are_read_as_numbers(
+    make: Callable[[], lrkit.Schedule], text: str
+) -> None:
+    s = make()
+    assert str(s) == text and lrkit.parse(text) == s
 
 
 def test_a_thousand_cycles_without_growth_work() -> None:
@@ -188,11 +297,28 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
     lambda x, n: lrkit.constant(0.1, steps=10).shift(n).clip(low=x),
     lambda x, n: lrkit.cosine(x, steps=10).bind(n),
     lambda x, n: lrkit.piecewise([[0, 1.0], [n, x]]),
+    lambda x, n: lrkit.inverse_sqrt(0.1, warmup=10, timescale=n) * x,
+    lambda x, n: lrkit.cosine(1.0, steps=10).retarget(at=5, end=n, new_end=200).clip(high=x),
+    lambda x, n: lrkit.exponential(x, gamma=3.0, staircase=True, final=x, every=n),
+    lambda x, n: lrkit.exponential(1e-300, gamma=x, final=1e308, every=n),
+    lambda x, n: lrkit.multistep(x, milestones=[1, n], factor=1e200),
+    lambda x, n: lrkit.cosine(0.1, steps=n).mirror(low=0.85, high=x),
+    lambda x, n: lrkit.cosine(x, steps=10).repeat(mult=1.0 + 1e-15, cycles=n),
 ]
 
 
 @settings(max_examples=examples(400), deadline=None)
 @given(st.integers(0, len(_BUILDERS) - 1), _EXTREME_FLOATS, _EXTREME_INTS)
+@example(which=16, x=2.0, n=HUGE)  # repeat(mult=2.0, cycles=10**400)
+@example(which=21, x=1.0, n=HUGE)  # inverse_sqrt(timescale=10**400)
+@example(which=22, x=1.0, n=HUGE)  # retarget(end=10**400)
+@example(which=23, x=0.0, n=1)  # exponential(0, gamma=3, final=0): 0 · inf
+@example(which=24, x=1e300, n=1)  # gamma^t overflows before 1e-300 · gamma^t does
+@example(which=25, x=0.0, n=2)  # multistep(0, factor=1e200): 0 · inf
+@example(which=26, x=1e18, n=100)  # mirror(low=0.85, high=1e18)
+@example(which=27, x=1.0, n=10**16)  # mult near 1: many periods overflow 2**53 steps
+@example(which=16, x=1e308, n=1)  # t · (mult - 1) overflows in the cycle count
+@example(which=16, x=1e200, n=1)  # mult^(k+1) overflows in the rounding guard
 def test_fuzzed_extreme_arguments_build_finite_schedules_or_raise_schedule_errors(
     which: int, x: Any, n: Any
 ) -> None:

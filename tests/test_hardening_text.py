@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import lrkit
@@ -324,3 +324,152 @@ def test_warm_up_prefixes_in_a_chain_nest_and_are_limited() -> None:
     too_deep = " >> ".join(["warmup(1) >> constant(1.0, steps=1)"] * 500)
     with pytest.raises(lrkit.TextFormError, match=f"nested deeper than {DEPTH} levels"):
         lrkit.parse(too_deep)
+
+
+# -- whatever can be built can be printed and parsed back: one chain limit -----------------------
+CHAIN = text_module.MAX_CHAIN
+
+
+def _built_chain(op: str, parts: int) -> Schedule:
+    """``parts`` schedules joined one Python operator at a time (as a loop in user code does)."""
+    s: Schedule = lrkit.constant(0.001, steps=2)
+    for k in range(1, parts):
+        other = lrkit.constant(0.001 * (k % 7 + 1), steps=2)
+        s = s >> other if op == ">>" else (s * other if op == "*" else s + other)
+    return s
+
+
+def test_a_1001_part_sum_prints_as_a_call_that_parses_back() -> None:
+    s = lrkit.parse(" + ".join(["constant(0.001)"] * 1001))
+    assert str(s).startswith("add(") and lrkit.parse(str(s)) == s
+    assert lrkit.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("op", [">>", "*", "+"])
+def test_chains_at_the_limit_built_in_python_print_and_parse_back(op: str) -> None:
+    s = _built_chain(op, CHAIN)
+    assert len(s.parts) == CHAIN  # type: ignore[attr-defined]
+    assert _at_depth(250, lambda: lrkit.parse(str(s))) == s
+    assert lrkit.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize("op", [">>", "*", "+"])
+def test_one_part_past_the_limit_is_refused_by_python_text_and_dicts_alike(op: str) -> None:
+    s = _built_chain(op, CHAIN)
+    extra = lrkit.constant(0.5, steps=2)
+    with pytest.raises(lrkit.ScheduleError, match=f"{CHAIN + 1} parts .*more than {CHAIN}"):
+        _ = s >> extra if op == ">>" else (s * extra if op == "*" else s + extra)
+    text = f" {op} ".join(["constant(0.001, steps=2)"] * (CHAIN + 1))
+    with pytest.raises(lrkit.TextFormError, match=f"more than {CHAIN}"):
+        lrkit.parse(text)
+    data = s.to_dict()
+    data["parts"] = [*data["parts"], extra.to_dict()]
+    with pytest.raises(lrkit.ScheduleError, match=f"more than {CHAIN}"):
+        lrkit.from_dict(data)
+
+
+def test_a_100000_part_sum_from_a_dict_names_the_limit() -> None:
+    data = {"type": "add", "parts": [lrkit.constant(0.001).to_dict()] * 100_000}
+    with pytest.raises(lrkit.ScheduleError, match=f"add\\(\\): 100000 parts .*more than {CHAIN}"):
+        lrkit.from_dict(data)
+
+
+def test_warm_ups_continue_the_chain_they_are_written_in() -> None:
+    rest = lrkit.sequence(*[lrkit.constant(0.1, steps=1)] * (CHAIN - 1))
+    s = lrkit.warmup(5) >> rest  # written as one chain: warmup(5) >> constant(...) >> ...
+    assert lrkit.parse(str(s)) == s
+    with pytest.raises(lrkit.ScheduleError, match=f"more than {CHAIN}"):
+        _ = lrkit.warmup(5) >> (rest >> lrkit.constant(0.1, steps=1))
+    with pytest.raises(lrkit.ScheduleError, match=f"more than {CHAIN}"):
+        _ = lrkit.constant(0.1, steps=1) >> s
+
+
+def test_chains_nested_in_chains_are_refused_when_their_text_would_be() -> None:
+    half = lrkit.sequence(*[lrkit.constant(0.1, steps=1)] * (CHAIN * 3 // 4))
+    with pytest.raises(lrkit.ScheduleError, match="too large to be written in the text form"):
+        lrkit.sequence(half * 0.5, *half.parts)
+    text = str(half * 0.5) + " >> " + str(half)
+    with pytest.raises(lrkit.TextFormError, match="along one path"):
+        lrkit.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [("\udcff", 0), ("constant(0.1) >> \udcffcosine", 17), ('constant("\ud800")', 10)],
+)
+def test_text_that_is_not_unicode_is_a_text_form_error(text: str, column: int) -> None:
+    with pytest.raises(lrkit.TextFormError, match="not Unicode text") as info:
+        lrkit.parse(text)
+    rendered = str(info.value)
+    rendered.encode("ascii")  # printable anywhere: the surrogate is shown escaped
+    assert info.value.column == column and "\\ud" in rendered
+
+
+def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lrkit", "show", b"\xff"], capture_output=True, timeout=120
+    )
+    out = (done.stdout + done.stderr).decode("utf-8", "replace")
+    assert done.returncode == 2 and "Traceback" not in out
+    assert out.startswith("error: invalid character '\\udcff'"), out
+
+
+@pytest.mark.parametrize("op", [">>", "*", "+"])
+def test_building_a_chain_one_operator_at_a_time_checks_each_part_once(
+    op: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"bounds": 0, "shape": 0}
+    bounds, shape = Schedule.bounds, Schedule._text_shape
+
+    def counted_bounds(self: Schedule) -> tuple[float, float]:
+        calls["bounds"] += 1
+        return bounds(self)
+
+    def counted_shape(self: Schedule) -> Any:
+        calls["shape"] += 1
+        return shape(self)
+
+    monkeypatch.setattr(Schedule, "bounds", counted_bounds)
+    monkeypatch.setattr(Schedule, "_text_shape", counted_shape)
+    _built_chain(op, CHAIN)
+    # linear: a few looks per new part (quadratic work would be about CHAIN**2 / 2 = 2,000,000)
+    assert calls["bounds"] < 10 * CHAIN and calls["shape"] < 10 * CHAIN, calls
+
+
+_LEAF = lrkit.constant(0.25, steps=2)
+
+
+def _grow(s: Schedule, how: int, count: int) -> Schedule:
+    """One more level of a long or deep composition (each kind of chain and nesting)."""
+    if how == 0:
+        return lrkit.sequence(s, *[_LEAF] * count)
+    if how == 1:
+        return lrkit.sequence(*[_LEAF] * count, s)
+    if how == 2:
+        return s * 0.5
+    if how == 3:
+        return s.clip(low=0.0)
+    if how == 4:
+        return lrkit.add(s, *[_LEAF] * count)
+    if how == 5:
+        return lrkit.warmup(1) >> s
+    return lrkit.product(*[_LEAF] * count, s)
+
+
+@settings(max_examples=examples(15), deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 1500)), min_size=1, max_size=6))
+@example([(0, 1500), (2, 1), (1, 1500)])  # a parenthesised chain first in a chain
+@example([(0, 1999), (5, 1)])  # a warm-up in front of a chain at the limit
+@example([(4, 1500), (0, 1000), (3, 1), (1, 999)])
+def test_whatever_can_be_built_prints_and_parses_back(steps: list[tuple[int, int]]) -> None:
+    s: Schedule = _LEAF
+    try:
+        for how, count in steps:
+            s = _grow(s, how, count)
+    except lrkit.ScheduleError as err:
+        assert "more than" in str(err) or "too large" in str(err), str(err)
+        return
+    assert _at_depth(250, lambda: lrkit.parse(str(s))) == s
+    assert lrkit.from_dict(s.to_dict()) == s

@@ -764,3 +764,37 @@ def test_get_last_lr_returns_a_snapshot_that_later_steps_leave_alone() -> None:
     sched.step()
     assert sched.get_last_lr() == [lrkit.cosine(0.1, steps=10)(2), 0.25]
     assert before == [lrkit.cosine(0.1, steps=10)(0), 0.5]
+
+
+def test_successive_retargets_fold_and_resume_exactly() -> None:
+    opt, sched = _auto(total=200)
+    total = 200
+    for _ in range(150):  # one budget change per step, beyond the nesting limit of 100
+        _run(opt, sched, 1)
+        total += 1
+        sched.retarget(total)
+    stretched = sched.schedule
+    assert isinstance(stretched, lrkit.compose.Retarget) and len(stretched.at) == 150  # type: ignore[arg-type]
+    state = torch.load(_saved(sched.state_dict()), weights_only=True)
+    expected = _run(opt, sched, 250)
+    opt2, resumed = _auto(total=200)
+    resumed.load_state_dict(state)
+    assert resumed.total_steps == total and _run(opt2, resumed, 250) == expected
+
+
+def test_retarget_at_the_old_end_holds_the_last_value_and_resumes_exactly() -> None:
+    opt, sched = _auto(total=100)
+    _run(opt, sched, 100)
+    last = lrkit.parse(SHARES).bind(100)(100)
+    sched.retarget(250)  # a finished run given a larger budget: nothing left to stretch
+    assert sched.total_steps == 250 and sched.schedule == lrkit.parse(SHARES).bind(100)
+    state = torch.load(_saved(sched.state_dict()), weights_only=True)
+    assert state["retargets"] == [[100, 100, 250]]
+    expected = _run(opt, sched, 150)
+    assert {r[0][0] for r in expected} == {last}
+    opt2, resumed = _auto(total="auto")
+    resumed.load_state_dict(state)
+    assert resumed.total_steps == 250 and _run(opt2, resumed, 150) == expected
+    with pytest.raises(ValueError, match="current step must be <= the old total_steps"):
+        _run(opt, sched, 10)  # past 250 now
+        sched.retarget(400)  # stepped past its budget: refused

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-__all__ = ["bind_auto", "scheduler_length"]
+__all__ = ["bind_auto", "scheduler_length", "warn_length"]
 
 
 def bind_auto(sched: Any, total_steps: object, where: str, retarget: bool = False) -> bool:
@@ -72,3 +72,38 @@ def scheduler_length(sched: Any) -> int | None:
         if s is not None and s.bounded and s.duration is not None:
             lengths.append(int(s.duration))
     return max(lengths) if lengths else None
+
+
+def warn_length(sched: Any, total_steps: object, where: str) -> bool:
+    """Warn when a scheduler of fixed-length schedules does not fit the trainer's steps.
+
+    A scheduler without ``total_steps`` whose longest ``"lr"`` schedule lasts under 90 % or over
+    110 % of the ``total_steps`` optimizer steps the trainer will make is most likely counted in
+    other units (epochs, batches before gradient accumulation). Returns whether it warned.
+
+    >>> import lrkit
+    >>> class S:
+    ...     schedules = [{"lr": lrkit.cosine(start=1.0, steps=100)}]
+    >>> warn_length(S(), 100, "example")
+    False
+    """
+    if hasattr(sched, "total_steps") or isinstance(total_steps, bool):
+        return False  # bound to a budget: bind_auto checks it
+    if not isinstance(total_steps, int) or total_steps < 1:
+        return False
+    length = scheduler_length(sched)
+    if not length or 0.9 * total_steps <= length <= 1.1 * total_steps:
+        return False
+    if length < total_steps:
+        effect = f"it would hold its final value for the last {total_steps - length} steps"
+    else:
+        effect = f"training would end at {total_steps / length:.0%} of it"
+    warnings.warn(
+        f"{where}: the scheduler's schedule is {length} steps long but the trainer will make "
+        f"{total_steps} optimizer steps, so {effect}. Is its length counted in epochs, or in "
+        "batches before gradient accumulation? Build the scheduler with total_steps='auto' "
+        "(durations as shares such as '20%') and the callback binds it to the trainer's steps.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["MAX_CHAIN", "MAX_DEPTH", "MAX_NESTING", "depth"]
+__all__ = ["MAX_CHAIN", "MAX_DEPTH", "MAX_NESTING", "MAX_PATH", "TextShape", "depth", "text_cost"]
 
 MAX_NESTING = 200
 """Deepest nesting of the text form (brackets, signs and method calls, one level each) and of the
@@ -23,6 +23,27 @@ MAX_CHAIN = 2000
 
 MAX_DEPTH = 100
 """Deepest schedule tree ``parse`` and ``from_dict`` build (combinators inside combinators)."""
+
+MAX_PATH = MAX_CHAIN + MAX_NESTING
+"""Largest estimate of the text form's syntax-tree depth (chained operators, signs, method calls
+and brackets along one path, see :func:`text_cost`): a chain of ``MAX_CHAIN`` parts inside
+``MAX_NESTING`` levels, within what CPython's parser handles even when called deep in a program.
+The parser refuses text beyond it, and a schedule whose text would be beyond it cannot be built."""
+
+TextShape = tuple[int, int, int, int, int]
+"""How a schedule's text form fills one level of brackets, as the parser's size scan counts it:
+``(ops, plus_run, times_run, level, child)`` — ``>>`` operators, the longest runs of ``+`` and
+``*``, the most method calls and signs on one operand, and the costliest bracket inside."""
+
+
+def text_cost(shape: TextShape) -> int:
+    """The parser's estimate of the syntax-tree depth of text with this :data:`TextShape`.
+
+    >>> text_cost((3, 0, 1, 1, 4))  # a >> b >> c >> d * 2.0 with one method call
+    10
+    """
+    ops, plus_run, times_run, level, child = shape
+    return ops + plus_run + times_run + 2 * level + child
 
 
 def _is_schedule(value: object) -> bool:

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NoReturn
 
+from lrkit import _limits
 from lrkit import _validate as check
+from lrkit._limits import TextShape, text_cost
 from lrkit._math import decay_pow
-from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow
-from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, steps_of
+from lrkit.core import COMBINATORS, METHODS, Array, Schedule, finite_bounds, overflow, text_shape
+from lrkit.durations import MAX_STEPS, Duration, Pct, as_duration, step_count, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import Constant
 from lrkit.shapes import interpolate, shape_name
@@ -66,6 +68,66 @@ def _known(schedule: Schedule) -> tuple[float, float] | None:
     """The closed-form bounds of ``schedule``, ``None`` when unknown."""
     low, high = schedule.bounds()
     return None if (low, high) == (-math.inf, math.inf) else (low, high)
+
+
+def _flatten(
+    kind: type[Schedule], func: str, raw: object
+) -> tuple[list[Schedule], Schedule | None]:
+    """The parts of an n-ary combinator with nested ones of the same ``kind`` spliced in, and the
+    first raw part when it is of that kind (``base``: its parts are checked already).
+
+    Building ``a op b op c ...`` one operator at a time then costs Python work for the new parts
+    only, not for every part so far (see :func:`_extend_from`).
+    """
+    if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
+        raise ScheduleTypeError(f"{func}(): parts must be a list of schedules")
+    parts: list[Schedule] = []
+    base: Schedule | None = None
+    for index, part in enumerate(raw):
+        if isinstance(part, WarmupPrefix):
+            raise ScheduleTypeError(
+                f"{func}(): {part} is a warm-up prefix; build with >> or lrkit.sequence()"
+            )
+        part = _schedule(func, "parts", part)
+        if isinstance(part, kind):
+            base = part if index == 0 else base
+            parts.extend(part.parts)  # type: ignore[attr-defined]
+        else:
+            parts.append(part)
+    return parts, base
+
+
+def _extend_from(schedule: Schedule, base: Schedule | None) -> None:
+    """Record the depth and the folded bounds of ``base``, the first part of ``schedule`` spliced
+    in, so ``schedule`` computes them from its new parts only."""
+    if base is None:
+        return
+    memo: dict[int, tuple[object, int]] = {}
+    count = len(base.parts)  # type: ignore[attr-defined]
+    rest = schedule.parts[count:]  # type: ignore[attr-defined]
+    deepest = max([_limits.depth(base, memo) - 1, *(_limits.depth(p, memo) for p in rest)])
+    schedule.__dict__["_depth"] = 1 + deepest  # not fields: equality and hashing ignore them
+    schedule.__dict__["_fold_base"] = (count, _known(base))
+    schedule.__dict__["_shape_base"] = (count, text_shape(base))
+
+
+def _merge(shape: TextShape, other: TextShape) -> TextShape:
+    """Two operands side by side in one chain: operators add up, the rest is the largest."""
+    return (
+        shape[0] + other[0],
+        max(shape[1], other[1]),
+        max(shape[2], other[2]),
+        max(shape[3], other[3]),
+        max(shape[4], other[4]),
+    )
+
+
+def _check_parts(func: str, count: int, what: str) -> None:
+    if count > _limits.MAX_CHAIN:
+        raise ScheduleError(
+            f"{func}(): {count} parts {what}, more than {_limits.MAX_CHAIN}; the text form "
+            f"writes at most {_limits.MAX_CHAIN} parts in one chain"
+        )
 
 
 def _wrap(schedule: Schedule, *, tight: bool) -> str:
@@ -217,6 +279,7 @@ class Warmup(
         )
         if self.shape == "exp" and self.then.is_bound and self._target <= 0.0:
             raise ScheduleError(f"{self}: shape='exp' needs the next phase to start above 0")
+        _check_parts("warmup", self._chain, "chained by '>>' (a warm-up takes all after it)")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         if (args or kwargs) and "then" not in kwargs:
@@ -248,6 +311,14 @@ class Warmup(
         after = self.then._eval(xp.maximum(t - end, 0.0), xp)
         ramp = interpolate(self.shape, self.start, self._target, t, end, xp)
         return xp.where(t < end, ramp, after)
+
+    @property
+    def _chain(self) -> int:
+        return 1 + self.then._chain  # `then` is written after `>>`, without parentheses
+
+    def _text_shape(self) -> TextShape:
+        ops, plus, times, level, child = text_shape(self.then)
+        return (1 + ops, plus, times, level, max(child, 8))  # 8: the head's literal arguments
 
     def _head(self) -> str:
         args = ", ".join(self._text_args(without=("then",)))  # `then` is printed after `>>`
@@ -290,8 +361,11 @@ def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
         flat.extend(part.parts if isinstance(part, Sequence) else (part,))
     if not flat:
         raise ScheduleError("sequence(): needs at least 1 part")
-    for index, part in enumerate(flat):
-        if isinstance(part, WarmupPrefix | Warmup) and index < len(flat) - 1:
+    # a sequence given first holds no warm-up before its last part: look from there on
+    checked = len(parts[0].parts) - 1 if isinstance(parts[0], Sequence) else 0
+    for index in range(checked, len(flat) - 1):
+        part = flat[index]
+        if isinstance(part, WarmupPrefix | Warmup):
             rest = sequence(*flat[index + 1 :])
             if isinstance(part, Warmup):
                 head: Schedule = part._replace(then=sequence(part.then, rest))
@@ -305,7 +379,7 @@ def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
         )
     if len(flat) == 1:
         return _schedule("sequence", "parts", flat[0])
-    return Sequence(tuple(_schedule("sequence", "parts", part) for part in flat))
+    return Sequence(tuple(_schedule("sequence", "parts", part) for part in parts))
 
 
 class Sequence(
@@ -331,20 +405,11 @@ class Sequence(
     _length_field = None
 
     def __post_init__(self) -> None:
-        raw = self.parts
-        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError("sequence(): parts must be a list of schedules")
-        parts: list[Schedule] = []
-        for part in raw:
-            if isinstance(part, WarmupPrefix):
-                raise ScheduleTypeError(
-                    f"sequence(): {part} is a warm-up prefix; build with >> or lrkit.sequence()"
-                )
-            part = _schedule("sequence", "parts", part)
-            parts.extend(part.parts if isinstance(part, Sequence) else (part,))
+        parts, base = _flatten(Sequence, "sequence", self.parts)
         if len(parts) < 2:
             raise ScheduleError("sequence(): needs at least 2 parts")
-        for part in parts[:-1]:
+        checked = len(base.parts) - 1 if isinstance(base, Sequence) else 0
+        for part in parts[checked:-1]:
             if isinstance(part, Warmup):
                 raise ScheduleError(
                     f"sequence(): {part} takes everything after it, so it must be the last part; "
@@ -356,6 +421,8 @@ class Sequence(
                     "steps= or put it last"
                 )
         self._set_fields(parts=tuple(parts))
+        _check_parts("sequence", self._chain, "chained by '>>'")
+        _extend_from(self, base)
 
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
@@ -387,6 +454,17 @@ class Sequence(
             starts.append(starts[-1] + length)
         return tuple(starts)
 
+    @property
+    def _chain(self) -> int:
+        return len(self.parts) - 1 + self.parts[-1]._chain  # a warm-up last continues the chain
+
+    def _text_shape(self) -> TextShape:
+        count, shape = self.__dict__.get("_shape_base", (1, text_shape(self.parts[0])))
+        shape = _merge(shape, (len(self.parts) - count, 0, 0, 0, 0))  # the '>>' between parts
+        for part in self.parts[count:]:  # parts are never parenthesised: see __str__
+            shape = _merge(shape, text_shape(part))
+        return shape
+
     def _eval(self, t: Array, xp: Any) -> Array:
         out = self.parts[-1]._eval(xp.maximum(t - self._starts[-1], 0.0), xp)
         for index in range(len(self.parts) - 2, -1, -1):
@@ -404,10 +482,16 @@ class Sequence(
         return _bind_chain(self, total_steps)
 
     def _bounds(self) -> tuple[float, float] | None:
-        known = [_known(part) for part in self.parts]
-        if any(item is None for item in known):
+        start, found = self.__dict__.get("_fold_base", (0, (math.inf, -math.inf)))
+        if found is None:
             return None
-        return min(b[0] for b in known if b), max(b[1] for b in known if b)
+        low, high = found
+        for part in self.parts[start:]:
+            known = _known(part)
+            if known is None:
+                return None
+            low, high = min(low, known[0]), max(high, known[1])
+        return low, high
 
     def value_range(self) -> tuple[float, float]:
         ranges = [part.value_range() for part in self.parts]
@@ -526,6 +610,12 @@ class Scale(
     def __str__(self) -> str:
         return f"{_wrap(self.schedule, tight=False)} * {self.factor!r}"
 
+    def _text_shape(self) -> TextShape:
+        inner = text_shape(self.schedule)
+        if isinstance(self.schedule, Sequence | Warmup):  # parenthesised, as _wrap does
+            return (0, 0, 1, 0, 2 + text_cost(inner))
+        return (inner[0], inner[1], inner[2] + 1, inner[3], inner[4])
+
     def _bounds(self) -> tuple[float, float] | None:
         inner = _known(self.schedule)
         if inner is None:
@@ -564,6 +654,12 @@ class _Method(Schedule):
     def __str__(self) -> str:
         args = self._text_args(skip=1)  # the first field is the schedule itself
         return f"{_wrap(self.schedule, tight=True)}.{self.name}({', '.join(args)})"
+
+    def _text_shape(self) -> TextShape:
+        inner = text_shape(self.schedule)  # the call's own arguments are numbers: 4 at most
+        if isinstance(self.schedule, Sequence | Warmup | Scale):  # parenthesised, as _wrap does
+            return (0, 0, 0, 1, max(2 + text_cost(inner), 4))
+        return (inner[0], inner[1], inner[2], inner[3] + 1, max(inner[4], 4))
 
 
 class Clip(
@@ -666,6 +762,24 @@ class Shift(
         return self.schedule.value_range()
 
 
+def _log_periods(mult: float, cycles: int) -> float:
+    """``log`` of the length of ``cycles`` periods of one step, each ``mult`` times the last.
+
+    That length is ``(mult^cycles − 1)/(mult − 1)`` (``cycles`` when ``mult`` is 1), computed
+    without overflow for any ``cycles`` (a Python int of any size).
+
+    >>> round(math.exp(_log_periods(2.0, 3)), 6)  # 1 + 2 + 4
+    7.0
+    """
+    count = float(min(cycles, 2**64))  # more than 2**53 periods of >= 1 step is too long anyway
+    if mult == 1.0:
+        return math.log(count)
+    exponent = count * math.log(mult)
+    if exponent > 700.0:
+        return exponent - math.log(mult - 1.0)
+    return math.log(math.expm1(exponent) / (mult - 1.0))
+
+
 class Repeat(
     _Method,
     name="repeat",
@@ -700,9 +814,16 @@ class Repeat(
             self._set_fields(cycles=check.integer("repeat", "cycles", self.cycles, low=1))
         elif self.decay > 1.0:
             raise ScheduleError("repeat(): decay > 1 grows without bound; give cycles= to end it")
+        if self.cycles != 1 and self.schedule.is_bound and self.mult > 1.0:
+            period = self.schedule.duration or 1.0
+            if math.log(period) + math.log(self.mult) > math.log(MAX_STEPS):
+                raise ScheduleError(
+                    f"repeat(): mult={self.mult!r} makes the second period last {period:g} × "
+                    f"{self.mult:g} steps, more than 2**53; use cycles=1 or a smaller mult"
+                )
         if self.cycles is not None and self.schedule.is_bound:
             period = self.schedule.duration or 1.0
-            growth = self.cycles * math.log(self.mult) if self.mult > 1.0 else math.log(self.cycles)
+            growth = _log_periods(self.mult, self.cycles)
             if math.log(max(period, 1.0)) + growth > math.log(MAX_STEPS):
                 raise ScheduleError(
                     f"repeat(): cycles={reprlib.repr(self.cycles)} with mult={self.mult!r} lasts "
@@ -731,6 +852,12 @@ class Repeat(
             raise ScheduleError(f"repeat(): {self.schedule} lasts 0 steps, so it cannot repeat")
         return period
 
+    @property
+    def _top_cycle(self) -> float:
+        """The last cycle whose start and the next one's are finite floats (``mult > 1``)."""
+        room = math.log(sys.float_info.max) - math.log(max(self._period, 1.0)) - 1.0
+        return float(math.floor(room / math.log(self.mult)) - 2)
+
     def _begin(self, k: Array) -> Array:
         if self.mult == 1.0:
             return k * self._period
@@ -738,10 +865,16 @@ class Repeat(
 
     def _eval(self, t: Array, xp: Any) -> Array:
         period, mult = self._period, self.mult
+        if self.cycles == 1:  # one period, then its end value: mult and decay play no part
+            return self.schedule._eval(xp.minimum(t, period), xp)
         if mult == 1.0:
             k = xp.floor(t / period)
         else:
-            k = xp.floor(xp.log(1.0 + t * (mult - 1.0) / period) / math.log(mult))
+            # t capped where t·(mult − 1)/period would overflow, k where mult^(k+1) would: the
+            # cycles there begin beyond the float range (the guards below still see t itself)
+            span = xp.minimum(t, sys.float_info.max / 4.0 / (mult - 1.0) * min(period, 1.0))
+            k = xp.floor(xp.log(1.0 + span * (mult - 1.0) / period) / math.log(mult))
+            k = xp.minimum(k, self._top_cycle)
             k = xp.where(self._begin(k + 1.0) <= t, k + 1.0, k)  # guard against rounding
             k = xp.where(self._begin(k) > t, k - 1.0, k)
         local = t - self._begin(k)
@@ -766,7 +899,9 @@ class Repeat(
             return 0.0, high
         assert self.cycles is not None
         last = self.cycles - 1
-        if high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX:
+        if last * math.log(self.decay) >= _LOG_MAX or (
+            high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX
+        ):
             raise overflow(
                 "repeat",
                 "decay",
@@ -831,7 +966,9 @@ class Mirror(
         value = self.schedule._eval(t, xp)
         if high <= low:
             return xp.zeros_like(t) + self.high
-        return self.high - (self.high - self.low) * ((value - low) / (high - low))
+        mirrored = self.high - (self.high - self.low) * ((value - low) / (high - low))
+        # rounding (high - (high - low) loses low when high >> low) must not leave [low, high]
+        return xp.minimum(xp.maximum(mirrored, self.low), self.high)
 
     def _bounds(self) -> tuple[float, float]:
         return self.low, self.high
@@ -855,16 +992,12 @@ class _Combine(Schedule):
         return self._combine(a[0], b[0]), self._combine(a[1], b[1])
 
     def __post_init__(self) -> None:
-        raw = self.parts
-        if isinstance(raw, Schedule) or not hasattr(raw, "__iter__"):
-            raise ScheduleTypeError(f"{self.name}(): parts must be a list of schedules")
-        parts: list[Schedule] = []
-        for part in raw:
-            part = _schedule(self.name, "parts", part)
-            parts.extend(part.parts if isinstance(part, type(self)) else (part,))
+        parts, base = _flatten(type(self), self.name, self.parts)
         if len(parts) < 2:
             raise ScheduleError(f"{self.name}(): needs at least 2 parts")
+        _check_parts(self.name, len(parts), f"joined by '{'*' if self.name == 'product' else '+'}'")
         self._set_fields(parts=tuple(parts))
+        _extend_from(self, base)
 
     @property
     def bounded(self) -> bool:
@@ -884,17 +1017,26 @@ class _Combine(Schedule):
     def __str__(self) -> str:
         return f"{self.name}({', '.join(str(part) for part in self.parts)})"
 
+    def _text_shape(self) -> TextShape:
+        count, shape = self.__dict__.get("_shape_base", (0, (0, 0, 0, 0, 2)))
+        costliest = shape[4] - 2  # each part is one argument of the call
+        for part in self.parts[count:]:
+            costliest = max(costliest, text_cost(text_shape(part)))
+        return (0, 0, 0, 0, 2 + costliest)
+
     def _bounds(self) -> tuple[float, float] | None:
-        known = [_known(part) for part in self.parts]
-        if any(item is None for item in known):
+        start, found = self.__dict__.get("_fold_base", (0, self._neutral_range()))
+        if found is None:
             return None
-        low, high = self._neutral_range()
-        for item in known:
-            assert item is not None
+        low, high = found
+        for part in self.parts[start:]:
+            item = _known(part)
+            if item is None:
+                return None
             low, high = self._fold_range((low, high), item)
         if not (math.isfinite(low) and math.isfinite(high)):
             largest = (" * " if self.name == "product" else " + ").join(
-                f"{item[1]:g}" for item in known if item
+                f"{part.bounds()[1]:g}" for part in self.parts
             )
             raise ScheduleError(
                 f"{self.name}(): the values of its parts ({largest}) overflow the float range "
@@ -1056,56 +1198,101 @@ class Retarget(
     The value at ``at`` is unchanged, the old end value is reached at ``new_end``, a monotone
     schedule stays monotone, and steps before ``at`` are untouched (a linear time warp).
 
+    Successive retargets fold into one: ``s.retarget(...).retarget(...)`` is a single
+    ``retarget`` whose ``at``, ``end`` and ``new_end`` are lists, the first budget change first
+    (each warps the time of the ones before it), so any number of budget changes nests no deeper.
+
     Args:
       schedule: the schedule being retargeted.
-      at: the step where the budget changes (an int >= 0).
-      end: the old end of training (an int > ``at``).
-      new_end: the new end of training (an int > ``at``).
+      at: the step where the budget changes (an int >= 0), or one per budget change.
+      end: the old end of training (an int > ``at``), or one per budget change.
+      new_end: the new end of training (an int > ``at``), or one per budget change.
 
     >>> import lrkit
     >>> s = lrkit.linear(start=1.0, end=0.0, steps=4).retarget(at=2, end=4, new_end=6)
     >>> [s(t) for t in range(8)]
     [1.0, 0.75, 0.5, 0.375, 0.25, 0.125, 0.0, 0.0]
+    >>> str(s.retarget(at=3, end=6, new_end=9))
+    'linear(start=1.0, steps=4).retarget(at=[2, 3], end=[4, 6], new_end=[6, 9])'
     """
 
     schedule: Schedule
-    at: int
-    end: int
-    new_end: int
+    at: int | tuple[int, ...]
+    end: int | tuple[int, ...]
+    new_end: int | tuple[int, ...]
 
     def __post_init__(self) -> None:
-        self._set_fields(schedule=_schedule("retarget", "schedule", self.schedule))
-        self._set_fields(at=check.integer("retarget", "at", self.at, low=0))
-        self._set_fields(end=check.integer("retarget", "end", self.end, low=0))
-        self._set_fields(new_end=check.integer("retarget", "new_end", self.new_end, low=0))
-        if self.end <= self.at:
-            raise ScheduleError(
-                f"retarget(): end must be an int > at={self.at}, got end={self.end!r}"
-            )
-        if self.new_end <= self.at:
-            raise ScheduleError(
-                f"retarget(): new_end must be an int > at={self.at}, got new_end={self.new_end!r}"
-            )
+        inner = _schedule("retarget", "schedule", self.schedule)
+        warps = _warps(self.at, self.end, self.new_end)
+        if isinstance(inner, Retarget):  # fold: the inner budget changes come first
+            warps = inner._warps + warps
+            inner = inner.schedule
+        _check_parts("retarget", len(warps), "(budget changes)")
+        self._set_fields(schedule=inner)
+        if len(warps) == 1:
+            self._set_fields(at=warps[0][0], end=warps[0][1], new_end=warps[0][2])
+        else:
+            ats, ends, new_ends = (tuple(w[i] for w in warps) for i in range(3))
+            self._set_fields(at=ats, end=ends, new_end=new_ends)
+
+    @property
+    def _warps(self) -> tuple[tuple[int, int, int], ...]:
+        """``(at, end, new_end)`` of each budget change, the first one first."""
+        if isinstance(self.at, int):
+            return ((self.at, self.end, self.new_end),)  # type: ignore[return-value]
+        return tuple(zip(self.at, self.end, self.new_end, strict=True))  # type: ignore[arg-type]
 
     @property
     def duration(self) -> float | None:
         inner = self.schedule.duration
-        if inner is None:
-            return None
-        if inner <= self.at:
-            return inner
-        if inner <= self.end:
-            return self.at + (inner - self.at) * (self.new_end - self.at) / (self.end - self.at)
-        return self.new_end + (inner - self.end)
+        for at, end, new_end in self._warps:
+            if inner is None:
+                return None
+            if inner <= at:
+                continue
+            if inner <= end:
+                inner = at + (inner - at) * (new_end - at) / (end - at)
+            else:
+                inner = new_end + (inner - end)
+        return inner
 
     def _eval(self, t: Array, xp: Any) -> Array:
-        at, end, new_end = float(self.at), float(self.end), float(self.new_end)
-        stretched = at + (t - at) * (end - at) / (new_end - at)
-        local = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
-        return self.schedule._eval(local, xp)
+        for at_step, end_step, new_end_step in reversed(self._warps):  # the last change first
+            at, end, new_end = float(at_step), float(end_step), float(new_end_step)
+            stretched = at + (t - at) * (end - at) / (new_end - at)
+            t = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
+        return self.schedule._eval(t, xp)
 
     def value_range(self) -> tuple[float, float]:
         return self.schedule.value_range()
+
+
+def _warps(at: object, end: object, new_end: object) -> tuple[tuple[int, int, int], ...]:
+    """Checked ``(at, end, new_end)`` triples from ints or from lists of equal length."""
+    given = (at, end, new_end)
+    if all(isinstance(v, tuple | list) for v in given):
+        lists = [list(v) for v in given]  # type: ignore[call-overload]
+        if not lists[0] or any(len(v) != len(lists[0]) for v in lists):
+            raise ScheduleError(
+                "retarget(): at, end and new_end must be ints or lists of the same length >= 1, "
+                f"got {len(lists[0])}, {len(lists[1])} and {len(lists[2])} entries"
+            )
+        triples = list(zip(*lists, strict=True))
+    else:
+        triples = [given]
+    checked = []
+    for one_at, one_end, one_new_end in triples:
+        a = step_count("retarget", "at", one_at)
+        e = step_count("retarget", "end", one_end)
+        n = step_count("retarget", "new_end", one_new_end)
+        if e <= a:
+            raise ScheduleError(f"retarget(): end must be an int > at={a}, got end={one_end!r}")
+        if n <= a:
+            raise ScheduleError(
+                f"retarget(): new_end must be an int > at={a}, got new_end={one_new_end!r}"
+            )
+        checked.append((a, e, n))
+    return tuple(checked)
 
 
 COMBINATORS.update(

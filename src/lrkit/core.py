@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Self, dataclass_transform, overload
 import numpy as np
 
 from lrkit import _limits, registry
-from lrkit.durations import MAX_STEPS, Duration, Pct, steps_of
+from lrkit.durations import MAX_STEPS, Duration, Pct, scalar, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
 __all__ = ["COMBINATORS", "METHODS", "Array", "Schedule", "from_dict", "namespace_of"]
@@ -246,6 +246,22 @@ class Schedule:
         """
         return steps_of(self._length())
 
+    @property
+    def _chain(self) -> int:
+        """Parts of the ``>>`` chain this schedule is written as at its top level (1 for most).
+
+        Counted as the text form counts a chain, so that whatever can be built can be printed and
+        parsed back: :data:`lrkit._limits.MAX_CHAIN` limits both.
+        """
+        return 1
+
+    def _text_shape(self) -> _limits.TextShape:
+        """The :data:`lrkit._limits.TextShape` of ``str(self)`` (an upper bound), from those of
+        the schedules it holds; this default is ``name(arg=..., ...)``."""
+        kids = [kid for kid in _limits._children(self) if isinstance(kid, Schedule)]
+        args = [_limits.text_cost(text_shape(kid)) for kid in kids]
+        return (0, 0, 0, 0, 2 + max([6, *args]))  # literal arguments: lists of lists, signs
+
     # -- shares of training -----------------------------------------------------------------
     @cached_property
     def _unbound_share(self) -> str | None:
@@ -295,8 +311,26 @@ class Schedule:
             return NotImplemented
         return _combinator("sequence")(self, other)
 
+    # numpy defers ``array * schedule`` to the schedule (no element-wise object arrays)
+    __array_ufunc__ = None
+
+    def _operand(self, op: str, value: object) -> object:
+        """A 0-d array as its number; an array or list is refused (``s * array`` is no schedule)."""
+        value = scalar(value)
+        if isinstance(value, list | tuple) or isinstance(getattr(value, "ndim", None), int):
+            shape = getattr(
+                value, "shape", (len(value),) if isinstance(value, list | tuple) else ()
+            )
+            raise ScheduleTypeError(
+                f"{self.name} {op} k: k must be a number or a schedule, got an array of shape "
+                f"{tuple(shape)}; to combine values with an array, evaluate first: "
+                f"s(steps) {op} array"
+            )
+        return value
+
     def __mul__(self, factor: object) -> Schedule:
         """``s * k`` scales the values; ``a * b`` multiplies two schedules."""
+        factor = self._operand("*", factor)
         if isinstance(factor, Schedule):
             return _combinator("product")(self, factor)
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
@@ -307,6 +341,7 @@ class Schedule:
 
     def __add__(self, other: object) -> Schedule:
         """``a + b`` and ``s + k``: values added."""
+        other = self._operand("+", other)
         if isinstance(other, bool) or not isinstance(other, Schedule | numbers.Real):
             return NotImplemented
         return _combinator("add")(self, other)
@@ -429,6 +464,15 @@ class Schedule:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             out[field.name] = _encode(getattr(self, field.name))
         return out
+
+
+def text_shape(schedule: Schedule) -> _limits.TextShape:
+    """``schedule._text_shape()``, computed once per schedule (cached on it, not a field)."""
+    found: _limits.TextShape | None = schedule.__dict__.get("_text_shape")
+    if found is None:
+        found = schedule._text_shape()
+        schedule.__dict__["_text_shape"] = found
+    return found
 
 
 def _same(value: object, default: object) -> bool:
@@ -629,6 +673,12 @@ def _check_bounds_after_init(cls: type[Schedule]) -> None:
                 raise ScheduleError(
                     f"{self.name}(): schedule nested deeper than {_limits.MAX_DEPTH} levels "
                     "(combinators inside combinators); real schedules need fewer than ten"
+                )
+            cost = _limits.text_cost(text_shape(self))
+            if cost > _limits.MAX_PATH:
+                raise ScheduleError(
+                    f"{self.name}(): too large to be written in the text form: its chains and "
+                    f"nesting reach {cost} along one path, more than {_limits.MAX_PATH}"
                 )
             low, high = self.bounds()
             if (

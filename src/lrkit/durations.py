@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
-__all__ = ["Duration", "Pct", "as_duration", "pct", "steps_of"]
+__all__ = ["Duration", "Pct", "as_duration", "pct", "scalar", "step_count", "steps_of"]
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,54 @@ def _parse_percent(func: str, name: str, text: str) -> Pct:
         raise ScheduleError(f"{func}(): {name} share must be in [0%, 100%], got {text!r}") from None
 
 
+def scalar(value: object) -> object:
+    """A 0-d array (numpy, torch, jax) as the Python number it holds; anything else unchanged.
+
+    ``multistep(milestones=[torch.tensor(30)])`` then reads the tensor as the number 30.
+
+    >>> import numpy as np
+    >>> scalar(np.array(30)), scalar("20%")
+    (30, '20%')
+    """
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        item = value.item()  # type: ignore[attr-defined]
+        if isinstance(item, numbers.Real):
+            return item
+    return value
+
+
+def step_count(func: str, name: str, value: object, *, low: int = 0) -> int:
+    """A whole step count in ``[low, 2**53]`` (an ``int``, numpy integer or 0-d integer array).
+
+    Args:
+      func: the function named in errors.
+      name: the parameter named in errors.
+      value: the argument.
+      low: smallest allowed value.
+
+    >>> step_count("retarget", "end", 2**60)
+    Traceback (most recent call last):
+    ...
+    lrkit.errors.ScheduleError: retarget(): end must be an int in [0, 2**53] (steps beyond are not exact floats), got 1152921504606846976
+    """
+    value = scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ScheduleTypeError(f"{func}(): {name} must be an int, got {reprlib.repr(value)}")
+    result = int(value)
+    if result < low:
+        raise ScheduleError(f"{func}(): {name} must be an int >= {low}, got {result}")
+    if result > MAX_STEPS:
+        raise ScheduleError(
+            f"{func}(): {name} must be an int in [{low}, 2**53] (steps beyond are not exact "
+            f"floats), got {reprlib.repr(value)}"
+        )
+    return result
+
+
 def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False) -> Duration:
     """Validate a duration argument: a positive ``int`` (0 too if ``allow_zero``), a ``Pct`` or ``"N%"``.
 
-    Whole floats (``100.0``) are accepted as step counts.
+    Whole floats (``100.0``) are accepted as step counts, and so are 0-d arrays holding one.
 
     Args:
       func: the function named in errors.
@@ -107,6 +151,7 @@ def as_duration(func: str, name: str, value: object, *, allow_zero: bool = False
       value: the argument.
       allow_zero: accept 0 steps (and 0%).
     """
+    value = scalar(value)
     if isinstance(value, Pct):
         duration: Duration = value
     elif isinstance(value, str):

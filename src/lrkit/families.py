@@ -22,7 +22,7 @@ import numpy as np
 from lrkit import _validate as check
 from lrkit._math import decay_exp, decay_pow
 from lrkit.core import Array, Schedule, overflow
-from lrkit.durations import Duration, as_duration, steps_of
+from lrkit.durations import Duration, as_duration, scalar, step_count, steps_of
 from lrkit.errors import ScheduleError
 from lrkit.registry import register
 from lrkit.shapes import interpolate, shape_name
@@ -160,6 +160,8 @@ class Step(
         _check_finite_at_end("step", self, "factor")
 
     def _eval(self, t: Array, xp: Any) -> Array:
+        if self.start == 0.0:  # 0 · factor^k is 0, also where factor^k overflows
+            return xp.zeros_like(t)
         every = steps_of(self.every)
         assert every is not None
         return self.start * decay_pow(self.factor, xp.floor(_held(t, self.steps, xp) / every), xp)
@@ -240,6 +242,8 @@ class MultiStep(
 
     def _eval(self, t: Array, xp: Any) -> Array:
         count = xp.zeros_like(t)
+        if self.start == 0.0:  # 0 · factor^k is 0, also where factor^k overflows
+            return count
         for milestone in self.milestones:
             end = steps_of(milestone)
             count = count + xp.where(t >= end, xp.zeros_like(t) + 1.0, xp.zeros_like(t))
@@ -323,20 +327,41 @@ class Exponential(
         """Whether the values increase with the step."""
         return (self.gamma or 0.0) > 1.0 or (self.rate or 0.0) < 0.0
 
+    @property
+    def _ceiling_at(self) -> float:
+        """The exponent where a growing schedule reaches ``final`` (``inf`` without one)."""
+        if not self.growing or self.final is None:
+            return math.inf
+        return (math.log(self.final) - math.log(self.start)) / self._log_factor
+
+    @property
+    def _log_factor(self) -> float:
+        """``log(gamma)``, or ``-rate``: the value is ``start · e^(_log_factor · t/every)``."""
+        return math.log(self.gamma) if self.gamma is not None else -(self.rate or 0.0)
+
     def _eval(self, t: Array, xp: Any) -> Array:
+        if self.start == 0.0:  # 0 · gamma^t is 0, also where gamma^t overflows
+            return xp.zeros_like(t)
         every = steps_of(self.every)
         assert every is not None
         exponent = _held(t, self.steps, xp) / every
         if self.staircase:
             exponent = xp.floor(exponent)
-        if self.gamma is not None:
+        ceiling = self._ceiling_at
+        reached = exponent >= ceiling  # growth past `final` is never computed: it cannot overflow
+        exponent = xp.minimum(exponent, ceiling) if ceiling < math.inf else exponent
+        if ceiling < math.inf and ceiling * self._log_factor > 700.0:
+            # start tiny, final huge: gamma^t alone would overflow before start · gamma^t does
+            value = xp.exp(math.log(self.start) + exponent * self._log_factor)
+        elif self.gamma is not None:
             value = self.start * decay_pow(self.gamma, exponent, xp)
         else:
             value = self.start * decay_exp(-(self.rate or 0.0) * exponent, xp)
         if self.final is None:
             return value
         if self.growing:
-            return xp.minimum(value, self.final)
+            capped = xp.minimum(value, self.final)
+            return xp.where(reached, xp.zeros_like(value) + self.final, capped)
         return xp.maximum(value, self.final)
 
     def _bounds(self) -> tuple[float, float] | None:
@@ -436,7 +461,7 @@ class InverseSqrt(
         self._set_fields(peak=_value(func, "peak", self.peak))
         self._set_fields(warmup=as_duration(func, "warmup", self.warmup, allow_zero=True))
         if self.timescale is not None:
-            self._set_fields(timescale=check.integer(func, "timescale", self.timescale, low=1))
+            self._set_fields(timescale=step_count(func, "timescale", self.timescale, low=1))
         elif self.warmup == 0:
             raise ScheduleError(f"{func}(): with warmup=0 give timescale= (an int >= 1)")
 
@@ -743,8 +768,8 @@ class Piecewise(
                 raise ScheduleError(
                     f"{func}(): each point must be a [step, value] pair, got {point!r}"
                 )
-            step = check.number(func, "points step", point[0], low=0.0)
-            value = _value(func, "points value", point[1])
+            step = check.number(func, "points step", scalar(point[0]), low=0.0)
+            value = _value(func, "points value", scalar(point[1]))
             points.append((step, value))
         if len(points) < 2:
             raise ScheduleError(f"{func}(): points needs at least 2 [step, value] pairs")
@@ -825,7 +850,7 @@ class PiecewiseConstant(
             if isinstance(raw, str) or not hasattr(raw, "__iter__"):
                 raise ScheduleError(f"{func}(): {name} must be a list, got {raw!r}")
         bounds = tuple(as_duration(func, "boundaries", b) for b in self.boundaries)
-        values = tuple(_value(func, "values", v) for v in self.values)
+        values = tuple(_value(func, "values", scalar(v)) for v in self.values)
         if not bounds:
             raise ScheduleError(f"{func}(): boundaries must not be empty")
         if len(values) != len(bounds) + 1:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lrkit import registry
-from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, depth
+from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, MAX_PATH, depth, text_cost
 from lrkit.compose import WarmupPrefix, add, product, sequence
 from lrkit.core import METHODS, Schedule, from_dict
 from lrkit.durations import Pct
@@ -87,6 +87,7 @@ def parse(text: str) -> Schedule:
     source = text.strip()
     if not source:
         raise TextFormError("empty schedule text", text=text, column=0)
+    _check_encodable(source)
     _check_size(source)
     try:
         tree = ast.parse(source, mode="eval")
@@ -102,6 +103,24 @@ def parse(text: str) -> Schedule:
             f"schedule text too deeply nested or too long to parse ({len(source)} characters)"
         ) from None
     return _Reader(source).schedule(tree.body)
+
+
+def _check_encodable(source: str) -> None:
+    """Reject characters that are not Unicode text (lone surrogates, such as the ``'\\udcff'``
+    Python makes of a byte that is not UTF-8 in a command-line argument)."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = source[err.start]
+        shown = source.encode("ascii", "backslashreplace").decode("ascii")
+        column = len(source[: err.start].encode("ascii", "backslashreplace"))
+        raise _error(
+            f"invalid character {bad!r} at column {err.start + 1}: not Unicode text "
+            "(a byte that is not UTF-8?)",
+            shown,
+            column,
+            column + len(ascii(bad)) - 2,
+        ) from None
 
 
 def _error(message: str, row: str, column: int, end: int | None) -> TextFormError:
@@ -149,8 +168,18 @@ class _Frame:
                 self.runs[higher] = 0
         self.level = 0
 
+    def parts(self) -> int:
+        """Parts of the longest chain of one operator so far (``a >> b >> c`` has 3).
+
+        Counted as :attr:`lrkit.core.Schedule._chain` counts a built schedule, so whatever is
+        built can be printed and parsed back.
+        """
+        return 1 + max(self.ops, *self.runs.values())
+
     def bound(self) -> int:
-        return self.ops + sum(self.longest.values()) + 2 * self.deepest + self.child
+        """The :func:`lrkit._limits.text_cost` of what this frame holds so far."""
+        shape = (self.ops, self.longest[2], self.longest[3], self.deepest, self.child)
+        return text_cost(shape)
 
     def finish(self) -> None:
         self.best = max(self.best, self.bound())
@@ -178,10 +207,10 @@ def _check_size(source: str) -> None:
                 elif string in _CLOSE:
                     if len(frames) > 1:
                         frame.finish()
-                        frames.pop()
-                        nesting -= 1 + frame.level
+                        closed = frames.pop()
+                        nesting -= 1 + closed.level
                         frame, grew = frames[-1], True
-                        frame.child = max(frame.child, 2 + frame.best)
+                        frame.child = max(frame.child, 2 + closed.best)
                 elif string == "." or (string in _SIGNS and not operand_ended):
                     frame.level += 1  # a method call, a sign (or a star in a call)
                     frame.deepest = max(frame.deepest, frame.level)
@@ -209,9 +238,15 @@ def _check_size(source: str) -> None:
                         source,
                         token,
                     )
-            if grew and (frame.bound() > MAX_CHAIN or frames[0].bound() > MAX_CHAIN):
+            if grew and frame.parts() > MAX_CHAIN:
                 raise _token_error(
-                    f"too long: more than {MAX_CHAIN} chained operators ('>>', '*', '+') and "
+                    f"too long: more than {MAX_CHAIN} chained parts ('>>', '*', '+' each join two)",
+                    source,
+                    token,
+                )
+            if grew and (frame.bound() > MAX_PATH or frames[0].bound() > MAX_PATH):
+                raise _token_error(
+                    f"too long: more than {MAX_PATH} chained operators ('>>', '*', '+') and "
                     "nested calls along one path",
                     source,
                     token,

@@ -5,7 +5,7 @@
 
 - at train start it binds a scheduler built with ``total_steps="auto"`` to ``state.max_steps``,
   the number of optimizer steps (after gradient accumulation), so no step count is computed by
-  hand;
+  hand, and warns when fixed-length schedules do not fit ``max_steps`` (a step/epoch mix-up);
 - after each evaluation it reports ``metrics[metric]`` to the scheduler's :class:`lrkit.Plateau`
   (``Scheduler.report``, which averages over ``torch.distributed`` ranks).
 
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import transformers
 
-from lrkit._callbacks import bind_auto
+from lrkit._callbacks import bind_auto, warn_length
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.torch.scheduler import Scheduler
 
@@ -39,7 +39,8 @@ class LrkitCallback(transformers.TrainerCallback):
     """Bind ``total_steps="auto"`` schedulers at train start; feed the plateau after evaluations.
 
     A scheduler bound to another number of steps than the Trainer's ``max_steps`` warns at train
-    start (or is retargeted, ``retarget=True``).
+    start (or is retargeted, ``retarget=True``); so does one whose fixed-length schedules last
+    under 90 % or over 110 % of ``max_steps`` (a length counted in epochs or batches).
 
     Args:
         metric: the key of the evaluation metrics reported to the plateau controller;
@@ -93,6 +94,7 @@ class LrkitCallback(transformers.TrainerCallback):
                 )
             return
         bind_auto(sched, int(state.max_steps), "LrkitCallback", self.retarget)
+        warn_length(sched, int(state.max_steps), "LrkitCallback")
 
     def on_evaluate(
         self,

@@ -92,14 +92,14 @@ def _schedules(value: object, n_groups: int) -> list[dict[str, str]]:
 
 
 def _retargets(value: object) -> list[tuple[int, int, int]]:
-    expected = "a list of [at, end, new_end] ints with 0 <= at < end and at < new_end"
+    expected = "a list of [at, end, new_end] ints with 0 <= at <= end and at < new_end"
     if not isinstance(value, list):
         raise _bad("retargets", value, expected)
     out = []
     for item in value:
         ok = isinstance(item, list | tuple) and len(item) == 3
         ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in item)
-        if not ok or not (0 <= item[0] < item[1] and item[0] < item[2] <= MAX_STEP):
+        if not ok or not (0 <= item[0] <= item[1] and item[0] < item[2] <= MAX_STEP):
             raise _bad("retargets", value, expected)
         out.append((int(item[0]), int(item[1]), int(item[2])))
     return out

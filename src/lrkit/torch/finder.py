@@ -137,7 +137,8 @@ def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader:
     for _, entries in slots:
         tensors.keep(entries)
     grads = [(p, tensors.keep(p.grad)) for p in params]
-    groups = [(g, dict(g)) for g in optimizer.param_groups]
+    group_list = list(optimizer.param_groups)  # a group added meanwhile is removed again
+    groups = [(g, dict(g)) for g in group_list]
     for _, entries in groups:
         tensors.keep({k: v for k, v in entries.items() if k != "params"})
     state = {p: (st, dict(st)) for p, st in optimizer.state.items()}
@@ -153,6 +154,7 @@ def _preserved(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader:
             live.update(entries)
         for p, grad in grads:
             p.grad = grad
+        optimizer.param_groups[:] = group_list
         for group, entries in groups:
             group.clear()
             group.update(entries)
@@ -209,6 +211,20 @@ def _check_arguments(
         raise ScheduleError(
             f"{func}: accumulation_steps={accumulation_steps} needs loss_fn=; a step_fn does its "
             "own accumulation"
+        )
+    lazy = [
+        f"{name!r} ({type(m).__name__})" if name else type(m).__name__
+        for name, m in model.named_modules()
+        if any(
+            torch.nn.parameter.is_lazy(t) for t in (*m._parameters.values(), *m._buffers.values())
+        )
+    ]
+    if lazy:
+        raise ScheduleError(
+            f"{func}: the model has uninitialized lazy parameters in {', '.join(lazy[:5])}"
+            f"{' ...' if len(lazy) > 5 else ''}; find_lr leaves the model as it was, so it "
+            "cannot materialize them: run one forward pass on a batch first, e.g. "
+            "model(next(iter(train_loader))[0])"
         )
     in_model = {id(p) for p in model.parameters()}
     held = [p for g in optimizer.param_groups for p in g["params"]]
@@ -282,7 +298,10 @@ def find_lr(
     plus the loader's own generator are exactly as before — also when the test stops early or
     the step raises. Tensors are restored in place: every tensor object held before (an lr
     tensor, Adam's moments, a gradient) is the same object afterwards, with its old bits.
-    An optimizer that holds none of the model's parameters is refused (ValueError).
+    A param group added during the sweep (by ``step_fn``) is removed again. An optimizer that
+    holds none of the model's parameters is refused (ValueError), and so is a model with
+    uninitialized lazy parameters (``LazyLinear`` before its first forward pass): materializing
+    them would change the model for good.
 
     >>> model = torch.nn.Linear(3, 1)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -67,8 +67,12 @@ def _unbound_error() -> UnboundScheduleError:
 
 
 def _retargeted(specs: list[Spec], retargets: list[tuple[int, int, int]]) -> list[Spec]:
-    """``specs`` with every ``(at, end, new_end)`` time warp of :meth:`Scheduler.retarget`."""
+    """``specs`` with every ``(at, end, new_end)`` time warp of :meth:`Scheduler.retarget`
+    (none where ``at == end``: a budget raised once the old one was used up leaves the schedules
+    as they are, holding or continuing past their end)."""
     for at, end, new_end in retargets:
+        if at == end:
+            continue
         specs = [
             {k: s.retarget(at=at, end=end, new_end=new_end) for k, s in spec.items()}
             for spec in specs
@@ -295,7 +299,9 @@ class Scheduler(LRScheduler):
 
         Each schedule ``s`` becomes ``s.retarget(at=k, end=old_total, new_end=total_steps)``
         (a combinator of the schedule algebra), so ``state_dict()`` carries it and resuming is
-        exact. Values before ``k`` and the value at ``k`` are unchanged.
+        exact. Values before ``k`` and the value at ``k`` are unchanged. A run that used up its
+        old budget (``k == old_total``, e.g. resumed from its last checkpoint) has nothing left
+        to stretch: its schedules go on as they are (holding their last value) to the new total.
         """
         total = _check_total(total_steps)
         if total is None or total == "auto":
@@ -307,11 +313,11 @@ class Scheduler(LRScheduler):
                 "total_steps=<n> (or bind an 'auto' one with bind_total_steps(n)) first"
             )
         k = self.last_epoch
-        if total <= k or k >= old:
+        if total <= k or k > old:
             raise fail(
                 "total_steps",
                 total,
-                f"an int > the current step {k} (and the current step must be < the old "
+                f"an int > the current step {k} (and the current step must be <= the old "
                 f"total_steps={old})",
             )
         if total == old:
