@@ -116,3 +116,13 @@ def test_plot_without_a_suffix_writes_a_png_at_exactly_that_path(tmp_path: Path)
 def test_plot_to_a_full_device_is_one_error_line() -> None:
     code, out = _plot("-o", "/dev/full")
     _one_error_line(code, out, "cannot write '/dev/full': No space left on device")
+
+
+def test_written_paths_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> None:
+    target = tmp_path / ("a-long-folder-name-" * 4) / "curve.png"
+    target.parent.mkdir()
+    result = runner.invoke(
+        app, ["plot", "cosine(start=0.1, steps=10)", "-o", str(target)], env={"COLUMNS": "30"}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"wrote {target}"  # copy-pastable: never wrapped

@@ -198,7 +198,7 @@ def plot(
         raise _error(write_error("--output", output, exc)) from None
     finally:
         plt.close(fig)
-    _console().print(f"wrote {output}", markup=False, highlight=False)
+    _console().print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")

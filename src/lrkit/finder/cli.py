@@ -145,7 +145,7 @@ def find(
         total = spec.steps if steps is None else steps
         schedule = result.recommend(total, recommend, rule=rule)
         console.print(f"recommended ({recommend}, {total} steps, rule {rule}):")
-        console.print(str(schedule), markup=False, highlight=False)
+        console.print(str(schedule), markup=False, highlight=False, soft_wrap=True)
     if output is not None:
         import matplotlib
 
@@ -161,13 +161,15 @@ def find(
             raise _fail(console, write_error("--output", output, exc)) from None
         finally:
             plt.close(fig)
-        console.print(f"plot written to {output}", markup=False, highlight=False)
+        console.print(f"plot written to {output}", markup=False, highlight=False, soft_wrap=True)
     if json_path is not None:
         try:
             json_path.write_text(json.dumps(result.to_dict()))
         except OSError as exc:
             raise _fail(console, write_error("--json", json_path, exc)) from None
-        console.print(f"result written to {json_path}", markup=False, highlight=False)
+        console.print(
+            f"result written to {json_path}", markup=False, highlight=False, soft_wrap=True
+        )
 
 
 def _fail(console: Any, message: str) -> typer.Exit:
