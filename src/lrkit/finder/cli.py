@@ -16,7 +16,12 @@ __all__ = ["find", "register"]
 
 def find(
     task: Annotated[
-        str, typer.Option("--task", "-t", help="Bench task name or 'pkg.module:factory'.")
+        str,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Bench task name, path/to/file.py:function or pkg.module:function (or factory).",
+        ),
     ] = "digits-mlp",
     optimizer: Annotated[
         str | None, typer.Option("--optimizer", help="Task optimizer (default: the task's first).")
@@ -66,6 +71,10 @@ def find(
                 f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}{hint}"
             )
         sugg.get(rule)
+        if recommend is not None and steps is None and "steps" in spec.needs:
+            raise ValueError(
+                f"--recommend needs --steps for task {spec.name!r} (its decorator gives no steps)"
+            )
         result = range_test_task(
             task,
             optimizer,
@@ -97,9 +106,12 @@ def find(
     )
     if recommend is not None:
         total = spec.steps if steps is None else steps
-        schedule = result.recommend(total, recommend, rule=rule)
+        schedules = result.recommend(total, recommend, rule=rule, momentum=True)
         console.print(f"recommended ({recommend}, {total} steps, rule {rule}):")
-        console.print(str(schedule), markup=False, highlight=False)
+        console.print(str(schedules["lr"]), markup=False, highlight=False)
+        if "momentum" in schedules:
+            console.print("momentum (SGD momentum, betas[0] of Adam):")
+            console.print(str(schedules["momentum"]), markup=False, highlight=False)
     if output is not None:
         import matplotlib
 
