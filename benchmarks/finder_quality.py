@@ -54,7 +54,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # finder_corpus, also in workers
 
 DIVERGED_REGRET = 10.0
-CENTER = {"adam": 3e-3, "momentum": 0.03, "nesterov": 0.03, "sgd": 0.3}  # grid centre
+DEFAULT = "lrkit (default f=4, b=1)"  # today's default rule
+CENTER = {
+    "adam": 3e-3,
+    "adamw": 3e-3,
+    "momentum": 0.03,
+    "nesterov": 0.03,
+    "sgd": 0.3,
+}  # grid centre
 DECADES = 4.0
 
 
@@ -194,7 +201,7 @@ def _lrkit(factor: float, band: float) -> Suggest:
 
 def families() -> list[Family]:
     fams = [
-        Family("lrkit (default f=4, b=1)", {"f=4,b=1": _lrkit(4.0, 1.0)}),
+        Family(DEFAULT, {"f=4,b=1": _lrkit(4.0, 1.0)}),
         Family("valley (fastai default)", {"x1": lambda c: _base(c, "valley")}),
         Family("minimum (fastai)", {"x1": lambda c: _base(c, "minimum")}),
         Family("steepest (torch-lr-finder)", {"x1": lambda c: _base(c, "steepest")}),
@@ -289,6 +296,114 @@ def loto(fam: Family, cases: list[Case]) -> dict[str, Any]:
 
 
 # -- main ---------------------------------------------------------------------------------------
+def collect(
+    tasks: Sequence[Any],
+    seeds: list[int],
+    policies: list[str],
+    points: int,
+    scale: float,
+    pool: Any,
+) -> tuple[list[Case], dict[str, int]]:
+    """Run the grids and range tests; one :class:`Case` per (task, seed, policy)."""
+    steps = {t.name: max(50, round(t.steps * scale)) for t in tasks}
+    grids = {
+        t.name: [
+            CENTER[t.optimizer] * 10 ** (DECADES * (i / (points - 1) - 0.5)) for i in range(points)
+        ]
+        for t in tasks
+    }
+    jobs: list[tuple[Any, ...]] = []
+    for t in tasks:
+        for s in seeds:
+            jobs.append(("rt", t.name, s))
+            jobs += [
+                ("tr", t.name, s, p, lr, steps[t.name]) for p in policies for lr in grids[t.name]
+            ]
+    jobs.sort(key=lambda j: ("transformer" not in j[1], j[0] != "rt"))  # slow ones first
+    res = _run(pool, jobs)
+    cases = []
+    for t in tasks:
+        for s in seeds:
+            rt = res[("rt", t.name, s)]
+            for p in policies:
+                grid = [(lr, res[("tr", t.name, s, p, lr, steps[t.name])]) for lr in grids[t.name]]
+                cases.append(
+                    Case(
+                        t.name,
+                        t.family,
+                        t.opt_family,
+                        s,
+                        p,
+                        grid,
+                        rt["lrs"],
+                        rt["losses"],
+                        rt["smoothed"],
+                    )
+                )
+    return cases, steps
+
+
+def load(path: str) -> tuple[list[Case], dict[str, int], dict[str, Any]]:
+    """The cases of a saved report (to re-analyse without training)."""
+    import finder_corpus as fc
+    from lrkit.finder.smoothing import ema
+
+    with open(path) as f:
+        old = json.load(f)
+    cases = []
+    for p, d in old["policies"].items():
+        for c in d["cases"]:
+            t = fc.task(c["task"])
+            smoothed = ema(c["rt_losses"], 0.05).tolist()  # RangeTest's default EMA
+            grid = [(lr, math.inf if v is None else v) for lr, v in c["grid"]]
+            cases.append(
+                Case(
+                    t.name,
+                    t.family,
+                    t.opt_family,
+                    c["seed"],
+                    p,
+                    grid,
+                    c["rt_lrs"],
+                    c["rt_losses"],
+                    smoothed,
+                )
+            )
+    return cases, old["steps"], old
+
+
+def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -> dict[str, Any]:
+    """Leave-one-task-out over every family, per policy."""
+    out: dict[str, Any] = {}
+    for p in dict.fromkeys(c.policy for c in cases):
+        pc = [c for c in cases if c.policy == p]
+        fams = families()
+        held = {f.name: loto(f, pc) for f in fams}
+        chosen = min(fams, key=lambda f: (held[f.name]["mean"], held[f.name]["median"]))
+        out[p] = {
+            "held_out": {
+                k: {x: v[x] for x in ("mean", "median", "max", "fit_all")} for k, v in held.items()
+            },
+            "chosen": chosen.name,
+            "chosen_rows": held[chosen.name]["rows"],
+            "default_rows": held[DEFAULT]["rows"],
+            "cases": [
+                {
+                    "task": c.task,
+                    "seed": c.seed,
+                    "grid": c.grid,
+                    "grid_best": c.best,
+                    "rt_lrs": c.lrs,
+                    "rt_losses": c.losses,
+                }
+                for c in pc
+            ],
+        }
+        if verify:
+            out[p]["verified"] = _verify(pool, pc, chosen, held, steps)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 seed, 9 LRs, one_cycle, half budgets")
@@ -299,91 +414,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--points", type=int, default=None, help="grid points (default 13, quick 9)")
     ap.add_argument("--only", action="append", default=[], help="run only this task (repeatable)")
     ap.add_argument("--verify", action="store_true", help="train the chosen rules' exact LRs")
+    ap.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="re-analyse the grids and range tests of a saved JSON (no training except --verify)",
+    )
     a = ap.parse_args(argv)
 
     import finder_corpus as fc
 
-    tasks = [t for t in fc.TASKS if not a.only or t.name in a.only]
-    seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 2)))
-    policies = a.policies or (["one_cycle"] if a.quick else ["one_cycle", "cosine"])
-    points = a.points or (9 if a.quick else 13)
-    scale = 0.5 if a.quick else 1.0
-    steps = {t.name: max(50, round(t.steps * scale)) for t in tasks}
-    grids = {
-        t.name: [
-            CENTER[t.optimizer] * 10 ** (DECADES * (i / (points - 1) - 0.5)) for i in range(points)
-        ]
-        for t in tasks
-    }
     t0 = time.perf_counter()
     pool = mp.get_context("spawn").Pool(a.workers) if a.workers > 1 else None
     try:
-        jobs: list[tuple[Any, ...]] = []
-        for t in tasks:
-            for s in seeds:
-                jobs.append(("rt", t.name, s))
-                jobs += [
-                    ("tr", t.name, s, p, lr, steps[t.name])
-                    for p in policies
-                    for lr in grids[t.name]
-                ]
-        jobs.sort(key=lambda j: ("transformer" not in j[1], j[0] != "rt"))  # slow ones first
-        res = _run(pool, jobs)
-        cases = []
-        for t in tasks:
-            for s in seeds:
-                rt = res[("rt", t.name, s)]
-                for p in policies:
-                    grid = [
-                        (lr, res[("tr", t.name, s, p, lr, steps[t.name])]) for lr in grids[t.name]
-                    ]
-                    cases.append(
-                        Case(
-                            t.name,
-                            t.family,
-                            t.opt_family,
-                            s,
-                            p,
-                            grid,
-                            rt["lrs"],
-                            rt["losses"],
-                            rt["smoothed"],
-                        )
-                    )
-        report: dict[str, Any] = {
-            "quick": a.quick,
-            "seeds": seeds,
-            "points": points,
-            "steps": steps,
-            "policies": {},
-        }
-        for p in policies:
-            pc = [c for c in cases if c.policy == p]
-            fams = families()
-            held = {f.name: loto(f, pc) for f in fams}
-            chosen = min(fams, key=lambda f: (held[f.name]["mean"], held[f.name]["median"]))
-            report["policies"][p] = {
-                "held_out": {
-                    k: {x: v[x] for x in ("mean", "median", "max", "fit_all")}
-                    for k, v in held.items()
-                },
-                "chosen": chosen.name,
-                "chosen_rows": held[chosen.name]["rows"],
-                "default_rows": held["lrkit (default f=4, b=1)"]["rows"],
-                "cases": [
-                    {
-                        "task": c.task,
-                        "seed": c.seed,
-                        "grid": c.grid,
-                        "grid_best": c.best,
-                        "rt_lrs": c.lrs,
-                        "rt_losses": c.losses,
-                    }
-                    for c in pc
-                ],
-            }
-            if a.verify:
-                report["policies"][p]["verified"] = _verify(pool, pc, chosen, held, steps)
+        if a.source:
+            cases, steps, old = load(a.source)
+            meta = {k: old[k] for k in ("quick", "seeds", "points")}
+        else:
+            tasks = [t for t in fc.TASKS if not a.only or t.name in a.only]
+            seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 2)))
+            policies = a.policies or (["one_cycle"] if a.quick else ["one_cycle", "cosine"])
+            points = a.points or (9 if a.quick else 13)
+            cases, steps = collect(tasks, seeds, policies, points, 0.5 if a.quick else 1.0, pool)
+            meta = {"quick": a.quick, "seeds": seeds, "points": points}
+        report: dict[str, Any] = {**meta, "steps": steps}
+        report["policies"] = analyse(cases, pool, a.verify, steps)
     finally:
         if pool is not None:
             pool.close()
@@ -401,7 +456,7 @@ def _verify(
 ) -> dict[str, Any]:
     """Train the held-out suggestions of the chosen family and of today's default exactly."""
     out: dict[str, Any] = {}
-    for name in dict.fromkeys((chosen.name, "lrkit (default f=4, b=1)")):
+    for name in dict.fromkeys((chosen.name, DEFAULT)):
         rows = held[name]["rows"]
         jobs = [
             ("tr", r["task"], r["seed"], cases[0].policy, r["lr"], steps[r["task"]]) for r in rows

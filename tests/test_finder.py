@@ -438,6 +438,22 @@ def test_plot_on_its_own_figure_keeps_the_axis_labels_inside_the_image(tmp_path)
     plt.close(fig)
 
 
+def test_plot_of_a_curve_lowest_at_its_start_still_shows_the_curve():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lrs = np.geomspace(1e-7, 1.0, 60)
+    losses = 1.0 + 0.2 * np.sin(np.arange(60) / 4.0)
+    losses[:3] = 0.5  # a lucky start: the smoothed minimum is the first point
+    r = RangeTestResult(lrs=tuple(lrs), losses=tuple(losses), smoothed=tuple(losses))
+    ax = r.plot(rules=("lrkit",))
+    _, hi = ax.get_ylim()
+    assert hi > float(np.median(suggestions.lrkit_smooth(losses)))
+    plt.close(ax.figure)
+
+
 def test_rule_curve_is_the_rules_own_smoothing_of_its_input():
     r = _result()
     _, y = suggestions.rule_curve(r, "lrkit")

@@ -49,7 +49,8 @@ def plot(
     the zero-lag robust smoothing of the ``lrkit`` rule (solid), the causal EMA that fastai's
     and torch-lr-finder's rules read (dashed, only when such a rule is marked); each suggestion
     sits on its rule's curve. The raw losses are drawn faintly; the falling half of a ``cycle``
-    test is dotted. A new figure (``ax=None``) uses matplotlib's constrained layout, so the axis
+    test is dotted. The y range shows the main curve from its highest point before its minimum
+    (at least its median) down to the lowest curve drawn (the blow-up at the end leaves the frame). A new figure (``ax=None``) uses matplotlib's constrained layout, so the axis
     labels are inside the saved image.
 
     Args:
@@ -69,7 +70,7 @@ def plot(
     if raw:
         ax.plot(x[:k], result.losses[:k], color="0.75", lw=0.8, label="loss")
     lows: list[float] = []
-    start = math.nan
+    top = math.nan
     curves: dict[str, np.ndarray] = {}
     for i, (first, readers) in enumerate(_views(names) if len(x) else []):
         xs, ys = rule_curve(result, first)
@@ -78,7 +79,8 @@ def plot(
         for name in readers:
             curves[name] = ys
         lows.append(float(np.min(ys)))
-        start = float(ys[0]) if i == 0 else start
+        if i == 0:  # where the curve comes from: its highest point up to the minimum
+            top = max(float(np.max(ys[: int(np.argmin(ys)) + 1])), float(np.median(ys)))
     if result.cycle and len(x) > k:
         fall = np.asarray(result.losses[k - 1 :])
         smoother = get(_views(names)[0][0]).smoother
@@ -101,8 +103,8 @@ def plot(
     ax.set_ylabel("training loss")
     if lows:
         lo = min(lows)
-        span = max(start - lo, 1e-12)
-        ax.set_ylim(lo - 0.1 * span, start + 0.6 * span)
+        span = max(top - lo, 1e-3 * max(abs(top), 1e-12))
+        ax.set_ylim(lo - 0.1 * span, top + 0.6 * span)
     ax.legend(fontsize="small")
     ax.set_title(f"LR range test ({result.stop_reason})")
     return ax
