@@ -199,6 +199,25 @@ def _lrkit(factor: float, band: float) -> Suggest:
     return lambda c: _base(c, "lrkit", factor=factor, band=band)
 
 
+def _last_in_band(factor: float, band: float) -> Suggest:
+    """lrkit's rule, but the stop point is the *last* point before the final rise that lies
+    within ``band`` noise units of the smoothed minimum (survives a curve that is only noise)."""
+
+    def fn(c: Case) -> float:
+        import numpy as np
+
+        from lrkit.finder.suggestions import lrkit_smooth
+
+        y = np.asarray(c.losses)
+        z = lrkit_smooth(y)
+        w = max(5, round(0.1 * y.size) | 1)
+        noise = 1.4826 * float(np.median(np.abs(y - z))) / math.sqrt(w)
+        inside = np.nonzero(z <= z.min() + band * noise)[0]
+        return float(c.lrs[int(inside[-1])]) / factor
+
+    return fn
+
+
 def families() -> list[Family]:
     fams = [
         Family(DEFAULT, {"f=4,b=1": _lrkit(4.0, 1.0)}),
@@ -229,6 +248,18 @@ def families() -> list[Family]:
                 by_opt=True,
             )
         )
+    fams.append(
+        Family(
+            "blow-up LR / d",
+            {f"d={d:g}": (lambda c, d=d: c.lrs[-1] / d) for d in (4, 8, 16, 32, 64, 128)},
+        )
+    )
+    fams.append(
+        Family(
+            "lrkit last-in-band f",
+            {f"f={f:g},b={b:g}": _last_in_band(f, b) for f, b in itertools.product(FACTORS, BANDS)},
+        )
+    )
     for a, b in (("lrkit", "minimum"), ("lrkit", "valley"), ("minimum", "valley")):
         fams.append(
             Family(
@@ -414,11 +445,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--points", type=int, default=None, help="grid points (default 13, quick 9)")
     ap.add_argument("--only", action="append", default=[], help="run only this task (repeatable)")
     ap.add_argument("--verify", action="store_true", help="train the chosen rules' exact LRs")
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
     ap.add_argument(
         "--from",
         dest="source",
+        nargs="+",
         default=None,
-        help="re-analyse the grids and range tests of a saved JSON (no training except --verify)",
+        help="re-analyse the grids and range tests of saved JSONs, merged (no training except "
+        "--verify)",
     )
     a = ap.parse_args(argv)
 
@@ -428,11 +462,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pool = mp.get_context("spawn").Pool(a.workers) if a.workers > 1 else None
     try:
         if a.source:
-            cases, steps, old = load(a.source)
-            meta = {k: old[k] for k in ("quick", "seeds", "points")}
+            cases, steps, meta = [], {}, {"quick": True, "seeds": [], "points": 0, "from": a.source}
+            for path in a.source:  # several runs (other seeds) are merged
+                more, more_steps, old = load(path)
+                cases += more
+                steps.update(more_steps)
+                meta["quick"] = meta["quick"] and old["quick"]
+                meta["seeds"] = sorted(set(meta["seeds"]) | set(old["seeds"]))
+                meta["points"] = old["points"]
         else:
             tasks = [t for t in fc.TASKS if not a.only or t.name in a.only]
-            seeds = list(range(a.seeds if a.seeds is not None else (1 if a.quick else 2)))
+            n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 2)
+            seeds = list(range(a.first_seed, a.first_seed + n_seeds))
             policies = a.policies or (["one_cycle"] if a.quick else ["one_cycle", "cosine"])
             points = a.points or (9 if a.quick else 13)
             cases, steps = collect(tasks, seeds, policies, points, 0.5 if a.quick else 1.0, pool)
