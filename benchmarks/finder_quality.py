@@ -208,10 +208,13 @@ def _last_in_band(factor: float, band: float) -> Suggest:
 
         from lrkit.finder.suggestions import lrkit_smooth
 
-        y = np.asarray(c.losses)
-        z = lrkit_smooth(y)
-        w = max(5, round(0.1 * y.size) | 1)
-        noise = 1.4826 * float(np.median(np.abs(y - z))) / math.sqrt(w)
+        cache = c.__dict__.setdefault("_sugg", {})
+        if "smooth" not in cache:
+            y = np.asarray(c.losses)
+            z = lrkit_smooth(y)
+            w = max(5, round(0.1 * y.size) | 1)
+            cache["smooth"] = (z, 1.4826 * float(np.median(np.abs(y - z))) / math.sqrt(w))
+        z, noise = cache["smooth"]
         inside = np.nonzero(z <= z.min() + band * noise)[0]
         return float(c.lrs[int(inside[-1])]) / factor
 
