@@ -50,8 +50,9 @@ def plot(
     and torch-lr-finder's rules read (dashed, only when such a rule is marked); each suggestion
     sits on its rule's curve. The raw losses are drawn faintly; the falling half of a ``cycle``
     test is dotted. The y range shows the main curve from its highest point before its minimum
-    (at least its median) down to the lowest curve drawn (the blow-up at the end leaves the frame). A new figure (``ax=None``) uses matplotlib's constrained layout, so the axis
-    labels are inside the saved image.
+    (at least its median) down to the lowest curve drawn; the blow-up at the end leaves the
+    frame. A new figure (``ax=None``) uses matplotlib's constrained layout, so the axis labels
+    are inside the saved image.
 
     Args:
       result: the range test.
