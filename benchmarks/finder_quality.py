@@ -32,8 +32,10 @@ rule and today's default are also trained at their exact suggestions (no interpo
         [--workers 2] [--verify] [--out FILE]
 
 Full run: 18 tasks x 13 LRs x 2 seeds x 2 policies = 936 training runs of 200-300 steps plus
-36 range tests (about 20 CPU-minutes on a loaded 2-core machine; not run for docs/finder.md's
-quick table). ``--quick``: one seed, 9 LRs, ``one_cycle`` only, budgets halved.
+36 range tests; not run yet (extrapolated from the quick runs, whose CPU time was 75-90 s each,
+about a quarter of an hour of CPU time). ``--quick``: one seed, 9 LRs, ``one_cycle`` only,
+budgets halved (``--policies cosine`` and ``--first-seed 1`` give the other quick runs;
+``--from`` merges them).
 """
 
 from __future__ import annotations

@@ -409,6 +409,19 @@ def test_plot_draws_the_curve_each_rule_reads_and_puts_its_marker_on_it():
     plt.close(fig)
 
 
+def test_plot_of_a_cycle_test_draws_the_falling_half_with_the_rules_smoothing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = _result(n=40, cycle=True, diverge=None)
+    ax = r.plot(rules=None)
+    (fall,) = [line for line in ax.get_lines() if line.get_label() == "falling"]
+    np.testing.assert_allclose(fall.get_ydata(), suggestions.lrkit_smooth(r.losses[39:]))
+    plt.close(ax.figure)
+
+
 def test_plot_of_the_default_rule_alone_draws_no_ema():
     import matplotlib
 
