@@ -1,129 +1,131 @@
-"""How good are LR range-test suggestions on tasks they never saw? Leave-one-task-out regret.
+"""How good is the LR range test's advice on tasks it never saw? Leave-one-task-out regret.
 
-Cases: digits-mlp (SGD, AdamW), synthetic-linear (SGD, AdamW), charlm (AdamW) and, from
-``benchmarks/finder_tasks.py``, 64-64 MLPs on scikit-learn's iris, wine, breast_cancer, diabetes
-and a generated ``make_classification`` set, each with and without BatchNorm, with SGD and AdamW
-(25 cases over 8 data sets). For each case and seed:
+Corpus: ``benchmarks/finder_corpus.py`` (18 small CPU tasks varying architecture, optimizer,
+batch size, data size, depth/width; classification, regression, synthetic tasks with a known
+generating model). For each task and seed:
 
-1. grid search: train ``one_cycle(peak=lr, steps=N)`` (constant momentum = the task's) for a
-   log grid of peaks (``base * 2**k``, k = -5..5, base = the task's default LR); the grid best is
-   the lowest final validation loss;
-2. run one LR range test (``lrkit.finder.RangeTest`` defaults: 1e-7 → 10 in 100 steps, EMA
-   0.05, stop at 4 × best) on a fresh trainer;
-3. for each suggestion rule, train the same recipe with the suggested LR as peak; its regret is
-   ``(val_loss - grid_best) / grid_best`` (a diverged run counts as regret 10).
+1. grid search, per policy: train the policy at each peak LR of a log grid (13 points over 4
+   decades around the optimizer family's usual LR; ``--quick``: 9), the grid best is the lowest
+   final validation loss. Policies: ``one_cycle`` — ``one_cycle(peak, steps)`` with
+   ``one_cycle_momentum(steps)`` (0.95 → 0.85 → 0.95; ``betas[0]`` for Adam; not for plain SGD),
+   what ``recommend(policy="one_cycle", momentum=True)`` gives; ``cosine`` — ``warmup(5 %) >>
+   cosine(peak → 0)`` at the task's constant momentum;
+2. one LR range test (``lrkit.finder.RangeTest`` defaults: 1e-7 → 10 in 100 steps) on a fresh
+   trainer at the task's momentum;
+3. every candidate rule's suggestion is read off the grid (validation loss interpolated linearly
+   in log LR between grid points; a diverged neighbour wins when it is the nearer one; flat
+   outside the grid); regret = ``(val_loss - grid_best) / grid_best``, a diverged run counts 10.
 
-Leave-one-task-out: for each data set (all its optimizer / BatchNorm variants held out together),
-the constants of the lrkit rule (``factor``, ``band``) are fitted on the *other* data sets
-(lowest mean regret, read off the grid by interpolation in log LR), then the held-out cases are
-trained at the fitted rule's suggestion. The fixed rules (fastai ``valley`` / ``minimum``,
-torch-lr-finder ``steepest``, lrkit with its default constants) have nothing to fit. The table
-reports every rule's regret on held-out data sets only.
+Candidate rules come in *families*, each with free constants: lrkit's rule (``factor``,
+``band``), fastai's ``valley`` / ``minimum`` / ``steep`` and torch-lr-finder's ``steepest``
+times a multiplier, geometric means of two rules times a multiplier, and per-optimizer-family
+versions (separate constants for SGD and Adam). Fixed rules (today's defaults) are families
+with one member.
 
-The full run takes about 4.5 minutes on 2 idle cores (264 s measured); ``--quick`` runs 8 cases
-over 7 data sets with one seed.
+Leave one task out: for each held-out task, each family's constants are fitted on the other
+tasks (lowest mean regret), then scored on the held-out task. A family's *held-out regret* is
+over all held-out tasks; the family with the lowest held-out mean regret, with its constants
+fitted on all tasks, is the proposed default for that policy. With ``--verify`` the proposed
+rule and today's default are also trained at their exact suggestions (no interpolation).
 
-    python benchmarks/finder_quality.py [--quick] [--seeds 2] [--skip charlm] [--out FILE]
+    python benchmarks/finder_quality.py [--quick] [--seeds 2] [--policies one_cycle cosine]
+        [--workers 2] [--verify] [--out FILE]
+
+Full run: 18 tasks x 13 LRs x 2 seeds x 2 policies = 936 training runs of 200-300 steps plus
+36 range tests; not run yet (extrapolated from the quick runs, whose CPU time was 75-90 s each,
+about a quarter of an hour of CPU time). ``--quick``: one seed, 9 LRs, ``one_cycle`` only,
+budgets halved (``--policies cosine`` and ``--first-seed 1`` give the other quick runs;
+``--from`` merges them).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing as mp
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # finder_tasks, also in spawned workers
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # finder_corpus, also in workers
 
-RULES = ("lrkit", "valley", "steepest", "minimum", "steep")
-FIT = "lrkit-loto"  # the lrkit rule with constants fitted leave-one-task-out
-FACTORS = (2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
-BANDS = (0.5, 1.0, 2.0)
 DIVERGED_REGRET = 10.0
-
-# (task, optimizer, training steps); charlm's budget is cut from its default 300 for time.
-BUILTIN = [
-    ("digits-mlp", "sgd", 1000),
-    ("digits-mlp", "adamw", 1000),
-    ("synthetic-linear", "sgd", 300),
-    ("synthetic-linear", "adamw", 300),
-    ("charlm", "adamw", 100),
-]
-EXTRA = [
-    (f"finder_tasks:{d}{bn}", opt, 300)
-    for d in ("iris", "wine", "breast_cancer", "diabetes", "blobs")
-    for bn in ("", "_bn")
-    for opt in ("sgd", "adamw")
-]
-FULL = BUILTIN + EXTRA
-# 7 data sets, SGD and AdamW, with and without BatchNorm, one case each (8 cases)
-QUICK = [
-    ("digits-mlp", "adamw", 300),
-    ("synthetic-linear", "sgd", 300),
-    ("finder_tasks:iris", "sgd", 300),
-    ("finder_tasks:wine_bn", "adamw", 300),
-    ("finder_tasks:breast_cancer", "adamw", 300),
-    ("finder_tasks:diabetes_bn", "sgd", 300),
-    ("finder_tasks:blobs", "sgd", 300),
-    ("finder_tasks:blobs_bn", "adamw", 300),
-]
+DEFAULT = "lrkit (default f=4, b=1)"  # today's default rule
+CENTER = {
+    "adam": 3e-3,
+    "adamw": 3e-3,
+    "momentum": 0.03,
+    "nesterov": 0.03,
+    "sgd": 0.3,
+}  # grid centre
+DECADES = 4.0
 
 
-def group(task: str) -> str:
-    """The data set a case belongs to (held out together)."""
-    name = task.split(":")[-1]
-    return name.removesuffix("_bn").removesuffix("-mlp")
-
-
-def train(task: str, opt: str, seed: int, peak: float, steps: int) -> float:
-    """Final validation loss of one-cycle training with peak LR ``peak`` (inf if diverged)."""
+# -- training jobs (run in worker processes) ---------------------------------------------------
+def _schedules(policy: str, peak: float, steps: int, momentum: float) -> tuple[Any, Any]:
     import lrkit
-    from lrkit.bench.tasks import TaskConfig, get_task
 
-    spec = get_task(task)
-    trainer = spec.make(TaskConfig(seed=seed, optimizer=opt, threads=1))
-    schedule = lrkit.one_cycle(peak=peak, steps=steps)
-    lrs = schedule([float(t) for t in range(steps)])
-    for t in range(steps):
-        loss = trainer.train_step({"lr": float(lrs[t]), "momentum": spec.momentum})
-        if not math.isfinite(loss):
+    if policy == "one_cycle":
+        lr = lrkit.one_cycle(peak=peak, steps=steps)
+        mom = lrkit.one_cycle_momentum(steps=steps) if momentum > 0 else lrkit.constant(0.0)
+        return lr, mom
+    w = round(0.05 * steps)
+    return lrkit.warmup(w) >> lrkit.cosine(start=peak, end=0.0, steps=steps - w), lrkit.constant(
+        momentum
+    )
+
+
+def train(name: str, seed: int, policy: str, peak: float, steps: int) -> float:
+    """Final validation loss of ``policy`` at peak LR ``peak`` (inf if diverged)."""
+    import numpy as np
+
+    import finder_corpus as fc
+
+    t = fc.task(name)
+    trainer = fc.make(name, seed)
+    lr, mom = _schedules(policy, peak, steps, t.momentum)
+    lrs = np.asarray(lr(np.arange(steps)), dtype=float)
+    moms = np.asarray(mom(np.arange(steps)), dtype=float)
+    for k in range(steps):
+        if not math.isfinite(trainer.train_step(float(lrs[k]), float(moms[k]))):
             return math.inf
-    val = trainer.evaluate()["val_loss"]
-    return val if math.isfinite(val) else math.inf
+    return trainer.evaluate()
 
 
-def range_test(task: str, opt: str, seed: int) -> dict[str, Any]:
-    from lrkit.bench.range_test import range_test_task
+def range_test(name: str, seed: int) -> dict[str, Any]:
+    """One default range test on a fresh trainer, as a ``RangeTestResult`` dict."""
+    import finder_corpus as fc
+    from lrkit.finder import RangeTest
 
-    return range_test_task(task, opt, seed).to_dict()
+    t = fc.task(name)
+    trainer = fc.make(name, seed)
+    test = RangeTest()
+    for lr in test:
+        test.record(trainer.train_step(lr, t.momentum))
+    return test.result().to_dict()
 
 
 def _job(job: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any]:
     kind, *args = job
-    if kind == "rt":
-        return job, range_test(*args)
-    return job, train(*args)
+    return job, (range_test(*args) if kind == "rt" else train(*args))
 
 
-def _run(pool: Any, jobs: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
-    out: dict[tuple[Any, ...], Any] = {}
+def _run(pool: Any, jobs: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], Any]:
     if pool is None:
-        for j in jobs:
-            out[j] = _job(j)[1]
-        return out
-    for j, r in pool.imap_unordered(_job, jobs, chunksize=1):
-        out[j] = r
-    return out
+        return dict(_job(j) for j in jobs)
+    return dict(pool.imap_unordered(_job, jobs, chunksize=1))
 
 
-def interpolated(grid: list[tuple[float, float]], lr: float) -> float:
-    """Val loss at ``lr`` read off a grid search: linear in log LR between neighbours; a
-    diverged (inf) neighbour wins when it is the nearer one; flat outside the grid."""
+# -- regret -------------------------------------------------------------------------------------
+def interpolated(grid: Sequence[tuple[float, float]], lr: float) -> float:
+    """Val loss at ``lr`` off a grid search: linear in log LR between neighbours; a diverged
+    (inf) neighbour wins when it is the nearer one; flat outside the grid."""
     xs = [math.log(p) for p, _ in grid]
     ys = [v for _, v in grid]
     x = math.log(lr)
@@ -139,204 +141,435 @@ def interpolated(grid: list[tuple[float, float]], lr: float) -> float:
     return a + w * (b - a)
 
 
-def _regret(v: float, best: float) -> float:
-    return (v - best) / best if math.isfinite(v) else DIVERGED_REGRET
+def regret(v: float, best: float) -> float:
+    return min((v - best) / best, DIVERGED_REGRET) if math.isfinite(v) else DIVERGED_REGRET
 
 
-def fit_lrkit(cases: list[dict[str, Any]]) -> tuple[float, float]:
-    """(factor, band) of the lrkit rule with the lowest mean interpolated regret on ``cases``
-    (ties: lower median, then the default-nearest constants)."""
-    from lrkit.finder.suggestions import lrkit_rule
+@dataclass
+class Case:
+    """One (task, seed, policy) with its grid and range test."""
 
-    best: tuple[float, float, float, float, float] | None = None
-    for factor in FACTORS:
-        for band in BANDS:
-            regs = []
-            for c in cases:
-                sug = lrkit_rule(c["rt_lrs"], c["rt_losses"], factor=factor, band=band).lr
-                regs.append(_regret(interpolated(c["grid"], sug), c["grid_best_val_loss"]))
-            key = (
-                statistics.fmean(regs),
-                statistics.median(regs),
-                abs(math.log(factor / 4.0)),
-                factor,
-                band,
+    task: str
+    family: str
+    opt_family: str
+    seed: int
+    policy: str
+    grid: list[tuple[float, float]]
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+
+    @property
+    def best(self) -> tuple[float, float]:
+        return min(self.grid, key=lambda g: g[1])
+
+    def regret_at(self, lr: float) -> float:
+        return regret(interpolated(self.grid, lr), self.best[1])
+
+
+# -- the candidate families ---------------------------------------------------------------------
+Suggest = Callable[[Case], float]
+MULTS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+FACTORS = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+BANDS = (0.5, 1.0, 2.0)
+
+
+def _base(case: Case, rule: str, **kw: float) -> float:
+    """A registered rule's suggestion on the case's range test (cached per case)."""
+    key = (rule, tuple(sorted(kw.items())))
+    cache = case.__dict__.setdefault("_sugg", {})
+    if key not in cache:
+        from lrkit.finder import suggestions as sg
+
+        curve = case.losses if sg.get(rule).curve == "raw" else case.smoothed
+        fn = sg.get(rule).fn
+        cache[key] = fn(case.lrs, curve, **kw).lr  # type: ignore[call-arg]
+    return float(cache[key])
+
+
+@dataclass(frozen=True)
+class Family:
+    """Rules with free constants: ``members`` maps a constants label to a suggestion function;
+    ``by_opt`` fits the constants separately for the SGD and the Adam family."""
+
+    name: str
+    members: dict[str, Suggest]
+    by_opt: bool = False
+
+
+def _lrkit(factor: float, band: float) -> Suggest:
+    return lambda c: _base(c, "lrkit", factor=factor, band=band)
+
+
+def _last_in_band(factor: float, band: float) -> Suggest:
+    """lrkit's rule, but the stop point is the *last* point before the final rise that lies
+    within ``band`` noise units of the smoothed minimum (survives a curve that is only noise)."""
+
+    def fn(c: Case) -> float:
+        import numpy as np
+
+        from lrkit.finder.suggestions import lrkit_smooth
+
+        cache = c.__dict__.setdefault("_sugg", {})
+        if "smooth" not in cache:
+            y = np.asarray(c.losses)
+            z = lrkit_smooth(y)
+            w = max(5, round(0.1 * y.size) | 1)
+            cache["smooth"] = (z, 1.4826 * float(np.median(np.abs(y - z))) / math.sqrt(w))
+        z, noise = cache["smooth"]
+        inside = np.nonzero(z <= z.min() + band * noise)[0]
+        return float(c.lrs[int(inside[-1])]) / factor
+
+    return fn
+
+
+def families() -> list[Family]:
+    fams = [
+        Family(DEFAULT, {"f=4,b=1": _lrkit(4.0, 1.0)}),
+        Family("valley (fastai default)", {"x1": lambda c: _base(c, "valley")}),
+        Family("minimum (fastai)", {"x1": lambda c: _base(c, "minimum")}),
+        Family("steepest (torch-lr-finder)", {"x1": lambda c: _base(c, "steepest")}),
+        Family(
+            "lrkit f,b",
+            {f"f={f:g},b={b:g}": _lrkit(f, b) for f, b in itertools.product(FACTORS, BANDS)},
+        ),
+        Family(
+            "lrkit f,b per optimizer",
+            {f"f={f:g},b={b:g}": _lrkit(f, b) for f, b in itertools.product(FACTORS, BANDS)},
+            by_opt=True,
+        ),
+    ]
+    for rule in ("valley", "minimum", "steep", "steepest"):
+        fams.append(
+            Family(
+                f"{rule} x m",
+                {f"m={m:g}": (lambda c, r=rule, m=m: m * _base(c, r)) for m in MULTS},
             )
+        )
+        fams.append(
+            Family(
+                f"{rule} x m per optimizer",
+                {f"m={m:g}": (lambda c, r=rule, m=m: m * _base(c, r)) for m in MULTS},
+                by_opt=True,
+            )
+        )
+    fams.append(
+        Family(
+            "blow-up LR / d",
+            {f"d={d:g}": (lambda c, d=d: c.lrs[-1] / d) for d in (4, 8, 16, 32, 64, 128)},
+        )
+    )
+    fams.append(
+        Family(
+            "lrkit last-in-band f",
+            {f"f={f:g},b={b:g}": _last_in_band(f, b) for f, b in itertools.product(FACTORS, BANDS)},
+        )
+    )
+    for a, b in (("lrkit", "minimum"), ("lrkit", "valley"), ("minimum", "valley")):
+        fams.append(
+            Family(
+                f"sqrt({a}*{b}) x m",
+                {
+                    f"m={m:g}": (lambda c, a=a, b=b, m=m: m * math.sqrt(_base(c, a) * _base(c, b)))
+                    for m in MULTS
+                },
+            )
+        )
+    return fams
+
+
+def _fit(fam: Family, cases: list[Case]) -> dict[str, str]:
+    """The member label with the lowest mean regret on ``cases`` (per optimizer family when
+    ``fam.by_opt``; ties: lower median, then label order), as ``{opt_family or "*": label}``."""
+    groups = {"sgd": [], "adam": []} if fam.by_opt else {"*": cases}
+    if fam.by_opt:
+        for c in cases:
+            groups[c.opt_family].append(c)
+    out = {}
+    for g, cs in groups.items():
+        cs = cs or cases  # no task of this optimizer family left: fit on all
+        best: tuple[float, float, int] | None = None
+        label = next(iter(fam.members))
+        for i, (lab, fn) in enumerate(fam.members.items()):
+            regs = [c.regret_at(fn(c)) for c in cs]
+            key = (statistics.fmean(regs), statistics.median(regs), i)
             if best is None or key < best:
-                best = key
-    assert best is not None
-    return best[3], best[4]
+                best, label = key, lab
+        out[g] = label
+    return out
+
+
+def _apply(fam: Family, fit: dict[str, str], c: Case) -> float:
+    return fam.members[fit[c.opt_family if fam.by_opt else "*"]](c)
+
+
+def loto(fam: Family, cases: list[Case]) -> dict[str, Any]:
+    """Leave-one-task-out: fit on the other tasks, score the held-out task's cases."""
+    rows = []
+    for task in sorted({c.task for c in cases}):
+        fit = _fit(fam, [c for c in cases if c.task != task])
+        for c in (c for c in cases if c.task == task):
+            lr = _apply(fam, fit, c)
+            rows.append(
+                {
+                    "task": c.task,
+                    "seed": c.seed,
+                    "lr": lr,
+                    "regret": c.regret_at(lr),
+                    "fit": fit,
+                    "family": c.family,
+                    "opt_family": c.opt_family,
+                }
+            )
+    regs = [r["regret"] for r in rows]
+    return {
+        "rows": rows,
+        "mean": statistics.fmean(regs),
+        "median": statistics.median(regs),
+        "max": max(regs),
+        "fit_all": _fit(fam, cases),
+    }
+
+
+# -- main ---------------------------------------------------------------------------------------
+def collect(
+    tasks: Sequence[Any],
+    seeds: list[int],
+    policies: list[str],
+    points: int,
+    scale: float,
+    pool: Any,
+) -> tuple[list[Case], dict[str, int]]:
+    """Run the grids and range tests; one :class:`Case` per (task, seed, policy)."""
+    steps = {t.name: max(50, round(t.steps * scale)) for t in tasks}
+    grids = {
+        t.name: [
+            CENTER[t.optimizer] * 10 ** (DECADES * (i / (points - 1) - 0.5)) for i in range(points)
+        ]
+        for t in tasks
+    }
+    jobs: list[tuple[Any, ...]] = []
+    for t in tasks:
+        for s in seeds:
+            jobs.append(("rt", t.name, s))
+            jobs += [
+                ("tr", t.name, s, p, lr, steps[t.name]) for p in policies for lr in grids[t.name]
+            ]
+    jobs.sort(key=lambda j: ("transformer" not in j[1], j[0] != "rt"))  # slow ones first
+    res = _run(pool, jobs)
+    cases = []
+    for t in tasks:
+        for s in seeds:
+            rt = res[("rt", t.name, s)]
+            for p in policies:
+                grid = [(lr, res[("tr", t.name, s, p, lr, steps[t.name])]) for lr in grids[t.name]]
+                cases.append(
+                    Case(
+                        t.name,
+                        t.family,
+                        t.opt_family,
+                        s,
+                        p,
+                        grid,
+                        rt["lrs"],
+                        rt["losses"],
+                        rt["smoothed"],
+                    )
+                )
+    return cases, steps
+
+
+def load(path: str) -> tuple[list[Case], dict[str, int], dict[str, Any]]:
+    """The cases of a saved report (to re-analyse without training)."""
+    import finder_corpus as fc
+    from lrkit.finder.smoothing import ema
+
+    with open(path) as f:
+        old = json.load(f)
+    cases = []
+    for p, d in old["policies"].items():
+        for c in d["cases"]:
+            t = fc.task(c["task"])
+            smoothed = ema(c["rt_losses"], 0.05).tolist()  # RangeTest's default EMA
+            grid = [(lr, math.inf if v is None else v) for lr, v in c["grid"]]
+            cases.append(
+                Case(
+                    t.name,
+                    t.family,
+                    t.opt_family,
+                    c["seed"],
+                    p,
+                    grid,
+                    c["rt_lrs"],
+                    c["rt_losses"],
+                    smoothed,
+                )
+            )
+    return cases, old["steps"], old
+
+
+def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -> dict[str, Any]:
+    """Leave-one-task-out over every family, per policy."""
+    out: dict[str, Any] = {}
+    for p in dict.fromkeys(c.policy for c in cases):
+        pc = [c for c in cases if c.policy == p]
+        fams = families()
+        held = {f.name: loto(f, pc) for f in fams}
+        chosen = min(fams, key=lambda f: (held[f.name]["mean"], held[f.name]["median"]))
+        out[p] = {
+            "held_out": {
+                k: {x: v[x] for x in ("mean", "median", "max", "fit_all")} for k, v in held.items()
+            },
+            "chosen": chosen.name,
+            "chosen_rows": held[chosen.name]["rows"],
+            "default_rows": held[DEFAULT]["rows"],
+            "cases": [
+                {
+                    "task": c.task,
+                    "seed": c.seed,
+                    "grid": c.grid,
+                    "grid_best": c.best,
+                    "rt_lrs": c.lrs,
+                    "rt_losses": c.losses,
+                }
+                for c in pc
+            ],
+        }
+        if verify:
+            out[p]["verified"] = _verify(pool, pc, chosen, held, steps)
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="~10 min: 8 cases over 7 data sets")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1 seed, 9 LRs, one_cycle, half budgets")
     ap.add_argument("--out", default="finder_quality.json", help="JSON output path")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 2, quick 1)")
+    ap.add_argument("--policies", nargs="+", default=None, choices=("one_cycle", "cosine"))
+    ap.add_argument("--points", type=int, default=None, help="grid points (default 13, quick 9)")
+    ap.add_argument("--only", action="append", default=[], help="run only this task (repeatable)")
+    ap.add_argument("--verify", action="store_true", help="train the chosen rules' exact LRs")
     ap.add_argument("--first-seed", type=int, default=0, help="seeds start here (default 0)")
-    ap.add_argument("--skip", action="append", default=[], help="leave out a task (repeatable)")
+    ap.add_argument(
+        "--from",
+        dest="source",
+        nargs="+",
+        default=None,
+        help="re-analyse the grids and range tests of saved JSONs, merged (no training except "
+        "--verify)",
+    )
     a = ap.parse_args(argv)
 
-    from lrkit.bench.tasks import get_task, missing_requirements
-    from lrkit.finder import RangeTestResult
-    from lrkit.finder.suggestions import lrkit_rule
+    import finder_corpus as fc
 
-    cases = QUICK if a.quick else FULL
-    n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 2)
-    seeds = list(range(a.first_seed, a.first_seed + n_seeds))
-    ks = range(-4, 4) if a.quick else range(-5, 6)
-    cases = [c for c in cases if not missing_requirements(get_task(c[0])) and c[0] not in a.skip]
     t0 = time.perf_counter()
-    ctx = mp.get_context("spawn")
-    pool = ctx.Pool(a.workers) if a.workers > 1 else None
+    pool = mp.get_context("spawn").Pool(a.workers) if a.workers > 1 else None
     try:
-        grid: dict[tuple[str, str, int], list[float]] = {}
-        jobs: list[tuple[Any, ...]] = []
-        for task, opt, steps in cases:
-            base = get_task(task).lr_for(opt)
-            for seed in seeds:
-                jobs.append(("rt", task, opt, seed))
-                grid[(task, opt, seed)] = [base * 2.0**k for k in ks]
-                jobs += [("tr", task, opt, seed, p, steps) for p in grid[(task, opt, seed)]]
-        # the slow task first so that the two workers finish together
-        jobs.sort(key=lambda j: (j[1] != "charlm", j[0] != "rt"))
-        allres = _run(pool, jobs)
-        results = {
-            key: RangeTestResult.from_dict(allres[("rt", *key)]) for key in grid
-        }  # (task, opt, seed) -> result
-        steps_of = {(t, o): s for t, o, s in cases}
-        suggested: dict[tuple[str, str, int], dict[str, float]] = {}
-        for key, r in results.items():
-            suggested[key] = {rule: r.suggest(rule).lr for rule in RULES}
-        # leave one data set out: fit the lrkit rule's constants on the others
-        rows: list[dict[str, Any]] = []
-        for task, opt, steps in cases:
-            for seed in seeds:
-                key = (task, opt, seed)
-                vals = [(p, allres[("tr", *key, p, steps)]) for p in grid[key]]
-                best_lr, best = min(vals, key=lambda v: v[1])
-                rows.append(
-                    {
-                        "task": task,
-                        "group": group(task),
-                        "optimizer": opt,
-                        "seed": seed,
-                        "train_steps": steps,
-                        "grid": vals,
-                        "grid_best_lr": best_lr,
-                        "grid_best_val_loss": best,
-                        "rt_lrs": list(results[key].lrs),
-                        "rt_losses": list(results[key].losses),
-                        "range_test_steps": len(results[key]),
-                        "range_test_stop": results[key].stop_reason,
-                        "rules": {},
-                    }
-                )
-        fitted: dict[str, tuple[float, float]] = {}
-        for g in sorted({r["group"] for r in rows}):
-            fitted[g] = fit_lrkit([r for r in rows if r["group"] != g])
-        for r in rows:
-            factor, band = fitted[r["group"]]
-            key = (r["task"], r["optimizer"], r["seed"])
-            suggested[key][FIT] = lrkit_rule(
-                r["rt_lrs"], r["rt_losses"], factor=factor, band=band
-            ).lr
-        jobs2 = set()
-        for key, sug in suggested.items():
-            for lr in sug.values():
-                job = ("tr", *key, lr, steps_of[key[:2]])
-                if job not in allres:
-                    jobs2.add(job)
-        allres.update(_run(pool, sorted(jobs2, key=lambda j: j[1] != "charlm")))
+        if a.source:
+            cases, steps, meta = [], {}, {"quick": True, "seeds": [], "points": 0, "from": a.source}
+            for path in a.source:  # several runs (other seeds) are merged
+                more, more_steps, old = load(path)
+                cases += more
+                steps.update(more_steps)
+                meta["quick"] = meta["quick"] and old["quick"]
+                meta["seeds"] = sorted(set(meta["seeds"]) | set(old["seeds"]))
+                meta["points"] = old["points"]
+        else:
+            tasks = [t for t in fc.TASKS if not a.only or t.name in a.only]
+            n_seeds = a.seeds if a.seeds is not None else (1 if a.quick else 2)
+            seeds = list(range(a.first_seed, a.first_seed + n_seeds))
+            policies = a.policies or (["one_cycle"] if a.quick else ["one_cycle", "cosine"])
+            points = a.points or (9 if a.quick else 13)
+            cases, steps = collect(tasks, seeds, policies, points, 0.5 if a.quick else 1.0, pool)
+            meta = {"quick": a.quick, "seeds": seeds, "points": points}
+        report: dict[str, Any] = {**meta, "steps": steps}
+        report["policies"] = analyse(cases, pool, a.verify, steps)
     finally:
         if pool is not None:
             pool.close()
             pool.join()
-
-    all_rules = (*RULES, FIT)
-    for r in rows:
-        key = (r["task"], r["optimizer"], r["seed"])
-        for rule, lr in suggested[key].items():
-            v = allres[("tr", *key, lr, r["train_steps"])]
-            r["rules"][rule] = {
-                "lr": lr,
-                "val_loss": v,
-                "regret": _regret(v, r["grid_best_val_loss"]),
-            }
-        r["fitted"] = dict(zip(("factor", "band"), fitted[r["group"]], strict=True))
-        r["grid"] = [[p, v] for p, v in r["grid"]]
-    wall = time.perf_counter() - t0
-
-    summary = {}
-    for rule in all_rules:
-        regs = [r["rules"][rule]["regret"] for r in rows]
-        summary[rule] = {
-            "median_regret": statistics.median(regs),
-            "mean_regret": statistics.fmean(regs),
-            "max_regret": max(regs),
-            "within_5pct": sum(x <= 0.05 for x in regs),
-            "n": len(regs),
-        }
-    groups = {}
-    for g in sorted({r["group"] for r in rows}):
-        groups[g] = {
-            "fitted": dict(zip(("factor", "band"), fitted[g], strict=True)),
-            "median_regret": {
-                rule: statistics.median(
-                    [r["rules"][rule]["regret"] for r in rows if r["group"] == g]
-                )
-                for rule in all_rules
-            },
-        }
-    _print(rows, summary, groups, wall)
-    report = {
-        "quick": a.quick,
-        "wall_seconds": wall,
-        "workers": a.workers,
-        "seeds": seeds,
-        "rules": list(all_rules),
-        "held_out": groups,
-        "cases": rows,
-        "summary": summary,
-    }
+    report["wall_seconds"] = time.perf_counter() - t0
+    _print(report)
+    if a.source:  # the grids and range tests stay in the source files
+        for d in report["policies"].values():
+            d.pop("cases")
     with open(a.out, "w") as f:
         json.dump(report, f, indent=1, default=lambda x: None)
     print(f"JSON written to {a.out}")
     return report
 
 
-def _print(
-    rows: list[dict[str, Any]], summary: dict[str, Any], groups: dict[str, Any], wall: float
-) -> None:
-    rules = (*RULES, FIT)
-    head = f"{'task':28s} {'opt':5s} {'seed':>4s} {'grid best':>14s}"
-    head += "".join(f" {r:>15s}" for r in rules)
-    print(head)
-    print("-" * len(head))
+def _verify(
+    pool: Any, cases: list[Case], chosen: Family, held: dict[str, Any], steps: dict[str, int]
+) -> dict[str, Any]:
+    """Train the held-out suggestions of the chosen family and of today's default exactly."""
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys((chosen.name, DEFAULT)):
+        rows = held[name]["rows"]
+        jobs = [
+            ("tr", r["task"], r["seed"], cases[0].policy, r["lr"], steps[r["task"]]) for r in rows
+        ]
+        res = _run(pool, jobs)
+        regs = []
+        for r, j in zip(rows, jobs, strict=True):
+            best = next(c.best[1] for c in cases if c.task == r["task"] and c.seed == r["seed"])
+            regs.append(regret(res[j], best))
+        out[name] = {
+            "regrets": regs,
+            "mean": statistics.fmean(regs),
+            "median": statistics.median(regs),
+            "max": max(regs),
+        }
+    return out
+
+
+def _table(rows: list[dict[str, Any]], key: str) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
     for r in rows:
-        line = f"{r['task'].split(':')[-1]:28s} {r['optimizer']:5s} {r['seed']:4d} "
-        line += f"{r['grid_best_lr']:7.3g}:{r['grid_best_val_loss']:6.3f}"
-        for rule in rules:
-            x = r["rules"][rule]
-            line += f" {x['lr']:7.2g} {100 * x['regret']:6.1f}%"
-        print(line)
-    print("-" * len(head))
-    print("\nHeld-out data set (all its cases), median regret; lrkit-loto fitted on the others:")
-    print(f"{'data set':18s} {'fitted':>14s}" + "".join(f" {r:>11s}" for r in rules))
-    for g, d in groups.items():
-        fit = f"f={d['fitted']['factor']:g},b={d['fitted']['band']:g}"
-        print(
-            f"{g:18s} {fit:>14s}" + "".join(f" {100 * d['median_regret'][r]:10.1f}%" for r in rules)
-        )
-    print(f"\n{'regret over all held-out cases':>33s}" + "".join(f" {r:>11s}" for r in rules))
-    for stat in ("median_regret", "mean_regret", "max_regret"):
-        print(f"{stat:>33s}" + "".join(f" {100 * summary[r][stat]:10.1f}%" for r in rules))
-    print(
-        f"{'within 5 % of grid best':>33s}"
-        + "".join(f" {summary[r]['within_5pct']:>6d}/{summary[r]['n']:<4d}" for r in rules)
-    )
-    print(f"wall time {wall:.0f} s")
+        out.setdefault(r[key], []).append(r["regret"])
+    return out
+
+
+def _print(report: dict[str, Any]) -> None:
+    pct = lambda x: f"{100 * x:7.1f}%"  # noqa: E731
+    for p, d in report["policies"].items():
+        print(f"\n== policy {p}: held-out (leave-one-task-out) regret of each rule family ==")
+        print(f"{'family':34s} {'mean':>8s} {'median':>8s} {'max':>8s}  constants (fit on all)")
+        for name, h in sorted(d["held_out"].items(), key=lambda kv: kv[1]["mean"]):
+            fit = ", ".join(f"{k}: {v}" for k, v in h["fit_all"].items())
+            print(f"{name:34s} {pct(h['mean'])} {pct(h['median'])} {pct(h['max'])}  {fit}")
+        print(f"\nlowest held-out mean: {d['chosen']}")
+        for label, rows in (("chosen", d["chosen_rows"]), ("today's default", d["default_rows"])):
+            print(f"\n{label} — held-out regret per task family and optimizer family:")
+            for key in ("family", "opt_family"):
+                for g, regs in sorted(_table(rows, key).items()):
+                    print(
+                        f"  {g:14s} n={len(regs):2d} median {pct(statistics.median(regs))} "
+                        f"mean {pct(statistics.fmean(regs))} max {pct(max(regs))}"
+                    )
+            worst = sorted(rows, key=lambda r: -r["regret"])[:4]
+            print(
+                "  worst: "
+                + "; ".join(
+                    f"{r['task']} (seed {r['seed']}) {pct(r['regret']).strip()}" for r in worst
+                )
+            )
+        grid_edge = [
+            c["task"]
+            for c in d["cases"]
+            if c["grid_best"][0] in (c["grid"][0][0], c["grid"][-1][0])
+        ]
+        if grid_edge:
+            print(f"\ngrid best at the edge of the grid (regret understated): {grid_edge}")
+        if "verified" in d:
+            print("\ntrained at the exact held-out suggestion (no interpolation):")
+            for name, v in d["verified"].items():
+                print(
+                    f"  {name:34s} mean {pct(v['mean'])} median {pct(v['median'])} "
+                    f"max {pct(v['max'])}"
+                )
+    print(f"\nwall time {report['wall_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

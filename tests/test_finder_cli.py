@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -78,3 +80,90 @@ def test_find_json_to_a_full_device_is_an_error_line_after_the_table():
     assert "Traceback" not in res.output and not isinstance(res.exception, OSError)
     last = res.output.strip().splitlines()[-1]
     assert last == "error: --json: cannot write '/dev/full': No space left on device"
+
+
+FUNCTION_TASK = """
+import torch
+import lrkit.bench as lb
+
+SEEN = []
+
+
+@lb.task(name="toy-fn", lr=0.01{steps})
+def train(run):
+    torch.manual_seed(run.seed)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+    w = torch.zeros(4, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=run.lr, momentum=0.9)
+    sched = run.scheduler(opt)
+    for step in range(run.steps):
+        SEEN.append(opt.param_groups[0]["lr"])
+        loss = ((x @ w - y) ** 2).mean()
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        run.log(step, loss=loss.item())
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=loss.item())
+"""
+
+
+def _task_file(tmp_path, steps: str = ", steps=300"):
+    path = tmp_path / "toytask.py"
+    path.write_text(FUNCTION_TASK.replace("{steps}", steps))
+    return path
+
+
+def test_find_runs_the_range_test_on_a_function_task(tmp_path):
+    path = _task_file(tmp_path)
+    js = tmp_path / "r.json"
+    args = ["find", "-t", f"{path}:train", "--num-steps", "60", "--start", "1e-5", "--end", "10"]
+    args += ["--recommend", "one_cycle", "--json", str(js)]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "toy-fn" in res.output and "lrkit" in res.output
+    result = RangeTestResult.from_dict(json.loads(js.read_text()))
+    assert result.stop_reason == "diverged" and 10 < len(result) < 60
+    line = next(x for x in res.output.splitlines() if x.startswith("one_cycle("))
+    assert lrkit.parse(line) == result.recommend(300, "one_cycle")  # the task's own steps
+    assert "one_cycle_momentum(steps=300)" in res.output
+
+
+def test_range_test_of_a_function_task_sweeps_its_lr_through_run_scheduler(tmp_path):
+    from lrkit.bench.range_test import range_test_task
+    from lrkit.finder import RangeTest
+
+    path = _task_file(tmp_path)
+    result = range_test_task(f"{path}:train", start=1e-4, end=1e-2, num_steps=20)
+    assert result.stop_reason == "completed" and len(result) == 20
+    plan = RangeTest(start=1e-4, end=1e-2, num_steps=20).planned_lrs
+    assert result.lrs == plan
+    module = next(
+        m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(path)
+    )
+    np.testing.assert_allclose(module.SEEN, plan, rtol=1e-12)  # what the optimizer used
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_find_on_a_function_task_without_steps_needs_steps_for_recommend(tmp_path):
+    path = _task_file(tmp_path, steps="")
+    args = ["find", "-t", f"{path}:train", "--num-steps", "20", "--recommend", "cosine"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 2 and "--recommend needs --steps" in res.output
+    res = CliRunner().invoke(make_app(), [*args, "--steps", "100"], env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "warmup(5) >> cosine(" in res.output and "momentum" not in res.output
+
+
+def test_range_test_refuses_a_function_task_that_skips_log_steps(tmp_path):
+    from lrkit.bench.range_test import range_test_task
+
+    path = tmp_path / "sparse.py"
+    path.write_text(
+        "def train(run):\n"
+        "    for step in range(run.steps):\n"
+        "        if step % 2 == 0:\n"
+        "            run.log(step, loss=1.0)\n"
+    )
+    with pytest.raises(ValueError, match="after every step, in order; got step 2"):
+        range_test_task(f"{path}:train", num_steps=10)

@@ -1,14 +1,77 @@
-"""The LR range test on a bench task (the bench uses the finder; the finder never uses the bench)."""
+"""The LR range test on a bench task (the bench uses the finder; the finder never uses the bench).
+
+A class-based task's fresh ``Trainer`` is stepped at each LR of the sweep; a function task
+(:func:`lrkit.bench.task`) runs its own loop with the sweep as its schedule, the same function
+``lrkit bench`` runs, and the test reads what it logs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from lrkit.bench.api import Run
 from lrkit.bench.tasks import TaskConfig, get_task
 from lrkit.finder.result import RangeTestResult
 from lrkit.finder.runner import RangeTest
 
 __all__ = ["range_test_task"]
+
+
+class _TestOver(Exception):
+    """Ends a function task's loop once the range test is complete or stopped."""
+
+
+class _RangeTestRun(Run):
+    """The :class:`Run` a function task gets during a range test.
+
+    Its schedule is the sweep (``run.lr`` its highest LR, ``run.steps`` its length); every
+    ``run.log(step, loss=...)`` feeds the test, which must see each step in order; the loop is
+    ended (from inside ``run.log``) when the test stops. No evaluation is asked for.
+    """
+
+    def __init__(self, test: RangeTest, *, seed: int, name: str) -> None:
+        super().__init__(
+            seed=seed,
+            steps=test.total_steps,
+            lr=max(test.planned_lrs),
+            schedule=test.schedule,
+            eval_every=test.total_steps,
+            name=name,
+        )
+        self._test = test
+
+    def log(self, step: int, *, loss: float) -> None:
+        t = self._check_step("log", step)
+        if t != self._test.step:
+            raise ValueError(
+                f"task {self.name!r}: an LR range test needs run.log(step, loss=...) after every "
+                f"step, in order; got step {t} when step {self._test.step} was due"
+            )
+        done = self._test.record(loss)  # validates the loss
+        self.loss_steps.append(t)
+        self.losses.append(float(loss))
+        self.lrs_used.append(self.lr_at(t))
+        if done:
+            raise _TestOver
+
+    def should_evaluate(self, step: int) -> bool:
+        return False
+
+    def evaluate(self, step: int, **metrics: float) -> None:
+        self._check_step("evaluate", step)
+
+
+def _run_function(function: Any, test: RangeTest, seed: int, name: str) -> RangeTestResult:
+    run = _RangeTestRun(test, seed=seed, name=name)
+    with contextlib.suppress(_TestOver):
+        function(run)
+    if test.step == 0:
+        raise ValueError(
+            f"task {name!r}: the task function logged no training loss (call "
+            "run.log(step, loss=...) after every step)"
+        )
+    return test.result()
 
 
 def range_test_task(
@@ -19,16 +82,23 @@ def range_test_task(
     threads: int = 1,
     **test_kwargs: Any,
 ) -> RangeTestResult:
-    """Run a :class:`~lrkit.finder.RangeTest` on a fresh trainer of bench task ``task``.
+    """Run a :class:`~lrkit.finder.RangeTest` on bench task ``task``.
 
-    Each step calls ``trainer.train_step({"lr": lr, "momentum": spec.momentum})`` (the bench
-    task protocol, :mod:`lrkit.bench.tasks`); ``test_kwargs`` go to ``RangeTest``.
+    A class-based task: each step calls ``trainer.train_step({"lr": lr, "momentum":
+    spec.momentum})`` on a fresh trainer (the bench task protocol, :mod:`lrkit.bench.tasks`).
+    A function task: the function is called once with a :class:`~lrkit.bench.Run` whose
+    schedule is the sweep (``run.scheduler(opt)``, ``run.hparams(step)`` and ``run.schedule``
+    give the sweep's LRs, ``run.steps`` its length, ``run.lr`` its highest LR); each
+    ``run.log(step, loss=...)`` is recorded, and the loop ends (from inside ``run.log``) when the
+    test completes or stops; ``run.should_evaluate`` is always False. A test that stops early
+    leaves ``stop_reason`` ``"running"`` if the function returns before the sweep's end.
 
     Args:
-      task: a bench task name or ``"pkg.module:factory"``.
-      optimizer: the task optimizer (default: the task's first).
-      seed: seed of the fresh trainer.
-      threads: CPU threads of the trainer.
+      task: a bench task name, ``"pkg.module:factory"`` or ``"path/to/file.py:function"``.
+      optimizer: the task optimizer (default: the task's first; a function task has only
+        ``"own"``).
+      seed: seed of the fresh trainer (``run.seed`` of a function task).
+      threads: CPU threads of the trainer (a function task sets its own).
       test_kwargs: arguments of ``RangeTest`` (``start``, ``end``, ``num_steps``...).
     """
     spec = get_task(task)
@@ -36,6 +106,8 @@ def range_test_task(
     config = TaskConfig(seed=seed, optimizer=opt, threads=threads)
     spec.check_config(config)
     test = RangeTest(**test_kwargs)
+    if spec.function is not None:
+        return _run_function(spec.function, test, seed, spec.name)
     trainer = spec.make(config)
     for lr in test:
         test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))

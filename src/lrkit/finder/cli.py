@@ -58,7 +58,12 @@ def write_error(option: str, path: Path, exc: OSError) -> str:
 
 def find(
     task: Annotated[
-        str, typer.Option("--task", "-t", help="Bench task name or 'pkg.module:factory'.")
+        str,
+        typer.Option(
+            "--task",
+            "-t",
+            help="Bench task name, path/to/file.py:function or pkg.module:function (or factory).",
+        ),
     ] = "digits-mlp",
     optimizer: Annotated[
         str | None, typer.Option("--optimizer", help="Task optimizer (default: the task's first).")
@@ -113,6 +118,10 @@ def find(
         fmt = image_format(output) if output is not None else None
         if json_path is not None and json_path.is_dir():
             raise ValueError(f"--json {str(json_path)!r} is a folder; give a file name")
+        if recommend is not None and steps is None and "steps" in spec.needs:
+            raise ValueError(
+                f"--recommend needs --steps for task {spec.name!r} (its decorator gives no steps)"
+            )
         result = range_test_task(
             task,
             optimizer,
@@ -143,9 +152,12 @@ def find(
     )
     if recommend is not None:
         total = spec.steps if steps is None else steps
-        schedule = result.recommend(total, recommend, rule=rule)
+        schedules = result.recommend(total, recommend, rule=rule, momentum=True)
         console.print(f"recommended ({recommend}, {total} steps, rule {rule}):")
-        console.print(str(schedule), markup=False, highlight=False, soft_wrap=True)
+        console.print(str(schedules["lr"]), markup=False, highlight=False, soft_wrap=True)
+        if "momentum" in schedules:
+            console.print("momentum (SGD momentum, betas[0] of Adam):")
+            console.print(str(schedules["momentum"]), markup=False, highlight=False, soft_wrap=True)
     if output is not None:
         import matplotlib
 

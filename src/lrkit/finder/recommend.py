@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from lrkit import _validate as check
 from lrkit.errors import ScheduleError
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from lrkit.core import Schedule
     from lrkit.finder.result import RangeTestResult
 
-__all__ = ["POLICIES", "recommend"]
+__all__ = ["MOMENTUM", "POLICIES", "recommend"]
 
 
 def _round(lr: float) -> float:
@@ -71,6 +71,63 @@ POLICIES: dict[str, Callable[[RangeTestResult, int, str, float, int], Schedule]]
 }
 
 
+def _one_cycle_momentum(lr: Schedule, n: int) -> Schedule:
+    import lrkit
+
+    return lrkit.one_cycle_momentum(steps=n)
+
+
+def _cyclic_momentum(lr: Schedule, n: int) -> Schedule:
+    return lr.mirror(low=0.85, high=0.95)
+
+
+#: Policy name -> momentum builder ``(lr_schedule, total_steps) -> Schedule`` for the policies
+#: that cycle momentum against the LR (Smith 2018); the others leave the optimizer's momentum.
+MOMENTUM: dict[str, Callable[[Schedule, int], Schedule]] = {
+    "one_cycle": _one_cycle_momentum,
+    "cyclic": _cyclic_momentum,
+}
+
+
+@overload
+def recommend(
+    result: RangeTestResult,
+    total_steps: int,
+    policy: str = ...,
+    *,
+    rule: str = ...,
+    warmup: float = ...,
+    cycles: int = ...,
+    momentum: Literal[False] = ...,
+) -> Schedule: ...
+
+
+@overload
+def recommend(
+    result: RangeTestResult,
+    total_steps: int,
+    policy: str = ...,
+    *,
+    rule: str = ...,
+    warmup: float = ...,
+    cycles: int = ...,
+    momentum: Literal[True],
+) -> dict[str, Schedule]: ...
+
+
+@overload
+def recommend(
+    result: RangeTestResult,
+    total_steps: int,
+    policy: str = ...,
+    *,
+    rule: str = ...,
+    warmup: float = ...,
+    cycles: int = ...,
+    momentum: bool,
+) -> Schedule | dict[str, Schedule]: ...
+
+
 def recommend(
     result: RangeTestResult,
     total_steps: int,
@@ -79,7 +136,8 @@ def recommend(
     rule: str = "lrkit",
     warmup: float = 0.05,
     cycles: int = 2,
-) -> Schedule:
+    momentum: bool = False,
+) -> Schedule | dict[str, Schedule]:
     """A schedule for ``total_steps`` of training built on the range test ``result``.
 
     * ``"one_cycle"``: ``one_cycle(peak=lr, steps=total_steps)`` (PyTorch OneCycleLR defaults).
@@ -92,6 +150,15 @@ def recommend(
     ``lr`` is the suggestion of ``rule`` rounded to 3 significant digits;
     ``w = round(warmup * total_steps)`` steps.
 
+    ``momentum=True`` returns ``{"lr": schedule, "momentum": ...}``, the form
+    :class:`lrkit.torch.Scheduler` takes (``"momentum"`` drives SGD's ``momentum`` and
+    ``betas[0]`` of the Adam family): for ``one_cycle``
+    ``one_cycle_momentum(steps=total_steps)``, 0.95 → 0.85 → 0.95 against the LR as PyTorch's
+    ``OneCycleLR`` (``cycle_momentum=True``, ``base_momentum=0.85``, ``max_momentum=0.95``)
+    and the bench's one-cycle entry; for ``cyclic`` the LR mirrored onto [0.85, 0.95] (Smith
+    2018). ``wsd`` and ``cosine`` schedule no momentum: their dict holds ``"lr"`` only. The
+    default ``momentum=False`` returns the LR schedule alone.
+
     Args:
       result: the range test.
       total_steps: steps of the training run (an int >= 2).
@@ -99,12 +166,17 @@ def recommend(
       rule: the suggestion rule giving the LR.
       warmup: warm-up share of ``wsd``/``cosine``, in [0, 1).
       cycles: cycles of ``cyclic`` (an int >= 1).
+      momentum: also return the momentum schedule, as a ``{key: schedule}`` dict.
 
     >>> from lrkit.finder import RangeTestResult
     >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1, 1.0), losses=(2.0, 1.5, 1.0, 9.0),
     ...                     smoothed=(2.0, 1.5, 1.0, 9.0))
     >>> print(recommend(r, 1000, "one_cycle", rule="minimum"))
     one_cycle(peak=0.01, steps=1000)
+    >>> for key, s in recommend(r, 1000, rule="minimum", momentum=True).items():
+    ...     print(key, s)
+    lr one_cycle(peak=0.01, steps=1000)
+    momentum one_cycle_momentum(steps=1000)
     """
     func = "recommend"
     check.integer(func, "total_steps", total_steps, low=2)
@@ -117,4 +189,10 @@ def recommend(
         )
     warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
     check.integer(func, "cycles", cycles, low=1)
-    return builder(result, int(total_steps), rule, warm, int(cycles))
+    check.boolean(func, "momentum", momentum)
+    n = int(total_steps)
+    lr = builder(result, n, rule, warm, int(cycles))
+    if not momentum:
+        return lr
+    mom = MOMENTUM.get(policy)
+    return {"lr": lr} if mom is None else {"lr": lr, "momentum": mom(lr, n)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +134,42 @@ class RangeTestResult:
         """:func:`lrkit.finder.suggestions.bounds`: Smith's cyclic bounds."""
         return _sugg.bounds(self)
 
+    @overload
+    def recommend(
+        self,
+        total_steps: int,
+        policy: str = ...,
+        *,
+        rule: str = ...,
+        warmup: float = ...,
+        cycles: int = ...,
+        momentum: Literal[False] = ...,
+    ) -> Schedule: ...
+
+    @overload
+    def recommend(
+        self,
+        total_steps: int,
+        policy: str = ...,
+        *,
+        rule: str = ...,
+        warmup: float = ...,
+        cycles: int = ...,
+        momentum: Literal[True],
+    ) -> dict[str, Schedule]: ...
+
+    @overload
+    def recommend(
+        self,
+        total_steps: int,
+        policy: str = ...,
+        *,
+        rule: str = ...,
+        warmup: float = ...,
+        cycles: int = ...,
+        momentum: bool,
+    ) -> Schedule | dict[str, Schedule]: ...
+
     def recommend(
         self,
         total_steps: int,
@@ -142,7 +178,8 @@ class RangeTestResult:
         rule: str = "lrkit",
         warmup: float = 0.05,
         cycles: int = 2,
-    ) -> Schedule:
+        momentum: bool = False,
+    ) -> Schedule | dict[str, Schedule]:
         """:func:`lrkit.finder.recommend`: an lrkit schedule for ``total_steps`` of training.
 
         Args:
@@ -151,10 +188,20 @@ class RangeTestResult:
           rule: the suggestion rule giving the LR.
           warmup: warm-up share of ``wsd``/``cosine``.
           cycles: cycles of ``cyclic``.
+          momentum: also return the momentum schedule: ``{"lr": ..., "momentum": ...}``, the
+            form :class:`lrkit.torch.Scheduler` takes.
         """
         from lrkit.finder.recommend import recommend
 
-        return recommend(self, total_steps, policy, rule=rule, warmup=warmup, cycles=cycles)
+        return recommend(
+            self,
+            total_steps,
+            policy,
+            rule=rule,
+            warmup=warmup,
+            cycles=cycles,
+            momentum=momentum,
+        )
 
     def plot(
         self,

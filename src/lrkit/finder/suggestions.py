@@ -44,9 +44,11 @@ __all__ = [
     "falling_range",
     "get",
     "lrkit_rule",
+    "lrkit_smooth",
     "minimum",
     "names",
     "register",
+    "rule_curve",
     "steep",
     "steepest",
     "suggest",
@@ -77,26 +79,34 @@ class Rule:
 
     ``curve`` says which curve a :class:`~lrkit.finder.RangeTestResult` feeds it: ``"smoothed"``
     (the causal EMA the test records, what fastai and torch-lr-finder apply their rules to) or
-    ``"raw"`` (the per-step losses; the rule smooths them itself).
+    ``"raw"`` (the per-step losses; the rule smooths them itself). ``smoother`` is that smoothing,
+    ``losses -> smoothed losses``, when the rule does its own (the plot draws what it returns, so
+    the curve on the figure is the curve the rule reads); ``None``: the rule reads ``curve`` as is.
 
     Args:
       name: the registered name.
       fn: ``fn(lrs, losses) -> Suggestion``.
       curve: ``"smoothed"`` or ``"raw"``.
       summary: one line for tables.
+      smoother: the rule's own smoothing of ``curve``, or ``None``.
     """
 
     name: str
     fn: SuggestionFn
     curve: Literal["smoothed", "raw"]
     summary: str
+    smoother: Callable[[FloatArray], FloatArray] | None = None
 
 
 _RULES: dict[str, Rule] = {}
 
 
 def register(
-    name: str, *, curve: Literal["smoothed", "raw"] = "smoothed", summary: str = ""
+    name: str,
+    *,
+    curve: Literal["smoothed", "raw"] = "smoothed",
+    summary: str = "",
+    smoother: Callable[[FloatArray], FloatArray] | None = None,
 ) -> Callable[[SuggestionFn], SuggestionFn]:
     """Decorator adding a rule ``fn(lrs, losses) -> Suggestion`` to the registry under ``name``.
 
@@ -104,6 +114,7 @@ def register(
       name: the rule's name.
       curve: the curve it reads: ``"smoothed"`` or ``"raw"``.
       summary: one line for tables (default: the docstring's first line).
+      smoother: the rule's own smoothing of that curve (``losses -> smoothed``), if any.
     """
     if not isinstance(name, str) or not name:
         raise ScheduleError(f"register(): name must be a non-empty str, got {name!r}")
@@ -112,7 +123,8 @@ def register(
     def deco(fn: SuggestionFn) -> SuggestionFn:
         if name in _RULES:
             raise ScheduleError(f"register(): a suggestion rule named {name!r} already exists")
-        _RULES[name] = Rule(name, fn, curve, summary or (fn.__doc__ or "").split("\n")[0])
+        doc = summary or (fn.__doc__ or "").split("\n")[0]
+        _RULES[name] = Rule(name, fn, curve, doc, smoother)
         return fn
 
     return deco
@@ -143,6 +155,24 @@ def suggest(result: RangeTestResult, rule: str = "lrkit") -> Suggestion:
         )
     x, y = result.curve(found.curve)
     return found.fn(x, y)
+
+
+def rule_curve(result: RangeTestResult, rule: str = "lrkit") -> tuple[FloatArray, FloatArray]:
+    """``(lrs, losses)`` of the rising part of ``result`` as rule ``rule`` sees them.
+
+    The curve the rule reads (:attr:`Rule.curve`) after the rule's own smoothing
+    (:attr:`Rule.smoother`): for ``lrkit`` the zero-lag :func:`lrkit_smooth` of the raw losses,
+    for fastai's and torch-lr-finder's rules the causal EMA the test recorded.
+
+    >>> from lrkit.finder import RangeTestResult
+    >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0),
+    ...                     smoothed=(2.0, 1.5, 2.0))
+    >>> rule_curve(r, "valley")[1].tolist()
+    [2.0, 1.5, 2.0]
+    """
+    found = get(rule)
+    x, y = result.curve(found.curve)
+    return x, (found.smoother(y) if found.smoother is not None and y.size else y)
 
 
 def bounds(result: RangeTestResult) -> tuple[Suggestion, Suggestion]:
@@ -355,8 +385,29 @@ def falling_range(lrs: npt.ArrayLike, losses: npt.ArrayLike) -> tuple[Suggestion
     return Suggestion(float(x[lo]), lo), Suggestion(float(x[hi]), hi)
 
 
+def _lrkit_window(n: int) -> int:
+    """Window of :func:`lrkit_smooth`: 10 % of ``n`` points, odd, at least 5."""
+    return max(5, round(0.1 * n) | 1)
+
+
+def lrkit_smooth(losses: npt.ArrayLike) -> FloatArray:
+    """The smoothing :func:`lrkit_rule` applies to the raw losses (and the plot draws).
+
+    :func:`robust_smooth` (centered running median, then centered running mean) over
+    ``w = max(5, round(0.1 * n) | 1)`` points: zero lag, unlike the causal EMA.
+
+    >>> lrkit_smooth([1.0, 1.0, 50.0, 1.0, 1.0, 1.0]).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    y = np.asarray(losses, dtype=np.float64).reshape(-1)
+    return robust_smooth(y, _lrkit_window(y.size))
+
+
 @register(
-    "lrkit", curve="raw", summary="lrkit: 1/4 of where the (robustly smoothed) loss stops falling"
+    "lrkit",
+    curve="raw",
+    summary="lrkit: 1/4 of where the (robustly smoothed) loss stops falling",
+    smoother=lrkit_smooth,
 )
 def lrkit_rule(
     lrs: npt.ArrayLike, losses: npt.ArrayLike, *, factor: float = 4.0, band: float = 1.0
@@ -407,8 +458,8 @@ def lrkit_rule(
     check.number("lrkit_rule", "band", band, low=0.0)
     x, y = _curve("lrkit", lrs, losses)
     n = x.size
-    w = max(5, round(0.1 * n) | 1)
-    z = robust_smooth(y, w)
+    w = _lrkit_window(n)
+    z = lrkit_smooth(y)
     noise = 1.4826 * float(np.median(np.abs(y - z))) / math.sqrt(w)
     i = int(np.argmin(z))
     rising = np.nonzero(z[i:] > z[i] + band * noise)[0]

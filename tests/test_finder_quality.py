@@ -1,0 +1,68 @@
+"""benchmarks/finder_quality.py: regret read off a grid, leave-one-task-out fitting, and the
+corpus of benchmarks/finder_corpus.py covering what moves the best LR."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import finder_corpus as fc
+import finder_quality as fq
+
+
+def _case(task: str, best_lr: float, opt: str = "sgd") -> fq.Case:
+    """A case whose grid is a parabola in log LR with its minimum at ``best_lr``, and a range
+    test whose loss falls until 4 * best_lr and then blows up."""
+    grid = [(lr, 1.0 + math.log10(lr / best_lr) ** 2) for lr in np.geomspace(1e-4, 10.0, 13)]
+    lrs = np.geomspace(1e-7, 10.0, 100)
+    x = np.log10(lrs / (4 * best_lr))
+    losses = 2.0 - np.tanh(x + 2.0) + np.maximum(0.0, x) * 20.0
+    return fq.Case(task, "mlp", opt, 0, "one_cycle", grid, list(lrs), list(losses), list(losses))
+
+
+def test_regret_is_read_off_the_grid_in_log_lr() -> None:
+    grid = [(0.01, 2.0), (0.1, 1.0), (1.0, math.inf)]
+    assert fq.interpolated(grid, 10**-1.5) == pytest.approx(1.5)
+    assert fq.interpolated(grid, 0.001) == 2.0  # flat outside the grid
+    assert fq.interpolated(grid, 0.9) == math.inf  # the diverged neighbour is nearer
+    assert fq.regret(math.inf, 1.0) == fq.DIVERGED_REGRET
+    c = _case("a", 0.05)
+    assert c.best[0] == pytest.approx(0.05, rel=0.5) and c.regret_at(c.best[0]) == 0.0
+
+
+def test_leave_one_task_out_scores_each_task_with_constants_fitted_on_the_others() -> None:
+    cases = [_case(f"t{i}", lr) for i, lr in enumerate((0.01, 0.02, 0.05, 0.1))]
+    fam = fq.Family("x m", {f"m={m:g}": (lambda c, m=m: m * c.lrs[-1]) for m in (0.01, 1.0)})
+    out = fq.loto(fam, cases)
+    assert [r["task"] for r in out["rows"]] == ["t0", "t1", "t2", "t3"]
+    assert all(r["fit"] == {"*": "m=0.01"} for r in out["rows"])  # 10 is never the best
+    assert out["fit_all"] == {"*": "m=0.01"}
+    per_opt = fq.Family("x m", fam.members, by_opt=True)
+    mixed = [*cases[:2], *(_case(f"a{i}", 0.01, "adam") for i in range(2))]
+    fits = {r["task"]: r["fit"] for r in fq.loto(per_opt, mixed)["rows"]}
+    assert set(fits["a0"]) == {"sgd", "adam"}
+
+
+def test_every_family_suggests_a_positive_lr_on_a_range_test() -> None:
+    c = _case("t", 0.03)
+    for fam in fq.families():
+        for fn in fam.members.values():
+            lr = fn(c)
+            assert math.isfinite(lr) and lr > 0, fam.name
+
+
+def test_corpus_varies_architecture_optimizer_batch_and_task_kind() -> None:
+    tasks = fc.TASKS
+    assert len(tasks) >= 16 and len({t.name for t in tasks}) == len(tasks)
+    assert {"mlp", "norm-mlp", "cnn", "transformer", "synthetic"} <= {t.family for t in tasks}
+    assert {"sgd", "momentum", "nesterov", "adam", "adamw"} <= {t.optimizer for t in tasks}
+    assert {"bn", "ln"} <= {t.norm for t in tasks}
+    assert min(t.batch for t in tasks) <= 16 and max(t.batch for t in tasks) >= 256
+    assert {t.data for t in tasks} >= {"diabetes", "teacher", "linear", "chars", "digits"}
+    assert len({(t.depth, t.width) for t in tasks}) >= 5
