@@ -10,9 +10,10 @@ Hugging Face's ``LambdaLR``; ``"reduce_lr_on_plateau"`` and ``"greedy"`` give th
 Bad arguments raise lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``), named with
 Hugging Face's parameters.
 
-Values equal Hugging Face's on steps ``0 .. num_training_steps``; after that every lrkit schedule
-holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1) would climb
-again.
+Values equal Hugging Face's on steps ``0 .. num_training_steps`` (``.. num_training_steps − 1``
+for ``"cosine_warmup_with_min_lr"``, whose cosine ends one step early); after that every lrkit
+schedule holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1)
+would climb again.
 
 >>> str(schedule("linear", lr=0.1, num_warmup_steps=10, num_training_steps=100))
 'warmup(10) >> linear(start=0.1, steps=90)'
@@ -855,7 +856,8 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
     :class:`lrkit.torch.Scheduler`.
 
     value(t) = lr · (t + 1)/W for t < W (or ``warmup_lr_rate`` → 1 over the first ``W − 1``
-    steps), else lr · (r + (1 − r) · ½(1 + cos(2π · num_cycles · p))), p = (t − W + 1)/(T − W)
+    steps), else lr · (r + (1 − r) · ½(1 + cos(2π · num_cycles · p))), p = (t − W + 1)/(T − W);
+    equal to Hugging Face's up to step ``T − 1``, then held (Hugging Face's p passes 1 at ``T``).
 
     Args:
       optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
@@ -876,7 +878,7 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
     ...     lrs.append(round(sched.get_last_lr()[0], 6))
     ...     opt.step()
     ...     sched.step()
-    >>> [lrs[t] for t in (0, 9, 54, 100)]  # step 0: 0.1·1/10; step 54: p = ½
+    >>> [lrs[t] for t in (0, 9, 54, 99)]  # step 0: 0.1·1/10; step 54: p = ½; step 99: p = 1
     [0.01, 0.1, 0.055, 0.01]
     """
     kwargs = {
