@@ -458,7 +458,7 @@ def CosineDecayRestarts(
       initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
       first_decay_steps: length ``T`` of the first period (a number > 0).
       t_mul: each period is ``t_mul`` times longer than the one before (default 2.0, as Keras').
-      m_mul: each restart peaks ``m_mul`` times lower (default 1.0, as Keras').
+      m_mul: each restart's peak is ``m_mul`` times the one before (default 1.0, as Keras').
       alpha: the floor as a share of ``lr0`` (default 0.0, as Keras'; <= 1 when ``m_mul != 1``).
       name: the name in the Keras config (default ``"SGDRDecay"``, as Keras').
 
