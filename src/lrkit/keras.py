@@ -46,8 +46,21 @@ class BackendNotConfiguredError(ImportError):
 
     lrkit never sets ``KERAS_BACKEND`` itself (a library must not choose for the application).
 
+    It is raised by ``import lrkit.keras`` itself, before Keras is imported; it subclasses
+    ``ImportError``, so code that treats the Keras adapter as optional catches it as it catches a
+    missing package::
+
+        try:
+            import lrkit.keras
+        except ImportError as err:  # BackendNotConfiguredError: set KERAS_BACKEND
+            print(err)
+
     Args:
         message: names the variable and the backends that are installed.
+
+    >>> err = BackendNotConfiguredError("set KERAS_BACKEND=torch in the environment")
+    >>> isinstance(err, ImportError), str(err)
+    (True, 'set KERAS_BACKEND=torch in the environment')
     """
 
 
@@ -126,6 +139,13 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore
     backend); under a traced backend (``jax`` with ``jit_compile``) the schedule is evaluated on
     the traced array and the plateau's ``scale`` is compiled in (``PlateauCallback`` rebuilds
     the train function after each reduction).
+
+    >>> import lrkit, lrkit.keras
+    >>> lr = lrkit.keras.Schedule("warmup(10) >> cosine(start=0.1, steps='90%')", total_steps=100)
+    >>> str(lr), [round(lr.value(t), 4) for t in (0, 5, 10, 55, 100)]
+    ('warmup(10) >> cosine(start=0.1, steps=90)', [0.0, 0.05, 0.1, 0.05, 0.0])
+    >>> lr.get_config()["schedule"]  # what model.save() writes
+    'warmup(10) >> cosine(start=0.1, steps="90%")'
     """
 
     def __init__(
@@ -200,6 +220,19 @@ class PlateauCallback(keras.callbacks.Callback):  # type: ignore[misc]
         plateau: the controller; ``None`` takes the schedule's (a new ``Plateau()`` if neither).
         monitor: the ``logs`` key reported at each epoch end (``"val_loss"`` by default).
         verbose: print a line at each reduction when > 0.
+
+    A model that cannot improve (no bias, zero inputs: the loss stays 1.0) gets a reduction
+    after each epoch that does not beat the best (``patience=0``):
+
+    >>> import keras, numpy as np
+    >>> import lrkit, lrkit.keras
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    >>> lr = lrkit.keras.Schedule(lrkit.constant(0.1))
+    >>> model.compile(keras.optimizers.SGD(lr), loss="mse")
+    >>> cb = lrkit.keras.PlateauCallback(lrkit.Plateau(factor=0.5, patience=0), monitor="loss")
+    >>> _ = model.fit(np.zeros((4, 1)), np.ones((4, 1)), epochs=3, verbose=0, callbacks=[cb])
+    >>> cb.plateau.reductions, lr.plateau is cb.plateau, lr.value(0)  # 0.1 · 0.5²
+    (2, True, 0.025)
     """
 
     def __init__(

@@ -47,7 +47,17 @@ def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
 class OptaxSchedule:
     """An lrkit schedule as an optax schedule: ``count -> jax.Array`` of a fixed dtype.
 
-    Build it with :func:`as_optax`. ``str()`` gives the lrkit text form.
+    ``OptaxSchedule(s, dtype)(count) = jnp.asarray(s(count), dtype)``. Build it with
+    :func:`as_optax`, which also resolves shares of training. ``str()`` gives the lrkit text form.
+
+    Args:
+        schedule: the lrkit schedule, with every duration in steps (``schedule.is_bound``).
+        dtype: the dtype of the values (default ``None``: JAX's default float).
+
+    >>> import jax.numpy as jnp, lrkit
+    >>> lr = OptaxSchedule(lrkit.linear(0.1, 0.0, steps=10), dtype=jnp.float16)
+    >>> str(lr), lr(5).dtype, [float(v) for v in lr(jnp.array([0, 5, 10]))]
+    ('linear(start=0.1, steps=10)', dtype('float16'), [0.0999755859375, 0.04998779296875, 0.0])
     """
 
     schedule: lrkit.Schedule
@@ -70,6 +80,12 @@ def as_optax(
     The result maps optax's step ``count`` (an int32 scalar, or any array of steps) to a
     ``jax.Array`` of ``dtype`` (default: JAX's default float, float32 unless x64 is enabled)
     and traces under ``jax.jit``.
+
+    Args:
+        schedule: an ``lrkit.Schedule`` or its text form.
+        total_steps: optimizer steps of the whole run (an int > 0), to resolve durations given
+            as shares (``"20%"``); required when ``schedule`` has any.
+        dtype: the dtype of the values (keyword-only; default ``None``: JAX's default float).
 
     >>> import lrkit, lrkit.optax
     >>> lr = lrkit.optax.as_optax("warmup(10) >> cosine(start=0.1, steps='90%')", total_steps=100)
@@ -110,6 +126,25 @@ def inject_hyperparams(
         tx = lrkit.optax.inject_hyperparams(
             optax.sgd, learning_rate=lrkit.one_cycle(0.1, steps=1000),
             momentum=lrkit.one_cycle_momentum(steps=1000), nesterov=True)
+
+    Args:
+        optimizer: an optax optimizer factory (positional-only), e.g. ``optax.adamw``.
+        total_steps: optimizer steps of the whole run (keyword-only, an int > 0), to resolve
+            durations given as shares of training in the schedules.
+        static_args: names of ``hyperparams`` passed through unchanged, not injected (for
+            arguments that must be Python values, such as ``nesterov``).
+        **hyperparams: the optimizer's arguments: lrkit schedules (evaluated at each step),
+            numbers or anything ``optimizer`` accepts.
+
+    >>> import jax.numpy as jnp, optax, lrkit, lrkit.optax
+    >>> tx = lrkit.optax.inject_hyperparams(
+    ...     optax.sgd, learning_rate=lrkit.linear(0.1, 0.0, steps=10), momentum=0.9)
+    >>> params = {"w": jnp.zeros(2)}
+    >>> state = tx.init(params)
+    >>> for _ in range(5):
+    ...     updates, state = tx.update({"w": jnp.ones(2)}, state, params)
+    >>> round(lrkit.optax.current_hyperparams(state)["learning_rate"], 6)  # step 4: 0.1·(1 − 4/10)
+    0.06
     """
     static = {static_args} if isinstance(static_args, str) else set(static_args)
     converted = {
@@ -125,6 +160,16 @@ def current_hyperparams(opt_state: Any) -> dict[str, float]:
     """The injected hyper-parameters of the first ``inject_hyperparams`` state in ``opt_state``.
 
     The values are those used by the last update (``init`` values before any update).
+
+    Args:
+        opt_state: an optimizer state (any pytree) holding the state of an optimizer built with
+            :func:`inject_hyperparams` (or ``optax.inject_hyperparams``).
+
+    >>> import jax.numpy as jnp, optax, lrkit, lrkit.optax
+    >>> tx = lrkit.optax.inject_hyperparams(optax.adam, learning_rate=lrkit.constant(1e-3))
+    >>> hyper = lrkit.optax.current_hyperparams(tx.init(jnp.zeros(3)))
+    >>> sorted(hyper), round(hyper["learning_rate"], 6)
+    (['b1', 'b2', 'eps', 'eps_root', 'learning_rate'], 0.001)
     """
     for node in jax.tree_util.tree_leaves(
         opt_state, is_leaf=lambda x: hasattr(x, "hyperparams") and hasattr(x, "inner_state")
@@ -142,6 +187,15 @@ def with_plateau(optimizer: optax.GradientTransformation) -> optax.GradientTrans
 
     ``updates <- scale * optimizer(updates)`` with ``scale = 1`` until :func:`apply_plateau`
     sets it; the scale is state (not a constant), so a jitted step needs no recompilation.
+
+    Args:
+        optimizer: the optax ``GradientTransformation`` whose updates are scaled.
+
+    >>> import jax.numpy as jnp, optax, lrkit.optax
+    >>> tx = lrkit.optax.with_plateau(optax.sgd(0.1))
+    >>> updates, state = tx.update(jnp.ones(2), tx.init(jnp.zeros(2)))
+    >>> updates.tolist(), lrkit.optax.current_hyperparams(state)  # scale 1 until a reduction
+    ([-0.10000000149011612, -0.10000000149011612], {'step_size': 1.0})
     """
     return optax.chain(optimizer, optax.inject_hyperparams(optax.scale)(step_size=1.0))
 
@@ -151,6 +205,21 @@ def apply_plateau(opt_state: Any, plateau: Plateau) -> Any:
 
     Call it on the host after ``plateau.report(metric)``; ``plateau.scale`` is
     ``factor ** reductions`` (its ``min_lr`` floor does not apply to a multiplier).
+
+    Args:
+        opt_state: the state of ``lrkit.optax.with_plateau(optimizer)`` (it is not modified).
+        plateau: the :class:`lrkit.Plateau` whose ``scale`` multiplies the updates.
+
+    >>> import jax.numpy as jnp, optax, lrkit, lrkit.optax
+    >>> tx = lrkit.optax.with_plateau(optax.sgd(0.1))
+    >>> state = tx.init(jnp.zeros(2))
+    >>> plateau = lrkit.Plateau(factor=0.5, patience=0)
+    >>> plateau.report(1.0), plateau.report(1.0)  # no improvement: one reduction
+    (False, True)
+    >>> state = lrkit.optax.apply_plateau(state, plateau)
+    >>> updates, state = tx.update(jnp.ones(2), state)
+    >>> [round(u, 6) for u in updates.tolist()]  # 0.1 · 0.5
+    [-0.05, -0.05]
     """
     if not isinstance(plateau, Plateau):
         raise ScheduleTypeError(

@@ -119,6 +119,27 @@ class GreedyLR:
     ``transformers.optimization.GreedyLR`` (Hugging Face, arXiv:2512.14527); bad arguments raise
     lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``) naming them.
 
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      mode: ``"min"`` (a lower metric is better) or ``"max"`` (default ``"min"``, as Hugging
+        Face's).
+      factor: the multiplier of a decrease, the divisor of an increase (< 1; default 0.95).
+      patience: better (worse) metrics in a row tolerated before an increase (decrease)
+        (default 10).
+      threshold: the least change that counts as better (default 1e-6).
+      threshold_mode: ``"abs"`` (``best − threshold``) or ``"rel"`` (``best·(1 − threshold)``)
+        (default ``"abs"``).
+      cooldown: metrics ignored after a decrease (default 0).
+      warmup: metrics ignored after an increase (default 0).
+      min_lr: the floor, one float or one per group (default 1e-3).
+      max_lr: the ceiling, one float or one per group (default 1.0).
+      eps: the least change of an lr that is applied (default 1e-8).
+      verbose: print a line at each change (default False).
+      smooth: compare the rolling mean of the last ``window_size`` metrics (default False).
+      window_size: metrics in the rolling mean (an int >= 1; default 50).
+      reset_start: decreases at ``min_lr`` before the lrs restart from their initial values
+        (default 500).
+
     >>> import torch
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     >>> sched = GreedyLR(opt, patience=1, factor=0.5)

@@ -164,6 +164,13 @@ def ExponentialDecay(
     ``staircase`` uses ``floor(step/decay_steps)``. lrkit: ``exponential(lr0, gamma=rate,
     every=decay_steps)``.
 
+    Args:
+      initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
+      decay_steps: steps per factor ``decay_rate`` (a number > 0).
+      decay_rate: the factor per ``decay_steps`` (< 1 decays, > 1 grows).
+      staircase: decay in whole ``decay_steps`` (default False, as Keras').
+      name: the name in the Keras config (default ``"ExponentialDecay"``, as Keras').
+
     >>> s = ExponentialDecay(0.1, decay_steps=100, decay_rate=0.5)
     >>> str(s), round(float(s(200)), 6)
     ('exponential(start=0.1, gamma=0.5, every=100)', 0.025)
@@ -187,6 +194,16 @@ def PiecewiseConstantDecay(
 
     Keras switches *after* a boundary (``step <= b`` keeps the earlier value), so the lrkit
     boundaries are ``floor(b) + 1``.
+
+    Args:
+      boundaries: increasing steps (finite, >= 0), as Keras' ``boundaries``.
+      values: the learning rates, one more than ``boundaries``: ``values[i]`` while
+        ``step <= boundaries[i]``, the last one after the last boundary.
+      name: the name in the Keras config (default ``"PiecewiseConstant"``, as Keras').
+
+    >>> s = PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
+    >>> str(s), [round(float(s(t)), 6) for t in (100, 101, 200, 201)]
+    ('piecewise_constant(boundaries=[101, 201], values=[0.1, 0.01, 0.001])', [0.1, 0.01, 0.01, 0.001])
     """
     args = dict(locals())
     func = "PiecewiseConstantDecay"
@@ -306,6 +323,24 @@ def PolynomialDecay(
     denominator is ``T·ceil(step/T)`` (1 at step 0) — each later cycle restarts lower, by
     ``k^-power``; this needs ``total_steps=`` (an lrkit extension) so the cycles can be written
     out as a sequence, holding ``end`` after ``total_steps``.
+
+    Args:
+      initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
+      decay_steps: length ``T`` of the decay (a number > 0; an int >= 1 with ``cycle=True``).
+      end_learning_rate: value from step ``T`` on (>= 0, default 0.0001 as Keras').
+      power: exponent of the decay (default 1.0, a line, as Keras').
+      cycle: restart after ``T`` steps, each cycle lower (default False, as Keras').
+      name: the name in the Keras config (default ``"PolynomialDecay"``, as Keras').
+      total_steps: with ``cycle=True``, the steps to write the cycles out for (an int >= 1; an
+        lrkit extension, keyword-only): the result then has a text form. Without it the cycles
+        are a :class:`CyclicPolynomial`.
+
+    >>> s = PolynomialDecay(0.1, 100, end_learning_rate=0.0, power=2.0)
+    >>> str(s), [round(float(s(t)), 6) for t in (0, 50, 100, 150)]  # 0.1·(1 − 50/100)² at 50
+    ('polynomial(start=0.1, steps=100, power=2.0)', [0.1, 0.025, 0.0, 0.0])
+    >>> s = PolynomialDecay(1.0, 10, end_learning_rate=0.0, cycle=True)
+    >>> [round(float(s(t)), 6) for t in (0, 5, 10, 15)]  # step 15: (1 − 15/20)
+    [1.0, 0.5, 0.0, 0.25]
     """
     args = dict(locals())
     if total_steps is None:  # an lrkit extension: in the config only when given
@@ -336,7 +371,19 @@ def InverseTimeDecay(
     staircase: bool = False,
     name: str = "InverseTimeDecay",
 ) -> Schedule:
-    """``keras.optimizers.schedules.InverseTimeDecay``: ``lr0 / (1 + rate · step/decay_steps)``."""
+    """``keras.optimizers.schedules.InverseTimeDecay``: ``lr0 / (1 + rate · step/decay_steps)``.
+
+    Args:
+      initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
+      decay_steps: steps per unit of ``decay_rate`` in the denominator (a number > 0).
+      decay_rate: how fast the value falls (a number >= 0).
+      staircase: use ``floor(step/decay_steps)`` (default False, as Keras').
+      name: the name in the Keras config (default ``"InverseTimeDecay"``, as Keras').
+
+    >>> s = InverseTimeDecay(0.1, decay_steps=10, decay_rate=0.5)
+    >>> str(s), [round(float(s(t)), 6) for t in (0, 10, 20)]  # 0.1 / (1 + 0.5·t/10)
+    ('inverse_time(start=0.1, rate=0.5, every=10)', [0.1, 0.066667, 0.05])
+    """
     args = dict(locals())
     lr = _rate("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
     _decay_steps("InverseTimeDecay", "decay_steps", decay_steps)
@@ -362,6 +409,14 @@ def CosineDecay(
     Without ``warmup_target``: cosine from lr0 to ``alpha·lr0`` over ``decay_steps`` (Keras then
     ignores ``warmup_steps``). With it: a line lr0 → target over ``warmup_steps``, then a cosine
     target → ``alpha·target``: ``warmup(W, start=lr0) >> cosine(target, alpha·target, steps=T)``.
+
+    Args:
+      initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
+      decay_steps: length ``T`` of the cosine, after the warm-up (a number > 0).
+      alpha: the final value as a share of the cosine's start (default 0.0, as Keras').
+      name: the name in the Keras config (default ``"CosineDecay"``, as Keras').
+      warmup_target: the value at the end of the warm-up (default None: no warm-up, as Keras').
+      warmup_steps: length ``W`` of the linear warm-up (>= 0, default 0 as Keras').
 
     >>> str(CosineDecay(0.0, 900, warmup_target=0.1, warmup_steps=100))
     'warmup(100) >> cosine(start=0.1, steps=900)'
@@ -398,6 +453,14 @@ def CosineDecayRestarts(
     ``cosine(lr0, alpha·lr0, steps=T).repeat(mult=t_mul)``; otherwise Keras keeps the floor
     ``alpha·lr0`` unscaled: ``cosine(lr0·(1 − alpha), steps=T).repeat(mult=t_mul, decay=m_mul)
     + alpha·lr0`` (only the cosine part shrinks by ``m_mul^i``).
+
+    Args:
+      initial_learning_rate: ``lr0``, the value at step 0 (>= 0, as Keras').
+      first_decay_steps: length ``T`` of the first period (a number > 0).
+      t_mul: each period is ``t_mul`` times longer than the one before (default 2.0, as Keras').
+      m_mul: each restart's peak is ``m_mul`` times the one before (default 1.0, as Keras').
+      alpha: the floor as a share of ``lr0`` (default 0.0, as Keras'; <= 1 when ``m_mul != 1``).
+      name: the name in the Keras config (default ``"SGDRDecay"``, as Keras').
 
     >>> s = CosineDecayRestarts(1.0, 10, t_mul=1.0, m_mul=0.5, alpha=0.2)
     >>> str(s), [round(float(s(t)), 4) for t in (0, 10, 20)]

@@ -181,6 +181,9 @@ def _ramp(start: float, peak: float, steps: int, then: Schedule) -> Schedule:
 def constant_schedule(value: float) -> Schedule:
     """``optax.constant_schedule``: ``value`` at every step.
 
+    Args:
+      value: the value at every step (any real number, as optax's ``value``).
+
     >>> constant_schedule(0.1)(1000)
     0.1
     """
@@ -198,6 +201,15 @@ def polynomial_schedule(
     """``optax.polynomial_schedule``: hold ``init_value`` for ``transition_begin`` steps, then decay.
 
     value(t) = (I − E)·(1 − min(max(t − B, 0), T)/T)^power + E     (``I`` if T <= 0; B < 0 is 0)
+
+    Args:
+      init_value: value up to step ``transition_begin`` (any real number, as optax's).
+      end_value: value from ``transition_begin + transition_steps`` on (any real number).
+      power: exponent of the decay (a real number; 1 is a line).
+      transition_steps: length ``T`` of the decay, an int; ``<= 0`` gives ``init_value`` forever
+        (optax only logs it).
+      transition_begin: steps ``B`` holding ``init_value`` first (an int, default 0 as optax's;
+        below 0 counts as 0).
 
     >>> s = polynomial_schedule(1.0, 0.01, power=2, transition_steps=100, transition_begin=5)
     >>> str(s), round(s(6), 4), s(105)
@@ -229,8 +241,16 @@ def linear_schedule(
 
     value(t) = I + (E − I)·min(max(t − B, 0), T)/T     (``I`` if T <= 0)
 
-    >>> str(linear_schedule(1.0, 0.0, transition_steps=10, transition_begin=2))
-    'linear(start=1.0, steps=10).shift(2)'
+    Args:
+      init_value: value up to step ``transition_begin`` (any real number, as optax's).
+      end_value: value from ``transition_begin + transition_steps`` on (any real number).
+      transition_steps: length ``T`` of the line, an int; ``<= 0`` gives ``init_value`` forever.
+      transition_begin: steps ``B`` holding ``init_value`` first (an int, default 0 as optax's;
+        below 0 counts as 0).
+
+    >>> s = linear_schedule(1.0, 0.0, transition_steps=10, transition_begin=2)
+    >>> str(s), [s(t) for t in (0, 2, 7, 12)]
+    ('linear(start=1.0, steps=10).shift(2)', [1.0, 1.0, 0.5, 0.0])
     """
     return polynomial_schedule(init_value, end_value, 1.0, transition_steps, transition_begin)
 
@@ -242,6 +262,12 @@ def piecewise_constant_schedule(
     """``optax.piecewise_constant_schedule``: multiply by ``scale`` from each ``step`` on.
 
     value(t) = I · Π scale_i over boundaries b_i <= t
+
+    Args:
+      init_value: value at step 0 (any real number, as optax's).
+      boundaries_and_scales: ``{step: scale}`` (int steps, scales >= 0); from each step on the
+        value is multiplied by its scale. ``None`` (optax's default) or ``{}`` gives
+        ``init_value`` forever.
 
     >>> s = piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.01})
     >>> str(s), s(150)
@@ -301,6 +327,17 @@ def exponential_decay(
     ``end_value`` is a floor when rate < 1, a ceiling otherwise; ``I`` if T <= 0 or rate = 0).
     Without ``end_value`` a growing schedule (rate > 1) holds at ±1e300, where optax's values
     overflow to ``inf``.
+
+    Args:
+      init_value: value ``I`` at step 0 (any real number, as optax's).
+      transition_steps: steps ``T`` per factor ``decay_rate``, an int; ``<= 0`` gives
+        ``init_value`` forever (optax only logs it).
+      decay_rate: factor per ``transition_steps`` (>= 0; < 1 decays, > 1 grows, 0 gives
+        ``init_value``).
+      transition_begin: steps ``B`` holding ``init_value`` first (an int, default 0 as optax's;
+        below 0 counts as 0).
+      staircase: decay in whole ``transition_steps`` (``⌊(t − B)/T⌋``; default False).
+      end_value: a floor when decaying, a ceiling when growing (default None: unbounded).
 
     >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5, transition_begin=5)
     >>> str(s), s(25)
@@ -394,8 +431,15 @@ def cosine_decay_schedule(
 
     Loshchilov & Hutter, SGDR (2017).
 
-    >>> str(cosine_decay_schedule(0.1, decay_steps=1000, alpha=0.1))
-    'cosine(start=0.1, end=0.010000000000000002, steps=1000)'
+    Args:
+      init_value: value ``I`` at step 0 (any real number, as optax's).
+      decay_steps: length ``T`` of the cosine, an int > 0 (as optax requires).
+      alpha: the final value as a share of ``init_value`` (default 0.0, as optax's).
+      exponent: power of the cosine factor (>= 0, default 1.0 as optax's; 0 holds ``I``).
+
+    >>> s = cosine_decay_schedule(0.1, decay_steps=1000, alpha=0.1)
+    >>> str(s), round(s(500), 6)  # 0.1·(0.9·½(1 + cos(π/2)) + 0.1)
+    ('cosine(start=0.1, end=0.010000000000000002, steps=1000)', 0.055)
     >>> str(cosine_decay_schedule(1.0, decay_steps=100, exponent=2.0))
     'cosine(start=1.0, steps=100, power=2.0)'
     """
@@ -415,8 +459,14 @@ def warmup_constant_schedule(init_value: float, peak_value: float, warmup_steps:
 
     As in optax, ``warmup_steps <= 0`` gives ``init_value`` forever (it is a ``linear_schedule``).
 
-    >>> str(warmup_constant_schedule(0.0, 0.1, warmup_steps=10))
-    'warmup(10) >> constant(0.1)'
+    Args:
+      init_value: value at step 0 (any real number, as optax's).
+      peak_value: value after the warm-up (any real number).
+      warmup_steps: length of the linear warm-up, an int; ``<= 0`` gives ``init_value`` forever.
+
+    >>> s = warmup_constant_schedule(0.0, 0.1, warmup_steps=10)
+    >>> str(s), [s(t) for t in (0, 5, 10, 50)]
+    ('warmup(10) >> constant(0.1)', [0.0, 0.05, 0.1, 0.1])
     """
     func = "warmup_constant_schedule"
     init = _number(func, "init_value", init_value)
@@ -440,8 +490,17 @@ def warmup_cosine_decay_schedule(
 
     ``decay_steps`` includes the warm-up: the cosine lasts ``decay_steps − warmup_steps`` steps.
 
-    >>> str(warmup_cosine_decay_schedule(0.0, 1e-3, warmup_steps=100, decay_steps=1000))
-    'warmup(100) >> cosine(start=0.001, steps=900)'
+    Args:
+      init_value: value at step 0 (any real number, as optax's).
+      peak_value: value at the end of the warm-up, where the cosine starts.
+      warmup_steps: length of the linear warm-up (an int >= 0).
+      decay_steps: total length, warm-up included (an int > ``warmup_steps``, as optax requires).
+      end_value: value at ``decay_steps`` and after (default 0.0, as optax's).
+      exponent: power of the cosine factor (>= 0, default 1.0 as optax's).
+
+    >>> s = warmup_cosine_decay_schedule(0.0, 1e-3, warmup_steps=100, decay_steps=1000)
+    >>> str(s), [round(s(t), 6) for t in (50, 100, 550, 1000)]
+    ('warmup(100) >> cosine(start=0.001, steps=900)', [0.0005, 0.001, 0.0005, 0.0])
     """
     func = "warmup_cosine_decay_schedule"
     init = _number(func, "init_value", init_value)
@@ -471,8 +530,19 @@ def warmup_exponential_decay_schedule(
 ) -> Schedule:
     """``optax.warmup_exponential_decay_schedule``: linear warm-up, then ``exponential_decay``.
 
-    >>> str(warmup_exponential_decay_schedule(0.0, 0.1, 10, transition_steps=100, decay_rate=0.5))
-    'warmup(10) >> exponential(start=0.1, gamma=0.5, every=100)'
+    Args:
+      init_value: value at step 0 (any real number, as optax's).
+      peak_value: value at the end of the warm-up, where the decay starts.
+      warmup_steps: length of the linear warm-up (an int >= 0).
+      transition_steps: steps per factor ``decay_rate`` (an int; ``<= 0`` holds ``peak_value``).
+      decay_rate: factor per ``transition_steps`` (>= 0).
+      transition_begin: steps after the warm-up that hold ``peak_value`` (default 0, as optax's).
+      staircase: decay in whole ``transition_steps`` (default False).
+      end_value: a floor when decaying, a ceiling when growing (default None).
+
+    >>> s = warmup_exponential_decay_schedule(0.0, 0.1, 10, transition_steps=100, decay_rate=0.5)
+    >>> str(s), [round(s(t), 6) for t in (5, 10, 110, 210)]
+    ('warmup(10) >> exponential(start=0.1, gamma=0.5, every=100)', [0.05, 0.1, 0.05, 0.025])
     """
     func = "warmup_exponential_decay_schedule"
     init = _number(func, "init_value", init_value)
@@ -494,6 +564,12 @@ def piecewise_interpolate_schedule(
 
     Points ``(0, I), (b_1, I·s_1), (b_2, I·s_1·s_2), ...``; each segment ``"linear"`` or
     ``"cosine"``; the last value is held.
+
+    Args:
+      interpolate_type: ``"linear"`` or ``"cosine"``, the shape of every segment (as optax's).
+      init_value: value ``I`` at step 0 (any real number).
+      boundaries_and_scales: ``{step: scale}`` (int steps, scales >= 0): the curve reaches the
+        running product ``I·s_1·…·s_i`` at step ``b_i``. ``None`` (optax's default) holds ``I``.
 
     >>> s = piecewise_interpolate_schedule("linear", 1.0, {4: 0.1, 8: 0.01})
     >>> [round(s(t), 6) for t in (2, 6, 10)]
@@ -557,8 +633,19 @@ def linear_onecycle_schedule(
     Points (0, peak/div), (⌊pct_start·T⌋, peak), (⌊pct_final·T⌋, peak/div),
     (T, peak/(div·final_div)). Smith & Topin, super-convergence (2017).
 
-    >>> str(linear_onecycle_schedule(100, 1.0))
+    Args:
+      transition_steps: length ``T`` of the cycle, an int > 0 (as optax requires).
+      peak_value: value at step ``⌊pct_start·T⌋``.
+      pct_start: share of ``T`` spent rising (default 0.3, as optax's).
+      pct_final: share of ``T`` where the descent to ``peak/div`` ends (default 0.85, as optax's).
+      div_factor: the start value is ``peak_value / div_factor`` (default 25.0, as optax's).
+      final_div_factor: the last value is ``peak/(div·final_div)`` (default 1e4, as optax's).
+
+    >>> s = linear_onecycle_schedule(100, 1.0)
+    >>> str(s)
     'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [85.0, 0.04], [100.0, 4.000000000000001e-06]])'
+    >>> [round(s(t), 6) for t in (0, 30, 85, 100)]
+    [0.04, 1.0, 0.04, 4e-06]
     """
     func = "linear_onecycle_schedule"
     steps, peak, div, final_div = _onecycle_args(
@@ -589,8 +676,18 @@ def cosine_onecycle_schedule(
     segments. Unlike PyTorch's OneCycleLR (``lrkit.one_cycle``) the phases end at ``pct_start·T``
     and ``T``, not one step earlier.
 
-    >>> str(cosine_onecycle_schedule(100, 1.0))
+    Args:
+      transition_steps: length ``T`` of the cycle, an int > 0 (as optax requires).
+      peak_value: value at step ``⌊pct_start·T⌋``.
+      pct_start: share of ``T`` spent rising (default 0.3, as optax's).
+      div_factor: the start value is ``peak_value / div_factor`` (default 25.0, as optax's).
+      final_div_factor: the last value is ``peak/(div·final_div)`` (default 1e4, as optax's).
+
+    >>> s = cosine_onecycle_schedule(100, 1.0)
+    >>> str(s)
     'piecewise(points=[[0.0, 0.04], [30.0, 1.0], [100.0, 4e-06]], shape="cosine")'
+    >>> [round(s(t), 6) for t in (0, 15, 30, 100)]  # step 15: halfway up, (0.04 + 1)/2
+    [0.04, 0.52, 1.0, 4e-06]
     """
     func = "cosine_onecycle_schedule"
     steps, peak, div, final_div = _onecycle_args(
@@ -645,6 +742,11 @@ def join_schedules(schedules: Seq[Schedule], boundaries: Seq[int]) -> Schedule:
     value, one that runs longer (or has no end) is cut at its boundary: an endless leaf with a
     ``steps`` argument gets ``steps=``, any other piece ``truncate(...)``.
 
+    Args:
+      schedules: the pieces, a non-empty list of lrkit schedules (as optax's ``schedules``).
+      boundaries: ``len(schedules) - 1`` strictly increasing int steps >= 0 where the next piece
+        starts (on its own local time 0).
+
     >>> s = join_schedules([lrkit.constant(1.0), lrkit.linear(1.0, 0.0, steps=10)], [5])
     >>> str(s), s(10)
     ('constant(1.0, steps=5) >> linear(start=1.0, steps=10)', 0.5)
@@ -680,6 +782,10 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
 
     Each dict holds that function's arguments; cycle ``i`` lasts its ``decay_steps``.
     Loshchilov & Hutter, SGDR (2017).
+
+    Args:
+      cosine_kwargs: the cycles, a non-empty list of dicts of
+        :func:`warmup_cosine_decay_schedule`'s arguments (as optax's ``cosine_kwargs``).
 
     >>> cycle = dict(init_value=0.0, peak_value=1.0, warmup_steps=2, decay_steps=10)
     >>> s = sgdr_schedule([cycle, cycle])

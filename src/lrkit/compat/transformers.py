@@ -10,9 +10,10 @@ Hugging Face's ``LambdaLR``; ``"reduce_lr_on_plateau"`` and ``"greedy"`` give th
 Bad arguments raise lrkit's ``ScheduleError`` family (``ValueError``/``TypeError``), named with
 Hugging Face's parameters.
 
-Values equal Hugging Face's on steps ``0 .. num_training_steps``; after that every lrkit schedule
-holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1) would climb
-again.
+Values equal Hugging Face's on steps ``0 .. num_training_steps`` (``.. num_training_steps − 1``
+for ``"cosine_warmup_with_min_lr"``, whose cosine ends one step early); after that every lrkit
+schedule holds its last value, where Hugging Face's cosine family (a ``cos`` of progress > 1)
+would climb again.
 
 >>> str(schedule("linear", lr=0.1, num_warmup_steps=10, num_training_steps=100))
 'warmup(10) >> linear(start=0.1, steps=90)'
@@ -366,6 +367,22 @@ def schedule(
     is ``optimizer.defaults["lr"]``, which Hugging Face uses to turn ``lr_end`` (polynomial) and
     ``min_lr`` (cosine_with_min_lr) into rates; it defaults to ``lr``.
 
+    Args:
+      name: one of :data:`NAMES` (a str or a ``transformers.SchedulerType``), as Hugging Face's.
+      lr: the group's base learning rate (keyword-only, default 1.0: the multiplier).
+      num_warmup_steps: steps ``W`` of the warm-up (an int >= 0; required except for
+        ``"constant"`` and ``"reduce_lr_on_plateau"``).
+      num_training_steps: steps ``T`` of the whole run (an int >= 0; required by the decaying
+        schedules, as Hugging Face's).
+      default_lr: ``optimizer.defaults["lr"]`` (default None: ``lr``).
+      **scheduler_specific_kwargs: the arguments of the named scheduler, as Hugging Face's
+        ``scheduler_specific_kwargs``: ``num_cycles``, ``lr_end``, ``power``, ``timescale``,
+        ``min_lr``, ``min_lr_rate``, ``warmup_lr_rate``, ``num_decay_steps``, ``num_stable_steps``,
+        ``warmup_type``, ``decay_type``, ``min_lr_ratio``.
+
+    >>> s = schedule("cosine", lr=0.1, num_warmup_steps=10, num_training_steps=100)
+    >>> str(s), [round(s(t), 6) for t in (5, 10, 55, 100)]  # 0.1·½(1 + cos(π·(t − 10)/90))
+    ('warmup(10) >> cosine(start=0.1, steps=90)', [0.05, 0.1, 0.05, 0.0])
     >>> str(schedule("warmup_stable_decay", lr=0.1, num_warmup_steps=10, num_decay_steps=20,
     ...              num_training_steps=100, decay_type="1-sqrt"))
     'linear(start=0.0, end=0.1, steps=10) >> constant(0.1, steps=70) >> one_minus_sqrt(start=0.1, steps=20)'
@@ -403,6 +420,29 @@ def get_scheduler(
     schedule) and ``base_i`` the group's lr (``group["initial_lr"]`` if set, as ``LambdaLR``
     uses). ``"reduce_lr_on_plateau"`` gives :class:`lrkit.compat.torch.ReduceLROnPlateau`,
     ``"greedy"`` :class:`GreedyLR`.
+
+    Args:
+      name: one of :data:`NAMES` or ``"greedy"`` (a str or a ``transformers.SchedulerType``).
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the warm-up (an int >= 0; default None, required by the
+        schedules that warm up, as Hugging Face's).
+      num_training_steps: steps ``T`` of the whole run (an int >= 0; default None, required by
+        the decaying schedules).
+      scheduler_specific_kwargs: a dict of the named scheduler's other arguments (default None),
+        as Hugging Face's (see :func:`schedule`).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_scheduler("linear", opt, num_warmup_steps=10, num_training_steps=100)
+    >>> str(sched.lr_lambdas[0])
+    'warmup(10) >> linear(start=1.0, steps=90)'
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (5, 10, 55, 100)]  # 0.1·t/10, then 0.1·(100 − t)/90
+    [0.05, 0.1, 0.05, 0.0]
     """
     from lrkit.compat._transformers_torch import GreedyLR
     from lrkit.compat.torch import ReduceLROnPlateau
@@ -458,7 +498,21 @@ def _get(
 
 
 def get_greedy_schedule(optimizer: Optimizer, **kwargs: Any) -> GreedyLR:
-    """``transformers.get_greedy_schedule``: :class:`GreedyLR` with ``kwargs``."""
+    """``transformers.get_greedy_schedule``: :class:`GreedyLR` with ``kwargs``.
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      **kwargs: :class:`GreedyLR`'s arguments (``mode``, ``factor``, ``patience``...), as Hugging
+        Face's.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_greedy_schedule(opt, patience=1, factor=0.5)
+    >>> for loss in (3.0, 2.0, 1.0):  # two improvements in a row: 0.1 / 0.5
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.2]
+    """
     from lrkit.compat._transformers_torch import GreedyLR
 
     return GreedyLR(optimizer, **kwargs)
@@ -474,21 +528,81 @@ def __getattr__(name: str) -> Any:
 
 
 def get_constant_schedule(optimizer: Optimizer, last_epoch: int = -1) -> Scheduler:
-    """``transformers.get_constant_schedule``."""
+    """``transformers.get_constant_schedule``: the optimizer's lr at every step.
+
+    value(t) = lr
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_constant_schedule(opt)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (0, 50, 100)]
+    [0.1, 0.1, 0.1]
+    """
     return _resumed(_get("constant", optimizer), last_epoch)
 
 
 def get_constant_schedule_with_warmup(
     optimizer: Optimizer, num_warmup_steps: int, last_epoch: int = -1
 ) -> Scheduler:
-    """``transformers.get_constant_schedule_with_warmup``."""
+    """``transformers.get_constant_schedule_with_warmup``: linear warm-up, then constant.
+
+    value(t) = lr · min(1, t/W)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_constant_schedule_with_warmup(opt, num_warmup_steps=10)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (0, 5, 10, 100)]
+    [0.0, 0.05, 0.1, 0.1]
+    """
     return _resumed(_get("constant_with_warmup", optimizer, num_warmup_steps), last_epoch)
 
 
 def get_linear_schedule_with_warmup(
     optimizer: Optimizer, num_warmup_steps: int, num_training_steps: int, last_epoch: int = -1
 ) -> Scheduler:
-    """``transformers.get_linear_schedule_with_warmup``."""
+    """``transformers.get_linear_schedule_with_warmup``: linear warm-up, then a line to 0.
+
+    value(t) = lr · t/W for t < W, else lr · max(0, (T − t)/(T − W))
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_linear_schedule_with_warmup(opt, num_warmup_steps=10, num_training_steps=100)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (5, 10, 55, 100)]
+    [0.05, 0.1, 0.05, 0.0]
+    """
     return _resumed(_get("linear", optimizer, num_warmup_steps, num_training_steps), last_epoch)
 
 
@@ -499,7 +613,31 @@ def get_cosine_schedule_with_warmup(
     num_cycles: float = 0.5,
     last_epoch: int = -1,
 ) -> Scheduler:
-    """``transformers.get_cosine_schedule_with_warmup``."""
+    """``transformers.get_cosine_schedule_with_warmup``: linear warm-up, then a cosine.
+
+    value(t) = lr · t/W for t < W, else lr · ½(1 + cos(2π · num_cycles · p)),
+    p = (t − W)/(T − W)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      num_cycles: cosine waves over ``T − W`` steps (>= 0; default 0.5, one decay to 0, as
+        Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_cosine_schedule_with_warmup(opt, num_warmup_steps=10, num_training_steps=100)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (5, 10, 55, 100)]
+    [0.05, 0.1, 0.05, 0.0]
+    """
     return _resumed(
         _get("cosine", optimizer, num_warmup_steps, num_training_steps, {"num_cycles": num_cycles}),
         last_epoch,
@@ -513,7 +651,34 @@ def get_cosine_with_hard_restarts_schedule_with_warmup(
     num_cycles: int = 1,
     last_epoch: int = -1,
 ) -> Scheduler:
-    """``transformers.get_cosine_with_hard_restarts_schedule_with_warmup``."""
+    """Hugging Face's cosine with hard restarts: after a warm-up, decays restarting from the lr.
+
+    ``transformers.get_cosine_with_hard_restarts_schedule_with_warmup``, as an
+    :class:`lrkit.torch.Scheduler`.
+
+    value(t) = lr · t/W for t < W, else lr · ½(1 + cos(π · ((num_cycles · p) mod 1))),
+    p = (t − W)/(T − W) (0 from p >= 1 on in Hugging Face's; lrkit holds the last value)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      num_cycles: the number of decays, each restarting at lr (an int >= 1; default 1, as
+        Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_cosine_with_hard_restarts_schedule_with_warmup(opt, 10, 100, num_cycles=2)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (10, 32, 55)]  # step 32: 0.1·½(1 + cos(π·44/90))
+    [0.1, 0.051745, 0.1]
+    """
     return _resumed(
         _get(
             "cosine_with_restarts",
@@ -534,7 +699,34 @@ def get_polynomial_decay_schedule_with_warmup(
     power: float = 1.0,
     last_epoch: int = -1,
 ) -> Scheduler:
-    """``transformers.get_polynomial_decay_schedule_with_warmup``."""
+    """Hugging Face's polynomial decay: after a warm-up, a polynomial decay to ``lr_end``.
+
+    ``transformers.get_polynomial_decay_schedule_with_warmup``, as an
+    :class:`lrkit.torch.Scheduler`.
+
+    value(t) = lr · t/W for t < W, else (lr − lr_end) · (1 − p)^power + lr_end,
+    p = (t − W)/(T − W) (``lr`` is ``optimizer.defaults["lr"]``; other groups scale with it)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      lr_end: the final lr (below the optimizer's lr; default 1e-7, as Hugging Face's).
+      power: exponent of the decay (default 1.0, a line, as Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_polynomial_decay_schedule_with_warmup(opt, 10, 100, lr_end=0.01, power=2.0)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (10, 55, 100)]  # step 55: 0.09·(1 − ½)² + 0.01
+    [0.1, 0.0325, 0.01]
+    """
     return _resumed(
         _get(
             "polynomial",
@@ -550,7 +742,29 @@ def get_polynomial_decay_schedule_with_warmup(
 def get_inverse_sqrt_schedule(
     optimizer: Optimizer, num_warmup_steps: int, timescale: int | None = None, last_epoch: int = -1
 ) -> Scheduler:
-    """``transformers.get_inverse_sqrt_schedule``."""
+    """``transformers.get_inverse_sqrt_schedule``: warm-up, then ``1/√t`` decay.
+
+    value(t) = lr · t/W for t < W, else lr / √((t + timescale − W)/timescale)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      timescale: steps per unit of the decay (an int >= 1; default None: ``num_warmup_steps``,
+        or 10,000 without warm-up, as Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_inverse_sqrt_schedule(opt, num_warmup_steps=10)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (5, 10, 40, 90)]  # 0.1/√(t/10) after the warm-up
+    [0.05, 0.1, 0.05, 0.033333]
+    """
     return _resumed(
         _get("inverse_sqrt", optimizer, num_warmup_steps, None, {"timescale": timescale}),
         last_epoch,
@@ -558,7 +772,24 @@ def get_inverse_sqrt_schedule(
 
 
 def get_reduce_on_plateau_schedule(optimizer: Optimizer, **kwargs: Any) -> Scheduler:
-    """``transformers.get_reduce_on_plateau_schedule``."""
+    """``transformers.get_reduce_on_plateau_schedule``: PyTorch's ``ReduceLROnPlateau``.
+
+    Returns :class:`lrkit.compat.torch.ReduceLROnPlateau` (PyTorch's defaults: ``factor=0.1``,
+    ``patience=10``).
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      **kwargs: ``ReduceLROnPlateau``'s arguments (``mode``, ``factor``, ``patience``...), as
+        Hugging Face's.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_reduce_on_plateau_schedule(opt, factor=0.5, patience=0)
+    >>> for loss in (1.0, 1.0):  # no improvement: one reduction
+    ...     sched.step(loss)
+    >>> sched.get_last_lr()
+    [0.05]
+    """
     from lrkit.compat.torch import ReduceLROnPlateau
 
     return ReduceLROnPlateau(optimizer, **kwargs)
@@ -573,7 +804,35 @@ def get_cosine_with_min_lr_schedule_with_warmup(
     min_lr: float | None = None,
     min_lr_rate: float | None = None,
 ) -> Scheduler:
-    """``transformers.get_cosine_with_min_lr_schedule_with_warmup``."""
+    """Hugging Face's cosine with a floor: after a warm-up, a cosine down to ``min_lr``.
+
+    ``transformers.get_cosine_with_min_lr_schedule_with_warmup``, as an
+    :class:`lrkit.torch.Scheduler`.
+
+    value(t) = lr · t/W for t < W, else lr · (r + (1 − r) · ½(1 + cos(2π · num_cycles · p))),
+    p = (t − W)/(T − W), r = ``min_lr_rate`` (or ``min_lr / lr``)
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      num_cycles: cosine waves over ``T − W`` steps (>= 0; default 0.5, as Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+      min_lr: the floor as a learning rate (default None; give it or ``min_lr_rate``).
+      min_lr_rate: the floor as a share of the lr (default None; give it or ``min_lr``).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_cosine_with_min_lr_schedule_with_warmup(opt, 10, 100, min_lr_rate=0.1)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (10, 55, 100)]  # 0.1·(0.1 + 0.9·½(1 + cos(π·(t − 10)/90)))
+    [0.1, 0.055, 0.01]
+    """
     kwargs = {"num_cycles": num_cycles, "min_lr": min_lr, "min_lr_rate": min_lr_rate}
     return _resumed(
         _get("cosine_with_min_lr", optimizer, num_warmup_steps, num_training_steps, kwargs),
@@ -591,7 +850,37 @@ def get_cosine_with_min_lr_schedule_with_warmup_lr_rate(
     min_lr_rate: float | None = None,
     warmup_lr_rate: float | None = None,
 ) -> Scheduler:
-    """``transformers.get_cosine_with_min_lr_schedule_with_warmup_lr_rate``."""
+    """Hugging Face's cosine with a floor and a warm-up rate: the ``min_lr`` cosine, one step ahead.
+
+    ``transformers.get_cosine_with_min_lr_schedule_with_warmup_lr_rate``, as an
+    :class:`lrkit.torch.Scheduler`.
+
+    value(t) = lr · (t + 1)/W for t < W (or ``warmup_lr_rate`` → 1 over the first ``W − 1``
+    steps), else lr · (r + (1 − r) · ½(1 + cos(2π · num_cycles · p))), p = (t − W + 1)/(T − W);
+    equal to Hugging Face's up to step ``T − 1``, then held (Hugging Face's p passes 1 at ``T``).
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_training_steps: steps ``T`` of the whole run, warm-up included (an int >= 0).
+      num_cycles: cosine waves over ``T − W`` steps (>= 0; default 0.5, as Hugging Face's).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+      min_lr: the floor as a learning rate (default None; give it or ``min_lr_rate``).
+      min_lr_rate: the floor as a share of the lr (default None; give it or ``min_lr``).
+      warmup_lr_rate: the share of the lr at step 0 (default None: ``1/W``, as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_cosine_with_min_lr_schedule_with_warmup_lr_rate(opt, 10, 100, min_lr_rate=0.1)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (0, 9, 54, 99)]  # step 0: 0.1·1/10; step 54: p = ½; step 99: p = 1
+    [0.01, 0.1, 0.055, 0.01]
+    """
     kwargs = {
         "num_cycles": num_cycles,
         "min_lr": min_lr,
@@ -616,7 +905,37 @@ def get_wsd_schedule(
     num_cycles: float = 0.5,
     last_epoch: int = -1,
 ) -> Scheduler:
-    """``transformers.get_wsd_schedule``."""
+    """``transformers.get_wsd_schedule``: warm-up, stable, decay (WSD).
+
+    ``W`` warm-up steps from ``min_lr_ratio·lr`` to ``lr``, ``num_stable_steps`` at ``lr`` (by
+    default what ``num_training_steps`` leaves), ``num_decay_steps`` back to ``min_lr_ratio·lr``
+    (Hu et al., MiniCPM, 2024).
+
+    Args:
+      optimizer: the ``torch.optim.Optimizer`` whose param groups are scheduled.
+      num_warmup_steps: steps ``W`` of the linear warm-up ``t/W`` (an int >= 0).
+      num_decay_steps: steps of the decay (an int >= 0).
+      num_training_steps: steps of the whole run (default None; give it or ``num_stable_steps``).
+      num_stable_steps: steps at ``lr`` (default None: ``T − W − num_decay_steps``; wins, with a
+        warning, when both are given, as Hugging Face's).
+      warmup_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"`` (default ``"linear"``).
+      decay_type: ``"linear"``, ``"cosine"`` or ``"1-sqrt"`` (default ``"cosine"``).
+      min_lr_ratio: start and end value as a share of the lr (default 0).
+      num_cycles: half-waves of the cosine decay (a positive multiple of 0.5; default 0.5).
+      last_epoch: the index of the last step done, to resume a run (default -1, a new run,
+        as Hugging Face's).
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> sched = get_wsd_schedule(opt, 10, 20, num_training_steps=100)
+    >>> lrs = []
+    >>> for _ in range(101):
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    ...     opt.step()
+    ...     sched.step()
+    >>> [lrs[t] for t in (5, 10, 80, 90, 100)]  # from step 80: 0.1·½(1 + cos(π·(t − 80)/20))
+    [0.05, 0.1, 0.1, 0.05, 0.0]
+    """
     kwargs = {
         "num_decay_steps": num_decay_steps,
         "num_stable_steps": num_stable_steps,
