@@ -155,6 +155,10 @@ def _documented(obj: Any) -> list[str]:
 #: frameworks each needs to import (a module missing its framework is skipped).
 DOCUMENTED_MODULES: dict[str, tuple[str, ...]] = {
     "lrkit": (),
+    "lrkit.registry": (),
+    "lrkit.plateau": (),
+    "lrkit.transformers": ("transformers",),
+    "lrkit.lightning": ("lightning",),
     "lrkit.optax": ("optax",),
     "lrkit.keras": ("keras",),
     "lrkit.compat.transformers": ("torch",),  # GreedyLR is a torch scheduler
