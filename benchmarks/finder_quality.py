@@ -98,7 +98,7 @@ def train(task: str, opt: str, seed: int, peak: float, steps: int) -> float:
 
 
 def range_test(task: str, opt: str, seed: int) -> dict[str, Any]:
-    from lrkit.bench.range_test import range_test_task
+    from lrkit.bench.execution.range_test import range_test_task
 
     return range_test_task(task, opt, seed).to_dict()
 

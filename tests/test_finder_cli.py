@@ -12,8 +12,8 @@ typer = pytest.importorskip("typer")
 from typer.testing import CliRunner  # noqa: E402
 
 import lrkit  # noqa: E402
+from lrkit.cli.find import register  # noqa: E402
 from lrkit.finder import RangeTestResult  # noqa: E402
-from lrkit.finder.cli import register  # noqa: E402
 
 
 def make_app() -> typer.Typer:

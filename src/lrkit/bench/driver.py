@@ -17,15 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.backends import make_backend
-from lrkit.bench.budgets import budget_plans, budgets_meta, merged_budgets
-from lrkit.bench.config import BenchConfig
-from lrkit.bench.progress import progress_line, should_print
-from lrkit.bench.records import RunsFile, latest_by_key, read_records
-from lrkit.bench.rundir import check_run_dir, lock_run_dir, write_atomic
-from lrkit.bench.runner import Job, make_job
-from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
-from lrkit.bench.tuning import all_failed, log_grid, mean_scores, next_extension, tune_result
+from lrkit.bench.execution.backends import make_backend
+from lrkit.bench.execution.progress import progress_line, should_print
+from lrkit.bench.execution.records import RunsFile, latest_by_key, read_records
+from lrkit.bench.execution.rundir import check_run_dir, lock_run_dir, write_atomic
+from lrkit.bench.execution.runner import Job, make_job
+from lrkit.bench.planning.budgets import budget_plans, budgets_meta, merged_budgets
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
+from lrkit.bench.planning.tuning import (
+    all_failed,
+    log_grid,
+    mean_scores,
+    next_extension,
+    tune_result,
+)
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
@@ -361,7 +367,7 @@ def _tune(
     """Tune each (plan, entry) on ``cfg.tune_seeds`` seeds: grid, then edge extensions.
 
     Returns (runs executed, tuning jobs planned). Sets ``plan.peak``, ``plan.lr_source`` and
-    ``plan.tuning`` (see :func:`lrkit.bench.tuning.tune_result`).
+    ``plan.tuning`` (see :func:`lrkit.bench.planning.tuning.tune_result`).
     """
     seeds = [cfg.tune_seed + i for i in range(cfg.tune_seeds)]
     state: dict[int, dict[str, Any]] = {}
@@ -477,7 +483,7 @@ def _run_locked(
     say: Callable[[str], None],
     t0: float,
 ) -> BenchOutcome:
-    from lrkit.bench.report import build_report
+    from lrkit.bench.presentation.report import build_report
 
     runs_path = run_dir / "runs.jsonl"
     done = latest_by_key(read_records(runs_path))

@@ -169,7 +169,7 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lrkit.finder.cli import image_format, write_error
+    from lrkit.cli.find import image_format, write_error
 
     try:
         fmt = image_format(output)
@@ -219,8 +219,8 @@ def list_names() -> None:
 
 def _register_subcommands() -> None:
     """Commands that live in their own packages (finder, bench)."""
-    from lrkit.bench.cli import register as register_bench
-    from lrkit.finder.cli import register as register_find
+    from lrkit.cli.bench import register as register_bench
+    from lrkit.cli.find import register as register_find
 
     register_find(app)
     register_bench(app)

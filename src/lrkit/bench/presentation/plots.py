@@ -85,7 +85,7 @@ def _save(fig: Any, path: Path) -> None:
     """Write ``fig`` as a PNG atomically (never through a link), like every run-folder file."""
     import io
 
-    from lrkit.bench.rundir import write_atomic
+    from lrkit.bench.execution.rundir import write_atomic
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

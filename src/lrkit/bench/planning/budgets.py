@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lrkit.bench.aggregate import aggregate
+from lrkit.bench.analysis.aggregate import aggregate
 
 if TYPE_CHECKING:
     from lrkit.bench.driver import TaskPlan
