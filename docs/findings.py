@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lrkit.bench.analysis.budget_ranks import rank_table
 from lrkit.bench.analysis.claims import MARGIN, claims_lines
-from lrkit.bench.planning.budgets import rank_table
 from lrkit.bench.planning.tuning import means_of, robustness_sentence
 from lrkit.bench.presentation.sections import edge_warnings
 

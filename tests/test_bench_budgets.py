@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from lrkit.bench.analysis.budget_ranks import rank_table
 from lrkit.bench.driver import run_bench
 from lrkit.bench.execution.records import read_records
-from lrkit.bench.planning.budgets import budget_label, budget_steps, parse_budgets, rank_table
+from lrkit.bench.planning.budgets import budget_label, budget_steps, parse_budgets
 from lrkit.bench.planning.config import BenchConfig, load_toml
 
 QUAD = "test_bench_tuning:quad_task"

@@ -24,6 +24,7 @@ from lrkit.bench.execution.rundir import check_run_dir, lock_run_dir, write_atom
 from lrkit.bench.execution.runner import Job, make_job
 from lrkit.bench.planning.budgets import budget_plans, budgets_meta, merged_budgets
 from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.plan import TaskPlan
 from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
 from lrkit.bench.planning.tuning import (
     all_failed,
@@ -36,28 +37,6 @@ from lrkit.bench.planning.tuning import (
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
 FINISHED = ("ok", "diverged")
-
-
-@dataclass
-class TaskPlan:
-    """What runs on one task: budget, entries with their optimizer, skipped entries."""
-
-    task: str
-    steps: int
-    eval_every: int
-    target_metric: str
-    target_value: float
-    higher_is_better: bool
-    default_lr: dict[str, float]
-    entries: list[tuple[SuiteEntry, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    peak: dict[str, float] = field(default_factory=dict)
-    lr_source: dict[str, str] = field(default_factory=dict)
-    source: str = ""
-    device: str = "cpu"
-    tuning: dict[str, Any] = field(default_factory=dict)
-    budget: float = 1.0
-    merged: list[float] = field(default_factory=list)  # smaller budgets of equal step count
 
 
 @dataclass

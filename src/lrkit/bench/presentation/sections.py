@@ -10,7 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrkit.bench.planning.budgets import budget_label, rank_table
+from lrkit.bench.analysis.budget_ranks import rank_table
+from lrkit.bench.planning.budgets import budget_label
 from lrkit.bench.planning.tuning import means_of, robustness_sentence
 
 __all__ = ["budget_lines", "edge_warnings", "tuning_lines"]
@@ -127,7 +128,7 @@ def extra_results(
     records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], cfg: Mapping[str, Any]
 ) -> dict[str, Any]:
     """results.json additions: ``budgets`` (when the bench ran several budgets) and ``claims``."""
-    from lrkit.bench.planning.budgets import aggregate_budgets
+    from lrkit.bench.analysis.budget_ranks import aggregate_budgets
 
     out: dict[str, Any] = {}
     if meta.get("budgets"):
