@@ -1,7 +1,7 @@
 """How many runs does ``lrkit bench --seeds auto`` need, and does it decide as 16 fixed seeds do?
 
 For each built-in task: run the suite with a fixed ``--seeds 16`` (``--max-seeds``), then race the
-same per-seed scores with the ``--seeds auto`` rule (:func:`lrkit.bench.sequential.simulate`).
+same per-seed scores with the ``--seeds auto`` rule (:func:`lrkit.bench.planning.sequential.simulate`).
 Runs are deterministic by key, so this is exactly what ``--seeds auto`` runs (a rerun of
 ``--seeds auto`` in the same folder finds every one of its runs finished: the script checks it
 with ``--verify``). Printed per task: the share of the fixed runs the race needed, why it stopped,
@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.config import BenchConfig
+from lrkit.bench.analysis.recommend import tied_with_best
 from lrkit.bench.driver import run_bench
-from lrkit.bench.race_report import chosen_schedule, race_recommendation
-from lrkit.bench.recommend import tied_with_best
-from lrkit.bench.sequential import RaceRule, simulate
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.sequential import RaceRule, simulate
+from lrkit.bench.presentation.race_report import chosen_schedule, race_recommendation
 
 
 def _fixed(task: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """lrkit bench overhead: the runner's own time as a share of training time on digits-mlp.
 
-Runs ``lrkit.bench.runner.run_job`` in-process for a few schedules (plain, with momentum, with a
+Runs ``lrkit.bench.execution.runner.run_job`` in-process for a few schedules (plain, with momentum, with a
 plateau controller) on digits-mlp through a thin wrapper task that accounts for the time spent
 inside ``make``, ``train_step`` and ``evaluate``. Two measurements per run:
 
@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from lrkit.bench.runner import make_job, run_job
-from lrkit.bench.suite import DEFAULT_SUITE
+from lrkit.bench.execution.runner import make_job, run_job
+from lrkit.bench.planning.suite import DEFAULT_SUITE
 from lrkit.bench.tasks import TaskConfig, TaskSpec, Trainer, get_task
 
 TASK = "digits-mlp"

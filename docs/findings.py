@@ -3,7 +3,7 @@
     .venv/bin/python docs/findings.py [docs/findings/results.json]
 
 Every number and verdict in findings.md comes from that results.json (the verdicts themselves are
-computed by lrkit.bench.claims when the report is built); nothing is written by hand.
+computed by lrkit.bench.analysis.claims when the report is built); nothing is written by hand.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.budgets import rank_table
-from lrkit.bench.claims import MARGIN, claims_lines
-from lrkit.bench.sections import edge_warnings
-from lrkit.bench.tuning import means_of, robustness_sentence
+from lrkit.bench.analysis.budget_ranks import rank_table
+from lrkit.bench.analysis.claims import MARGIN, claims_lines
+from lrkit.bench.planning.tuning import means_of, robustness_sentence
+from lrkit.bench.presentation.sections import edge_warnings
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = HERE / "findings" / "results.json"
@@ -70,7 +70,7 @@ def render(results: dict[str, Any], source: str) -> str:
         "each budget.",
         f"- Budgets {', '.join(f'{b * 100:g} %' for b in cfg['budgets'])} of the task's steps, each "
         "a whole schedule.",
-        "- Verdict rule (code: `lrkit.bench.claims.verdict`, docs: [bench.md](bench.md#claims)): "
+        "- Verdict rule (code: `lrkit.bench.analysis.claims.verdict`, docs: [bench.md](bench.md#claims)): "
         "the effect is the claimed schedule's relative improvement, paired by seed, averaged over "
         "tasks, with a stratified bootstrap 95 % CI. *Beats* claims: reproduced when the CI is "
         "above 0, contradicted when below 0. *Matches or beats* claims: reproduced when the CI "

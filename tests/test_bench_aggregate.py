@@ -8,8 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lrkit.bench.aggregate import aggregate, bootstrap_ci, paired_permutation_p, rank_with_ties
-from lrkit.bench.report import findings
+from lrkit.bench.analysis.aggregate import (
+    aggregate,
+    bootstrap_ci,
+    paired_permutation_p,
+    rank_with_ties,
+)
+from lrkit.bench.presentation.report import findings
 
 
 def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:

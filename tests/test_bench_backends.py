@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import read_records
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.config import BenchConfig
 
 FAKE = "test_bench_runner:fake_task"
 
@@ -44,7 +44,7 @@ def test_local_pool_matches_serial_results(tmp_path: Path) -> None:
 _RAY_CHECK = """
 import json, sys
 import ray
-from lrkit.bench.config import BenchConfig
+from lrkit.bench.planning.config import BenchConfig
 from lrkit.bench.driver import run_bench
 
 out_dir, path = sys.argv[1], sys.argv[2]

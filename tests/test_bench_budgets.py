@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lrkit.bench.budgets import budget_label, budget_steps, parse_budgets, rank_table
-from lrkit.bench.config import BenchConfig, load_toml
+from lrkit.bench.analysis.budget_ranks import rank_table
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import read_records
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.budgets import budget_label, budget_steps, parse_budgets
+from lrkit.bench.planning.config import BenchConfig, load_toml
 
 QUAD = "test_bench_tuning:quad_task"
 
@@ -105,7 +106,7 @@ def test_cli_budgets_and_tune_seeds_flags(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
 
-    from lrkit.bench.cli import register
+    from lrkit.cli.bench import register
 
     app = typer.Typer()
     register(app)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lrkit.bench.claims import (
+from lrkit.bench.analysis.claims import (
     CLAIMS,
     Claim,
     anytime_loss,
@@ -142,8 +142,8 @@ def test_claims_section_lists_every_claim_with_its_verdict() -> None:
 def test_claims_section_end_to_end_from_a_bench_run(tmp_path: Any) -> None:
     import json
 
-    from lrkit.bench.config import PRESETS, BenchConfig
     from lrkit.bench.driver import run_bench
+    from lrkit.bench.planning.config import PRESETS, BenchConfig
 
     lit = PRESETS["literature"]
     cfg = BenchConfig(

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from lrkit.bench.cli import register
-from lrkit.bench.config import BenchConfig, load_toml
-from lrkit.bench.records import read_records
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.config import BenchConfig, load_toml
+from lrkit.cli.bench import register
 
 FAKE = "test_bench_runner:fake_task"
 

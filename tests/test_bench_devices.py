@@ -13,12 +13,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from lrkit.bench.backends import RayBackend, _check_ray_gpus
-from lrkit.bench.cli import register
-from lrkit.bench.config import BenchConfig
-from lrkit.bench.devices import assign_gpus, visible_gpus
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import read_records
+from lrkit.bench.execution.backends import RayBackend, _check_ray_gpus
+from lrkit.bench.execution.devices import assign_gpus, visible_gpus
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.cli.bench import register
 
 # Reports what the worker sees: its CUDA_VISIBLE_DEVICES and run.device (no CUDA needed).
 ENV_TASK = """
@@ -119,7 +119,7 @@ def test_gpus_per_run_without_gpus_is_a_clear_error(
 _RAY_CHECK = """
 import json, sys
 import ray
-from lrkit.bench.config import BenchConfig
+from lrkit.bench.planning.config import BenchConfig
 from lrkit.bench.driver import run_bench
 
 task_file, out_dir = sys.argv[1], sys.argv[2]

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 import lrkit
 import lrkit.bench as lb
-from lrkit.bench.cli import register
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import plan_tasks, run_bench
-from lrkit.bench.records import read_records
-from lrkit.bench.runner import make_job, run_job
-from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.execution.runner import make_job, run_job
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry
 from lrkit.bench.tasks import get_task
+from lrkit.cli.bench import register
 
 # A torch task as a user writes it: AdamW, run.scheduler, and the beta1 the optimizer really
 # used at each evaluated step, so the test can check the momentum schedule drives betas[0].

@@ -1,4 +1,4 @@
-"""Report wording a reader understands without the Method section (lrkit.bench.labels, report)."""
+"""Report wording a reader understands without the Method section (lrkit.bench.presentation.labels, report)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lrkit.bench.labels import peak_words, plot_title, seed_words
-from lrkit.bench.report import _nonsignificant
+from lrkit.bench.presentation.labels import peak_words, plot_title, seed_words
+from lrkit.bench.presentation.report import _nonsignificant
 
 
 def _task() -> dict[str, Any]:
@@ -69,7 +69,7 @@ def test_plot_titles_say_position_and_overlap_instead_of_rank_marks() -> None:
 
 def test_fixed_seed_recommendation_comes_with_the_pasteable_text_of_the_best() -> None:
     import lrkit
-    from lrkit.bench.race_report import paste_info
+    from lrkit.bench.presentation.race_report import paste_info
 
     t = {
         "rank_higher_is_better": False,

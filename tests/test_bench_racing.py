@@ -13,13 +13,13 @@ import typer
 from typer.testing import CliRunner
 
 import lrkit
-from lrkit.bench.cli import register
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.paste import fold_peak, scheduler_line
-from lrkit.bench.racing import seeds_note
-from lrkit.bench.records import read_records
-from lrkit.bench.suite import DEFAULT_SUITE
+from lrkit.bench.execution.racing import seeds_note
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import DEFAULT_SUITE
+from lrkit.bench.presentation.paste import fold_peak, scheduler_line
+from lrkit.cli.bench import register
 
 # Final val loss = 1 + 0.5 w² (w shrinks with the LR sum) + a seed effect shared by every
 # schedule + a small noise of its own: constant(1.0) x 0.1 ends far better than a decay.
@@ -125,7 +125,7 @@ def test_config_takes_seeds_auto_with_its_cap_and_margin() -> None:
 
 
 def test_seeds_auto_in_a_config_file_and_a_flag_over_the_demo_preset(tmp_path: Path) -> None:
-    from lrkit.bench.config import load_toml
+    from lrkit.bench.planning.config import load_toml
 
     path = tmp_path / "bench.toml"
     path.write_text('seeds = "auto"\nmax_seeds = 12\nmargin = 0.02\n')

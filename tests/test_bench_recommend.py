@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from lrkit.bench.config import BenchConfig
+from lrkit.bench.analysis.recommend import complexity, ordered_rows, recommendation, tied_with_best
 from lrkit.bench.driver import _Display, run_bench
-from lrkit.bench.progress import format_eta, progress_line, should_print
-from lrkit.bench.recommend import complexity, ordered_rows, recommendation, tied_with_best
-from lrkit.bench.report import build_report, render_markdown
-from lrkit.bench.suite import DEFAULT_SUITE
+from lrkit.bench.execution.progress import format_eta, progress_line, should_print
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import DEFAULT_SUITE
+from lrkit.bench.presentation.report import build_report, render_markdown
 
 TEXTS = {e.name: e for e in DEFAULT_SUITE}
 

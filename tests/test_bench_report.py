@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.report import build_report
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.presentation.report import build_report
 
 FAKE = "test_bench_runner:fake_task"
 

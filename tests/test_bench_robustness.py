@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import lock_run_dir, run_bench
-from lrkit.bench.records import RecordWarning, RunsFile, read_records
-from lrkit.bench.report import build_report
+from lrkit.bench.execution.records import RecordWarning, RunsFile, read_records
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.presentation.report import build_report
 
 HERE = Path(__file__).parent
 HOSTILE = "bench_tasks_hostile"
@@ -226,7 +226,7 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
     pids.mkdir()
     code = (
         "import sys\n"
-        "from lrkit.bench.config import BenchConfig\n"
+        "from lrkit.bench.planning.config import BenchConfig\n"
         "from lrkit.bench.driver import run_bench\n"
         "if __name__ == '__main__':\n"
         "    run_bench(BenchConfig(name='r', tasks=('bench_tasks_hostile:pid_task',), seeds=2,\n"
@@ -260,7 +260,7 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
 
 def test_a_finished_record_without_a_target_is_valid() -> None:
     """Function tasks without ``target=`` write ``"target": null``; reading keeps such runs."""
-    from lrkit.bench.records import record_problem
+    from lrkit.bench.execution.records import record_problem
 
     rec = {
         "key": "k",

@@ -17,12 +17,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from lrkit.bench.cli import _warnings_as_lines, register
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.pool import WorkerPool
-from lrkit.bench.records import RecordWarning, RunsFile, read_records
-from lrkit.bench.rundir import RunDirError, check_run_dir, read_bytes, write_atomic
+from lrkit.bench.execution.pool import WorkerPool
+from lrkit.bench.execution.records import RecordWarning, RunsFile, read_records
+from lrkit.bench.execution.rundir import RunDirError, check_run_dir, read_bytes, write_atomic
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.cli.bench import _warnings_as_lines, register
 
 # Function tasks: gradient descent on w**2 / 2 that evaluates what each trigger needs.
 TASKS = """
@@ -146,7 +146,7 @@ def test_warnings_are_shown_after_the_block_once_each(capsys: pytest.CaptureFixt
 def test_a_flood_of_distinct_warnings_keeps_a_bounded_number(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from lrkit.bench.cli import MAX_WARNINGS
+    from lrkit.cli.bench import MAX_WARNINGS
 
     with warnings.catch_warnings(record=True) as outer:
         warnings.simplefilter("always")
@@ -310,7 +310,7 @@ def test_a_name_that_is_not_utf8_gets_a_full_report(tmp_path: Path) -> None:
 def test_a_report_that_fails_to_render_records_no_digest_and_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import lrkit.bench.report as report_mod
+    import lrkit.bench.presentation.report as report_mod
 
     cfg = _plain_cfg(tmp_path)
 
@@ -515,7 +515,7 @@ def test_a_killed_driver_leaves_no_process_its_runs_started(
 
     code = (
         "import sys\n"
-        "from lrkit.bench.config import BenchConfig\n"
+        "from lrkit.bench.planning.config import BenchConfig\n"
         "from lrkit.bench.driver import run_bench\n"
         "if __name__ == '__main__':\n"
         "    run_bench(BenchConfig(name='k', tasks=(sys.argv[1],), seeds=1, steps=6, lr=0.1,\n"

@@ -10,11 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import RecordWarning, RunsFile, decimate, latest_by_key, read_records
-from lrkit.bench.runner import make_job, run_job
-from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry
+from lrkit.bench.execution.records import (
+    RecordWarning,
+    RunsFile,
+    decimate,
+    latest_by_key,
+    read_records,
+)
+from lrkit.bench.execution.runner import make_job, run_job
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry
 from lrkit.bench.tasks import TaskConfig, TaskSpec
 
 FAKE = "test_bench_runner:fake_task"

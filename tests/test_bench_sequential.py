@@ -1,4 +1,4 @@
-"""The racing rule of ``--seeds auto`` (lrkit.bench.sequential), proved by simulation.
+"""The racing rule of ``--seeds auto`` (lrkit.bench.planning.sequential), proved by simulation.
 
 The simulations draw synthetic scores from seeded generators (no training): each bench shares a
 seed effect across schedules (as a shared data order and init do) plus independent noise, so the
@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from lrkit.bench.sequential import (
+from lrkit.bench.planning.sequential import (
     Race,
     RaceRule,
     decide,

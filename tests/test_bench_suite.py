@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import lrkit
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import suite_for
-from lrkit.bench.suite import (
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.suite import (
     DEFAULT_SUITE,
     SuiteEntry,
     entry_from_mapping,

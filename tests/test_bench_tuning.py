@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lrkit.bench.config import BenchConfig
 from lrkit.bench.driver import run_bench
-from lrkit.bench.records import read_records
-from lrkit.bench.tasks import TaskConfig, TaskSpec
-from lrkit.bench.tuning import (
+from lrkit.bench.execution.records import read_records
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.tuning import (
     best_lr,
     log_grid,
     mean_scores,
@@ -23,6 +22,7 @@ from lrkit.bench.tuning import (
     robustness_sentence,
     tune_result,
 )
+from lrkit.bench.tasks import TaskConfig, TaskSpec
 
 QUAD = "test_bench_tuning:quad_task"
 

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import lrkit
-from lrkit.cli import app, plain_text
+from lrkit.cli import app
+from lrkit.cli.schedules import plain_text
 
 runner = CliRunner()
 

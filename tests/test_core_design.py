@@ -175,13 +175,18 @@ def test_method_combinators_are_one_table_shared_by_schedules_text_and_registry(
         assert f".{name}(" in example and lrkit.parse(example) is not None
 
 
-def _imports(path: pathlib.Path) -> set[str]:
-    """lrkit modules imported by ``path`` (at any depth: in functions too, not TYPE_CHECKING)."""
+def _imports(path: pathlib.Path, *, annotations: bool = False) -> set[str]:
+    """lrkit modules imported by ``path`` (at any depth: in functions too; TYPE_CHECKING imports
+    only with ``annotations``)."""
     tree = ast.parse(path.read_text())
     package = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if (
+            not annotations
+            and isinstance(node, ast.If)
+            and "TYPE_CHECKING" in ast.unparse(node.test)
+        ):
             node.body = []  # annotations only
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -204,7 +209,7 @@ def _imports(path: pathlib.Path) -> set[str]:
     return found
 
 
-def _module_graph() -> dict[str, set[str]]:
+def _module_graph(*, annotations: bool = False) -> dict[str, set[str]]:
     modules = {}
     for path in SRC.rglob("*.py"):
         parts = path.relative_to(SRC.parent).with_suffix("").parts
@@ -213,7 +218,7 @@ def _module_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         targets = set()
-        for imported in _imports(path):
+        for imported in _imports(path, annotations=annotations):
             while imported not in modules and "." in imported:
                 imported = imported.rsplit(".", 1)[0]
             # importing a package runs its __init__; a module is not a cycle with its own package
@@ -245,12 +250,70 @@ def test_the_import_graph_of_lrkit_has_no_cycles() -> None:
             visit(node)
 
 
-def test_core_never_imports_the_combinators_and_the_library_never_imports_the_bench() -> None:
+def test_core_never_imports_the_combinators() -> None:
+    assert "lrkit.compose" not in _module_graph()["lrkit.core"]
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_the_library_never_imports_the_bench_only_the_bench_and_the_cli_do() -> None:
+    """Every module outside ``lrkit.bench`` and ``lrkit.cli`` (finder, torch, core, ...) is the
+    library: it never imports the bench, not even for annotations."""
+    graph = _module_graph(annotations=True)
+    assert "lrkit.finder.runner" in graph and "lrkit.torch.finder" in graph
+    offenders = {
+        name: sorted(t for t in targets if _in(t, "lrkit.bench"))
+        for name, targets in graph.items()
+        if not (_in(name, "lrkit.bench") or _in(name, "lrkit.cli"))
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+#: The bench's stages, earliest first: a module may import its own stage and earlier ones only.
+#: The task protocol (``lrkit.bench.api``, ``lrkit.bench.tasks``) is what users write against;
+#: the driver orchestrates the four stages; ``lrkit.cli.bench`` sits on top, outside the bench.
+BENCH_STAGES = (
+    ("protocol", ("lrkit.bench", "lrkit.bench.api", "lrkit.bench.tasks")),
+    ("planning", ("lrkit.bench.planning",)),
+    ("execution", ("lrkit.bench.execution",)),
+    ("analysis", ("lrkit.bench.analysis",)),
+    ("presentation", ("lrkit.bench.presentation",)),
+    ("orchestration", ("lrkit.bench.driver",)),
+)
+
+
+def _stage(module: str) -> int:
+    """Index of ``module``'s stage in :data:`BENCH_STAGES` (the longest matching package wins)."""
+    best, depth = -1, -1
+    for i, (_, packages) in enumerate(BENCH_STAGES):
+        for p in packages:
+            matches = _in(module, p) if p != "lrkit.bench" else module == p
+            if matches and p.count(".") > depth:
+                best, depth = i, p.count(".")
+    return best
+
+
+def test_every_bench_module_belongs_to_a_stage() -> None:
+    """A new bench module goes into one of the stage packages (see docs/bench.md, "Layout")."""
     graph = _module_graph()
-    assert "lrkit.compose" not in graph["lrkit.core"]
-    for name, targets in graph.items():
-        if name.startswith("lrkit.finder") and name != "lrkit.finder.cli":
-            assert not any(t.startswith("lrkit.bench") for t in targets), name
+    loose = sorted(n for n in graph if _in(n, "lrkit.bench") and _stage(n) < 0)
+    assert loose == [], f"put these in a stage package of lrkit.bench: {loose}"
+
+
+def test_bench_stages_import_only_themselves_and_earlier_stages() -> None:
+    """planning -> execution -> analysis -> presentation, imports pointing back only; annotation
+    imports (TYPE_CHECKING) count too: a shared type lives in the earliest stage that uses it."""
+    graph = _module_graph(annotations=True)
+    back = [
+        f"{name} ({BENCH_STAGES[_stage(name)][0]}) imports {t} ({BENCH_STAGES[_stage(t)][0]})"
+        for name, targets in sorted(graph.items())
+        if _in(name, "lrkit.bench") and _stage(name) >= 0  # no stage: the test above fails
+        for t in sorted(targets)
+        if _in(t, "lrkit.bench") and _stage(t) > _stage(name)
+    ]
+    assert back == [], "a stage imports a later one:\n" + "\n".join(back)
 
 
 # -- 3. a public API a person can hold in their head --------------------------------------------

@@ -63,7 +63,7 @@ def test_find_cli_hints_at_the_recommend_policy_name() -> None:
     typer = pytest.importorskip("typer")
     from typer.testing import CliRunner
 
-    from lrkit.finder.cli import register
+    from lrkit.cli.find import register
 
     app = typer.Typer()
     app.callback()(lambda: None)

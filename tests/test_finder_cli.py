@@ -14,8 +14,8 @@ typer = pytest.importorskip("typer")
 from typer.testing import CliRunner  # noqa: E402
 
 import lrkit  # noqa: E402
+from lrkit.cli.find import register  # noqa: E402
 from lrkit.finder import RangeTestResult  # noqa: E402
-from lrkit.finder.cli import register  # noqa: E402
 
 
 def make_app() -> typer.Typer:
@@ -130,7 +130,7 @@ def test_find_runs_the_range_test_on_a_function_task(tmp_path):
 
 
 def test_range_test_of_a_function_task_sweeps_its_lr_through_run_scheduler(tmp_path):
-    from lrkit.bench.range_test import range_test_task
+    from lrkit.bench.execution.range_test import range_test_task
     from lrkit.finder import RangeTest
 
     path = _task_file(tmp_path)
@@ -156,7 +156,7 @@ def test_find_on_a_function_task_without_steps_needs_steps_for_recommend(tmp_pat
 
 
 def test_range_test_refuses_a_function_task_that_skips_log_steps(tmp_path):
-    from lrkit.bench.range_test import range_test_task
+    from lrkit.bench.execution.range_test import range_test_task
 
     path = tmp_path / "sparse.py"
     path.write_text(

@@ -127,7 +127,7 @@ def test_plotting_calls_without_matplotlib_name_the_extra() -> None:
         """
         from lrkit._extras import MissingExtraError
         from lrkit.finder.result import RangeTestResult
-        from lrkit.bench import plots
+        from lrkit.bench.presentation import plots
         result = RangeTestResult(lrs=(1e-3, 1e-2), losses=(1.0, 0.5), smoothed=(1.0, 0.5))
         for call in (result.plot, lambda: plots._new_figure(1.0, 1.0)):
             try:

@@ -5,6 +5,11 @@ A task is a plain function decorated with :func:`lrkit.bench.task` that receives
 :mod:`lrkit.bench.tasks` (the protocol and the registry). This package imports
 nothing heavy: the task names below are re-exported lazily on first attribute access.
 
+Behind the task protocol the bench is layered by stage, each importing only earlier ones:
+:mod:`~lrkit.bench.planning` (what runs), :mod:`~lrkit.bench.execution` (running it, the
+records), :mod:`~lrkit.bench.analysis` (statistics), :mod:`~lrkit.bench.presentation` (the
+report), and :mod:`lrkit.bench.driver` on top.
+
 >>> import lrkit.bench
 >>> lrkit.bench.task_names()[:2]
 ['charlm', 'digits-mlp']

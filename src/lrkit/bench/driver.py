@@ -17,42 +17,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.backends import make_backend
-from lrkit.bench.budgets import budget_plans, budgets_meta, merged_budgets
-from lrkit.bench.config import BenchConfig
-from lrkit.bench.progress import progress_line, should_print
-from lrkit.bench.records import RunsFile, latest_by_key, read_records
-from lrkit.bench.rundir import check_run_dir, lock_run_dir, write_atomic
-from lrkit.bench.runner import Job, make_job
-from lrkit.bench.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
-from lrkit.bench.tuning import all_failed, log_grid, mean_scores, next_extension, tune_result
+from lrkit.bench.execution.backends import make_backend
+from lrkit.bench.execution.progress import progress_line, should_print
+from lrkit.bench.execution.records import RunsFile, latest_by_key, read_records
+from lrkit.bench.execution.rundir import check_run_dir, lock_run_dir, write_atomic
+from lrkit.bench.execution.runner import Job, make_job
+from lrkit.bench.planning.budgets import budget_plans, budgets_meta, merged_budgets
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.planning.plan import TaskPlan
+from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
+from lrkit.bench.planning.tuning import (
+    all_failed,
+    log_grid,
+    mean_scores,
+    next_extension,
+    tune_result,
+)
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
 FINISHED = ("ok", "diverged")
-
-
-@dataclass
-class TaskPlan:
-    """What runs on one task: budget, entries with their optimizer, skipped entries."""
-
-    task: str
-    steps: int
-    eval_every: int
-    target_metric: str
-    target_value: float
-    higher_is_better: bool
-    default_lr: dict[str, float]
-    entries: list[tuple[SuiteEntry, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    peak: dict[str, float] = field(default_factory=dict)
-    lr_source: dict[str, str] = field(default_factory=dict)
-    source: str = ""
-    device: str = "cpu"
-    tuning: dict[str, Any] = field(default_factory=dict)
-    budget: float = 1.0
-    merged: list[float] = field(default_factory=list)  # smaller budgets of equal step count
-    race: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -362,7 +346,7 @@ def _tune(
     """Tune each (plan, entry) on ``cfg.tune_seeds`` seeds: grid, then edge extensions.
 
     Returns (runs executed, tuning jobs planned). Sets ``plan.peak``, ``plan.lr_source`` and
-    ``plan.tuning`` (see :func:`lrkit.bench.tuning.tune_result`).
+    ``plan.tuning`` (see :func:`lrkit.bench.planning.tuning.tune_result`).
     """
     seeds = [cfg.tune_seed + i for i in range(cfg.tune_seeds)]
     state: dict[int, dict[str, Any]] = {}
@@ -413,10 +397,10 @@ def _race_grid(
     errors: list[str],
     skip: frozenset[str] = frozenset(),
 ) -> tuple[dict[int, dict[float, list[Job]]], int]:
-    """Race each grid's LRs over the tuning seeds (see :func:`lrkit.bench.racing.race_grid`);
+    """Race each grid's LRs over the tuning seeds (see :func:`lrkit.bench.execution.racing.race_grid`);
     the jobs in ``skip`` ran earlier in this invocation and are not run again."""
-    from lrkit.bench.racing import race_grid
-    from lrkit.bench.sequential import RaceRule
+    from lrkit.bench.execution.racing import race_grid
+    from lrkit.bench.planning.sequential import RaceRule
 
     rule = RaceRule(
         min_seeds=min(cfg.min_seeds, cfg.tune_seeds), max_seeds=cfg.tune_seeds, margin=cfg.margin
@@ -492,7 +476,7 @@ def run_bench(cfg: BenchConfig, *, log: Callable[[str], None] | None = None) -> 
     say = log or (lambda _msg: None)
     plans = plan_tasks(cfg)
     if not cfg.auto_seeds:
-        from lrkit.bench.racing import seeds_note
+        from lrkit.bench.execution.racing import seeds_note
 
         note = seeds_note(len(cfg.seeds), max((len(p.entries) for p in plans), default=0))
         if note:
@@ -515,7 +499,7 @@ def _run_locked(
     say: Callable[[str], None],
     t0: float,
 ) -> BenchOutcome:
-    from lrkit.bench.report import build_report
+    from lrkit.bench.presentation.report import build_report
 
     runs_path = run_dir / "runs.jsonl"
     done = latest_by_key(read_records(runs_path))
@@ -533,7 +517,7 @@ def _run_locked(
             r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
             ran += r
         # 2. Main runs, ordered seed-major so the leader and ETA mean something early;
-        #    with --seeds auto in rounds, dropping schedules behind (lrkit.bench.racing).
+        #    with --seeds auto in rounds, dropping schedules behind (lrkit.bench.execution.racing).
         if cfg.auto_seeds:
             main, budget_keys, r = _race_jobs(cfg, bplans, runs, done, display, errors)
             ran += r
@@ -611,9 +595,9 @@ def _race_jobs(
     display: _Display,
     errors: list[str],
 ) -> tuple[list[Job], dict[float, list[str]], int]:
-    """``--seeds auto``: race every plan's schedules (see :func:`lrkit.bench.racing.race_main`)."""
-    from lrkit.bench.racing import race_main, ray_session
-    from lrkit.bench.sequential import RaceRule
+    """``--seeds auto``: race every plan's schedules (see :func:`lrkit.bench.execution.racing.race_main`)."""
+    from lrkit.bench.execution.racing import race_main, ray_session
+    from lrkit.bench.planning.sequential import RaceRule
 
     rule = RaceRule(min_seeds=cfg.min_seeds, max_seeds=cfg.max_seeds, margin=cfg.margin)
 

@@ -95,7 +95,7 @@ def find(
     from rich.console import Console
     from rich.table import Table
 
-    from lrkit.bench.range_test import range_test_task
+    from lrkit.bench.execution.range_test import range_test_task
     from lrkit.bench.tasks import get_task, missing_requirements
     from lrkit.finder import suggestions as sugg
     from lrkit.finder.recommend import POLICIES

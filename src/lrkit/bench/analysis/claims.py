@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.bench.aggregate import paired_permutation_p
+from lrkit.bench.analysis.aggregate import paired_permutation_p
 
 __all__ = [
     "CLAIMS",

@@ -1,6 +1,6 @@
 """Execution backends: in-process, a local process pool, and Ray.
 
-Every backend takes a list of :class:`~lrkit.bench.runner.Job` and calls ``on_result(record)``
+Every backend takes a list of :class:`~lrkit.bench.execution.runner.Job` and calls ``on_result(record)``
 in the driver as each run finishes, so the driver alone writes runs.jsonl (same semantics
 everywhere: a killed driver loses only the runs in flight).
 """
@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from lrkit.bench.runner import Job, error_record, run_job
+from lrkit.bench.execution.runner import Job, error_record, run_job
 
 __all__ = [
     "Backend",
@@ -65,7 +65,7 @@ def run_job_limited(job: Job, run_timeout: float | None) -> dict[str, Any]:
         or threading.current_thread() is not threading.main_thread()
     ):
         return run_job(job)
-    from lrkit.bench.pool import RunTimeout
+    from lrkit.bench.execution.pool import RunTimeout
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise RunTimeout(
@@ -111,11 +111,11 @@ class LocalBackend:
 
     Each worker runs with one BLAS/torch thread (``TaskConfig.threads=1`` plus the usual
     environment variables) so workers do not oversubscribe the cores. ``devices`` (one GPU
-    group per worker, see :func:`lrkit.bench.devices.assign_gpus`) makes each worker see only
+    group per worker, see :func:`lrkit.bench.execution.devices.assign_gpus`) makes each worker see only
     its own GPUs through ``CUDA_VISIBLE_DEVICES``. A worker that dies becomes an error record
     for its run (with the exit code) and is replaced (on the same GPUs); a run longer than
     ``run_timeout`` seconds is stopped and becomes an error record; workers exit when the
-    driver dies (see :mod:`lrkit.bench.pool`).
+    driver dies (see :mod:`lrkit.bench.execution.pool`).
     """
 
     def __init__(
@@ -146,7 +146,7 @@ class LocalBackend:
         """Submit all jobs to the pool; deliver records as they complete."""
         if not jobs:
             return
-        from lrkit.bench.pool import WorkerError, WorkerPool
+        from lrkit.bench.execution.pool import WorkerError, WorkerPool
 
         def done(job: Job, result: Any) -> None:
             if isinstance(result, BaseException):
@@ -310,12 +310,12 @@ def make_backend(
     """
     if name == "serial":
         if gpus_per_run:  # in-process: no devices to hand out, but the GPUs must be there
-            from lrkit.bench.devices import assign_gpus, visible_gpus
+            from lrkit.bench.execution.devices import assign_gpus, visible_gpus
 
             assign_gpus(visible_gpus(), gpus_per_run, 1)
         return SerialBackend(run_timeout=run_timeout)
     if name == "local" and gpus_per_run:
-        from lrkit.bench.devices import assign_gpus, visible_gpus
+        from lrkit.bench.execution.devices import assign_gpus, visible_gpus
 
         groups = assign_gpus(visible_gpus(), gpus_per_run, workers if workers_given else None)
         return LocalBackend(len(groups), context, devices=groups, run_timeout=run_timeout)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.bench.records import RECORD_VERSION, decimate, finite_or_none, run_key
-from lrkit.bench.suite import SuiteEntry
+from lrkit.bench.execution.records import RECORD_VERSION, decimate, finite_or_none, run_key
+from lrkit.bench.planning.suite import SuiteEntry
 
 __all__ = ["Job", "error_record", "make_job", "run_job"]
 

@@ -17,14 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.aggregate import aggregate
-from lrkit.bench.config import BenchConfig
-from lrkit.bench.labels import peak_words, seed_words
-from lrkit.bench.race_report import paste_info, paste_lines, race_lines, race_recommendation
-from lrkit.bench.recommend import ordered_rows, recommendation
-from lrkit.bench.records import json_safe, latest_by_key, read_meta, read_records
-from lrkit.bench.rundir import check_run_dir, open_file, read_bytes, write_atomic
-from lrkit.bench.sections import extra_plots, extra_results, extra_sections, tuning_lines
+from lrkit.bench.analysis.aggregate import aggregate
+from lrkit.bench.analysis.recommend import ordered_rows, recommendation
+from lrkit.bench.execution.records import json_safe, latest_by_key, read_meta, read_records
+from lrkit.bench.execution.rundir import check_run_dir, open_file, read_bytes, write_atomic
+from lrkit.bench.planning.config import BenchConfig
+from lrkit.bench.presentation.labels import peak_words, seed_words
+from lrkit.bench.presentation.race_report import (
+    paste_info,
+    paste_lines,
+    race_lines,
+    race_recommendation,
+)
+from lrkit.bench.presentation.sections import (
+    extra_plots,
+    extra_results,
+    extra_sections,
+    tuning_lines,
+)
 
 __all__ = ["SCHEMA", "build_report", "findings", "inputs_digest", "render_markdown"]
 
@@ -565,7 +575,7 @@ def build_report(
     paths: dict[str, Path] = {}
     images: dict[str, list[str]] = {}
     if do_plots:
-        from lrkit.bench.plots import plot_task
+        from lrkit.bench.presentation.plots import plot_task
 
         for task, t in results["tasks"].items():
             files = plot_task(task, t, run)

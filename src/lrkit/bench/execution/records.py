@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lrkit.bench.rundir import open_file, read_bytes
+from lrkit.bench.execution.rundir import open_file, read_bytes
 
 __all__ = [
     "MAX_POINTS",
@@ -331,7 +331,7 @@ def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     ``{"key": ..., "status": "ok"}``, a ``"time": null``), are skipped with one
     :class:`RecordWarning` that counts them; a torn last line (a driver killed mid-write) is
     skipped silently. A missing file reads as no records; a link is refused
-    (:class:`~lrkit.bench.rundir.RunDirError`).
+    (:class:`~lrkit.bench.execution.rundir.RunDirError`).
     """
     p = Path(path)
     try:
@@ -383,7 +383,7 @@ class RunsFile:
 
     Opening repairs a torn tail: an incomplete last line (no newline, not valid JSON) is cut
     off; a complete last record that only lacks its newline gets one. A runs.jsonl that is a
-    symbolic link is refused (:class:`~lrkit.bench.rundir.RunDirError`), never written through.
+    symbolic link is refused (:class:`~lrkit.bench.execution.rundir.RunDirError`), never written through.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -1,7 +1,7 @@
 """Report sections for LR tuning (sensitivity) and rank vs budget, as markdown lines.
 
 Each function takes the aggregated results (``results.json`` content) and returns lines; the
-report (:mod:`lrkit.bench.report`) appends them. Everything said is computed from the data.
+report (:mod:`lrkit.bench.presentation.report`) appends them. Everything said is computed from the data.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrkit.bench.budgets import budget_label, rank_table
-from lrkit.bench.tuning import means_of, robustness_sentence
+from lrkit.bench.analysis.budget_ranks import rank_table
+from lrkit.bench.planning.budgets import budget_label
+from lrkit.bench.planning.tuning import means_of, robustness_sentence
 
 __all__ = ["budget_lines", "edge_warnings", "tuning_lines"]
 
@@ -127,7 +128,7 @@ def extra_results(
     records: Sequence[Mapping[str, Any]], meta: Mapping[str, Any], cfg: Mapping[str, Any]
 ) -> dict[str, Any]:
     """results.json additions: ``budgets`` (when the bench ran several budgets) and ``claims``."""
-    from lrkit.bench.budgets import aggregate_budgets
+    from lrkit.bench.analysis.budget_ranks import aggregate_budgets
 
     out: dict[str, Any] = {}
     if meta.get("budgets"):
@@ -140,7 +141,7 @@ def extra_results(
             stats_seed=int(cfg.get("stats_seed", 0)),
         )
     if cfg.get("claims"):
-        from lrkit.bench.claims import evaluate_claims
+        from lrkit.bench.analysis.claims import evaluate_claims
 
         out["claims"] = evaluate_claims(
             records,
@@ -155,7 +156,7 @@ def extra_plots(results: Mapping[str, Any], run_dir: Any) -> dict[str, list[Any]
     """Sensitivity figures (under the task's key) and budget figures (key ``budgets:<task>``)."""
     from pathlib import Path
 
-    from lrkit.bench.plots import plot_budgets, plot_sensitivity, safe_name
+    from lrkit.bench.presentation.plots import plot_budgets, plot_sensitivity, safe_name
 
     run = Path(run_dir)
     out: dict[str, list[Any]] = {}
@@ -178,7 +179,7 @@ def extra_sections(results: Mapping[str, Any], images: Mapping[str, Sequence[str
         imgs = {task: list(images.get(f"budgets:{task}", [])) for task in budgets}
         lines += budget_lines(budgets, imgs)
     if results.get("claims"):
-        from lrkit.bench.claims import claims_lines
+        from lrkit.bench.analysis.claims import claims_lines
 
         lines += claims_lines(results["claims"])
     return lines

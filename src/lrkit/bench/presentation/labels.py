@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lrkit.bench.recommend import ordered_rows
+from lrkit.bench.analysis.recommend import ordered_rows
 
 __all__ = ["peak_words", "plot_title", "seed_words"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lrkit.bench.labels import plot_title
+from lrkit.bench.presentation.labels import plot_title
 
 __all__ = [
     "plot_budgets",
@@ -87,7 +87,7 @@ def _save(fig: Any, path: Path) -> None:
     """Write ``fig`` as a PNG atomically (never through a link), like every run-folder file."""
     import io
 
-    from lrkit.bench.rundir import write_atomic
+    from lrkit.bench.execution.rundir import write_atomic
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

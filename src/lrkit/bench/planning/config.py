@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lrkit.bench.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
+from lrkit.bench.planning.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
 
 __all__ = ["LR_MODES", "PRESETS", "BenchConfig", "load_toml"]
 
@@ -205,7 +205,7 @@ def _auto_seeds(cfg: BenchConfig) -> None:
         object.__setattr__(cfg, "auto_seeds", True)
     if not isinstance(cfg.auto_seeds, bool):
         raise ValueError(f"BenchConfig: auto_seeds={cfg.auto_seeds!r} must be true or false")
-    from lrkit.bench.sequential import RaceRule
+    from lrkit.bench.planning.sequential import RaceRule
 
     try:
         RaceRule(min_seeds=cfg.min_seeds, max_seeds=cfg.max_seeds, margin=cfg.margin)
@@ -329,7 +329,7 @@ class BenchConfig:
                 f"BenchConfig: tune_seed={self.tune_seed} with tune_seeds={self.tune_seeds} "
                 f"uses seeds above 2**32 - 1; give a tune_seed <= {MAX_SEED - self.tune_seeds + 1}"
             )
-        from lrkit.bench.budgets import parse_budgets
+        from lrkit.bench.planning.budgets import parse_budgets
 
         object.__setattr__(self, "budgets", parse_budgets(self.budgets or None))
         if (

@@ -120,9 +120,9 @@ def bench(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
 ) -> None:
     """Compare LR schedules on small tasks over seeds; write runs/NAME/report.md."""
-    from lrkit.bench.config import BenchConfig, load_toml
     from lrkit.bench.driver import run_bench
-    from lrkit.bench.suite import parse_schedule_arg
+    from lrkit.bench.planning.config import BenchConfig, load_toml
+    from lrkit.bench.planning.suite import parse_schedule_arg
 
     try:
         file_data: dict[str, Any] = load_toml(config) if config is not None else {}
@@ -199,7 +199,7 @@ def _warnings_as_lines() -> Iterator[None]:
     inside it, each would be collected again). A task's own warnings go to
     :func:`warnings.showwarning`.
     """
-    from lrkit.bench.records import RecordWarning
+    from lrkit.bench.execution.records import RecordWarning
 
     kept: dict[tuple[type[Warning], str], warnings.WarningMessage] = {}
     more = 0
@@ -241,7 +241,7 @@ def _only_with_named(
 ) -> list[str] | None:
     """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
     ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
-    from lrkit.bench.suite import DEFAULT_SUITE
+    from lrkit.bench.planning.suite import DEFAULT_SUITE
 
     named = [s.strip() for s in schedule or [] if "=" not in s]
     if not named:
@@ -291,7 +291,7 @@ def report(
     ] = None,
 ) -> None:
     """Rebuild results.json, report.md and the PNGs of a bench run from its runs.jsonl."""
-    from lrkit.bench.report import build_report
+    from lrkit.bench.presentation.report import build_report
 
     try:
         with _warnings_as_lines():

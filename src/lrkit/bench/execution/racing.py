@@ -1,7 +1,7 @@
 """Run the main seeds of a bench as races (``--seeds auto``) and the LR grid of ``--tune-lr``.
 
 Every task plan (one per task and budget) races its schedules with the rule of
-:mod:`lrkit.bench.sequential`: all races run their next round together (one backend call, so
+:mod:`lrkit.bench.planning.sequential`: all races run their next round together (one backend call, so
 workers stay busy across tasks), then each race looks at its scores and drops the schedules
 significantly worse than its leader. The driver gives this module two callables (make the jobs
 of a plan, execute jobs), so it imports nothing of the driver.
@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from lrkit.bench.runner import Job
-from lrkit.bench.sequential import Race, RaceRule
+from lrkit.bench.execution.runner import Job
+from lrkit.bench.planning.sequential import Race, RaceRule
 
 __all__ = ["race_grid", "race_main", "ray_session", "rule_for", "score_of", "seeds_note"]
 
@@ -197,7 +197,7 @@ def ray_session(
     if ray.is_initialized():
         yield
         return
-    from lrkit.bench.backends import ray_runtime_env
+    from lrkit.bench.execution.backends import ray_runtime_env
 
     kwargs: dict[str, Any] = {"log_to_driver": False}
     if address is None:

@@ -1,6 +1,6 @@
-"""The ``lrkit`` command line: preview schedules (show, plot, list), find LRs, run the bench.
+"""``lrkit show``, ``lrkit plot`` and ``lrkit list``: preview schedules in the terminal or an image.
 
-Heavy imports (matplotlib, frameworks) happen inside the commands that need them.
+Heavy imports (matplotlib) happen inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -20,13 +20,7 @@ from lrkit.compose import phase_starts
 from lrkit.core import Schedule
 from lrkit.errors import ScheduleError
 
-app = typer.Typer(
-    name="lrkit",
-    help="Learning-rate schedules as values: preview them, find an LR, and bench schedules.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+__all__ = ["MAX_EVALUATED", "chart", "list_names", "plain_text", "plot", "register", "show"]
 
 
 def _console() -> Console:
@@ -118,7 +112,6 @@ def _key_steps(schedule: Schedule, steps: int) -> list[int]:
     return sorted(m for m in marks if 0 <= m < steps)
 
 
-@app.command()
 def show(
     spec: Annotated[str, typer.Argument(help="Schedule text, e.g. 'warmup(100) >> cosine(...)'.")],
     steps: Annotated[int | None, typer.Option(help="Steps to show (binds '%' shares).")] = None,
@@ -151,7 +144,6 @@ def show(
     console.print(" " * 11 + f"0{'step':^{len(rows[0]) - 2 - len(str(steps - 1))}}{steps - 1}")
 
 
-@app.command()
 def plot(
     specs: Annotated[list[str], typer.Argument(help="One or more schedule texts.")],
     output: Annotated[
@@ -169,7 +161,7 @@ def plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lrkit.finder.cli import image_format, write_error
+    from lrkit.cli.find import image_format, write_error
 
     try:
         fmt = image_format(output)
@@ -201,7 +193,6 @@ def plot(
     _console().print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
 
 
-@app.command("list")
 def list_names() -> None:
     """List every registered schedule with an example."""
     table = Table("name", "kind", "example", "summary")
@@ -217,16 +208,8 @@ def list_names() -> None:
     _console().print(table)
 
 
-def _register_subcommands() -> None:
-    """Commands that live in their own packages (finder, bench)."""
-    from lrkit.bench.cli import register as register_bench
-    from lrkit.finder.cli import register as register_find
-
-    register_find(app)
-    register_bench(app)
-
-
-def main() -> None:
-    """Entry point of the ``lrkit`` script."""
-    _register_subcommands()
-    app()
+def register(app: typer.Typer) -> None:
+    """Add ``show``, ``plot`` and ``list`` to the typer ``app``."""
+    app.command()(show)
+    app.command()(plot)
+    app.command("list")(list_names)

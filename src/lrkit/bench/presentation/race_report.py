@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrkit.bench.paste import fold_peak, paste_block, scheduler_line
-from lrkit.bench.recommend import complexity, recommendation, tied_with_best
+from lrkit.bench.analysis.recommend import complexity, recommendation, tied_with_best
+from lrkit.bench.presentation.paste import fold_peak, paste_block, scheduler_line
 
 __all__ = ["chosen_schedule", "paste_info", "race_lines", "race_recommendation"]
 

@@ -1,0 +1,1 @@
+"""Analysis: statistics over the records (aggregates, claims, the recommendation)."""

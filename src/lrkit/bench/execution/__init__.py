@@ -1,0 +1,1 @@
+"""Execution: run the jobs (runner, backends and the worker pool, devices) and store the records."""

@@ -1,0 +1,1 @@
+"""Planning: what to run (the suite, the config, the budgets, the LR-tuning grid)."""

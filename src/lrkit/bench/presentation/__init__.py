@@ -1,0 +1,1 @@
+"""Presentation: the report, its sections and its plots."""
