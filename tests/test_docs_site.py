@@ -164,6 +164,8 @@ DOCUMENTED_MODULES: dict[str, tuple[str, ...]] = {
     "lrkit.compat.transformers": ("torch",),  # GreedyLR is a torch scheduler
     "lrkit.compat.optax": (),
     "lrkit.compat.keras": ("keras",),
+    "lrkit.finder": (),
+    "lrkit.torch": ("torch",),
 }
 
 
@@ -183,6 +185,47 @@ def _public_names(module: str) -> list[str]:
     raise AssertionError(f"{module} has no __all__")
 
 
+def _attribute_docstring(module: str, name: str) -> tuple[str, str]:
+    """The module defining ``name`` and the string right after ``name = ...`` there.
+
+    That string is the attribute docstring that griffe shows in the API reference; a type alias
+    (``StopReason = Literal[...]``) has no ``__doc__`` of its own. ``from m import name`` is
+    followed to ``m``.
+    """
+    import ast
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None, module
+    body = ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body
+    for node, after in zip(body, [*body[1:], None], strict=True):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module is not None:
+            if any(a.name == name and a.asname in (None, name) for a in node.names):
+                return _attribute_docstring(node.module, name)
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            doc = after.value if isinstance(after, ast.Expr) else None
+            if isinstance(doc, ast.Constant) and isinstance(doc.value, str):
+                return module, doc.value
+            return module, ""
+    raise AssertionError(f"{module} neither defines nor imports {name}")
+
+
+def _run_examples(text: str, module: str, name: str) -> None:
+    """Run the doctest examples of ``text`` in ``module``'s namespace (doctest does not collect
+    attribute docstrings)."""
+    import doctest
+
+    namespace = dict(vars(importlib.import_module(module)))
+    test = doctest.DocTestParser().get_doctest(text, namespace, f"{module}.{name}", None, 0)
+    out: list[str] = []
+    runner = doctest.DocTestRunner()
+    runner.run(test, out=out.append)
+    assert runner.failures == 0, "".join(out)
+
+
 @pytest.mark.parametrize(
     ("module", "name"),
     [(module, name) for module in DOCUMENTED_MODULES for name in _public_names(module)],
@@ -192,12 +235,18 @@ def test_every_public_name_has_args_and_an_example(
 ) -> None:
     import importlib
     import os
+    import typing
 
     for framework in DOCUMENTED_MODULES[module]:
         pytest.importorskip(framework)
     if "keras" in DOCUMENTED_MODULES[module] and "KERAS_BACKEND" not in os.environ:
         monkeypatch.setenv("KERAS_BACKEND", "torch")  # as the docs build and the docs tell users
     obj = getattr(importlib.import_module(module), name)
+    if typing.get_origin(obj) is not None:  # a type alias: documented by the string after it
+        home, doc = _attribute_docstring(module, name)
+        assert ">>>" in doc, f"{module}.{name}: no example in the docstring after its assignment"
+        _run_examples(doc, home, name)
+        return
     if not callable(obj):  # a constant (e.g. NAMES): documented by its ``#:`` comment
         return
     assert _documented(obj) == [], f"{module}.{name}"

@@ -57,8 +57,21 @@ def plot(
     Args:
       result: the range test.
       ax: a matplotlib axes (a new figure when ``None``).
-      rules: suggestion rules to mark.
-      raw: also draw the raw losses.
+      rules: suggestion rules to mark, by registered name (default ``"lrkit"``, ``"valley"``
+        (fastai's default) and ``"steepest"`` (torch-lr-finder's); ``None`` or empty: none,
+        the curve of the ``lrkit`` rule only).
+      raw: also draw the raw losses (default ``True``).
+
+    >>> from lrkit.finder import RangeTestResult
+    >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0),
+    ...                     smoothed=(2.0, 1.0, 3.0))
+    >>> ax = plot(r, rules=["minimum"])
+    >>> ax.get_xscale(), ax.get_title()
+    ('log', 'LR range test (completed)')
+    >>> [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    ['loss', 'EMA of the loss (as fastai, torch-lr-finder read it)', 'minimum: 0.001']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(ax.figure)
     """
     from lrkit._extras import require
 

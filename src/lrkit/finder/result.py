@@ -25,6 +25,22 @@ if TYPE_CHECKING:
 __all__ = ["RangeTestResult", "StopReason"]
 
 StopReason = Literal["completed", "diverged", "nonfinite", "running"]
+"""Why a range test ended (:attr:`RangeTestResult.stop_reason`, :attr:`RangeTest.stop_reason`).
+
+* ``"completed"``: every planned LR was run;
+* ``"diverged"``: the smoothed loss rose above ``diverge`` times the best one (fastai's and
+  torch-lr-finder's early stop);
+* ``"nonfinite"``: a loss was NaN or infinite (that loss is not recorded);
+* ``"running"``: the result was taken before the test ended.
+
+A type (``typing.Literal``) for annotations, not a class: the values are plain strings.
+
+>>> from typing import get_args
+>>> get_args(StopReason)
+('completed', 'diverged', 'nonfinite', 'running')
+>>> RangeTestResult(lrs=(0.1,), losses=(1.0,), smoothed=(1.0,)).stop_reason
+'completed'
+"""
 _STOP_REASONS = ("completed", "diverged", "nonfinite", "running")
 _FORMAT = "lrkit.range_test/1"
 

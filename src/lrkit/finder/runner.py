@@ -77,9 +77,29 @@ def sweep_schedule(
     ``cycle=True`` adds the mirror image, low → high → low over ``2 * num_steps - 1`` steps
     (Smith's triangle; linear mode is ``cyclic(low=start, high=end, half_cycle=num_steps - 1)``).
 
+    The arguments are those of :class:`RangeTest`, which checks them; this function does not.
+
+    Args:
+      start: the LR of step 0, the lowest of the sweep (> 0; :class:`RangeTest`'s default
+        ``1e-7`` is fastai's ``lr_find`` ``start_lr``).
+      end: the LR of step ``num_steps - 1``, the highest (> ``start``; fastai's and
+        torch-lr-finder's ``end_lr`` is 10).
+      num_steps: the steps of the rising sweep (>= 2; fastai's ``num_it`` and torch-lr-finder's
+        ``num_iter`` are 100).
+      mode: ``"exp"`` (default; geometric steps, as fastai and torch-lr-finder's ``step_mode``)
+        or ``"linear"`` (evenly spaced, the ramp of Smith 2017).
+      cycle: also go back down, low → high → low over ``2 * num_steps - 1`` steps (Smith 2017);
+        default ``False``, the rising half only.
+
     >>> s = sweep_schedule(1e-3, 1e-1, 3)
     >>> [round(s(i), 6) for i in range(3)]
     [0.001, 0.01, 0.1]
+    >>> s = sweep_schedule(1e-3, 1e-1, 3, mode="linear")
+    >>> [round(s(i), 6) for i in range(3)]
+    [0.001, 0.0505, 0.1]
+    >>> s = sweep_schedule(1e-3, 1e-1, 3, cycle=True)
+    >>> [round(s(i), 6) for i in range(5)]
+    [0.001, 0.01, 0.1, 0.01, 0.001]
     """
     import lrkit
 
@@ -115,12 +135,33 @@ class RangeTest:
     triangle of Smith's paper (``2 * num_steps - 1`` steps). The sweep itself is
     :func:`sweep_schedule` (an lrkit schedule: ``test.schedule``).
 
+    Args:
+      start: the lowest LR, where the sweep begins (a finite number > 0; default ``1e-7``, as
+        fastai's ``lr_find`` ``start_lr``).
+      end: the highest LR, reached at step ``num_steps - 1`` (a finite number > ``start``;
+        default 10, as fastai's and torch-lr-finder's ``end_lr``).
+      num_steps: the steps of the rising sweep (an int in ``[2, MAX_NUM_STEPS]``, i.e. up to
+        1,000,000; default 100, as fastai's ``num_it`` and torch-lr-finder's ``num_iter``).
+      mode: ``"exp"`` (default, as fastai and torch-lr-finder's ``step_mode``: every step
+        multiplies the LR by the same factor; ``end / start`` at most ``1e100``) or
+        ``"linear"`` (every step adds the same amount, the ramp of Smith 2017).
+      smooth: the EMA weight of a new loss, in ``[0, 1)`` (default 0.05, torch-lr-finder's
+        ``smooth_f``; fastai's ``beta = 0.98`` is ``smooth = 0.02``; 0: no smoothing).
+      diverge: stop once the smoothed loss exceeds ``diverge`` times the best smoothed loss so
+        far (a finite number > 1, or ``None`` to never stop; default 4, as fastai and
+        Lightning; torch-lr-finder's ``diverge_th`` is 5).
+      cycle: run Smith's (2017) whole low → high → low triangle, ``2 * num_steps - 1`` steps
+        (default ``False``: the rising half, as fastai and torch-lr-finder).
+
     >>> test = RangeTest(start=1e-3, end=1.0, num_steps=4, smooth=0.0)
     >>> for lr in test:
     ...     done = test.record(1.0 / lr if lr > 0.05 else 1.0)
     >>> r = test.result()
     >>> [round(x, 4) for x in r.lrs], r.stop_reason
     ([0.001, 0.01, 0.1], 'diverged')
+    >>> default = RangeTest()
+    >>> len(default.planned_lrs), default.planned_lrs[0], default.planned_lrs[-1]
+    (100, 1e-07, 10.0)
     """
 
     def __init__(

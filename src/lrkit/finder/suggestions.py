@@ -63,7 +63,18 @@ class Suggestion(NamedTuple):
 
     For every rule ``lrs[index]`` is the suggested LR when it lies on the sweep, else the last
     sweep point below it (0 if it is below the whole sweep): ``minimum`` and ``lrkit`` suggest a
-    fraction of a point's LR.
+    fraction of a point's LR. A named tuple: ``lr, index = suggestion`` works.
+
+    Args:
+      lr: the suggested learning rate (> 0).
+      index: the position in the sweep's ``lrs`` of the point at or just below ``lr`` (>= 0).
+
+    >>> s = Suggestion(lr=0.01, index=20)
+    >>> s.lr, s.index
+    (0.01, 20)
+    >>> lr, index = minimum([1e-3, 1e-2, 1e-1], [3.0, 1.0, 2.0])
+    >>> lr, index
+    (0.001, 0)
     """
 
     lr: float
@@ -89,6 +100,16 @@ class Rule:
       curve: ``"smoothed"`` or ``"raw"``.
       summary: one line for tables.
       smoother: the rule's own smoothing of ``curve``, or ``None``.
+
+    >>> rule = get("valley")
+    >>> rule.name, rule.curve, rule.smoother is None
+    ('valley', 'smoothed', True)
+    >>> rule.summary
+    'fastai: halfway down the longest valley of the smoothed loss'
+    >>> rule.fn([1e-3, 1e-2, 1e-1], [3.0, 1.0, 2.0])
+    Suggestion(lr=0.1, index=2)
+    >>> get("lrkit").curve, get("lrkit").smoother is lrkit_smooth
+    ('raw', True)
     """
 
     name: str
@@ -146,7 +167,26 @@ def get(name: str) -> Rule:
 
 
 def suggest(result: RangeTestResult, rule: str = "lrkit") -> Suggestion:
-    """The suggestion of one registered rule for a range test ``result`` (its rising part)."""
+    """The suggestion of one registered rule for a range test ``result`` (its rising part).
+
+    The rule reads the curve it was registered with (:attr:`Rule.curve`): the recorded EMA for
+    fastai's and torch-lr-finder's rules, the raw losses for ``lrkit``. A ScheduleError when the
+    test recorded no finite loss or ``rule`` is not registered.
+
+    Args:
+      result: a finished (or stopped) range test with at least one recorded point.
+      rule: a registered rule name (:func:`names`): ``"lrkit"`` (default, lrkit's own rule),
+        ``"valley"`` (fastai's default), ``"steep"`` and ``"minimum"`` (fastai's), or
+        ``"steepest"`` (torch-lr-finder's).
+
+    >>> from lrkit.finder import RangeTestResult
+    >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0),
+    ...                     smoothed=(2.0, 1.0, 3.0))
+    >>> suggest(r)
+    Suggestion(lr=0.025, index=1)
+    >>> suggest(r, "minimum")
+    Suggestion(lr=0.001, index=0)
+    """
     found = get(rule)
     if len(result.lrs) == 0:
         raise ScheduleError(

@@ -303,6 +303,33 @@ def find_lr(
     uninitialized lazy parameters (``LazyLinear`` before its first forward pass): materializing
     them would change the model for good.
 
+    Args:
+      model: the model to train during the sweep (no uninitialized lazy parameters).
+      optimizer: an optimizer holding (some of) ``model``'s parameters; its ``lr`` is set on
+        every param group at each step and put back afterwards.
+      train_loader: the batches (a ``DataLoader`` or any iterable; at least one batch), cycled
+        when they run out.
+      loss_fn: ``loss_fn(model(inputs), targets) -> loss tensor`` for batches
+        ``(inputs, targets, ...)``; give exactly one of ``loss_fn`` and ``step_fn``.
+      step_fn: ``step_fn(batch) -> loss``, the whole training step on one batch (keyword
+        only; instead of ``loss_fn``).
+      accumulation_steps: batches whose gradients are summed per optimizer step, with
+        ``loss_fn`` only (an int >= 1; default 1, as torch-lr-finder's
+        ``accumulation_steps``).
+      start: the lowest LR (> 0; default ``1e-7``, fastai's ``start_lr``), as
+        :class:`~lrkit.finder.RangeTest`'s.
+      end: the highest LR (> ``start``; default 10, fastai's and torch-lr-finder's ``end_lr``).
+      num_steps: optimizer steps of the rising sweep (an int in ``[2, 1_000_000]``; default
+        100, fastai's ``num_it``, torch-lr-finder's ``num_iter``).
+      mode: ``"exp"`` (default, fastai and torch-lr-finder) or ``"linear"`` (Smith 2017).
+      smooth: EMA weight of a new loss, in ``[0, 1)`` (default 0.05, torch-lr-finder's
+        ``smooth_f``; 0: no smoothing).
+      diverge: stop once the smoothed loss exceeds ``diverge`` times the best (> 1, or
+        ``None``: never; default 4, as fastai; torch-lr-finder's ``diverge_th`` is 5).
+      cycle: run the low → high → low triangle of Smith 2017 (default ``False``).
+      device: where the batches go with ``loss_fn`` (default: the device of the model's first
+        parameter, or the CPU).
+
     >>> model = torch.nn.Linear(3, 1)
     >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
     >>> data = [(torch.ones(4, 3), torch.zeros(4, 1))]
@@ -310,6 +337,8 @@ def find_lr(
     ...             num_steps=20)
     >>> len(r) > 0, opt.param_groups[0]["lr"]
     (True, 0.1)
+    >>> r.lrs[0], r.stop_reason in ("completed", "diverged")
+    (0.0001, True)
     """
     _check_arguments(model, optimizer, loss_fn, step_fn, accumulation_steps)
     test = RangeTest(start, end, num_steps, mode, smooth, diverge, cycle)
