@@ -64,6 +64,7 @@ print(json.dumps({"first": [first.ran, first.errors, first.error_messages],
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time under xdist
 def test_ray_backend_on_local_two_cpu_instance(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     here = str(Path(__file__).parent)

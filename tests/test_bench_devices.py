@@ -137,6 +137,7 @@ print(json.dumps({"errors": out.errors, "messages": out.error_messages,
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time under xdist
 def test_ray_backend_runs_a_task_file_from_its_working_dir(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     folder = tmp_path / "user"

@@ -226,6 +226,7 @@ def test_demo_preset_races_a_few_schedules_with_a_small_cap() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time under xdist
 def test_seeds_auto_races_over_several_rounds_on_a_private_ray_instance(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     import os
