@@ -123,8 +123,12 @@ def _per_group(func: str, name: str, optimizer: Optimizer, value: object) -> lis
     n = len(optimizer.param_groups)
     if isinstance(value, list | tuple):
         if len(value) != n:
-            raise ValueError(
-                f"{func}: {name} has {len(value)} entries but the optimizer has {n} param groups"
+            raise _fail(
+                func,
+                name,
+                value,
+                f"one value or a list of {n} (one per param group; {name} has {len(value)} "
+                f"entries but the optimizer has {n} param groups)",
             )
         return [_real(func, name, v) for v in value]
     return [_real(func, name, value)] * n
@@ -132,16 +136,15 @@ def _per_group(func: str, name: str, optimizer: Optimizer, value: object) -> lis
 
 def _check_optimizer(func: str, optimizer: object) -> Optimizer:
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(
-            f"{func}: optimizer={type(optimizer).__name__} is invalid; "
-            "optimizer must be a torch.optim.Optimizer"
+        raise _args.type_fail(
+            func, "optimizer", type(optimizer).__name__, "a torch.optim.Optimizer"
         )
     return optimizer
 
 
 def _check_last_epoch(func: str, last_epoch: object) -> int:
     if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral):
-        raise TypeError(f"{func}: last_epoch={last_epoch!r} is invalid; it must be an int >= -1")
+        raise _args.type_fail(func, "last_epoch", last_epoch, "an int >= -1")
     if not -1 <= int(last_epoch) <= MAX_STEP:
         raise _fail(
             func, "last_epoch", last_epoch, "-1 (a fresh start) or a step index in [0, 2**52]"
@@ -168,9 +171,12 @@ def _base_lrs(func: str, optimizer: Optimizer, last_epoch: int) -> list[float]:
 
 def _momentum_key(func: str, optimizer: Optimizer) -> None:
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-        raise ValueError(
-            f"{func}: cycle_momentum=True needs an optimizer with 'momentum' or 'betas' "
-            f"({type(optimizer).__name__} has neither); pass cycle_momentum=False"
+        raise _fail(
+            func,
+            "cycle_momentum",
+            True,
+            f"False for an optimizer without 'momentum' or 'betas' ({type(optimizer).__name__} "
+            "has neither)",
         )
 
 
@@ -1850,7 +1856,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
     def _controller(self) -> Plateau:
         p = self.plateau
         if p is None:  # pragma: no cover - the constructor always sets one
-            raise ValueError("ReduceLROnPlateau: no plateau controller")
+            raise ScheduleError("ReduceLROnPlateau: no plateau controller")
         return p
 
     @property
@@ -1951,17 +1957,23 @@ class SequentialLR(CompatScheduler):
         children = _children(func, optimizer, schedulers)
         stones = [_int(func, "milestones", m, 1) for m in milestones]
         if len(stones) != len(children) - 1:
-            raise ValueError(
-                f"{func}: expects len(milestones) == len(schedulers) - 1, got "
-                f"{len(stones)} milestones for {len(children)} schedulers"
+            raise _fail(
+                func,
+                "milestones",
+                list(milestones),
+                f"one fewer than the schedulers (expects len(milestones) == len(schedulers) - 1, "
+                f"got {len(stones)} milestones for {len(children)} schedulers)",
             )
         if any(b <= a for a, b in itertools.pairwise(stones)):
             raise _fail(func, "milestones", list(milestones), "strictly increasing")
         for i, child in enumerate(children[1:], start=1):
             if isinstance(child, MultiplicativeLR):
-                raise ValueError(
-                    f"{func}: schedulers[{i}] is a MultiplicativeLR, which PyTorch restarts from "
-                    "the previous scheduler's last lr, not in closed form; put it first"
+                raise _fail(
+                    func,
+                    f"schedulers[{i}]",
+                    "MultiplicativeLR",
+                    "a closed-form scheduler (a MultiplicativeLR restarts from the previous "
+                    "scheduler's last lr, not in closed form; put it first)",
                 )
         starts = [0, *stones]
         specs: list[GroupSpec] = []
@@ -1973,9 +1985,12 @@ class SequentialLR(CompatScheduler):
                 for i, child in enumerate(children):
                     s = child.schedules[gi].get(key)
                     if s is None:
-                        raise ValueError(
-                            f"{func}: schedulers[{i}] does not drive {key!r} of group {gi} while "
-                            "another child does; give every child the same keys"
+                        raise _fail(
+                            func,
+                            f"schedulers[{i}]",
+                            type(child).__name__,
+                            f"a scheduler driving {key!r} of group {gi}, as another child does "
+                            "(give every child the same keys)",
                         )
                     if i < len(children) - 1:
                         s = _cut(func, s, starts[i + 1] - starts[i])
@@ -2063,8 +2078,10 @@ class ChainedScheduler(CompatScheduler):
                 load()
             self.last_epoch, self._step_count = t, count
             kids = [c for c in self._schedulers if isinstance(c, CompatScheduler)]
-            for c in kids:  # in a chain every child continues from the lr the others wrote
-                c._detached = [True] * n
+            for c, st in zip(self._schedulers, saved, strict=True):
+                if isinstance(c, CompatScheduler) and "_detached" not in st:
+                    # a PyTorch state: in a chain every child continues from the others' lr
+                    c._detached = [True] * n
             groups = self.optimizer.param_groups
             if last is not None:  # the lrs the chain wrote last: exact, as they were saved
                 for g, v in zip(groups, last, strict=True):
