@@ -562,7 +562,7 @@ class CompatScheduler(Scheduler):
     """
 
     __slots__ = _ENGINE_SLOTS
-    _seen: list[float] | None
+    _seen: list[Any] | None
     _multipliers: list[Schedule] | None
     _bases: list[float] | None
     _ready: bool
@@ -649,6 +649,31 @@ class CompatScheduler(Scheduler):
             Scheduler.step(self, epoch)
             return
         groups = self.optimizer.param_groups
+        seen = self._seen
+        alone = (
+            seen is not None
+            and self._step_count > 0
+            and len(seen) == len(groups)
+            and True not in self._detached
+        )
+        if alone:
+            assert seen is not None
+            for g, v in zip(groups, seen):  # noqa: B905 - lengths checked above
+                if g["lr"] != v:  # another writer: follow PyTorch's rule from there on
+                    alone = False
+                    break
+        if alone:
+            Scheduler.step(self, epoch)  # the closed form
+            if type(groups[0]["lr"]) is float:  # what was written is what the groups hold
+                self._seen = self._last_lr
+                return
+        else:
+            self._step_following(epoch, groups)
+        self._seen = [_lr(g["lr"]) for g in groups]
+
+    def _step_following(self, epoch: int | None, groups: list[dict[str, Any]]) -> None:
+        """A step where some group may have been written by another writer: mark those groups,
+        write the closed form, then PyTorch's chainable rule for the marked groups."""
         det = self._detached
         if len(det) < len(groups):
             det.extend([False] * (len(groups) - len(det)))
@@ -663,7 +688,6 @@ class CompatScheduler(Scheduler):
         Scheduler.step(self, epoch)
         if epoch is None and True in det:
             self._follow(before)
-        self._seen = [_lr(g["lr"]) for g in groups]
 
     def _follow(self, before: list[Any]) -> None:
         """PyTorch's chainable ``get_lr`` for the detached groups, from the lrs they held."""
@@ -2140,7 +2164,8 @@ def _reductions(
     for gi, (b, lr) in enumerate(zip(bases, lrs, strict=True)):
         if log_f == 0.0 or b <= 0.0 or lr <= 0.0:
             continue
-        for target in (lr, max(p.min_lr_for(gi), sys.float_info.min)):
+        floor = p.min_lr_for(gi)
+        for target in (lr, floor) if floor > 0.0 else (lr,):
             k = math.log(target / b) / log_f
             if math.isfinite(k) and 0 <= k < 1e6:
                 candidates.update(range(max(0, math.floor(k) - 1), math.ceil(k) + 2))
