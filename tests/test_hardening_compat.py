@@ -108,6 +108,7 @@ MISUSES: list[tuple[Callable[[Any], Any], str]] = [
     (lambda o: ct.MultiplicativeLR(o, lr_lambda=[abs] * 3), "lr_lambda"),
     (lambda o: ct.ReduceLROnPlateau(o, mode="middle"), "mode"),  # type: ignore[arg-type]
     (lambda o: ct.ReduceLROnPlateau(o, min_lr=[0.0] * 3), "min_lr"),
+    (lambda o: ct.ReduceLROnPlateau(o).step("x"), "metrics"),
     (lambda o: ct.SequentialLR(o, [ct.StepLR(o, 2), ct.StepLR(o, 3)], [1, 2]), "milestones"),
     (lambda o: ct.SequentialLR(o, [tls.StepLR(o, 2)], []), "schedulers[0]"),
     (lambda o: ct.ChainedScheduler([]), "schedulers"),

@@ -1701,7 +1701,12 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):  # type: igno
             )
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
-        current = _lr(metrics)
+        try:
+            current = _lr(metrics)  # PyTorch's float(metrics)
+        except (TypeError, ValueError, RuntimeError):
+            raise _args.type_fail(
+                "ReduceLROnPlateau.step", "metrics", metrics, "a number (the monitored value)"
+            ) from None
         self._match_groups()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
