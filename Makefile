@@ -45,7 +45,7 @@ fuzz: $(STAMP)
 # suite passes fewer tests than its floor in PEER_FLOORS (docs/compat.md lists the known
 # differences); a suite without a floor must pass every test. Skipped when the folder is absent.
 PEER_DIR ?= ../shared/peer-suites
-PEER_FLOORS ?= torch=187 transformers=3 optax=85
+PEER_FLOORS ?= transformers=3 optax=85
 peer: $(STAMP)
 	@if [ ! -d "$(PEER_DIR)" ]; then echo "peer suites not found ($(PEER_DIR)), skipped"; exit 0; fi; \
 	$(BIN)/python -c "import expecttest" 2>/dev/null || $(BIN)/python -m pip install --quiet expecttest; \

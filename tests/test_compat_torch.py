@@ -665,8 +665,8 @@ def test_last_epoch_resumes_like_pytorch_closed_form() -> None:
 
 def test_bad_arguments_name_class_and_parameter() -> None:
     opt = make_opt()
-    with pytest.raises(ValueError, match="CyclicLR: scale_fn"):
-        C.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0)
+    with pytest.raises(TypeError, match="CyclicLR: scale_fn"):
+        C.CyclicLR(opt, 0.01, 0.1, scale_fn=0.5)  # type: ignore[arg-type]
     rms = torch.optim.Rprop([torch.nn.Parameter(torch.zeros(1))])
     with pytest.raises(ValueError, match="cycle_momentum"):
         C.OneCycleLR(rms, max_lr=0.1, total_steps=10)
@@ -932,3 +932,22 @@ def test_reduce_lr_on_plateau_after_infinite_and_nan_metrics_matches_pytorch(mod
         assert (ours.best, ours.num_bad_epochs) == pytest.approx(
             (ref.best, ref.num_bad_epochs), nan_ok=True
         )
+
+
+@pytest.mark.parametrize("scale_mode", ["cycle", "iterations"])
+def test_cyclic_lr_with_a_custom_scale_fn_matches_pytorch(scale_mode: str) -> None:
+    """A custom scale_fn is called at step time, as PyTorch's; its object state is saved."""
+    kwargs = {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 3, "scale_mode": scale_mode}
+    opt, opt2 = make_opt(), make_opt()
+    ref = L.CyclicLR(opt, scale_fn=_Scale(0.5), **kwargs)
+    ours = C.CyclicLR(opt2, scale_fn=_Scale(0.5), **kwargs)
+    assert not ours.has_text_form
+    got = stepped(opt2, ours, 20, ("lr", "momentum"))
+    want = stepped(opt, ref, 20, ("lr", "momentum"))
+    for key in ("lr", "momentum"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-12)
+    state = _save(ours.state_dict())
+    assert state["_scale_fn_custom"] == {"x": 0.5}
+    fresh = C.CyclicLR(make_opt(), scale_fn=_Scale(0.9), **kwargs)
+    fresh.load_state_dict(state)
+    assert fresh._scale_fn_custom.x == 0.5 and fresh.last_epoch == 20

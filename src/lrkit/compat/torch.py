@@ -486,6 +486,8 @@ _TORCH: dict[str, type[LRScheduler]] = {
         "CosineAnnealingWarmRestarts",
         "LambdaLR",
         "MultiplicativeLR",
+        "CyclicLR",
+        "OneCycleLR",
     )
 }
 EPOCH_DEPRECATION_WARNING: str = _tls.EPOCH_DEPRECATION_WARNING
@@ -1281,14 +1283,8 @@ class CyclicLR(CompatScheduler):
         func = "CyclicLR"
         _check_optimizer(func, optimizer)
         last = _check_last_epoch(func, last_epoch)
-        if scale_fn is not None:
-            raise _fail(
-                func,
-                "scale_fn",
-                scale_fn,
-                "None (a Python callable has no lrkit text form); use mode='triangular', "
-                "'triangular2' or 'exp_range'",
-            )
+        if scale_fn is not None and not callable(scale_fn):
+            raise _args.type_fail(func, "scale_fn", scale_fn, "None or a function of one number")
         lows = _per_group(func, "base_lr", optimizer, base_lr)
         highs = _per_group(func, "max_lr", optimizer, max_lr)
         up = _int(func, "step_size_up", step_size_up, 1)
@@ -1308,17 +1304,92 @@ class CyclicLR(CompatScheduler):
             "base_momentums": base_m,
             "max_momentums": max_m,
         }
+        self.__dict__["_scale_fn_custom"] = scale_fn
         specs = self._group_specs(h, lows)
         self.__dict__.update(h)
-        self.__dict__["_scale_fn_custom"] = None
+        self._init_scale_fn()
         if last == -1:  # as PyTorch: lr = base_lr, then LRScheduler's setdefault("initial_lr")
             for lo, group in zip(lows, optimizer.param_groups, strict=True):
                 group["lr"] = lo
                 group.setdefault("initial_lr", lo)
         super().__init__(optimizer, specs, last_epoch=last, bases=lows)
 
+    # PyTorch's scale functions (its ``_scale_fn_ref`` names one of them)
+    scale_fn = _TORCH["CyclicLR"].scale_fn  # type: ignore[attr-defined]
+    _init_scale_fn = _TORCH["CyclicLR"]._init_scale_fn  # type: ignore[attr-defined]
+    _triangular_scale_fn = staticmethod(_TORCH["CyclicLR"]._triangular_scale_fn)  # type: ignore[attr-defined]
+    _triangular2_scale_fn = staticmethod(_TORCH["CyclicLR"]._triangular2_scale_fn)  # type: ignore[attr-defined]
+    _exp_range_scale_fn = staticmethod(_TORCH["CyclicLR"]._exp_range_scale_fn)  # type: ignore[attr-defined]
+
+    def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
+        """One step; with a custom ``scale_fn``, PyTorch's formula, calling it at step time."""
+        if self.__dict__.get("_scale_fn_custom") is None:
+            CompatScheduler.step(self, epoch)
+            return
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        if self._step_count == 1:
+            self._warn_call_order()
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        self._get_lr_called_within_step = True
+        try:
+            values = _TORCH["CyclicLR"].get_lr(self)
+        finally:
+            self._get_lr_called_within_step = False
+        groups = self.optimizer.param_groups
+        for g, v in zip(groups, values, strict=True):
+            assign(g, "lr", _lr(v))
+        self._last_lr = [_lr(g["lr"]) for g in groups]
+
+    def _written(self, name: str) -> None:
+        self._stale = True
+
+    def state_dict(self) -> dict[str, Any]:
+        """lrkit's and PyTorch's state; ``_scale_fn_custom`` as PyTorch's: ``None`` for a
+        function, a callable object's ``__dict__`` (primitives)."""
+        state = super().state_dict()
+        fn = self.__dict__.get("_scale_fn_custom")
+        attrs = None if fn is None or isinstance(fn, types.FunctionType) else vars(fn)
+        p = None if attrs is None else _primitive(attrs)
+        state["_scale_fn_custom"] = None if p is _NOT_PRIMITIVE else p
+        return state
+
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        load = super()._prepare_load(state)
+        assert isinstance(state, Mapping)
+        saved = state.get("_scale_fn_custom")
+        fn = self.__dict__.get("_scale_fn_custom")
+        if saved is not None and (not isinstance(saved, Mapping) or fn is None):
+            raise _fail(
+                "CyclicLR.load_state_dict",
+                "_scale_fn_custom",
+                saved,
+                "None, or a callable object's __dict__ for a CyclicLR built with that scale_fn",
+            )
+
+        def commit() -> None:
+            load()
+            if saved is not None:
+                vars(fn).update(saved)
+            self._init_scale_fn()
+            self._stale = False
+
+        return commit
+
+    def _resume(self, last_epoch: int, before: list[Any]) -> None:
+        if self.__dict__.get("_scale_fn_custom") is None:
+            super()._resume(last_epoch, before)
+            return
+        self.last_epoch, self._step_count = last_epoch, 0
+        self.step()
+        self._step_count = 1
+
     def _group_specs(self, h: Mapping[str, Any], bases: list[float]) -> list[GroupSpec]:
         func = "CyclicLR"
+        custom = self.__dict__.get("_scale_fn_custom")
+        if custom is not None:  # a Python callable: computed at step time (no text form)
+            return [{"lr": PythonFunction(1.0, custom)} for _ in bases]
         total = _real(func, "total_size", h["total_size"])
         up = round(total * _real(func, "step_ratio", h["step_ratio"]))
         down = round(total) - up
@@ -1351,6 +1422,10 @@ class OneCycleLR(CompatScheduler):
     ``total_steps`` itself; the drop-in equals PyTorch on steps ``0 .. total_steps − 1`` and holds
     the final value from there on.
     """
+
+    # PyTorch's annealing functions, which pre-2.2 PyTorch states name under "anneal_func"
+    _annealing_cos = staticmethod(_TORCH["OneCycleLR"]._annealing_cos)  # type: ignore[attr-defined]
+    _annealing_linear = staticmethod(_TORCH["OneCycleLR"]._annealing_linear)  # type: ignore[attr-defined]
 
     def __init__(
         self,
