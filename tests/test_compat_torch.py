@@ -747,6 +747,15 @@ class _Both:
             s.step()
 
 
+def test_a_drop_in_stacked_with_pytorchs_own_scheduler_composes_as_pytorch() -> None:
+    opt, opt2 = make_opt(), make_opt()
+    ref = _Both([L.StepLR(opt, 3, 0.5), L.ExponentialLR(opt, 0.9)])
+    ours = _Both([C.StepLR(opt2, 3, 0.5), L.ExponentialLR(opt2, 0.9)])
+    np.testing.assert_allclose(
+        stepped(opt2, ours, 20)["lr"], stepped(opt, ref, 20)["lr"], rtol=1e-12
+    )
+
+
 def test_a_drop_in_continues_from_an_lr_the_user_wrote() -> None:
     opt, opt2 = make_opt(), make_opt()
     ref, ours = L.StepLR(opt, 3, 0.5), C.StepLR(opt2, 3, 0.5)

@@ -1238,8 +1238,10 @@ def _group_momenta(
 class CyclicLR(CompatScheduler):
     """PyTorch's ``CyclicLR``; ``momentum`` (``betas[0]`` for Adam) cycles inversely to the lr.
 
-    A custom ``scale_fn`` is a Python callable and has no lrkit text form: it is rejected; use
-    ``mode=`` (or build the schedule with lrkit and :class:`lrkit.torch.Scheduler`).
+    The built-in modes are closed-form lrkit schedules. A custom ``scale_fn`` is a Python
+    callable with no lrkit text form: it is called at step time with PyTorch's formula, and
+    ``state_dict()`` saves it as PyTorch does (``None`` for a function, a callable object's
+    ``__dict__``).
     """
 
     _hyper = (
