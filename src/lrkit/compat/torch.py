@@ -1312,7 +1312,7 @@ class CyclicLR(CompatScheduler):
         self._init_scale_fn()
         if last == -1:  # as PyTorch: lr = base_lr, then LRScheduler's setdefault("initial_lr")
             for lo, group in zip(lows, optimizer.param_groups, strict=True):
-                group["lr"] = lo
+                assign(group, "lr", lo)  # a tensor lr is filled in place
                 group.setdefault("initial_lr", lo)
         super().__init__(optimizer, specs, last_epoch=last, bases=lows)
 
