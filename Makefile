@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.lrkit-installed
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test test-fast test-floors install lint typecheck pytest fuzz docs docs-screenshots dist clean
+.PHONY: demo test test-fast test-floors install lint typecheck pytest fuzz peer docs docs-screenshots dist clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,18 @@ test-floors:
 # runs them derandomized. Run before a release; each failure found becomes an explicit @example.
 fuzz: $(STAMP)
 	LRKIT_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m property -p no:cacheprovider tests
+
+# The replaced libraries' own test suites with lrkit's drop-ins substituted (../shared/peer-suites:
+# test data beside the project, never copied into it; CI has it beside the clone). Fails when a
+# suite passes fewer tests than its floor in PEER_FLOORS ("suite=N ...", none today: every suite
+# passes every test; docs/compat.md lists the known differences). Skipped when the folder is absent.
+PEER_DIR ?= ../shared/peer-suites
+PEER_FLOORS ?=
+peer: $(STAMP)
+	@if [ ! -d "$(PEER_DIR)" ]; then echo "peer suites not found ($(PEER_DIR)), skipped"; exit 0; fi; \
+	$(BIN)/python -c "import expecttest" 2>/dev/null || $(BIN)/python -m pip install --quiet expecttest; \
+	out=$$(mktemp); PYTHONPATH="$(CURDIR)/src" "$(PEER_DIR)/run.sh" $(BIN)/python | tee $$out; \
+	awk -v floors="$(PEER_FLOORS)" -f .ci/peer-floors.awk $$out; rc=$$?; rm -f $$out; exit $$rc
 
 # The documentation site (mkdocs.yml; generated pages: docs/hooks.py) into site/, strictly:
 # broken links, missing references and docstring warnings fail the build, and so does a public

@@ -25,7 +25,7 @@ from typing import ParamSpec, TypeVar
 from lrkit import _validate as check
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
-__all__ = ["Checks", "fail", "int_at_least", "real"]
+__all__ = ["Checks", "fail", "int_at_least", "real", "type_fail"]
 
 _MAX_INT = 2**53
 P = ParamSpec("P")
@@ -72,6 +72,11 @@ class Checks:
 def fail(func: str, name: str, value: object, allowed: str) -> ScheduleError:
     """A ``ScheduleError`` naming ``func``, the parameter, its value and what is allowed."""
     return check.invalid(func, name, value, allowed)
+
+
+def type_fail(func: str, name: str, value: object, allowed: str) -> ScheduleTypeError:
+    """A ``ScheduleTypeError`` (a ``TypeError``) naming ``func``, the parameter and its value."""
+    return check.invalid_type(func, name, value, allowed)
 
 
 def int_at_least(func: str, name: str, value: object, low: int) -> int:

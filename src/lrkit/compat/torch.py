@@ -22,11 +22,14 @@ lrkit schedule out (no optimizer needed).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
 import sys
+import types
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Sequence as SequenceABC
 from dataclasses import field
@@ -35,11 +38,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
 
 from lrkit.compat import _args
 from lrkit.compose import Mirror, Product, Repeat, Scale, Sequence, sequence
 from lrkit.core import Array, Schedule
-from lrkit.errors import ScheduleError
+from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.families import (
     CYCLIC_MODES,
     Constant,
@@ -54,8 +58,10 @@ from lrkit.families import (
 )
 from lrkit.plateau import Plateau
 from lrkit.presets import OneCycle, OneCycleMomentum
+from lrkit.torch import _state
+from lrkit.torch._specs import assign
 from lrkit.torch._state import MAX_STEP
-from lrkit.torch.scheduler import Scheduler
+from lrkit.torch.scheduler import Scheduler, _retargeted
 
 __all__ = [
     "ChainedScheduler",
@@ -99,7 +105,13 @@ _fail = _args.fail
 #: below it, finite where PyTorch's own values overflow to inf.
 _GROWTH_CAP = 1e300
 _int = _args.int_at_least
-_real = _args.real
+
+
+def _real(func: str, name: str, value: object, low: float | None = None) -> float:
+    """:func:`lrkit.compat._args.real`, also for a one-element tensor (PyTorch takes those)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    return _args.real(func, name, value, low)
 
 
 def _lr(value: Any) -> float:
@@ -111,8 +123,12 @@ def _per_group(func: str, name: str, optimizer: Optimizer, value: object) -> lis
     n = len(optimizer.param_groups)
     if isinstance(value, list | tuple):
         if len(value) != n:
-            raise ValueError(
-                f"{func}: {name} has {len(value)} entries but the optimizer has {n} param groups"
+            raise _fail(
+                func,
+                name,
+                value,
+                f"one value or a list of {n} (one per param group; {name} has {len(value)} "
+                f"entries but the optimizer has {n} param groups)",
             )
         return [_real(func, name, v) for v in value]
     return [_real(func, name, value)] * n
@@ -120,16 +136,15 @@ def _per_group(func: str, name: str, optimizer: Optimizer, value: object) -> lis
 
 def _check_optimizer(func: str, optimizer: object) -> Optimizer:
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(
-            f"{func}: optimizer={type(optimizer).__name__} is invalid; "
-            "optimizer must be a torch.optim.Optimizer"
+        raise _args.type_fail(
+            func, "optimizer", type(optimizer).__name__, "a torch.optim.Optimizer"
         )
     return optimizer
 
 
 def _check_last_epoch(func: str, last_epoch: object) -> int:
     if isinstance(last_epoch, bool) or not isinstance(last_epoch, numbers.Integral):
-        raise TypeError(f"{func}: last_epoch={last_epoch!r} is invalid; it must be an int >= -1")
+        raise _args.type_fail(func, "last_epoch", last_epoch, "an int >= -1")
     if not -1 <= int(last_epoch) <= MAX_STEP:
         raise _fail(
             func, "last_epoch", last_epoch, "-1 (a fresh start) or a step index in [0, 2**52]"
@@ -146,18 +161,22 @@ def _base_lrs(func: str, optimizer: Optimizer, last_epoch: int) -> list[float]:
         elif last_epoch == -1:
             out.append(_lr(group["lr"]))
         else:
-            raise ValueError(
-                f"{func}: last_epoch={last_epoch} resumes a run, but optimizer.param_groups[{i}] "
-                "has no 'initial_lr'; load the optimizer state first or pass last_epoch=-1"
+            raise _InitialLrMissing(
+                f"{func}: param 'initial_lr' is not specified in param_groups[{i}] when resuming "
+                f"scheduler with last_epoch >= 0 (last_epoch={last_epoch}); load the optimizer "
+                "state first or pass last_epoch=-1"
             )
     return out
 
 
 def _momentum_key(func: str, optimizer: Optimizer) -> None:
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-        raise ValueError(
-            f"{func}: cycle_momentum=True needs an optimizer with 'momentum' or 'betas' "
-            f"({type(optimizer).__name__} has neither); pass cycle_momentum=False"
+        raise _fail(
+            func,
+            "cycle_momentum",
+            True,
+            f"False for an optimizer without 'momentum' or 'betas' ({type(optimizer).__name__} "
+            "has neither)",
         )
 
 
@@ -392,14 +411,11 @@ def cyclic_lr_schedule(
 
 
 def _momenta(func: str, base_momentum: object, max_momentum: object) -> tuple[float, float]:
-    """``base_momentum`` and ``max_momentum`` checked to lie in [0, 1] (a momentum or beta1)."""
-    out = []
-    for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
-        v = _real(func, name, value)
-        if not 0.0 <= v <= 1.0:
-            raise _fail(func, name, value, "in [0, 1] (a momentum or Adam's beta1)")
-        out.append(v)
-    return out[0], out[1]
+    """``base_momentum`` and ``max_momentum`` as floats >= 0 (above 1 too, as PyTorch)."""
+    return (
+        _real(func, "base_momentum", base_momentum, low=0.0),
+        _real(func, "max_momentum", max_momentum, low=0.0),
+    )
 
 
 def one_cycle_lr_schedule(
@@ -455,19 +471,112 @@ def one_cycle_lr_schedule(
 # ---------------------------------------------------------------------------------------------
 Kind = Literal["multiplicative", "absolute", "plateau"]
 
+_tls = torch.optim.lr_scheduler
+#: PyTorch's own classes, taken before anything (a test conftest) replaces them with these drop-ins
+_TORCH: dict[str, type[LRScheduler]] = {
+    name: getattr(_tls, name)
+    for name in (
+        "StepLR",
+        "MultiStepLR",
+        "ConstantLR",
+        "LinearLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "CosineAnnealingLR",
+        "CosineAnnealingWarmRestarts",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "CyclicLR",
+        "OneCycleLR",
+    )
+}
+EPOCH_DEPRECATION_WARNING: str = _tls.EPOCH_DEPRECATION_WARNING
+
+#: what lrkit's engine keeps per scheduler: slots, so that ``__dict__`` holds what PyTorch's
+#: scheduler holds (its hyper-parameters and counters), as PyTorch's own tests compare it
+_ENGINE_SLOTS = (
+    "_shared",
+    "_auto",
+    "_raw",
+    "_retargets",
+    "_specs",
+    "_plan",
+    "_total",
+    "_plateau",
+    "_cursors",
+    "_lr_not_driven",
+    "_last_group",
+    "_next_step",
+    "_multipliers",
+    "_bases",
+    "_seen",
+    "_ready",
+    "_stale",
+)
+
+
+class _InitialLrMissing(ScheduleError, KeyError):
+    """``last_epoch >= 0`` without ``initial_lr`` in a param group: PyTorch's ``KeyError``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class _Hyper:
+    """A PyTorch hyper-parameter of a drop-in, kept in the instance ``__dict__`` under PyTorch's
+    name (so ``state_dict()`` saves it, as PyTorch's does); a write after construction
+    rebuilds the schedule, as the write changes what PyTorch's scheduler computes next."""
+
+    name: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+        if getattr(obj, "_ready", False):
+            obj._written(self.name)
+
+
+def _copy_lr(v: Any) -> Any:
+    return v.clone() if isinstance(v, torch.Tensor) else v
+
 
 class CompatScheduler(Scheduler):
     """An :class:`lrkit.torch.Scheduler` made by a drop-in; ``.schedule`` is its lrkit schedule.
 
-    ``last_epoch=-1`` (the default) starts at step 0. ``last_epoch=k >= 0`` resumes as PyTorch's
-    closed-form schedulers do: every group must hold ``"initial_lr"`` and the constructor writes
-    the values of step ``k + 1`` (PyTorch's recursive schedulers instead keep the optimizer's
-    current lr; resuming with ``load_state_dict`` is exact for every drop-in).
+    Driving its param groups alone, a drop-in writes its closed-form values. When anything else
+    changed a group's lr since the drop-in's last write (another scheduler stepped on the same
+    optimizer, the user wrote ``group["lr"]``, a resumed optimizer holds another lr), that group
+    follows PyTorch's own chainable rule from the lr it finds, as PyTorch's scheduler does, so
+    stacked schedulers compose as PyTorch's (``_detached`` says which groups do, and is saved).
+
+    ``last_epoch=-1`` (the default) starts at step 0; ``last_epoch=k >= 0`` resumes: every group
+    must hold ``"initial_lr"`` (PyTorch's ``KeyError`` otherwise).
     """
+
+    __slots__ = _ENGINE_SLOTS
+    _seen: list[Any] | None
+    _multipliers: list[Schedule] | None
+    _bases: list[float] | None
+    _ready: bool
+    _stale: bool
 
     #: "multiplicative": each group's lr is ``base · multiplier(t)`` and PyTorch updates it by
     #: ratios, so ChainedScheduler multiplies it with others; "absolute": PyTorch overwrites.
     kind: Kind = "absolute"
+    #: PyTorch's class whose chainable ``get_lr`` a group follows once something else wrote it
+    _torch: ClassVar[type[LRScheduler] | None] = None
+    #: PyTorch's hyper-parameter attributes, adopted by ``load_state_dict``
+    _hyper: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -481,12 +590,150 @@ class CompatScheduler(Scheduler):
     ) -> None:
         self._multipliers = multipliers
         self._bases = bases
+        self._ready = False
+        self._stale = False
+        self._seen = None
+        groups = optimizer.param_groups
+        before = [_copy_lr(g["lr"]) for g in groups]
+        self._detached = [False] * len(groups)
+        self._get_lr_called_within_step = False
         super().__init__(optimizer, schedule, plateau=plateau)
         if last_epoch >= 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.step(last_epoch + 1)
-            self._step_count = 1
+            self._resume(last_epoch, before)
+        self._ready = True
+
+    # -- engine hooks -----------------------------------------------------------------------
+    def _bound(self, total: int | Literal["auto"] | None) -> list[GroupSpec]:
+        """The specs bound to ``total``: no range checks, a drop-in accepts what PyTorch does."""
+        assert total != "auto"
+        from lrkit.torch import _specs
+
+        return _specs.bind(self._raw, total)
+
+    def _set_base_lrs(self) -> None:
+        """``base_lrs`` are the initial lrs, as PyTorch's (not the values of step 0)."""
+        if self._bases is not None:
+            self.base_lrs = list(self._bases)
+        else:
+            self.base_lrs = [_lr(g.get("initial_lr", g["lr"])) for g in self.optimizer.param_groups]
+
+    def _resume(self, last_epoch: int, before: list[Any]) -> None:
+        """Step ``last_epoch + 1`` as PyTorch's constructor does when resuming."""
+        groups = self.optimizer.param_groups
+        for g, v in zip(groups, before, strict=True):
+            assign(g, "lr", _lr(v))
+        if self._torch is not None and self._specs is not None:
+            closed = self.values_at(last_epoch)
+            self._detached = [
+                _lr(v) != row.get("lr", _lr(v)) for v, row in zip(before, closed, strict=True)
+            ]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Scheduler.step(self, last_epoch + 1)
+        self._step_count = 1
+        self._next_step = -1  # the user's first step checks the call order
+        if True in self._detached:
+            self._is_initial = True
+            try:
+                self._follow(before)
+            finally:
+                self._is_initial = False
+        self._seen = [_lr(g["lr"]) for g in groups]
+
+    # -- stepping ---------------------------------------------------------------------------
+    def step(self, epoch: int | None = None) -> None:
+        """One step (PyTorch's ``step``); ``step(epoch)`` warns as PyTorch does and jumps there."""
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        if self._stale:
+            self._rebuild()
+        if self._torch is None:
+            Scheduler.step(self, epoch)
+            return
+        groups = self.optimizer.param_groups
+        seen = self._seen
+        alone = (
+            seen is not None
+            and self._step_count > 0
+            and len(seen) == len(groups)
+            and True not in self._detached
+        )
+        if alone:
+            assert seen is not None
+            for g, v in zip(groups, seen):  # noqa: B905 - lengths checked above
+                if g["lr"] != v:  # another writer: follow PyTorch's rule from there on
+                    alone = False
+                    break
+        if alone:
+            Scheduler.step(self, epoch)  # the closed form
+            if type(groups[0]["lr"]) is float:  # what was written is what the groups hold
+                self._seen = self._last_lr
+                return
+        else:
+            self._step_following(epoch, groups)
+        self._seen = [_lr(g["lr"]) for g in groups]
+
+    def _step_following(self, epoch: int | None, groups: list[dict[str, Any]]) -> None:
+        """A step where some group may have been written by another writer: mark those groups,
+        write the closed form, then PyTorch's chainable rule for the marked groups."""
+        det = self._detached
+        if len(det) < len(groups):
+            det.extend([False] * (len(groups) - len(det)))
+        before = [_copy_lr(g["lr"]) for g in groups]
+        if self._step_count == 0:
+            seen = [_lr(g.get("initial_lr", g["lr"])) for g in groups]
+        else:
+            seen = self._seen or [_lr(v) for v in before]
+        for gi, v in enumerate(before):
+            if not det[gi] and (gi >= len(seen) or _lr(v) != seen[gi]):
+                det[gi] = True
+        Scheduler.step(self, epoch)
+        if epoch is None and True in det:
+            self._follow(before)
+
+    def _follow(self, before: list[Any]) -> None:
+        """PyTorch's chainable ``get_lr`` for the detached groups, from the lrs they held."""
+        assert self._torch is not None
+        groups = self.optimizer.param_groups
+        det = self._detached
+        for gi, v in enumerate(before):
+            if det[gi]:
+                assign(groups[gi], "lr", _lr(v))
+        self._get_lr_called_within_step = True
+        try:
+            values = self._torch.get_lr(self)
+        finally:
+            self._get_lr_called_within_step = False
+        for gi, v in enumerate(values):
+            if det[gi]:
+                assign(groups[gi], "lr", _lr(v))
+                self._last_lr[gi] = _lr(groups[gi]["lr"])
+
+    # -- PyTorch's hyper-parameters -----------------------------------------------------------
+    def _hyper_values(self) -> dict[str, Any]:
+        return {k: self.__dict__[k] for k in self._hyper if k in self.__dict__}
+
+    def _group_specs(self, h: Mapping[str, Any], bases: list[float]) -> list[GroupSpec]:
+        """The schedules of every group from hyper-parameters ``h`` (the subclass's rule)."""
+        return self.schedules
+
+    def _group_multipliers(self, h: Mapping[str, Any], n: int) -> list[Schedule] | None:
+        return self._multipliers
+
+    def _written(self, name: str) -> None:
+        """A hyper-parameter was written: rebuild before the next step; a chainable drop-in
+        continues from the lr it wrote, with the new value, as PyTorch's."""
+        self._stale = True
+        if self._torch is not None:
+            self._detached = [True] * len(self.optimizer.param_groups)
+
+    def _rebuild(self) -> None:
+        h = self._hyper_values()
+        specs = self._group_specs(h, [_lr(b) for b in self.base_lrs])
+        self._multipliers = self._group_multipliers(h, len(specs))
+        self._raw = [dict(s) for s in specs]
+        self._install(self._bound(self._total))
+        self._stale = False
 
     @property
     def schedule(self) -> Schedule | GroupSpec | list[GroupSpec]:
@@ -504,58 +751,146 @@ class CompatScheduler(Scheduler):
             _contains(s, (PythonFunction,)) for spec in self.schedules for s in spec.values()
         )
 
-    # -- migration from PyTorch's own checkpoints ----------------------------------------------
+    # -- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """lrkit's state (schedule texts, step) plus PyTorch's: every attribute PyTorch's
+        scheduler saves (hyper-parameters, ``base_lrs``, counters), as primitives."""
+        state = super().state_dict()
+        for k, v in self.__dict__.items():
+            if k != "optimizer" and k not in state:
+                p = _primitive(v)
+                if p is not _NOT_PRIMITIVE:
+                    state[k] = p
+        return state
+
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> None:
         """Restore :meth:`state_dict` output, or the ``state_dict()`` of the PyTorch scheduler
         this drop-in replaces (torch 2.x, also after ``torch.load(weights_only=True)``).
 
-        A PyTorch state gives the step (``last_epoch``; a ``ChainedScheduler``'s children's); the
-        schedule is this drop-in's, so build it with the arguments of the saved scheduler. The
-        lr PyTorch last wrote (``_last_lr``) is checked against this drop-in's value at that step
-        (relative 1e-6: PyTorch's recursive forms drift by ~1e-10); a mismatch (other arguments)
-        is a ``ValueError``, or ignored with ``strict=False``. The next ``step()`` continues with
-        the values PyTorch would have produced.
+        As PyTorch's, the saved hyper-parameters are adopted (``StepLR(o, 1)`` loading a
+        ``StepLR(o, 3)`` state continues with ``step_size=3``) with the saved step, ``base_lrs``
+        and last lrs. Everything is checked first: a state that cannot be loaded is one
+        ``ScheduleError`` and the scheduler stays as it was. ``strict`` is accepted for
+        lrkit's signature; adopting the saved settings is what PyTorch does.
         """
-        if _is_torch_state(state_dict):
-            self._load_torch_state(state_dict, strict)
-            return
-        super().load_state_dict(state_dict, strict)
+        self._prepare_load(state_dict)()
 
-    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        """Check ``state`` and return the function that loads it (which cannot fail)."""
         func = f"{type(self).__name__}.load_state_dict"
-        if "last_epoch" in state:
-            t = state["last_epoch"]
-        else:  # ChainedScheduler: its children share the step
-            children = state.get("_schedulers") or [{}]
-            t = children[0].get("last_epoch")
-        if isinstance(t, bool) or not isinstance(t, numbers.Integral) or int(t) < 0:
-            raise ValueError(
-                f"{func}: the PyTorch state has last_epoch={t!r}; a whole step >= 0 is needed "
-                "(a fractional epoch passed to step(epoch) has no closed form)"
+        if not isinstance(state, Mapping):
+            raise ScheduleTypeError(
+                f"{func}: state_dict={type(state).__name__} is invalid; expected a dict"
             )
-        t = int(t)
-        mine = self.state_dict()  # this drop-in's own state, moved to step t
-        mine["last_epoch"], mine["_step_count"] = t, t + 1
-        Scheduler.load_state_dict(self, mine)
-        saved = state.get("_last_lr")
-        ours = [_lr(v) for v in self.get_last_lr()]
-        if strict and isinstance(saved, list | tuple) and len(saved) == len(ours):
-            for gi, (want, got) in enumerate(zip(saved, ours, strict=True)):
-                if not math.isclose(_lr(want), got, rel_tol=1e-6, abs_tol=1e-12):
-                    raise ValueError(
-                        f"{func}: the PyTorch {type(self).__name__} state has lr={_lr(want)!r} "
-                        f"for param group {gi} at step {t}, this drop-in gives {got!r}; build it "
-                        "with the arguments of the saved scheduler (or pass strict=False)"
-                    )
+        n = len(self.optimizer.param_groups)
+        t = _saved_int(func, state, "last_epoch", self.last_epoch, low=0)
+        count = _saved_int(func, state, "_step_count", t + 1, low=0)
+        bases = _saved_floats(func, state, "base_lrs", n, [_lr(b) for b in self.base_lrs])
+        assert bases is not None
+        last = _saved_floats(func, state, "_last_lr", n, None)
+        detached = state.get("_detached", [False] * n)
+        if (
+            not isinstance(detached, list)
+            or len(detached) != n
+            or not all(isinstance(d, bool) for d in detached)
+        ):
+            raise _fail(func, "state_dict['_detached']", detached, f"a list of {n} bools")
+        h = {**self._hyper_values(), **self._saved_hyper(func, state)}
+        try:
+            specs = self._group_specs(h, bases)
+            mult = self._group_multipliers(h, n)
+            retargets = _state.check(state, n).retargets if "format" in state else []
+            bound = _retargeted(_specs_bind([dict(s) for s in specs], self._total), retargets)
+            values = [{k: float(s(t)) for k, s in spec.items()} for spec in bound]
+        except (ScheduleError, ValueError, TypeError, OverflowError) as exc:
+            raise ScheduleError(
+                f"{func}: the saved state cannot be loaded into this {type(self).__name__} ({exc})"
+            ) from None
+        if True not in detached and not all(
+            math.isfinite(v) for row in values for v in row.values()
+        ):
+            raise _fail(func, "state_dict", "…", "a state whose lrs at its step are finite")
+
+        def commit() -> None:
+            self.__dict__.update(h)
+            self._multipliers = mult
+            self._bases = list(bases)
+            self._raw = [dict(s) for s in specs]
+            self._retargets = list(retargets)
+            self._install(bound)
+            self.base_lrs = list(bases)
+            self.last_epoch = t
+            self._step_count = count
+            self._detached = list(detached)
+            self._stale = False
+            if True not in detached:
+                self._rewrite()
+            elif last is not None:  # a group that follows PyTorch's rule: the lr it last wrote
+                for g, d, v in zip(self.optimizer.param_groups, detached, last, strict=True):
+                    if d:
+                        assign(g, "lr", v)
+            if last is not None:
+                self._last_lr = list(last)
+            self._seen = [_lr(g["lr"]) for g in self.optimizer.param_groups]
+
+        return commit
+
+    def _saved_hyper(self, func: str, state: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: state[k] for k in self._hyper if k in state}
 
 
-def _is_torch_state(state: object) -> bool:
-    """Whether ``state`` is a PyTorch ``LRScheduler.state_dict()`` rather than lrkit's."""
-    return (
-        isinstance(state, Mapping)
-        and "format" not in state
-        and ("last_epoch" in state or "_schedulers" in state)
-    )
+_NOT_PRIMITIVE = object()
+
+
+def _primitive(v: Any) -> Any:
+    """``v`` as primitives (int, float, str, bool, None, lists, str/int-keyed dicts), or
+    ``_NOT_PRIMITIVE``."""
+    if v is None or isinstance(v, bool | int | float | str):
+        return v
+    if isinstance(v, torch.Tensor) and v.numel() == 1:
+        return float(v.item())
+    if isinstance(v, list | tuple):
+        out = [_primitive(x) for x in v]
+        return _NOT_PRIMITIVE if any(x is _NOT_PRIMITIVE for x in out) else out
+    if isinstance(v, Mapping):
+        d = {k: _primitive(x) for k, x in v.items()}
+        ok = all(isinstance(k, str | int) for k in d) and _NOT_PRIMITIVE not in d.values()
+        return dict(d) if ok else _NOT_PRIMITIVE
+    return _NOT_PRIMITIVE
+
+
+def _saved_int(func: str, state: Mapping[str, Any], key: str, default: int, *, low: int) -> int:
+    v = state.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not low <= int(v) <= MAX_STEP:
+        raise _fail(func, key, v, f"an int in [{low}, 2**52]")
+    return int(v)
+
+
+def _saved_floats(
+    func: str, state: Mapping[str, Any], key: str, n: int, default: list[float] | None
+) -> list[float] | None:
+    v = state.get(key)
+    if v is None:
+        return default
+    ok = isinstance(v, list | tuple) and len(v) == n
+    out: list[float] = []
+    if ok:
+        for x in v:
+            if isinstance(x, torch.Tensor) and x.numel() == 1:
+                x = x.item()
+            if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
+                ok = False
+                break
+            out.append(float(x))
+    if not ok:
+        raise _fail(func, key, v, f"a list of {n} finite floats")
+    return out
+
+
+def _specs_bind(specs: list[GroupSpec], total: int | None) -> list[GroupSpec]:
+    from lrkit.torch import _specs
+
+    return _specs.bind(specs, total)
 
 
 def _same_spec(a: GroupSpec, b: GroupSpec) -> bool:
@@ -573,19 +908,35 @@ def _contains(s: Schedule, kinds: tuple[type, ...]) -> bool:
     return False
 
 
-def _multiplicative(
-    func: str,
-    optimizer: Optimizer,
-    last_epoch: int,
-    build: Callable[[float], Schedule],
-) -> tuple[list[GroupSpec], list[Schedule], list[float]]:
-    _check_optimizer(func, optimizer)
-    last = _check_last_epoch(func, last_epoch)
-    bases = _base_lrs(func, optimizer, last)
-    return [{"lr": build(b)} for b in bases], [build(1.0)] * len(bases), bases
+class _ClosedForm(CompatScheduler):
+    """A drop-in built from its hyper-parameters by ``_rule(base, **h)`` per group."""
+
+    __slots__ = ()
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int, h: dict[str, Any]) -> None:
+        func = type(self).__name__
+        _check_optimizer(func, optimizer)
+        last = _check_last_epoch(func, last_epoch)
+        bases = _base_lrs(func, optimizer, last)
+        specs = self._group_specs(h, bases)  # checks the arguments before anything is set
+        self.__dict__.update(h)
+        mult = self._group_multipliers(h, len(bases))
+        super().__init__(optimizer, specs, last_epoch=last, multipliers=mult, bases=bases)
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        raise NotImplementedError
+
+    def _group_specs(self, h: Mapping[str, Any], bases: list[float]) -> list[GroupSpec]:
+        return [{"lr": self._rule(b, h)} for b in bases]
+
+    def _group_multipliers(self, h: Mapping[str, Any], n: int) -> list[Schedule] | None:
+        if self.kind != "multiplicative":
+            return None
+        return [self._rule(1.0, h)] * n
 
 
-class StepLR(CompatScheduler):
+class StepLR(_ClosedForm):
     """PyTorch's ``StepLR``: multiply each group's lr by ``gamma`` every ``step_size`` steps.
 
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -594,20 +945,39 @@ class StepLR(CompatScheduler):
     """
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["StepLR"]
+    _hyper = ("step_size", "gamma")
+    step_size = _Hyper()
+    gamma = _Hyper()
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        specs, mult, bases = _multiplicative(
-            "StepLR", optimizer, last_epoch, lambda b: step_lr_schedule(b, step_size, gamma)
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        super().__init__(optimizer, last_epoch, {"step_size": step_size, "gamma": gamma})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return step_lr_schedule(base, h["step_size"], h["gamma"])
 
 
-class MultiStepLR(CompatScheduler):
+def _milestones(value: object) -> list[int]:
+    if isinstance(value, Mapping):  # PyTorch's Counter {milestone: times}
+        return [m for m, times in value.items() for _ in range(int(times))]
+    if isinstance(value, torch.Tensor):
+        return [int(v) for v in value.reshape(-1).tolist()]
+    if not isinstance(value, Iterable):
+        raise _args.type_fail("MultiStepLR", "milestones", value, "a list of ints (steps)")
+    return list(value)
+
+
+class MultiStepLR(_ClosedForm):
     """PyTorch's ``MultiStepLR``: multiply by ``gamma`` at each milestone."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["MultiStepLR"]
+    _hyper = ("milestones", "gamma")
+    milestones = _Hyper()
+    gamma = _Hyper()
 
     def __init__(
         self,
@@ -616,17 +986,28 @@ class MultiStepLR(CompatScheduler):
         gamma: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
-        stones = list(milestones)
-        specs, mult, bases = _multiplicative(
-            "MultiStepLR", optimizer, last_epoch, lambda b: multi_step_lr_schedule(b, stones, gamma)
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        stones = Counter(_milestones(milestones))
+        super().__init__(optimizer, last_epoch, {"milestones": stones, "gamma": gamma})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return multi_step_lr_schedule(base, _milestones(h["milestones"]), h["gamma"])
+
+    def _saved_hyper(self, func: str, state: Mapping[str, Any]) -> dict[str, Any]:
+        h = super()._saved_hyper(func, state)
+        if "milestones" in h:
+            h["milestones"] = Counter(_milestones(h["milestones"]))
+        return h
 
 
-class ConstantLR(CompatScheduler):
+class ConstantLR(_ClosedForm):
     """PyTorch's ``ConstantLR``: ``lr · factor`` until ``total_iters``, then ``lr``."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["ConstantLR"]
+    _hyper = ("factor", "total_iters")
+    factor = _Hyper()
+    total_iters = _Hyper()
 
     def __init__(
         self,
@@ -635,19 +1016,22 @@ class ConstantLR(CompatScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        specs, mult, bases = _multiplicative(
-            "ConstantLR",
-            optimizer,
-            last_epoch,
-            lambda b: constant_lr_schedule(b, factor, total_iters),
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        super().__init__(optimizer, last_epoch, {"factor": factor, "total_iters": total_iters})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return constant_lr_schedule(base, h["factor"], h["total_iters"])
 
 
-class LinearLR(CompatScheduler):
+class LinearLR(_ClosedForm):
     """PyTorch's ``LinearLR``: ``lr`` times a factor going linearly from start to end factor."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["LinearLR"]
+    _hyper = ("start_factor", "end_factor", "total_iters")
+    start_factor = _Hyper()
+    end_factor = _Hyper()
+    total_iters = _Hyper()
 
     def __init__(
         self,
@@ -657,31 +1041,38 @@ class LinearLR(CompatScheduler):
         total_iters: int = 5,
         last_epoch: int = -1,
     ) -> None:
-        specs, mult, bases = _multiplicative(
-            "LinearLR",
-            optimizer,
-            last_epoch,
-            lambda b: linear_lr_schedule(b, start_factor, end_factor, total_iters),
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        h = {"start_factor": start_factor, "end_factor": end_factor, "total_iters": total_iters}
+        super().__init__(optimizer, last_epoch, h)
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return linear_lr_schedule(base, h["start_factor"], h["end_factor"], h["total_iters"])
 
 
-class ExponentialLR(CompatScheduler):
+class ExponentialLR(_ClosedForm):
     """PyTorch's ``ExponentialLR``: ``lr · gamma^t``."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["ExponentialLR"]
+    _hyper = ("gamma",)
+    gamma = _Hyper()
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        specs, mult, bases = _multiplicative(
-            "ExponentialLR", optimizer, last_epoch, lambda b: exponential_lr_schedule(b, gamma)
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        super().__init__(optimizer, last_epoch, {"gamma": gamma})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return exponential_lr_schedule(base, h["gamma"])
 
 
-class PolynomialLR(CompatScheduler):
+class PolynomialLR(_ClosedForm):
     """PyTorch's ``PolynomialLR``: ``lr · (1 − t/total_iters)^power``, then 0."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["PolynomialLR"]
+    _hyper = ("total_iters", "power")
+    total_iters = _Hyper()
+    power = _Hyper()
 
     def __init__(
         self,
@@ -690,21 +1081,24 @@ class PolynomialLR(CompatScheduler):
         power: float = 1.0,
         last_epoch: int = -1,
     ) -> None:
-        specs, mult, bases = _multiplicative(
-            "PolynomialLR",
-            optimizer,
-            last_epoch,
-            lambda b: polynomial_lr_schedule(b, total_iters, power),
-        )
-        super().__init__(optimizer, specs, last_epoch=last_epoch, multipliers=mult, bases=bases)
+        super().__init__(optimizer, last_epoch, {"total_iters": total_iters, "power": power})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return polynomial_lr_schedule(base, h["total_iters"], h["power"])
 
 
-class CosineAnnealingLR(CompatScheduler):
+class CosineAnnealingLR(_ClosedForm):
     """PyTorch's ``CosineAnnealingLR`` (periodic: back up to the initial lr after ``T_max``).
 
     Its values are PyTorch's closed form; PyTorch's own recursive ``step()`` drifts from that closed
     form by up to ~1e-10 relative over thousands of steps with ``eta_min > 0`` (see docs/compat.md).
     """
+
+    _torch = _TORCH["CosineAnnealingLR"]
+    _hyper = ("T_max", "eta_min")
+    T_max = _Hyper()
+    eta_min = _Hyper()
 
     def __init__(
         self,
@@ -713,23 +1107,34 @@ class CosineAnnealingLR(CompatScheduler):
         eta_min: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        func = "CosineAnnealingLR"
-        _check_optimizer(func, optimizer)
-        last = _check_last_epoch(func, last_epoch)
-        bases = _base_lrs(func, optimizer, last)
-        specs: list[GroupSpec] = [
-            {"lr": cosine_annealing_lr_schedule(b, T_max, eta_min)} for b in bases
-        ]
-        mult = (
-            [cosine_annealing_lr_schedule(1.0, T_max, 0.0)] * len(bases) if eta_min == 0 else None
-        )
-        if mult is not None:
-            self.kind = "multiplicative"
-        super().__init__(optimizer, specs, last_epoch=last, multipliers=mult, bases=bases)
+        super().__init__(optimizer, last_epoch, {"T_max": T_max, "eta_min": eta_min})
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return cosine_annealing_lr_schedule(base, h["T_max"], h["eta_min"])
+
+    def _group_multipliers(self, h: Mapping[str, Any], n: int) -> list[Schedule] | None:
+        if _lr(h["eta_min"]) != 0.0:
+            return None
+        return [cosine_annealing_lr_schedule(1.0, h["T_max"], 0.0)] * n
 
 
-class CosineAnnealingWarmRestarts(CompatScheduler):
-    """PyTorch's ``CosineAnnealingWarmRestarts`` (SGDR): periods ``T_0, T_0·T_mult, ...``."""
+class CosineAnnealingWarmRestarts(_ClosedForm):
+    """PyTorch's ``CosineAnnealingWarmRestarts`` (SGDR): periods ``T_0, T_0·T_mult, ...``.
+
+    ``T_cur`` and ``T_i`` are kept as PyTorch keeps them; while they are where the closed form
+    has them, the lr is the closed form; after a write to ``T_cur`` or a fractional epoch
+    (``step(epoch + i / iters)``), it is PyTorch's ``eta_min + (base − eta_min)·(1 +
+    cos(π·T_cur/T_i))/2``.
+    """
+
+    _torch = _TORCH["CosineAnnealingWarmRestarts"]
+    _hyper = ("T_0", "T_i", "T_mult", "eta_min", "T_cur")
+    T_0 = _Hyper()
+    T_i = _Hyper()
+    T_mult = _Hyper()
+    eta_min = _Hyper()
+    T_cur = _Hyper()
 
     def __init__(
         self,
@@ -739,22 +1144,127 @@ class CosineAnnealingWarmRestarts(CompatScheduler):
         eta_min: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        func = "CosineAnnealingWarmRestarts"
-        _check_optimizer(func, optimizer)
-        last = _check_last_epoch(func, last_epoch)
-        bases = _base_lrs(func, optimizer, last)
-        specs: list[GroupSpec] = [
-            {"lr": cosine_annealing_warm_restarts_schedule(b, T_0, T_mult, eta_min)} for b in bases
-        ]
-        super().__init__(optimizer, specs, last_epoch=last, bases=bases)
+        h = {"T_0": T_0, "T_i": T_0, "T_mult": T_mult, "eta_min": eta_min, "T_cur": last_epoch}
+        super().__init__(optimizer, last_epoch, h)
+
+    @staticmethod
+    def _rule(base: float, h: Mapping[str, Any]) -> Schedule:
+        return cosine_annealing_warm_restarts_schedule(base, h["T_0"], h["T_mult"], h["eta_min"])
+
+    def _written(self, name: str) -> None:
+        if name in ("T_0", "T_mult", "eta_min"):
+            self._stale = True
+
+    def _resume(self, last_epoch: int, before: list[Any]) -> None:
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._cawr_step(None)
+        self._step_count = 1
+
+    def step(self, epoch: float | None = None) -> None:
+        """PyTorch's ``step``: ``step()``, or ``step(epoch)`` with a whole or fractional epoch."""
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._cawr_step(epoch)
+
+    def _phase(self, t: float) -> tuple[float, float]:
+        """``(T_cur, T_i)`` at epoch ``t``, as PyTorch's ``step(t)`` sets them."""
+        t0, mult = self.T_0, self.T_mult
+        if t < t0:
+            return t, t0
+        if mult == 1:
+            return t % t0, t0
+        n = int(math.log((t / t0 * (mult - 1) + 1), mult))
+        return t - t0 * (mult**n - 1) / (mult - 1), t0 * mult**n
+
+    def _cawr_step(self, epoch: float | None) -> None:
+        if self._stale:
+            self._rebuild()
+        d = self.__dict__
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            t: float = self.last_epoch + 1
+            d["T_cur"] = self.T_cur + 1
+            if d["T_cur"] >= self.T_i:
+                d["T_cur"] = d["T_cur"] % self.T_i
+                d["T_i"] = self.T_i * self.T_mult
+        else:
+            if isinstance(epoch, torch.Tensor):
+                epoch = epoch.item()
+            if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real):
+                raise _args.type_fail(
+                    "CosineAnnealingWarmRestarts.step", "epoch", epoch, "a number >= 0"
+                )
+            if not 0 <= epoch <= MAX_STEP:
+                raise _fail(
+                    "CosineAnnealingWarmRestarts.step",
+                    "epoch",
+                    epoch,
+                    f"Expected non-negative epoch (a number in [0, 2**52]), but got {epoch}",
+                )
+            t = epoch
+            d["T_cur"], d["T_i"] = self._phase(epoch)
+            if d["T_cur"] == int(d["T_cur"]) and isinstance(epoch, numbers.Integral):
+                d["T_cur"] = int(d["T_cur"])
+        self.last_epoch = math.floor(t)
+        groups = self.optimizer.param_groups
+        whole = float(t).is_integer()
+        if whole and (self.T_cur, self.T_i) == self._phase(int(t)) and self._specs is not None:
+            lrs = [row["lr"] for row in self.values_at(int(t))]
+        else:
+            eta = _lr(self.eta_min)
+            cos = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+            lrs = [eta + (_lr(b) - eta) * cos for b in self.base_lrs]
+        for g, v in zip(groups, lrs, strict=True):
+            assign(g, "lr", v)
+        self._last_lr = [_lr(g["lr"]) for g in groups]
+
+
+def _group_momenta(
+    func: str, optimizer: Optimizer, cycle_momentum: bool, base: object, high: object
+) -> tuple[list[float], list[float], bool]:
+    """Per-group base and max momenta; as PyTorch, written into the groups when cycled."""
+    base_m = _per_group(func, "base_momentum", optimizer, base)
+    max_m = _per_group(func, "max_momentum", optimizer, high)
+    use_beta1 = "betas" in optimizer.defaults
+    if cycle_momentum:
+        _momentum_key(func, optimizer)
+        for bm, mm, group in zip(base_m, max_m, optimizer.param_groups, strict=True):
+            group["max_momentum"], group["base_momentum"] = mm, bm
+    return base_m, max_m, use_beta1
 
 
 class CyclicLR(CompatScheduler):
     """PyTorch's ``CyclicLR``; ``momentum`` (``betas[0]`` for Adam) cycles inversely to the lr.
 
-    A custom ``scale_fn`` is a Python callable and has no lrkit text form: it is rejected; use
-    ``mode=`` (or build the schedule with lrkit and :class:`lrkit.torch.Scheduler`).
+    The built-in modes are closed-form lrkit schedules. A custom ``scale_fn`` is a Python
+    callable with no lrkit text form: it is called at step time with PyTorch's formula, and
+    ``state_dict()`` saves it as PyTorch does (``None`` for a function, a callable object's
+    ``__dict__``).
     """
+
+    _hyper = (
+        "max_lrs",
+        "total_size",
+        "step_ratio",
+        "mode",
+        "gamma",
+        "scale_mode",
+        "cycle_momentum",
+        "use_beta1",
+        "base_momentums",
+        "max_momentums",
+    )
+    max_lrs = _Hyper()
+    total_size = _Hyper()
+    step_ratio = _Hyper()
+    mode = _Hyper()
+    gamma = _Hyper()
+    scale_mode = _Hyper()
+    cycle_momentum = _Hyper()
+    base_momentums = _Hyper()
+    max_momentums = _Hyper()
 
     def __init__(
         self,
@@ -775,28 +1285,136 @@ class CyclicLR(CompatScheduler):
         func = "CyclicLR"
         _check_optimizer(func, optimizer)
         last = _check_last_epoch(func, last_epoch)
-        if scale_fn is not None:
-            raise ValueError(
-                f"{func}: scale_fn={scale_fn!r} is a Python callable, which has no lrkit text form; "
-                "use mode='triangular', 'triangular2' or 'exp_range'"
-            )
-        _ = scale_mode  # PyTorch ignores it unless scale_fn is given
+        if scale_fn is not None and not callable(scale_fn):
+            raise _args.type_fail(func, "scale_fn", scale_fn, "None or a function of one number")
         lows = _per_group(func, "base_lr", optimizer, base_lr)
         highs = _per_group(func, "max_lr", optimizer, max_lr)
-        if cycle_momentum:
-            _momentum_key(func, optimizer)
-        base_m = _per_group(func, "base_momentum", optimizer, base_momentum)
-        max_m = _per_group(func, "max_momentum", optimizer, max_momentum)
-        specs = [
-            cyclic_lr_schedule(
-                lo, hi, step_size_up, step_size_down, mode, gamma, cycle_momentum, bm, mm
-            )
-            for lo, hi, bm, mm in zip(lows, highs, base_m, max_m, strict=True)
-        ]
+        up = _int(func, "step_size_up", step_size_up, 1)
+        down = up if step_size_down is None else _int(func, "step_size_down", step_size_down, 1)
+        base_m, max_m, use_beta1 = _group_momenta(
+            func, optimizer, bool(cycle_momentum), base_momentum, max_momentum
+        )
+        h: dict[str, Any] = {
+            "max_lrs": highs,
+            "total_size": float(up + down),
+            "step_ratio": up / (up + down),
+            "mode": mode,
+            "gamma": gamma,
+            "scale_mode": scale_mode,
+            "cycle_momentum": bool(cycle_momentum),
+            "use_beta1": use_beta1,
+            "base_momentums": base_m,
+            "max_momentums": max_m,
+        }
+        self.__dict__["_scale_fn_custom"] = scale_fn
+        specs = self._group_specs(h, lows)
+        self.__dict__.update(h)
+        self._init_scale_fn()
         if last == -1:  # as PyTorch: lr = base_lr, then LRScheduler's setdefault("initial_lr")
             for lo, group in zip(lows, optimizer.param_groups, strict=True):
+                assign(group, "lr", lo)  # a tensor lr is filled in place
                 group.setdefault("initial_lr", lo)
         super().__init__(optimizer, specs, last_epoch=last, bases=lows)
+
+    # PyTorch's scale functions (its ``_scale_fn_ref`` names one of them)
+    scale_fn = _TORCH["CyclicLR"].scale_fn  # type: ignore[attr-defined]
+    _init_scale_fn = _TORCH["CyclicLR"]._init_scale_fn  # type: ignore[attr-defined]
+    _triangular_scale_fn = staticmethod(_TORCH["CyclicLR"]._triangular_scale_fn)  # type: ignore[attr-defined]
+    _triangular2_scale_fn = staticmethod(_TORCH["CyclicLR"]._triangular2_scale_fn)  # type: ignore[attr-defined]
+    _exp_range_scale_fn = staticmethod(_TORCH["CyclicLR"]._exp_range_scale_fn)  # type: ignore[attr-defined]
+
+    def step(self, epoch: int | None = None) -> None:
+        """One step; with a custom ``scale_fn``, PyTorch's formula, calling it at step time."""
+        if self.__dict__.get("_scale_fn_custom") is None:
+            CompatScheduler.step(self, epoch)
+            return
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        if self._step_count == 1:
+            self._warn_call_order()
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        self._get_lr_called_within_step = True
+        try:
+            values = _TORCH["CyclicLR"].get_lr(self)
+        finally:
+            self._get_lr_called_within_step = False
+        groups = self.optimizer.param_groups
+        for g, v in zip(groups, values, strict=True):
+            assign(g, "lr", _lr(v))
+        self._last_lr = [_lr(g["lr"]) for g in groups]
+
+    def _written(self, name: str) -> None:
+        self._stale = True
+
+    def state_dict(self) -> dict[str, Any]:
+        """lrkit's and PyTorch's state; ``_scale_fn_custom`` as PyTorch's: ``None`` for a
+        function, a callable object's ``__dict__`` (primitives)."""
+        state = super().state_dict()
+        fn = self.__dict__.get("_scale_fn_custom")
+        attrs = None if fn is None or isinstance(fn, types.FunctionType) else vars(fn)
+        p = None if attrs is None else _primitive(attrs)
+        state["_scale_fn_custom"] = None if p is _NOT_PRIMITIVE else p
+        return state
+
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        load = super()._prepare_load(state)
+        assert isinstance(state, Mapping)
+        saved = state.get("_scale_fn_custom")
+        fn = self.__dict__.get("_scale_fn_custom")
+        if saved is not None and (not isinstance(saved, Mapping) or fn is None):
+            raise _fail(
+                "CyclicLR.load_state_dict",
+                "_scale_fn_custom",
+                saved,
+                "None, or a callable object's __dict__ for a CyclicLR built with that scale_fn",
+            )
+
+        def commit() -> None:
+            load()
+            if saved is not None:
+                vars(fn).update(saved)
+            self._init_scale_fn()
+            self._stale = False
+
+        return commit
+
+    def _resume(self, last_epoch: int, before: list[Any]) -> None:
+        if self.__dict__.get("_scale_fn_custom") is None:
+            super()._resume(last_epoch, before)
+            return
+        self.last_epoch, self._step_count = last_epoch, 0
+        self.step()
+        self._step_count = 1
+
+    def _group_specs(self, h: Mapping[str, Any], bases: list[float]) -> list[GroupSpec]:
+        func = "CyclicLR"
+        custom = self.__dict__.get("_scale_fn_custom")
+        if custom is not None:  # a Python callable: computed at step time (no text form)
+            return [{"lr": PythonFunction(1.0, custom)} for _ in bases]
+        total = _real(func, "total_size", h["total_size"])
+        up = round(total * _real(func, "step_ratio", h["step_ratio"]))
+        down = round(total) - up
+        n = len(bases)
+        highs = h["max_lrs"]
+        if not isinstance(highs, list | tuple) or len(highs) != n:
+            raise _fail(func, "max_lrs", highs, f"a list of {n} lrs")
+        return [
+            cyclic_lr_schedule(
+                lo,
+                _real(func, "max_lr", hi),
+                up,
+                down,
+                h["mode"],
+                h["gamma"],
+                h["cycle_momentum"],
+                bm,
+                mm,
+            )
+            for lo, hi, bm, mm in zip(
+                bases, highs, h["base_momentums"], h["max_momentums"], strict=True
+            )
+        ]
 
 
 class OneCycleLR(CompatScheduler):
@@ -806,6 +1424,10 @@ class OneCycleLR(CompatScheduler):
     ``total_steps`` itself; the drop-in equals PyTorch on steps ``0 .. total_steps − 1`` and holds
     the final value from there on.
     """
+
+    # PyTorch's annealing functions, which pre-2.2 PyTorch states name under "anneal_func"
+    _annealing_cos = staticmethod(_TORCH["OneCycleLR"]._annealing_cos)  # type: ignore[attr-defined]
+    _annealing_linear = staticmethod(_TORCH["OneCycleLR"]._annealing_linear)  # type: ignore[attr-defined]
 
     def __init__(
         self,
@@ -834,17 +1456,19 @@ class OneCycleLR(CompatScheduler):
                 func, "steps_per_epoch", steps_per_epoch, 1
             )
         else:
-            raise ValueError(
-                f"{func}: give total_steps, or both epochs and steps_per_epoch "
-                f"(got total_steps={total_steps!r}, epochs={epochs!r}, "
-                f"steps_per_epoch={steps_per_epoch!r})"
+            raise _fail(
+                func,
+                "total_steps",
+                total_steps,
+                "an int >= 1, or give both epochs and steps_per_epoch "
+                f"(got epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r})",
             )
         self.total_steps = steps
         peaks = _per_group(func, "max_lr", optimizer, max_lr)
-        if cycle_momentum:
-            _momentum_key(func, optimizer)
-        base_m = _per_group(func, "base_momentum", optimizer, base_momentum)
-        max_m = _per_group(func, "max_momentum", optimizer, max_momentum)
+        div = _real(func, "div_factor", div_factor)
+        base_m, max_m, use_beta1 = _group_momenta(
+            func, optimizer, bool(cycle_momentum), base_momentum, max_momentum
+        )
         specs = [
             one_cycle_lr_schedule(
                 peak,
@@ -854,27 +1478,39 @@ class OneCycleLR(CompatScheduler):
                 cycle_momentum,
                 bm,
                 mm,
-                div_factor,
+                div,
                 final_div_factor,
                 three_phase,
             )
             for peak, bm, mm in zip(peaks, base_m, max_m, strict=True)
         ]
+        self.__dict__.update(
+            {
+                "_anneal_func_type": anneal_strategy,
+                "cycle_momentum": bool(cycle_momentum),
+                "use_beta1": use_beta1,
+            }
+        )
+        final = _real(func, "final_div_factor", final_div_factor)
         if last == -1:  # as PyTorch, which later schedulers on this optimizer then start from
             for peak, group in zip(peaks, optimizer.param_groups, strict=True):
-                group["initial_lr"] = peak / div_factor
-        super().__init__(optimizer, specs, last_epoch=last, bases=[p / div_factor for p in peaks])
+                group["initial_lr"] = peak / div
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final
+        super().__init__(optimizer, specs, last_epoch=last, bases=[p / div for p in peaks])
 
 
 class LambdaLR(CompatScheduler):
-    """PyTorch's ``LambdaLR``: ``lr · lr_lambda(t)``; see :class:`PythonFunction` for saving.
+    """PyTorch's ``LambdaLR``: ``lr · lr_lambda(t)``, with ``lr_lambda`` called at each step.
 
-    A Python callable has no text form, so this warns (``UserWarning``) and its ``state_dict()``
-    says so under ``"python_functions"``: loading restores the step only, into a LambdaLR built
-    with the same function(s) — as PyTorch, which does not save lambdas either. Pass
+    A Python callable has no text form, so this warns (``UserWarning``). As PyTorch's,
+    ``state_dict()`` holds ``lr_lambdas``: ``None`` for a function, the ``__dict__`` of a
+    callable object (restored into this scheduler's objects by ``load_state_dict``). Pass
     ``precompute=n`` to evaluate the function once on steps ``0 .. n−1`` and keep the values as a
     text schedule (``piecewise_constant``; held after ``n − 1``) instead.
     """
+
+    _torch = _TORCH["LambdaLR"]
 
     def __init__(
         self,
@@ -888,9 +1524,10 @@ class LambdaLR(CompatScheduler):
         _check_optimizer(func, optimizer)
         last = _check_last_epoch(func, last_epoch)
         bases = _base_lrs(func, optimizer, last)
-        fns = _lambdas(func, lr_lambda, len(bases))
+        fns = _lambdas(func, lr_lambda, len(bases), isinstance(self, MultiplicativeLR))
         cumulative = isinstance(self, MultiplicativeLR)
         specs: list[GroupSpec] = []
+        self._precomputed = precompute is not None
         for b, fn in zip(bases, fns, strict=True):
             s: Schedule = PythonFunction(b, fn, cumulative)
             if precompute is not None:
@@ -899,13 +1536,13 @@ class LambdaLR(CompatScheduler):
         if precompute is None:
             warnings.warn(
                 f"{func}: lr_lambda is a Python callable, which cannot be saved as lrkit text; "
-                "state_dict() keeps only the step (rebuild with the same function before "
-                "load_state_dict). Pass precompute=<steps> for a text schedule, or build the "
-                "schedule with lrkit.",
+                "state_dict() keeps the step and a callable object's __dict__, as PyTorch's "
+                "(rebuild with the same function before load_state_dict). Pass "
+                "precompute=<steps> for a text schedule, or build the schedule with lrkit.",
                 UserWarning,
                 stacklevel=2,
             )
-        self._lr_lambdas = fns
+        self.lr_lambdas = fns
         mult: list[Schedule] | None = None
         if cumulative:
             mult = [PythonFunction(1.0, fn, True) for fn in fns]
@@ -913,25 +1550,54 @@ class LambdaLR(CompatScheduler):
                 mult = [_tabulate(m, precompute) for m in mult]
         super().__init__(optimizer, specs, last_epoch=last, multipliers=mult, bases=bases)
 
-    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
-        """PyTorch saves no plain function (``None``) but a callable object's ``__dict__``."""
-        saved = state.get("lr_lambdas")
-        if isinstance(saved, list | tuple) and len(saved) == len(self._lr_lambdas):
-            for fn, attrs in zip(self._lr_lambdas, saved, strict=True):
-                if isinstance(attrs, Mapping) and hasattr(fn, "__dict__"):
-                    fn.__dict__.update(attrs)
-            for spec in self.schedules:
-                for sched in spec.values():
-                    if isinstance(sched, PythonFunction):
-                        sched._cache.clear()
-            for m in self._multipliers or []:
-                if isinstance(m, PythonFunction):
-                    m._cache.clear()
-        super()._load_torch_state(state, strict)
+    def _resume(self, last_epoch: int, before: list[Any]) -> None:
+        if self._precomputed:
+            super()._resume(last_epoch, before)
+            return
+        for g, v in zip(self.optimizer.param_groups, before, strict=True):
+            assign(g, "lr", _lr(v))
+        self.last_epoch, self._step_count = last_epoch, 0
+        self._is_initial = True
+        try:
+            self._lambda_step(None)
+        finally:
+            self._is_initial = False
+
+    def step(self, epoch: int | None = None) -> None:
+        """One step: ``lr_lambda`` is called now, with the new step, as PyTorch's."""
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        if self._precomputed:
+            Scheduler.step(self, epoch)
+            return
+        self._lambda_step(epoch)
+
+    def _lambda_step(self, epoch: int | None) -> None:
+        assert self._torch is not None
+        if self._step_count == 1:
+            self._warn_call_order()
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        self._get_lr_called_within_step = True
+        try:
+            values = self._torch.get_lr(self)
+        finally:
+            self._get_lr_called_within_step = False
+        groups = self.optimizer.param_groups
+        for g, v in zip(groups, values, strict=True):
+            assign(g, "lr", _lr(v))
+        self._last_lr = [_lr(g["lr"]) for g in groups]
 
     def state_dict(self) -> dict[str, Any]:
-        """As :meth:`lrkit.torch.Scheduler.state_dict`, plus a note on the Python callables."""
+        """lrkit's and PyTorch's state; ``lr_lambdas`` as PyTorch's: ``None`` for a function,
+        a callable object's ``__dict__`` (primitives) otherwise."""
         state = super().state_dict()
+        saved: list[Any] = []
+        for fn in self.lr_lambdas:
+            attrs = None if isinstance(fn, types.FunctionType) else getattr(fn, "__dict__", None)
+            p = None if attrs is None else _primitive(attrs)
+            saved.append(None if p is _NOT_PRIMITIVE else p)
+        state["lr_lambdas"] = saved
         if not self.has_text_form:
             state["python_functions"] = (
                 "this scheduler's schedule calls Python functions: the 'schedules' texts name "
@@ -940,23 +1606,80 @@ class LambdaLR(CompatScheduler):
             )
         return state
 
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        func = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise ScheduleTypeError(
+                f"{func}: state_dict={type(state).__name__} is invalid; expected a dict"
+            )
+        n = len(self.optimizer.param_groups)
+        saved = state.get("lr_lambdas", [None] * len(self.lr_lambdas))
+        if not isinstance(saved, list | tuple) or len(saved) != len(self.lr_lambdas):
+            raise _fail(
+                func, "state_dict['lr_lambdas']", saved, f"a list of {len(self.lr_lambdas)}"
+            )
+        for attrs, fn in zip(saved, self.lr_lambdas, strict=True):
+            if attrs is not None and (
+                not isinstance(attrs, Mapping) or not hasattr(fn, "__dict__")
+            ):
+                raise _fail(
+                    func, "state_dict['lr_lambdas']", saved, "None or a callable object's __dict__"
+                )
+        t = _saved_int(func, state, "last_epoch", self.last_epoch, low=0)
+        count = _saved_int(func, state, "_step_count", t + 1, low=0)
+        bases = _saved_floats(func, state, "base_lrs", n, [_lr(b) for b in self.base_lrs])
+        last = _saved_floats(func, state, "_last_lr", n, None)
+
+        def commit() -> None:
+            for attrs, fn in zip(saved, self.lr_lambdas, strict=True):
+                if attrs is not None:
+                    fn.__dict__.update(attrs)
+            for spec in self.schedules:
+                for sched in spec.values():
+                    if isinstance(sched, PythonFunction):
+                        sched._cache.clear()
+            self.base_lrs = list(bases) if bases is not None else self.base_lrs
+            self.last_epoch, self._step_count = t, count
+            if not isinstance(self, MultiplicativeLR):  # LambdaLR's lr at t, in closed form
+                groups = self.optimizer.param_groups
+                for g, b, fn in zip(groups, self.base_lrs, self.lr_lambdas, strict=True):
+                    assign(g, "lr", _lr(b) * float(fn(t)))
+            self._last_lr = [_lr(g["lr"]) for g in self.optimizer.param_groups]
+            if last is not None:
+                self._last_lr = list(last)
+            self._next_step = -1
+
+        return commit
+
 
 class MultiplicativeLR(LambdaLR):
-    """PyTorch's ``MultiplicativeLR``: ``lr_t = lr_{t−1} · lr_lambda(t)`` (a cumulative product).
-
-    Values are the exact sequential products PyTorch computes; same saving rules as LambdaLR.
-    """
+    """PyTorch's ``MultiplicativeLR``: ``lr_t = lr_{t−1} · lr_lambda(t)`` (a cumulative product),
+    from the lr the group holds, with ``lr_lambda`` called at each step; same saving rules as
+    LambdaLR."""
 
     kind: Kind = "multiplicative"
+    _torch = _TORCH["MultiplicativeLR"]
 
 
-def _lambdas(func: str, lr_lambda: object, n: int) -> list[Callable[[int], float]]:
+def _lambdas(
+    func: str, lr_lambda: object, n: int, multiplicative: bool
+) -> list[Callable[[int], float]]:
     fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
     if len(fns) != n:
-        raise ValueError(f"{func}: expected {n} lr_lambdas (one per param group), got {len(fns)}")
+        raise _fail(
+            func,
+            "lr_lambda",
+            lr_lambda,
+            f"one function or a list of {n} (Expected {n} lr_lambdas, but got {len(fns)})",
+        )
     for fn in fns:
         if not callable(fn):
-            raise TypeError(f"{func}: lr_lambda={fn!r} is invalid; it must be a function")
+            raise _args.type_fail(
+                func,
+                "lr_lambda",
+                fn,
+                f"a function (lr_lambda should be a function, but got {type(fn).__name__})",
+            )
     return fns  # type: ignore[return-value]
 
 
@@ -1020,9 +1743,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         _check_optimizer(func, optimizer)
         n = len(optimizer.param_groups)
         if isinstance(min_lr, list | tuple) and len(min_lr) != n:
-            raise ValueError(
-                f"{func}: expected {n} min_lrs (one per param group), got {len(min_lr)}"
-            )
+            raise _fail(func, "min_lr", min_lr, f"one lr or a list of {n} (one per param group)")
         plateau = Plateau(
             mode=mode,
             factor=factor,
@@ -1035,89 +1756,213 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         )
         bases = [_lr(g["lr"]) for g in optimizer.param_groups]
         specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
+        # PyTorch's attributes: the lower bound of every group's lr (a list torch code may
+        # extend after add_param_group) and the scalar min_lr given, if any
+        self.default_min_lr = None if isinstance(min_lr, list | tuple) else min_lr
+        self.min_lrs = [plateau.min_lr_for(gi) for gi in range(n)]
         super().__init__(optimizer, specs, plateau=plateau, bases=bases)
 
     def step(self, metrics: Any = None, epoch: int | None = None) -> None:  # type: ignore[override]
-        """One evaluation of ``metrics`` (as PyTorch's); reduces the lr after a plateau."""
+        """One evaluation of ``metrics``, as PyTorch's: the reduction takes effect at once.
+
+        The bookkeeping is PyTorch's, ±inf and NaN included (a NaN or +inf metric in ``"min"``
+        mode is a bad evaluation; ``-inf`` becomes the best): the drop-in keeps PyTorch's
+        choices where :class:`lrkit.Plateau` ignores non-finite metrics.
+        """
         if self._step_count == 0:  # the constructor's step 0
             super().step()
             return
         if metrics is None:
-            raise TypeError("ReduceLROnPlateau.step: metrics is required (the monitored value)")
+            raise _args.type_fail(
+                "ReduceLROnPlateau.step", "metrics", metrics, "a number (the monitored value)"
+            )
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        try:
+            current = _lr(metrics)  # PyTorch's float(metrics)
+        except (TypeError, ValueError, RuntimeError):
+            raise _args.type_fail(
+                "ReduceLROnPlateau.step", "metrics", metrics, "a number (the monitored value)"
+            ) from None
+        self._match_groups()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            super().step(epoch)
-        self.report(metrics, sync=False)
+            Scheduler.step(self, epoch)
+        p = self._controller()
+        p.evaluations += 1
+        if p.is_better(current, p.best):
+            p.best = current
+            p.num_bad_epochs = 0
+        else:
+            p.num_bad_epochs += 1
+        if p.in_cooldown:
+            p.cooldown_counter -= 1
+            p.num_bad_epochs = 0
+        if p.patience is not None and p.num_bad_epochs > p.patience:
+            self._check_min_lrs()
+            p.reductions += 1
+            p.cooldown_counter = p.cooldown
+            p.num_bad_epochs = 0
+            self._rewrite()
 
-    def _load_torch_state(self, state: Mapping[str, Any], strict: bool) -> None:
-        """PyTorch's plateau state: its controller and counters; the reduced lr it wrote.
+    def _check_min_lrs(self) -> None:
+        """PyTorch's check before a reduction: one ``min_lrs`` entry per param group."""
+        groups = self.optimizer.param_groups
+        if len(self.min_lrs) != len(groups):
+            raise _GroupsChanged(
+                f"ReduceLROnPlateau.step: The number of param groups in the `optimizer` "
+                f"({len(groups)}) differs from when `ReduceLROnPlateau` was initialized "
+                f"({len(self.min_lrs)}), usually due to a new param group being added to the "
+                "optimizer. Please modify the `min_lrs` field to match the length of the "
+                "`optimizer` param groups."
+            )
 
-        PyTorch keeps no count of reductions, only the current lr (``_last_lr``): the drop-in
-        finds the number of reductions of its own base lr that gives it; where none does (the
-        lr was changed by hand) each group's schedule becomes ``constant(_last_lr)``.
+    def _match_groups(self) -> None:
+        """Param groups added since construction get their own lr and the default min_lr, as
+        PyTorch's (a per-group ``min_lr`` list cannot be extended: PyTorch's RuntimeError)."""
+        groups = self.optimizer.param_groups
+        specs = self._specs
+        p = self._controller()
+        if len(self.min_lrs) != len(groups) and self.default_min_lr is not None:
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        mins = tuple(_real("ReduceLROnPlateau", "min_lrs", m, low=0.0) for m in self.min_lrs)
+        # groups without a min_lr (PyTorch raises when it next reduces) hold 0 until then
+        mins = mins + (0.0,) * (len(groups) - len(mins))
+        if mins != p.min_lrs:
+            p.min_lrs = mins
+        if specs is None or len(groups) == len(specs):
+            return
+        if len(groups) < len(specs):
+            raise _GroupsChanged(
+                f"ReduceLROnPlateau.step: the optimizer has {len(groups)} param groups, fewer "
+                f"than the {len(specs)} it had when ReduceLROnPlateau was initialized"
+            )
+        scale = p.scale if p.reductions else 1.0
+        new: list[GroupSpec] = []
+        for g in groups[len(specs) :]:
+            lr = _lr(g["lr"])
+            start = lr / scale if scale > 0.0 and p.apply(lr / scale) == lr else lr
+            new.append({"lr": Constant(start)})
+        self._raw = self._raw + new
+        self._install(specs + new)
+        self.base_lrs = list(self.base_lrs) + [_lr(g["lr"]) for g in groups[len(specs) :]]
+        self._detached = self._detached + [False] * len(new)
+
+    def state_dict(self) -> dict[str, Any]:
+        """lrkit's state (with the plateau controller's) plus PyTorch's keys, as primitives."""
+        state = super().state_dict()
+        p = self._controller()
+        state.update(
+            {
+                "factor": p.factor,
+                "patience": p.patience,
+                "cooldown": p.cooldown,
+                "eps": p.eps,
+                "mode": p.mode,
+                "threshold": p.threshold,
+                "threshold_mode": p.threshold_mode,
+                "best": p.best,
+                "mode_worse": self.mode_worse,
+                "cooldown_counter": p.cooldown_counter,
+                "num_bad_epochs": p.num_bad_epochs,
+            }
+        )
+        return state
+
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        """Check a saved lrkit or PyTorch ReduceLROnPlateau state; return what loads it.
+
+        As PyTorch's, the saved settings are adopted. A PyTorch state keeps only the lr it
+        wrote (``_last_lr``), not the number of reductions: that number is found in closed form
+        (``log(lr/base)/log(factor)``, checked); where no number of reductions of the base lr
+        gives it (the lr was set by hand), each group continues from ``constant(_last_lr)``.
         """
         func = "ReduceLROnPlateau.load_state_dict"
-        p = self._controller()
-        mine = {
-            "mode": p.mode,
-            "factor": p.factor,
-            "patience": p.patience,
-            "threshold": p.threshold,
-            "threshold_mode": p.threshold_mode,
-            "cooldown": p.cooldown,
-            "eps": p.eps,
-            "min_lrs": self.min_lrs,
-        }
-        theirs = {k: state.get(k, v) for k, v in mine.items()}
-        theirs["min_lrs"] = [float(v) for v in theirs["min_lrs"]]
-        if theirs != mine and strict:
-            diff = {k: (theirs[k], mine[k]) for k in mine if theirs[k] != mine[k]}
-            raise ValueError(
-                f"{func}: the saved PyTorch ReduceLROnPlateau differs from this one "
-                f"(saved, current): {diff}; pass strict=False to use the saved settings"
+        if not isinstance(state, Mapping):
+            raise ScheduleTypeError(
+                f"{func}: state_dict={type(state).__name__} is invalid; expected a dict"
             )
-        mins = theirs["min_lrs"]
-        p = Plateau(
-            mode=theirs["mode"],
-            factor=theirs["factor"],
-            patience=theirs["patience"],
-            threshold=theirs["threshold"],
-            threshold_mode=theirs["threshold_mode"],
-            cooldown=theirs["cooldown"],
-            min_lr=mins[0] if len(set(mins)) == 1 else mins,
-            eps=theirs["eps"],
-        )
-        p.best = float(state.get("best", p.best))
-        p.num_bad_epochs = int(state.get("num_bad_epochs", 0))
-        p.cooldown_counter = int(state.get("cooldown_counter", 0))
-        t = int(state.get("last_epoch", 0))
-        p.evaluations = t
         groups = self.optimizer.param_groups
-        lrs = [_lr(v) for v in state.get("_last_lr", [g["lr"] for g in groups])]
-        if len(lrs) != len(groups):
-            raise ValueError(
-                f"{func}: the PyTorch state has lrs for {len(lrs)} param groups, the optimizer "
-                f"has {len(groups)}"
-            )
-        new = self.state_dict()
-        bases = [float(spec["lr"](0)) for spec in self.schedules]
-        while [p.apply(b, gi) for gi, b in enumerate(bases)] != lrs:
-            before = [p.apply(b, gi) for gi, b in enumerate(bases)]
-            p.reductions += 1
-            if [p.apply(b, gi) for gi, b in enumerate(bases)] == before:  # no reduction fits
+        n = len(groups)
+        t = _saved_int(func, state, "last_epoch", self.last_epoch, low=0)
+        count = _saved_int(func, state, "_step_count", t + 1, low=0)
+        bases = _saved_floats(func, state, "base_lrs", n, [_lr(b) for b in self.base_lrs])
+        assert bases is not None
+        lrs = _saved_floats(func, state, "_last_lr", n, None)
+        saved_plateau = state.get("plateau")
+        if "format" in state and isinstance(saved_plateau, Mapping):
+            try:
+                p = Plateau.from_state_dict(saved_plateau)
+                p.min_lr_for(n - 1)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ScheduleError(
+                    f"{func}: state_dict['plateau'] is invalid; expected a Plateau.state_dict() "
+                    f"({err})"
+                ) from None
+            specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
+        else:
+            p = self._torch_plateau(func, state, n)
+            p.evaluations = t
+            specs, p.reductions = _reductions(p, bases, lrs)
+            if p.reductions < 0:
                 p.reductions = 0
-                new["schedules"] = [{"lr": str(Constant(v))} for v in lrs]
-                new["base_lrs"] = lrs
-                break
-        new["plateau"] = p.state_dict()
-        new["last_epoch"], new["_step_count"] = t, t + 1
-        Scheduler.load_state_dict(self, new, strict=False)
+                bases = list(lrs or bases)
+
+        def commit() -> None:
+            self._plateau = p
+            self.min_lrs = [p.min_lr_for(gi) for gi in range(n)]
+            self._raw = [dict(s) for s in specs]
+            self._install([dict(s) for s in specs])
+            self._bases = list(bases)
+            self.base_lrs = list(bases)
+            self.last_epoch, self._step_count = t, count
+            self._detached = [False] * n
+            self._rewrite()
+            if lrs is not None:
+                self._last_lr = list(lrs)
+
+        return commit
+
+    def _torch_plateau(self, func: str, state: Mapping[str, Any], n: int) -> Plateau:
+        """A Plateau from PyTorch's keys (missing ones: this scheduler's), every value checked."""
+        p = self._controller()
+        mins = state.get("min_lrs", self.min_lrs)
+        if isinstance(mins, torch.Tensor):
+            mins = mins.tolist()
+        if not isinstance(mins, list | tuple) or len(mins) not in (1, n):
+            raise _fail(func, "state_dict['min_lrs']", mins, f"a list of {n} lrs >= 0")
+        best = state.get("best", p.best)
+        if isinstance(best, torch.Tensor) and best.numel() == 1:
+            best = best.item()
+        if isinstance(best, bool) or not isinstance(best, numbers.Real):
+            raise _args.type_fail(func, "state_dict['best']", best, "a number")
+        counters = {
+            k: _saved_int(func, state, k, getattr(p, k), low=0)
+            for k in ("num_bad_epochs", "cooldown_counter")
+        }
+        try:
+            out = Plateau(
+                mode=state.get("mode", p.mode),
+                factor=state.get("factor", p.factor),
+                patience=state.get("patience", p.patience),
+                threshold=state.get("threshold", p.threshold),
+                threshold_mode=state.get("threshold_mode", p.threshold_mode),
+                cooldown=state.get("cooldown", p.cooldown),
+                min_lr=list(mins) if len(mins) > 1 else mins[0],
+                eps=state.get("eps", p.eps),
+            )
+        except (TypeError, ValueError) as err:
+            raise ScheduleError(f"{func}: the saved settings are invalid ({err})") from None
+        out.best = float(best)
+        out.num_bad_epochs = counters["num_bad_epochs"]
+        out.cooldown_counter = counters["cooldown_counter"]
+        return out
 
     # -- PyTorch's attributes, read from the plateau controller ---------------------------------
     def _controller(self) -> Plateau:
         p = self.plateau
         if p is None:  # pragma: no cover - the constructor always sets one
-            raise ValueError("ReduceLROnPlateau: no plateau controller")
+            raise ScheduleError("ReduceLROnPlateau: no plateau controller")
         return p
 
     @property
@@ -1154,12 +1999,6 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
     def eps(self) -> float:  # type: ignore[override]
         """A reduction smaller than this is skipped."""
         return self._controller().eps
-
-    @property
-    def min_lrs(self) -> list[float]:  # type: ignore[override]
-        """The lower bound of every param group's lr."""
-        p = self._controller()
-        return [p.min_lr_for(gi) for gi in range(len(self.optimizer.param_groups))]
 
     @property
     def best(self) -> float:  # type: ignore[override]
@@ -1224,17 +2063,23 @@ class SequentialLR(CompatScheduler):
         children = _children(func, optimizer, schedulers)
         stones = [_int(func, "milestones", m, 1) for m in milestones]
         if len(stones) != len(children) - 1:
-            raise ValueError(
-                f"{func}: expects len(milestones) == len(schedulers) - 1, got "
-                f"{len(stones)} milestones for {len(children)} schedulers"
+            raise _fail(
+                func,
+                "milestones",
+                list(milestones),
+                f"one fewer than the schedulers (expects len(milestones) == len(schedulers) - 1, "
+                f"got {len(stones)} milestones for {len(children)} schedulers)",
             )
         if any(b <= a for a, b in itertools.pairwise(stones)):
             raise _fail(func, "milestones", list(milestones), "strictly increasing")
         for i, child in enumerate(children[1:], start=1):
             if isinstance(child, MultiplicativeLR):
-                raise ValueError(
-                    f"{func}: schedulers[{i}] is a MultiplicativeLR, which PyTorch restarts from "
-                    "the previous scheduler's last lr, not in closed form; put it first"
+                raise _fail(
+                    func,
+                    f"schedulers[{i}]",
+                    "MultiplicativeLR",
+                    "a closed-form scheduler (a MultiplicativeLR restarts from the previous "
+                    "scheduler's last lr, not in closed form; put it first)",
                 )
         starts = [0, *stones]
         specs: list[GroupSpec] = []
@@ -1246,9 +2091,12 @@ class SequentialLR(CompatScheduler):
                 for i, child in enumerate(children):
                     s = child.schedules[gi].get(key)
                     if s is None:
-                        raise ValueError(
-                            f"{func}: schedulers[{i}] does not drive {key!r} of group {gi} while "
-                            "another child does; give every child the same keys"
+                        raise _fail(
+                            func,
+                            f"schedulers[{i}]",
+                            type(child).__name__,
+                            f"a scheduler driving {key!r} of group {gi}, as another child does "
+                            "(give every child the same keys)",
                         )
                     if i < len(children) - 1:
                         s = _cut(func, s, starts[i + 1] - starts[i])
@@ -1259,71 +2107,190 @@ class SequentialLR(CompatScheduler):
 
 
 class ChainedScheduler(CompatScheduler):
-    """PyTorch's ``ChainedScheduler``: every child stepped each step.
+    """PyTorch's ``ChainedScheduler``: every child stepped, in order, at each step.
 
-    Multiplicative children (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
-    PolynomialLR, MultiplicativeLR, CosineAnnealingLR with eta_min=0 up to T_max) multiply:
-    ``lr = base · Π multiplier_i(t)``. An absolute child (CyclicLR, OneCycleLR, LambdaLR, ...)
-    overwrites the lr, so it must come after every multiplicative one; PyTorch's values for a
-    multiplicative child after an absolute one are not closed form and are rejected.
+    The children compose as PyTorch's do: each continues from the lr the one before it wrote,
+    so ``get_last_lr()`` of the chain and of every child is PyTorch's. ``schedules`` shows the
+    chain in closed form where it has one: the product of the multiplicative children
+    (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, MultiplicativeLR,
+    CosineAnnealingLR with eta_min=0) times the base lr, or a last absolute child's schedule.
     """
 
     def __init__(
-        self, schedulers: SequenceABC[Scheduler], optimizer: Optimizer | None = None
+        self, schedulers: SequenceABC[LRScheduler], optimizer: Optimizer | None = None
     ) -> None:
         func = "ChainedScheduler"
+        if isinstance(schedulers, Mapping) or not isinstance(schedulers, SequenceABC):
+            raise _args.type_fail(func, "schedulers", schedulers, "a non-empty list of schedulers")
         if not schedulers:
-            raise ValueError(f"{func}: expects at least one scheduler, got none")
+            raise _fail(func, "schedulers", schedulers, "a non-empty list of schedulers")
         opt = optimizer if optimizer is not None else schedulers[0].optimizer
         _check_optimizer(func, opt)
-        children = _children(func, opt, schedulers)
-        last_absolute = max(
-            (i for i, c in enumerate(children) if c.kind != "multiplicative"), default=-1
-        )
-        if last_absolute >= 0 and last_absolute != len(children) - 1:
-            raise ValueError(
-                f"{func}: schedulers[{last_absolute}] ({type(children[last_absolute]).__name__}) "
-                "overwrites the lr and is followed by multiplicative schedulers; PyTorch's values "
-                "for that chain are not closed form"
+        children = _children(func, opt, schedulers, compat_only=False)
+        self._schedulers = children
+        super().__init__(opt, _chain_specs(children, opt))
+
+    def step(self, epoch: int | None = None) -> None:
+        """Step every child (PyTorch's ``ChainedScheduler`` writes nothing itself)."""
+        groups = self.optimizer.param_groups
+        if self._step_count == 0:  # the constructor's step: the children have written already
+            self._step_count = 1
+            self.last_epoch = 0
+            self._last_lr = [_lr(g["lr"]) for g in groups]
+            return
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        for s in self._schedulers:
+            s.step()
+        self._step_count += 1
+        self.last_epoch += 1
+        self._last_lr = [_lr(g["lr"]) for g in groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """lrkit's state plus PyTorch's: ``_schedulers`` holds every child's ``state_dict()``."""
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def _prepare_load(self, state: object) -> Callable[[], None]:
+        func = "ChainedScheduler.load_state_dict"
+        if not isinstance(state, Mapping):
+            raise ScheduleTypeError(
+                f"{func}: state_dict={type(state).__name__} is invalid; expected a dict"
             )
-        n = len(opt.param_groups)
-        specs: list[GroupSpec] = []
-        if last_absolute >= 0:
-            specs = [dict(s) for s in children[last_absolute].schedules]
-        else:
-            bases = children[0]._bases or _base_lrs(func, opt, -1)
-            for gi in range(n):
-                factors = [c._multipliers[gi] for c in children if c._multipliers is not None]
-                lr = factors[0] if len(factors) == 1 else Product(tuple(factors))
-                specs.append({"lr": Scale(lr, bases[gi])})
-        for i, child in enumerate(children):
-            for gi in range(n):
-                extra = set(child.schedules[gi]) - {"lr"}
-                if extra and i != last_absolute:
-                    raise ValueError(
-                        f"{func}: schedulers[{i}] drives {sorted(extra)} and is overridden by a "
-                        "later scheduler; not supported"
-                    )
-        super().__init__(opt, specs)
+        saved = state.get("_schedulers")
+        if not isinstance(saved, list) or len(saved) != len(self._schedulers):
+            raise _fail(
+                func,
+                "state_dict['_schedulers']",
+                saved,
+                f"a list of {len(self._schedulers)} scheduler states, one per child",
+            )
+        loads: list[Callable[[], None]] = []
+        for child, st in zip(self._schedulers, saved, strict=True):
+            if isinstance(child, CompatScheduler):
+                loads.append(child._prepare_load(st))
+            else:
+                loads.append(functools.partial(child.load_state_dict, st))
+        n = len(self.optimizer.param_groups)
+        first = saved[0] if isinstance(saved[0], Mapping) else {}
+        # PyTorch's ChainedScheduler keeps no step of its own: its children's
+        t = _saved_int(func, state, "last_epoch", first.get("last_epoch", self.last_epoch), low=0)
+        count = _saved_int(func, state, "_step_count", t + 1, low=0)
+        last = _saved_floats(func, state, "_last_lr", n, None)
+
+        def commit() -> None:
+            for load in loads:
+                load()
+            self.last_epoch, self._step_count = t, count
+            kids = [c for c in self._schedulers if isinstance(c, CompatScheduler)]
+            for c, st in zip(self._schedulers, saved, strict=True):
+                if isinstance(c, CompatScheduler) and "_detached" not in st:
+                    # a PyTorch state: in a chain every child continues from the others' lr
+                    c._detached = [True] * n
+            groups = self.optimizer.param_groups
+            if last is not None:  # the lrs the chain wrote last: exact, as they were saved
+                for g, v in zip(groups, last, strict=True):
+                    assign(g, "lr", v)
+            elif len(kids) == len(self._schedulers) and all(
+                c._multipliers is not None for c in kids
+            ):
+                self._rewrite()  # the chain's closed form at t: base · Π multipliers
+            for c in kids:
+                c._seen = [_lr(g["lr"]) for g in self.optimizer.param_groups]
+            self._last_lr = (
+                list(last) if last is not None else list(self._schedulers[-1].get_last_lr())
+            )
+
+        return commit
 
 
-def _children(func: str, optimizer: Optimizer, schedulers: object) -> list[CompatScheduler]:
+def _chain_specs(children: list[LRScheduler], opt: Optimizer) -> list[GroupSpec]:
+    """The chain's closed form where it has one (see :class:`ChainedScheduler`), else the
+    schedules of its last child (or the lrs the groups hold)."""
+    groups = opt.param_groups
+    last = children[-1]
+    if not all(isinstance(c, CompatScheduler) for c in children):
+        if isinstance(last, CompatScheduler):
+            return [dict(s) for s in last.schedules]
+        return [{"lr": Constant(_lr(g["lr"]))} for g in groups]
+    kids = [c for c in children if isinstance(c, CompatScheduler)]
+    absolute = [i for i, c in enumerate(kids) if c._multipliers is None]
+    if absolute:
+        return [dict(s) for s in kids[-1].schedules]
+    bases = kids[0]._bases or [_lr(g.get("initial_lr", g["lr"])) for g in groups]
+    specs: list[GroupSpec] = []
+    for gi in range(len(groups)):
+        factors = [c._multipliers[gi] for c in kids if c._multipliers is not None]
+        lr = factors[0] if len(factors) == 1 else Product(tuple(factors))
+        specs.append({"lr": Scale(lr, bases[gi])})
+    return specs
+
+
+class _GroupsChanged(ScheduleError, RuntimeError):
+    """PyTorch's ``RuntimeError`` when param groups were added and ``min_lrs`` cannot follow."""
+
+
+def _reductions(
+    p: Plateau, bases: list[float], lrs: list[float] | None
+) -> tuple[list[GroupSpec], int]:
+    """Each group's ``constant(base)`` and the number of reductions that takes every base lr to
+    the saved lr; ``-1`` (and ``constant(lr)``) where none does. Closed form: the candidates are
+    next to ``log(lr/base)/log(factor)`` and to the number that reaches ``min_lr``; each check
+    costs that many multiplications (linear, never a search)."""
+    specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
+    if lrs is None:
+        return specs, 0
+    candidates: set[int] = {0}
+    log_f = math.log(p.factor) if 0.0 < p.factor < 1.0 else 0.0
+    for gi, (b, lr) in enumerate(zip(bases, lrs, strict=True)):
+        if log_f == 0.0 or b <= 0.0 or lr <= 0.0:
+            continue
+        floor = p.min_lr_for(gi)
+        for target in (lr, floor) if floor > 0.0 else (lr,):
+            k = math.log(target / b) / log_f
+            if math.isfinite(k) and 0 <= k < 1e6:
+                candidates.update(range(max(0, math.floor(k) - 1), math.ceil(k) + 2))
+    for k in sorted(candidates):
+        p.reductions = k
+        if all(p.apply(b, gi) == lr for gi, (b, lr) in enumerate(zip(bases, lrs, strict=True))):
+            return specs, k
+    return [{"lr": Constant(lr)} for lr in lrs], -1
+
+
+def _children(
+    func: str, optimizer: Optimizer, schedulers: object, *, compat_only: bool = True
+) -> list[Any]:
     if isinstance(schedulers, Mapping) or not isinstance(schedulers, SequenceABC) or not schedulers:
-        raise ValueError(f"{func}: schedulers must be a non-empty list of schedulers")
-    out: list[CompatScheduler] = []
+        raise _fail(func, "schedulers", schedulers, "a non-empty list of schedulers")
+    out: list[Any] = []
     for i, s in enumerate(schedulers):
         if isinstance(s, ReduceLROnPlateau):
-            raise ValueError(
-                f"{func}: schedulers[{i}] is a ReduceLROnPlateau, which needs a metric at every "
-                "step; give the plateau to lrkit.torch.Scheduler(plateau=...) instead"
+            raise _fail(
+                func,
+                f"schedulers[{i}]",
+                type(s).__name__,
+                "a scheduler stepped without a metric (a ReduceLROnPlateau needs one at every "
+                "step; give the plateau to lrkit.torch.Scheduler(plateau=...) instead)",
             )
-        if not isinstance(s, CompatScheduler):
-            raise TypeError(
-                f"{func}: schedulers[{i}]={type(s).__name__} is invalid; use lrkit.compat.torch "
-                "drop-ins (PyTorch's own schedulers have no lrkit schedule)"
+        ok = isinstance(s, CompatScheduler if compat_only else LRScheduler)
+        if not ok:
+            raise _args.type_fail(
+                func,
+                f"schedulers[{i}]",
+                type(s).__name__,
+                "an lrkit.compat.torch drop-in (PyTorch's own schedulers have no lrkit schedule)"
+                if compat_only
+                else "a learning-rate scheduler",
             )
         if s.optimizer is not optimizer:
-            raise ValueError(f"{func}: schedulers[{i}] belongs to a different optimizer")
+            raise _fail(
+                func,
+                f"schedulers[{i}]",
+                type(s).__name__,
+                "a scheduler of the same optimizer (ChainedScheduler expects all schedulers to "
+                "belong to the same optimizer)",
+            )
         out.append(s)
     return out
 
