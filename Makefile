@@ -26,19 +26,22 @@ demo: $(STAMP)
 
 # Python only under docs/ (ruff would also format the Markdown pages' code blocks).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks docs/*.py
-	$(BIN)/ruff format --check src tests benchmarks docs/*.py
+	$(BIN)/ruff check conftest.py src tests benchmarks docs/*.py
+	$(BIN)/ruff format --check conftest.py src tests benchmarks docs/*.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# One pytest worker per core (pytest-xdist); tests that share a resource (a local Ray instance)
+# share an xdist_group and run on one worker.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 # The everyday loop: the suite without the release checks marked `slow` (wheel in a fresh venv,
 # extras, Ray, inductor, gloo ranks), which `make test` and CI still run.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow"
 
 # The declared numpy floor, tested: the framework-free core and its doctests in a venv with
 # numpy 1.26.4 (pyproject.toml: numpy>=1.26) and nothing else lrkit could use.
