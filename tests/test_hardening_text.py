@@ -408,6 +408,8 @@ def test_text_that_is_not_unicode_is_a_text_form_error(text: str, column: int) -
 def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> None:
     import subprocess
 
+    pytest.importorskip("typer")  # the `lrkit` command needs the cli extra
+
     done = subprocess.run(
         [sys.executable, "-m", "lrkit", "show", b"\xff"], capture_output=True, timeout=120
     )
