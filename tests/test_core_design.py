@@ -101,7 +101,7 @@ def test_warmup_values_ramp_to_the_next_phase_and_array_equals_scalar() -> None:
     assert [round(s(t), 3) for t in range(8)] == [0.2, 0.2, 0.1, 0.2, 0.3, 0.4, 0.5, 0.5]
     steps = np.arange(0.0, 10.0, 0.25)
     np.testing.assert_array_equal(s(steps), [s(float(t)) for t in steps])
-    assert s.value_range() == (0.1, 0.5)
+    assert s.bounds() == (0.1, 0.5)
 
 
 # -- shares of training bind with cumulative rounding -------------------------------------------

@@ -104,8 +104,11 @@ class Constant(
     def _bounds(self) -> tuple[float, float]:
         return self.value, self.value
 
-    def value_range(self) -> tuple[float, float]:
-        return self.value, self.value
+
+def _at_end(schedule: Schedule) -> float | None:
+    """The value held from ``steps`` on (``None`` while endless or a share): a decay's lowest."""
+    end = steps_of(getattr(schedule, "steps", None)) if schedule.is_bound else None
+    return None if end is None else float(schedule._eval(np.array([end]), np)[0])
 
 
 def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
@@ -168,7 +171,7 @@ class Step(
 
     def _bounds(self) -> tuple[float, float] | None:
         if self.factor <= 1.0:
-            return 0.0, self.start
+            return _at_end(self) or 0.0, self.start
         if not self.is_bound:
             return None
         end, every = steps_of(self.steps), steps_of(self.every)
@@ -176,11 +179,6 @@ class Step(
         return self.start, _grown(
             "step", "factor", self.factor, self.start, math.floor(end / every)
         )
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            return 0.0, self.start
-        return super().value_range()
 
 
 class MultiStep(
@@ -366,20 +364,13 @@ class Exponential(
 
     def _bounds(self) -> tuple[float, float] | None:
         if not self.growing:
-            return float(self.final or 0.0), self.start
+            return _at_end(self) or float(self.final or 0.0), self.start
         if self.steps is None:
             return self.start, float(self.final or 0.0)
         if not self.is_bound:
             return None
         end = self._eval(np.array([steps_of(self.steps) or 0.0]), np)[0]
         return self.start, float(end)
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            if self.growing:
-                return self.start, float(self.final or 0.0)
-            return float(self.final or 0.0), self.start
-        return super().value_range()
 
 
 class InverseTime(
@@ -425,12 +416,7 @@ class InverseTime(
         return self.start / (1.0 + self.rate * progress)
 
     def _bounds(self) -> tuple[float, float]:
-        return 0.0, self.start
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            return 0.0, self.start
-        return super().value_range()
+        return _at_end(self) or 0.0, self.start
 
 
 class InverseSqrt(
@@ -478,9 +464,6 @@ class InverseSqrt(
     def _bounds(self) -> tuple[float, float]:
         return 0.0, self.peak
 
-    def value_range(self) -> tuple[float, float]:
-        return 0.0, self.peak
-
 
 class _Anneal(Schedule):
     """Mixin: travel from ``start`` to ``end`` over ``steps`` with the curve ``_shape``, then hold."""
@@ -506,9 +489,6 @@ class _Anneal(Schedule):
         return interpolate(self._shape, self.start, self.end, t, end, xp, power=self._power())
 
     def _bounds(self) -> tuple[float, float]:
-        return min(self.start, self.end), max(self.start, self.end)
-
-    def value_range(self) -> tuple[float, float]:
         return min(self.start, self.end), max(self.start, self.end)
 
 
@@ -730,9 +710,6 @@ class Cyclic(
     def _bounds(self) -> tuple[float, float]:
         return self.low, self.high
 
-    def value_range(self) -> tuple[float, float]:
-        return self.low, self.high
-
 
 class Piecewise(
     Schedule,
@@ -801,10 +778,7 @@ class Piecewise(
         return out
 
     def _bounds(self) -> tuple[float, float]:
-        return self.value_range()
-
-    def value_range(self) -> tuple[float, float]:
-        values = [v for _, v in self.points]
+        values = [v for _, v in self.points]  # each segment runs from one value to the next
         return min(values), max(values)
 
 
@@ -881,7 +855,4 @@ class PiecewiseConstant(
         return out
 
     def _bounds(self) -> tuple[float, float]:
-        return self.value_range()
-
-    def value_range(self) -> tuple[float, float]:
         return min(self.values), max(self.values)
