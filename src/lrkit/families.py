@@ -513,8 +513,21 @@ class Linear(
     _shape = "linear"
 
 
+class _PowerAnneal(_Anneal):
+    """Mixin: an anneal whose curve has an exponent, ``power`` (> 0, default 1; keyword-only)."""
+
+    power: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
+
+    def _power(self) -> float:
+        return self.power
+
+
 class Polynomial(
-    _Anneal,
+    _PowerAnneal,
     name="polynomial",
     example="polynomial(start=0.1, end=0.001, steps=100, power=2.0)",
 ):
@@ -532,19 +545,11 @@ class Polynomial(
     [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
-    power: float = field(default=1.0, kw_only=True)
     _shape = "poly"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
-
-    def _power(self) -> float:
-        return self.power
 
 
 class Cosine(
-    _Anneal,
+    _PowerAnneal,
     name="cosine",
     example="cosine(start=0.1, end=0.001, steps=100)",
 ):
@@ -570,15 +575,7 @@ class Cosine(
     [1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
 
-    power: float = field(default=1.0, kw_only=True)
     _shape = "cosine"
-
-    def _power(self) -> float:
-        return self.power
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
 
 
 class OneMinusSqrt(

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias
 import torch
 
 import lrkit
+from lrkit import _binding
 from lrkit import _validate as check
 from lrkit.errors import ScheduleError
 from lrkit.text import as_schedule as text_as_schedule
@@ -68,15 +69,14 @@ def bind(specs: list[Spec], total_steps: int | None) -> list[Spec]:
     for gi, spec in enumerate(specs):
         row: Spec = {}
         for k, s in spec.items():
-            if total_steps is not None:
-                s = s.bind(total_steps)
-            if not s.is_bound:
-                raise ScheduleError(
-                    f"Scheduler: schedule[{gi}][{k!r}]={str(s)!r} has durations given as shares "
-                    "of training ('%'); pass total_steps=<number of scheduler steps> (or "
-                    "total_steps='auto' and call bind_total_steps(n) later) to bind them"
-                )
-            row[k] = s
+            row[k] = _binding.bind(
+                s,
+                total_steps,
+                "Scheduler",
+                f"schedule[{gi}][{k!r}]",
+                steps="number of scheduler steps",
+                also=" (or total_steps='auto' and call bind_total_steps(n) later)",
+            )
         out.append(row)
     return out
 
