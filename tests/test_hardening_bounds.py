@@ -400,3 +400,14 @@ def test_value_range_is_a_deprecated_alias_of_bounds() -> None:
     s = lrkit.warmup(5) >> lrkit.cosine(1.0, end=0.1, steps=10)
     with pytest.warns(DeprecationWarning, match=r"value_range\(\) is deprecated.*bounds\(\)"):
         assert s.value_range() == s.bounds() == (0.0, 1.0)
+
+
+def test_bounds_of_products_hold_for_values_of_any_sign() -> None:
+    from lrkit.compat.optax import Affine
+
+    negative = Affine(lrkit.cosine(1.0, steps=10), scale=-1.0, offset=0.0)  # optax allows < 0
+    for s in (negative * negative, negative * lrkit.constant(2.0), negative * (negative + 0.5)):
+        values = s(np.arange(0.0, 30.0))
+        low, high = s.bounds()
+        assert low <= values.min() and values.max() <= high, (str(s), low, high)
+    assert (negative * negative).bounds() == (0.0, 1.0)

@@ -1061,6 +1061,12 @@ class Product(
     def _neutral_range(self) -> tuple[float, float]:
         return 1.0, 1.0
 
+    def _fold_range(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        corners = [x * y for x in a for y in b]  # interval product: values of any sign
+        if any(math.isnan(c) for c in corners):  # inf · 0: the product overflowed already
+            return math.nan, math.nan
+        return min(corners), max(corners)
+
 
 class Truncate(
     _Method,
