@@ -101,7 +101,7 @@ def test_warmup_values_ramp_to_the_next_phase_and_array_equals_scalar() -> None:
     assert [round(s(t), 3) for t in range(8)] == [0.2, 0.2, 0.1, 0.2, 0.3, 0.4, 0.5, 0.5]
     steps = np.arange(0.0, 10.0, 0.25)
     np.testing.assert_array_equal(s(steps), [s(float(t)) for t in steps])
-    assert s.value_range() == (0.1, 0.5)
+    assert s.bounds() == (0.1, 0.5)
 
 
 # -- shares of training bind with cumulative rounding -------------------------------------------
@@ -400,3 +400,17 @@ def test_a_schedule_class_written_the_0_1_way_still_works() -> None:
             COS.start = 1.0  # type: ignore[misc]
     finally:
         lrkit.registry._ENTRIES.pop("test_old_style", None)
+
+
+def test_power_is_one_field_of_the_anneals_whose_curve_has_an_exponent() -> None:
+    from lrkit.families import Cosine, Polynomial, _Anneal, _PowerAnneal
+
+    for leaf, func in ((Cosine, lrkit.cosine), (Polynomial, lrkit.polynomial)):
+        assert issubclass(leaf, _PowerAnneal) and "power" not in leaf.__annotations__
+        with pytest.raises(lrkit.ScheduleError, match=rf"{leaf.name}\(\): power must be > 0"):
+            func(1.0, steps=10, power=0.0)
+    assert not any(
+        issubclass(c, _PowerAnneal)
+        for c in _Anneal.__subclasses__()
+        if c.name in ("linear", "one_minus_sqrt", "rex")
+    )

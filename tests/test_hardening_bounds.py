@@ -337,3 +337,77 @@ def test_fuzzed_extreme_arguments_build_finite_schedules_or_raise_schedule_error
     assert values.min() >= low - 1e-12 * abs(low) - 1e-300
     assert values.max() <= high + 1e-12 * abs(high) + 1e-300
     assert lrkit.parse(str(s)) == s
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (lrkit.step(1.0, every=2, factor=0.5, steps=6), (0.125, 1.0)),
+        (lrkit.exponential(1.0, gamma=0.5, steps=3), (0.125, 1.0)),
+        (lrkit.exponential(1.0, gamma=0.5, steps=3, final=0.2), (0.2, 1.0)),
+        (lrkit.inverse_time(1.0, rate=1.0, steps=3), (0.25, 1.0)),
+        (lrkit.constant(1.0, steps=2).repeat(decay=0.5, cycles=3), (0.25, 1.0)),
+        (lrkit.constant(1.0, steps=2).repeat(decay=0.5), (0.0, 1.0)),
+    ],
+)
+def test_bounds_of_decays_with_an_end_are_their_end_values(
+    schedule: lrkit.Schedule, expected: tuple[float, float]
+) -> None:
+    assert schedule.bounds() == expected
+    if schedule.duration is not None:  # the end value is reached: the bounds are exact
+        assert float(np.min(schedule(np.arange(0.0, 50.0)))) == expected[0]
+
+
+@pytest.mark.parametrize("name", _examples())
+def test_mirrored_values_stay_within_bounds_for_every_registered_schedule(name: str) -> None:
+    s = lrkit.parse(registry.get(name).example)
+    if not s.is_bound:
+        s = s.bind(1000)
+    m = s.mirror(0.8, 0.9)
+    assert m.bounds() == (0.8, 0.9)
+    end = s.duration if s.duration is not None else 1000.0
+    steps = np.concatenate([np.arange(0.0, min(end, 5000.0) + 2.0), [end, end * 3.7 + 11.0]])
+    values, mirrored = s(steps), m(steps)
+    assert mirrored.min() >= 0.8 and mirrored.max() <= 0.9, name
+    low, high = s.bounds()
+    if high > low:  # where the schedule reaches its bound, the mirror reaches the other end
+        assert mirrored[values == high].tolist() == [0.8] * int(np.sum(values == high)), name
+        assert mirrored[values == low].tolist() == [0.9] * int(np.sum(values == low)), name
+
+
+def test_endless_decays_mirror_onto_their_closed_form_range() -> None:
+    m = lrkit.exponential(1.0, gamma=0.5).mirror(0.8, 0.9)
+    assert m(0) == 0.8 and 0.8 < m(1) < m(10) < 0.9
+
+
+def test_mirror_of_a_schedule_without_closed_form_bounds_is_refused() -> None:
+    from lrkit.core import Schedule
+
+    class Opaque(Schedule, name="opaque_range_test", example="opaque_range_test(0.1)"):
+        value: float
+
+        def _eval(self, t: Any, xp: Any) -> Any:
+            return xp.zeros_like(t) + self.value
+
+    try:
+        with pytest.raises(lrkit.ScheduleError, match=r"mirror\(\): the range of .* is unknown"):
+            Opaque(0.1).mirror(0.8, 0.9)
+    finally:
+        registry._ENTRIES.pop("opaque_range_test", None)  # leave the registry as it was
+
+
+def test_value_range_is_a_deprecated_alias_of_bounds() -> None:
+    s = lrkit.warmup(5) >> lrkit.cosine(1.0, end=0.1, steps=10)
+    with pytest.warns(DeprecationWarning, match=r"value_range\(\) is deprecated.*bounds\(\)"):
+        assert s.value_range() == s.bounds() == (0.0, 1.0)
+
+
+def test_bounds_of_products_hold_for_values_of_any_sign() -> None:
+    from lrkit.compat.optax import Affine
+
+    negative = Affine(lrkit.cosine(1.0, steps=10), scale=-1.0, offset=0.0)  # optax allows < 0
+    for s in (negative * negative, negative * lrkit.constant(2.0), negative * (negative + 0.5)):
+        values = s(np.arange(0.0, 30.0))
+        low, high = s.bounds()
+        assert low <= values.min() and values.max() <= high, (str(s), low, high)
+    assert (negative * negative).bounds() == (0.0, 1.0)

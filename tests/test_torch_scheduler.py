@@ -681,6 +681,15 @@ def test_momentum_schedule_outside_zero_one_is_refused(make: Any) -> None:
         Scheduler(make(), lrkit.constant(1.5), key="momentum")
 
 
+def test_momentum_is_checked_with_the_closed_form_bounds() -> None:
+    endless = lrkit.exponential(0.95, gamma=0.99)  # bounds (0, 0.95): no sampling needed
+    assert Scheduler(_sgd(), {"lr": WARM_COS, "momentum": endless}).schedules[0]["momentum"]
+    # a step decay ending at 0.45: bounds() is exact there (0.45, not 0), the message gives it
+    decay = lrkit.step(0.9, every=50, factor=0.5**0.5, steps=100)
+    with pytest.raises(ValueError, match=r"bounds\(\) are \[0.900*\d*, 1.8\]"):
+        Scheduler(_sgd(), {"lr": WARM_COS, "momentum": decay * 2.0})
+
+
 def test_groups_added_later_get_the_shared_spec_or_a_clear_error() -> None:
     opt = _sgd()
     sched = Scheduler(opt, WARM_COS)

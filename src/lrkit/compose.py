@@ -334,10 +334,6 @@ class Warmup(
         after = _known(self.then)
         return None if after is None else (min(self.start, after[0]), max(self.start, after[1]))
 
-    def value_range(self) -> tuple[float, float]:
-        low, high = self.then.value_range()
-        return min(low, self.start), max(high, self.start)
-
 
 def sequence(*parts: Schedule | WarmupPrefix) -> Schedule:
     """``sequence(a, b, c) == a >> b >> c``; a single part is returned as it is.
@@ -493,10 +489,6 @@ class Sequence(
             low, high = min(low, known[0]), max(high, known[1])
         return low, high
 
-    def value_range(self) -> tuple[float, float]:
-        ranges = [part.value_range() for part in self.parts]
-        return min(r[0] for r in ranges), max(r[1] for r in ranges)
-
 
 # -- phases: what a sequence (with its warm-ups) plays one after the other ----------------------
 
@@ -630,10 +622,6 @@ class Scale(
             f"{self.schedule} reaches {high:g}",
         )
 
-    def value_range(self) -> tuple[float, float]:
-        low, high = self.schedule.value_range()
-        return low * self.factor, high * self.factor
-
 
 class _Method(Schedule):
     """Mixin for combinators written as a method call on their schedule: ``s.clip(...)``."""
@@ -713,12 +701,6 @@ class Clip(
         high = min(max(inner[1], floor), ceiling)
         return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
-    def value_range(self) -> tuple[float, float]:
-        low, high = self.schedule.value_range()
-        floor = -math.inf if self.low is None else self.low
-        ceiling = math.inf if self.high is None else self.high
-        return min(max(low, floor), ceiling), min(max(high, floor), ceiling)
-
 
 class Shift(
     _Method,
@@ -757,9 +739,6 @@ class Shift(
     def _eval(self, t: Array, xp: Any) -> Array:
         shift = steps_of(self.steps) or 0.0
         return self.schedule._eval(xp.maximum(t - shift, 0.0), xp)
-
-    def value_range(self) -> tuple[float, float]:
-        return self.schedule.value_range()
 
 
 def _log_periods(mult: float, cycles: int) -> float:
@@ -895,10 +874,11 @@ class Repeat(
         low, high = inner
         if self.decay == 1.0:
             return low, high
-        if self.decay < 1.0:
-            return 0.0, high
-        assert self.cycles is not None
+        if self.cycles is None:  # endless decay: cycle k scales by decay^k -> 0
+            return min(low, 0.0), max(high, 0.0)
         last = self.cycles - 1
+        if self.decay < 1.0:  # the last cycle is the lowest (values >= 0; min/max: any sign)
+            return min(low, low * self.decay**last), max(high, high * self.decay**last)
         if last * math.log(self.decay) >= _LOG_MAX or (
             high > 0.0 and math.log(high) + last * math.log(self.decay) >= _LOG_MAX
         ):
@@ -909,18 +889,7 @@ class Repeat(
                 math.inf,
                 f"cycle {last} scales {self.schedule} (up to {high:g}) by decay^{last}",
             )
-        return low, high * self.decay**last
-
-    def value_range(self) -> tuple[float, float]:
-        low, high = self.schedule.value_range()
-        if self.decay == 1.0:
-            return low, high
-        last = (self.cycles - 1) if self.cycles is not None else None
-        if self.decay < 1.0:
-            floor = low * self.decay**last if last is not None else 0.0
-            return min(low, floor), high
-        assert last is not None
-        return low, high * self.decay**last
+        return min(low, low * self.decay**last), max(high, high * self.decay**last)
 
 
 class Mirror(
@@ -932,6 +901,8 @@ class Mirror(
     """The schedule's range mapped inversely onto ``[low, high]``: momentum cycled against the LR.
 
     value(t) = high − (high − low) · (s(t) − s_min) / (s_max − s_min)     (``high`` if s is flat)
+
+    with ``(s_min, s_max) = s.bounds()`` (exact for leaves, presets, warm-ups and sequences).
 
     Smith (2018): momentum high where the LR is low. ``cyclic(...).mirror(0.8, 0.9)`` is CyclicLR's
     momentum.
@@ -959,7 +930,14 @@ class Mirror(
 
     @cached_property
     def _source_range(self) -> tuple[float, float]:
-        return self.schedule.value_range()
+        low, high = self.schedule.bounds()
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ScheduleError(
+                f"mirror(): the range of {self.schedule} is unknown (its bounds() are "
+                f"({low}, {high})); mirror needs a schedule with closed-form bounds (a custom "
+                "leaf gives them in _bounds)"
+            )
+        return low, high
 
     def _eval(self, t: Array, xp: Any) -> Array:
         low, high = self._source_range
@@ -971,9 +949,6 @@ class Mirror(
         return xp.minimum(xp.maximum(mirrored, self.low), self.high)
 
     def _bounds(self) -> tuple[float, float]:
-        return self.low, self.high
-
-    def value_range(self) -> tuple[float, float]:
         return self.low, self.high
 
 
@@ -1044,14 +1019,6 @@ class _Combine(Schedule):
             )
         return low, high
 
-    def value_range(self) -> tuple[float, float]:
-        if self.bounded:
-            return super().value_range()
-        total = self._neutral_range()
-        for part in self.parts:
-            total = self._fold_range(total, part.value_range())
-        return total
-
 
 def product(*parts: Schedule) -> Product:
     """``product(a, b, ...)``: the values of several schedules multiplied (also ``a * b``).
@@ -1093,6 +1060,12 @@ class Product(
 
     def _neutral_range(self) -> tuple[float, float]:
         return 1.0, 1.0
+
+    def _fold_range(self, a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+        corners = [x * y for x in a for y in b]  # interval product: values of any sign
+        if any(math.isnan(c) for c in corners):  # inf · 0: the product overflowed already
+            return math.nan, math.nan
+        return min(corners), max(corners)
 
 
 class Truncate(
@@ -1262,9 +1235,6 @@ class Retarget(
             stretched = at + (t - at) * (end - at) / (new_end - at)
             t = xp.where(t < at, t, xp.where(t <= new_end, stretched, end + (t - new_end)))
         return self.schedule._eval(t, xp)
-
-    def value_range(self) -> tuple[float, float]:
-        return self.schedule.value_range()
 
 
 def _warps(at: object, end: object, new_end: object) -> tuple[tuple[int, int, int], ...]:

@@ -20,6 +20,7 @@ import math
 import numbers
 import reprlib
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, ClassVar, Self, dataclass_transform, overload
@@ -392,11 +393,17 @@ class Schedule:
         return self.__dict__.get("_bounds_cache") is not None
 
     def bounds(self) -> tuple[float, float]:
-        """``(low, high)`` with ``low <= s(t) <= high`` at every step, in closed form (may be loose).
+        """``(low, high)`` with ``low <= s(t) <= high`` at every step, in closed form.
+
+        Exact (the smallest and largest value, or their limits for an endless decay) for the
+        leaves and presets and for warm-ups, sequences, scaling, clipping and repeats of them; a
+        product or sum combines its parts' bounds, and a truncation or a negative shift keeps
+        its schedule's, so those may be loose. :meth:`mirror` maps these bounds onto its range and
+        ``lrkit.torch.Scheduler`` checks momentum against ``[0, 1]`` with them.
 
         Checked once at construction: a schedule whose values could overflow to infinity cannot be
         built. ``(-inf, inf)`` when unknown (a duration still a share of training, or a custom leaf
-        without ``_bounds``). A momentum schedule can be checked against ``[0, 1]`` with it.
+        without ``_bounds``).
 
         >>> import lrkit
         >>> (lrkit.cosine(start=1.0, end=0.1, steps=10) * 0.5).bounds()
@@ -414,21 +421,21 @@ class Schedule:
         return None
 
     def value_range(self) -> tuple[float, float]:
-        """``(min, max)`` of the values the schedule takes (used by :meth:`mirror`)."""
-        if not self.bounded:
-            raise ScheduleError(
-                f"{self.name}: the value range of an endless schedule is unknown: {self}"
-            )
-        self._check_bound()
-        end = self.duration or 0.0
-        count = (math.ceil(end)) + 1
-        steps = (
-            np.arange(count, dtype=np.float64)
-            if count <= 2_000_001
-            else np.linspace(0, end, 2_000_001)
+        """Deprecated alias of :meth:`bounds` (to be removed in the next release).
+
+        >>> import lrkit, warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", DeprecationWarning)
+        ...     lrkit.constant(0.1).value_range()
+        (0.1, 0.1)
+        """
+        warnings.warn(
+            "Schedule.value_range() is deprecated and will be removed in the next release; use "
+            "Schedule.bounds(), the closed-form (low, high)",
+            DeprecationWarning,
+            stacklevel=2,
         )
-        values = self(np.append(steps, end))
-        return float(np.min(values)), float(np.max(values))
+        return self.bounds()
 
     # -- text and dicts ---------------------------------------------------------------------
     def _text_args(self, skip: int = 0, without: tuple[str, ...] = ()) -> list[str]:

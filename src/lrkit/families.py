@@ -104,8 +104,11 @@ class Constant(
     def _bounds(self) -> tuple[float, float]:
         return self.value, self.value
 
-    def value_range(self) -> tuple[float, float]:
-        return self.value, self.value
+
+def _at_end(schedule: Schedule) -> float | None:
+    """The value held from ``steps`` on (``None`` while endless or a share): a decay's lowest."""
+    end = steps_of(getattr(schedule, "steps", None)) if schedule.is_bound else None
+    return None if end is None else float(schedule._eval(np.array([end]), np)[0])
 
 
 def _check_growth(func: str, growing: bool, bounded: bool, what: str) -> None:
@@ -168,7 +171,7 @@ class Step(
 
     def _bounds(self) -> tuple[float, float] | None:
         if self.factor <= 1.0:
-            return 0.0, self.start
+            return _at_end(self) or 0.0, self.start
         if not self.is_bound:
             return None
         end, every = steps_of(self.steps), steps_of(self.every)
@@ -176,11 +179,6 @@ class Step(
         return self.start, _grown(
             "step", "factor", self.factor, self.start, math.floor(end / every)
         )
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            return 0.0, self.start
-        return super().value_range()
 
 
 class MultiStep(
@@ -366,20 +364,13 @@ class Exponential(
 
     def _bounds(self) -> tuple[float, float] | None:
         if not self.growing:
-            return float(self.final or 0.0), self.start
+            return _at_end(self) or float(self.final or 0.0), self.start
         if self.steps is None:
             return self.start, float(self.final or 0.0)
         if not self.is_bound:
             return None
         end = self._eval(np.array([steps_of(self.steps) or 0.0]), np)[0]
         return self.start, float(end)
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            if self.growing:
-                return self.start, float(self.final or 0.0)
-            return float(self.final or 0.0), self.start
-        return super().value_range()
 
 
 class InverseTime(
@@ -425,12 +416,7 @@ class InverseTime(
         return self.start / (1.0 + self.rate * progress)
 
     def _bounds(self) -> tuple[float, float]:
-        return 0.0, self.start
-
-    def value_range(self) -> tuple[float, float]:
-        if self.steps is None:
-            return 0.0, self.start
-        return super().value_range()
+        return _at_end(self) or 0.0, self.start
 
 
 class InverseSqrt(
@@ -478,9 +464,6 @@ class InverseSqrt(
     def _bounds(self) -> tuple[float, float]:
         return 0.0, self.peak
 
-    def value_range(self) -> tuple[float, float]:
-        return 0.0, self.peak
-
 
 class _Anneal(Schedule):
     """Mixin: travel from ``start`` to ``end`` over ``steps`` with the curve ``_shape``, then hold."""
@@ -508,9 +491,6 @@ class _Anneal(Schedule):
     def _bounds(self) -> tuple[float, float]:
         return min(self.start, self.end), max(self.start, self.end)
 
-    def value_range(self) -> tuple[float, float]:
-        return min(self.start, self.end), max(self.start, self.end)
-
 
 class Linear(
     _Anneal,
@@ -533,8 +513,21 @@ class Linear(
     _shape = "linear"
 
 
+class _PowerAnneal(_Anneal):
+    """Mixin: an anneal whose curve has an exponent, ``power`` (> 0, default 1; keyword-only)."""
+
+    power: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
+
+    def _power(self) -> float:
+        return self.power
+
+
 class Polynomial(
-    _Anneal,
+    _PowerAnneal,
     name="polynomial",
     example="polynomial(start=0.1, end=0.001, steps=100, power=2.0)",
 ):
@@ -552,19 +545,11 @@ class Polynomial(
     [1.0, 0.5625, 0.25, 0.0625, 0.0]
     """
 
-    power: float = field(default=1.0, kw_only=True)
     _shape = "poly"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
-
-    def _power(self) -> float:
-        return self.power
 
 
 class Cosine(
-    _Anneal,
+    _PowerAnneal,
     name="cosine",
     example="cosine(start=0.1, end=0.001, steps=100)",
 ):
@@ -590,15 +575,7 @@ class Cosine(
     [1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
 
-    power: float = field(default=1.0, kw_only=True)
     _shape = "cosine"
-
-    def _power(self) -> float:
-        return self.power
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set_fields(power=check.number(self.name, "power", self.power, low=0.0, low_open=True))
 
 
 class OneMinusSqrt(
@@ -730,9 +707,6 @@ class Cyclic(
     def _bounds(self) -> tuple[float, float]:
         return self.low, self.high
 
-    def value_range(self) -> tuple[float, float]:
-        return self.low, self.high
-
 
 class Piecewise(
     Schedule,
@@ -801,10 +775,7 @@ class Piecewise(
         return out
 
     def _bounds(self) -> tuple[float, float]:
-        return self.value_range()
-
-    def value_range(self) -> tuple[float, float]:
-        values = [v for _, v in self.points]
+        values = [v for _, v in self.points]  # each segment runs from one value to the next
         return min(values), max(values)
 
 
@@ -881,7 +852,4 @@ class PiecewiseConstant(
         return out
 
     def _bounds(self) -> tuple[float, float]:
-        return self.value_range()
-
-    def value_range(self) -> tuple[float, float]:
         return min(self.values), max(self.values)

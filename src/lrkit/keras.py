@@ -79,28 +79,8 @@ if _keras_would_fail_to_pick_backend():
 import keras  # noqa: E402
 
 import lrkit  # noqa: E402
+from lrkit._binding import bound_schedule  # noqa: E402
 from lrkit.text import as_schedule  # noqa: E402
-
-
-def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
-    """An lrkit schedule from a schedule value or its text form."""
-    return as_schedule(schedule, f"{where}: schedule")
-
-
-def _bind(schedule: lrkit.Schedule, total_steps: int | None, where: str) -> lrkit.Schedule:
-    """``schedule`` with its shares of training resolved against ``total_steps``."""
-    if total_steps is not None:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-            raise ScheduleError(
-                f"{where}: total_steps={total_steps!r} is invalid; total_steps must be an int > 0"
-            )
-        return schedule.bind(total_steps)
-    if not schedule.is_bound:
-        raise ScheduleError(
-            f"{where}: schedule {str(schedule)!r} has durations given as a share of training; "
-            "pass total_steps=<optimizer steps of the whole run> to resolve them"
-        )
-    return schedule
 
 
 def _eager_step(step: Any) -> int | float | None:
@@ -157,9 +137,9 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore
     ) -> None:
         super().__init__()
         where = "lrkit.keras.Schedule"
-        self.spec = _as_lrkit(schedule, where)
+        self.spec = as_schedule(schedule, f"{where}: schedule")
         self.total_steps = total_steps
-        self.schedule = _bind(self.spec, total_steps, where)
+        self.schedule = bound_schedule(self.spec, total_steps, where)
         if plateau is not None and not isinstance(plateau, Plateau):
             raise ScheduleTypeError(
                 f"{where}: plateau={plateau!r} is invalid; plateau must be an lrkit.Plateau or None"

@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import optax
 
 import lrkit
+from lrkit._binding import bound_schedule
 from lrkit.errors import ScheduleError, ScheduleTypeError
 from lrkit.plateau import Plateau
-from lrkit.text import as_schedule
 
 __all__ = [
     "OptaxSchedule",
@@ -36,11 +36,6 @@ __all__ = [
     "inject_hyperparams",
     "with_plateau",
 ]
-
-
-def _as_lrkit(schedule: object, where: str) -> lrkit.Schedule:
-    """An lrkit schedule from a schedule value or its text form."""
-    return as_schedule(schedule, f"{where}: schedule")
 
 
 @dataclass(frozen=True)
@@ -92,20 +87,7 @@ def as_optax(
     >>> [round(float(lr(t)), 4) for t in (0, 5, 10, 100)]
     [0.0, 0.05, 0.1, 0.0]
     """
-    where = "lrkit.optax.as_optax"
-    s = _as_lrkit(schedule, where)
-    if total_steps is not None:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps <= 0:
-            raise ScheduleError(
-                f"{where}: total_steps={total_steps!r} is invalid; total_steps must be an int > 0"
-            )
-        s = s.bind(total_steps)
-    elif not s.is_bound:
-        raise ScheduleError(
-            f"{where}: schedule {str(s)!r} has durations given as a share of training; "
-            "pass total_steps=<optimizer steps of the whole run> to resolve them"
-        )
-    return OptaxSchedule(s, dtype)
+    return OptaxSchedule(bound_schedule(schedule, total_steps, "lrkit.optax.as_optax"), dtype)
 
 
 def inject_hyperparams(

@@ -64,9 +64,6 @@ class Preset(Schedule):
     def _eval(self, t: Array, xp: Any) -> Array:
         return self._expanded._eval(t, xp)
 
-    def value_range(self) -> tuple[float, float]:
-        return self._expanded.value_range()
-
     def _bounds(self) -> tuple[float, float] | None:
         if not self.is_bound:
             return None

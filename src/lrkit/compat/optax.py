@@ -132,11 +132,6 @@ class Affine(Schedule):
         ends = sorted((low * self.scale + self.offset, high * self.scale + self.offset))
         return (ends[0], ends[1]) if all(map(math.isfinite, ends)) else None
 
-    def value_range(self) -> tuple[float, float]:
-        low, high = self.schedule.value_range()
-        ends = sorted((low * self.scale + self.offset, high * self.scale + self.offset))
-        return ends[0], ends[1]
-
     def __str__(self) -> str:
         return f"affine({self.schedule}, scale={self.scale!r}, offset={self.offset!r})"
 

@@ -7,10 +7,10 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-import numpy as np
 import torch
 
 import lrkit
+from lrkit import _binding
 from lrkit import _validate as check
 from lrkit.errors import ScheduleError
 from lrkit.text import as_schedule as text_as_schedule
@@ -25,7 +25,6 @@ _BETAS = "betas"
 TENSOR_KEYS = ("lr", "momentum", "weight_decay")
 #: keys whose values are fractions: a schedule outside [0, 1] is refused at construction
 FRACTION_KEYS = ("momentum", "dampening")
-_SAMPLE = 4096
 
 
 def fail(param: str, value: object, allowed: str) -> ScheduleError:
@@ -70,15 +69,14 @@ def bind(specs: list[Spec], total_steps: int | None) -> list[Spec]:
     for gi, spec in enumerate(specs):
         row: Spec = {}
         for k, s in spec.items():
-            if total_steps is not None:
-                s = s.bind(total_steps)
-            if not s.is_bound:
-                raise ScheduleError(
-                    f"Scheduler: schedule[{gi}][{k!r}]={str(s)!r} has durations given as shares "
-                    "of training ('%'); pass total_steps=<number of scheduler steps> (or "
-                    "total_steps='auto' and call bind_total_steps(n) later) to bind them"
-                )
-            row[k] = s
+            row[k] = _binding.bind(
+                s,
+                total_steps,
+                "Scheduler",
+                f"schedule[{gi}][{k!r}]",
+                steps="number of scheduler steps",
+                also=" (or total_steps='auto' and call bind_total_steps(n) later)",
+            )
         out.append(row)
     return out
 
@@ -112,12 +110,12 @@ def check_values(specs: list[Spec], total_steps: int | None) -> None:
     for gi, spec in enumerate(specs):
         for k, s in spec.items():
             if k in FRACTION_KEYS:
-                low, high = _value_range(s)
+                low, high = s.bounds()
                 if not (low >= 0.0 and high <= 1.0):
                     raise fail(
                         f"schedule[{gi}][{k!r}]",
                         str(s),
-                        f"a schedule with values in [0, 1] (its values span [{low}, {high}])",
+                        f"a schedule with values in [0, 1] (its bounds() are [{low}, {high}])",
                     )
             if total_steps is not None and s.bounded:
                 length = s.duration
@@ -129,13 +127,6 @@ def check_values(specs: list[Spec], total_steps: int | None) -> None:
                         UserWarning,
                         stacklevel=4,
                     )
-
-
-def _value_range(s: lrkit.Schedule) -> tuple[float, float]:
-    if s.bounded:
-        return s.value_range()
-    values = np.asarray(s(np.arange(_SAMPLE, dtype=np.float64)), dtype=np.float64)
-    return float(np.min(values)), float(np.max(values))
 
 
 # -- writing into param groups -----------------------------------------------------------------

@@ -13,6 +13,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 import lrkit
+from lrkit._binding import check_total_steps
 from lrkit.core import _BLOCK
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 from lrkit.plateau import Plateau
@@ -42,11 +43,9 @@ _RUN = 4096  # steps evaluated at once while stepping on (a multiple of the core
 def _check_total(total_steps: object) -> int | Literal["auto"] | None:
     if total_steps is None or total_steps == "auto":
         return total_steps
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise fail("total_steps", total_steps, "an int >= 1, 'auto' or None")
-    if total_steps > _state.MAX_STEP:
-        raise fail("total_steps", total_steps, f"an int <= 2**52 ({_state.MAX_STEP})")
-    return total_steps
+    return check_total_steps(
+        "Scheduler", total_steps, most=_state.MAX_STEP, also=", 'auto' or None"
+    )
 
 
 def _check_step(where: str, name: str, value: object) -> int:
