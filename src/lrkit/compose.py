@@ -666,7 +666,7 @@ class Clip(
     _Method,
     name="clip",
     kind="combinator",
-    example="exponential(start=1.0, gamma=0.9).clip(low=0.1)",
+    example="exponential(start=1.0, factor=0.9).clip(low=0.1)",
 ):
     """Values clipped into ``[low, high]``: ``s.clip(low=..., high=...)``.
 
@@ -1073,7 +1073,7 @@ class Product(
     _Combine,
     name="product",
     kind="combinator",
-    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
+    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, factor=0.99))",
     factory=product,
 ):
     """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
@@ -1099,7 +1099,7 @@ class Truncate(
     _Method,
     name="truncate",
     kind="combinator",
-    example="exponential(start=0.1, gamma=0.9).truncate(20)",
+    example="exponential(start=0.1, factor=0.9).truncate(20)",
 ):
     """The schedule's first ``steps`` steps; it then holds its value at ``steps``.
 

@@ -341,7 +341,7 @@ def exponential_decay(
 
     >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5, transition_begin=5)
     >>> str(s), s(25)
-    ('exponential(start=1.0, gamma=0.5, every=10).shift(5)', 0.25)
+    ('exponential(start=1.0, factor=0.5, every=10).shift(5)', 0.25)
     """
     func = "exponential_decay"
     init = _number(func, "init_value", init_value)
@@ -542,7 +542,7 @@ def warmup_exponential_decay_schedule(
 
     >>> s = warmup_exponential_decay_schedule(0.0, 0.1, 10, transition_steps=100, decay_rate=0.5)
     >>> str(s), [round(s(t), 6) for t in (5, 10, 110, 210)]
-    ('warmup(10) >> exponential(start=0.1, gamma=0.5, every=100)', [0.05, 0.1, 0.05, 0.025])
+    ('warmup(10) >> exponential(start=0.1, factor=0.5, every=100)', [0.05, 0.1, 0.05, 0.025])
     """
     func = "warmup_exponential_decay_schedule"
     init = _number(func, "init_value", init_value)

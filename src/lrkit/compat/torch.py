@@ -400,7 +400,7 @@ def cyclic_lr_schedule(
         _real(func, "max_lr", max_lr),
         half_cycle=up,
         mode=mode,
-        gamma=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
+        factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
         half_cycle_down=None if down is None or down == up else down,
     )
     spec: GroupSpec = {"lr": lr}
