@@ -282,13 +282,17 @@ class Warmup(
         _check_parts("warmup", self._chain, "chained by '>>' (a warm-up takes all after it)")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if (args or kwargs) and "then" not in kwargs:
-            return WarmupPrefix(*args, **kwargs)  # the 0.1 spelling `Warmup(n) >> s`
+        if (args or kwargs) and "then" not in kwargs:  # (pickle and copy call it bare)
+            raise ScheduleTypeError(
+                "Warmup(n) without then= was the 0.1 spelling of a warm-up; write "
+                "lrkit.warmup(n) >> schedule (or Warmup(n, then=schedule))"
+            )
         return super().__new__(cls)
 
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
-        # dicts saved before the prefix type hold a bare warm-up as a part of a sequence
+        if "then" not in fields:  # a dict saved by 0.1: a bare warm-up, a part of a sequence
+            return WarmupPrefix(**fields)
         return cls(**fields)
 
     @cached_property

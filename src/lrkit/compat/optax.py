@@ -576,7 +576,7 @@ def piecewise_interpolate_schedule(
     [0.55, 0.0505, 0.001]
     """
     func = "piecewise_interpolate_schedule"
-    kinds = {"linear": "linear", "cosine": "cos"}
+    kinds = ("linear", "cosine")  # lrkit's shape names too
     if interpolate_type not in kinds:
         raise _fail(func, "interpolate_type", interpolate_type, "'linear' or 'cosine'")
     value = _number(func, "init_value", init_value)
@@ -597,7 +597,7 @@ def piecewise_interpolate_schedule(
             return lrkit.constant(points[0][1])
         origin = points[0][0]
         curve: Schedule = lrkit.piecewise(
-            tuple((b - origin, v) for b, v in points), shape=kinds[interpolate_type]
+            tuple((b - origin, v) for b, v in points), shape=interpolate_type
         )
         return curve.shift(origin) if origin else curve
 
