@@ -148,6 +148,8 @@ class Step(
 
     >>> [Step(1.0, every=2)(t) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    >>> [Step(1.0, every=2, factor=0.1)(t) for t in (0, 2, 4)]  # StepLR's default gamma=0.1
+    [1.0, 0.1, 0.01]
     """
 
     start: float
