@@ -81,8 +81,10 @@ def test_python_operators_build_what_the_text_form_reads() -> None:
     assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
 
 
-def test_the_0_1_spelling_warmup_class_then_schedule_still_builds_the_same_value() -> None:
-    assert Warmup(10) >> COS == lrkit.warmup(10) >> COS  # type: ignore[call-arg]
+def test_the_0_1_spelling_warmup_class_without_then_is_an_error_naming_the_new_one() -> None:
+    with pytest.raises(lrkit.ScheduleTypeError, match=r"write lrkit\.warmup\(n\) >> schedule"):
+        Warmup(10)  # type: ignore[call-arg]
+    assert Warmup(10, then=COS) == lrkit.warmup(10) >> COS
 
 
 def test_sequence_dicts_saved_with_a_bare_warmup_part_still_load() -> None:
@@ -158,11 +160,21 @@ def test_a_bare_warmup_in_the_text_form_shows_the_right_form() -> None:
         lrkit.parse("warmup(10) * 2")
 
 
-def test_old_shape_spelling_cos_reads_as_cosine() -> None:
-    old = lrkit.parse('piecewise(points=[[0, 1.0], [10, 0.0]], shape="cos")')
+def test_old_shape_spelling_cos_reads_as_cosine_with_a_deprecation_warning() -> None:
+    deprecated = r"shape='cos' is deprecated, write shape='cosine'"
+    with pytest.warns(DeprecationWarning, match=rf"piecewise\(\): {deprecated}"):
+        old = lrkit.parse('piecewise(points=[[0, 1.0], [10, 0.0]], shape="cos")')
     assert old.shape == "cosine"  # type: ignore[attr-defined]
     assert str(old) == 'piecewise(points=[[0.0, 1.0], [10.0, 0.0]], shape="cosine")'
-    assert lrkit.one_cycle(1.0, steps=100, shape="cos") == lrkit.one_cycle(1.0, steps=100)
+    with pytest.warns(DeprecationWarning, match=deprecated):
+        loaded = lrkit.from_dict({**old.to_dict(), "shape": "cos"})
+    assert loaded == old
+    with pytest.warns(DeprecationWarning, match=rf"one_cycle\(\): {deprecated}"):
+        assert lrkit.one_cycle(1.0, steps=100, shape="cos") == lrkit.one_cycle(1.0, steps=100)
+    with pytest.warns(DeprecationWarning, match=deprecated):
+        assert lrkit.parse('warmup(5, shape="cos") >> constant(1.0)') == lrkit.parse(
+            'warmup(5, shape="cosine") >> constant(1.0)'
+        )
 
 
 # -- 5. one place per concern, imports one way --------------------------------------------------
@@ -325,10 +337,26 @@ def test_the_public_api_is_about_30_names_all_importable() -> None:
     for name in lrkit.__all__:
         if name.islower() and name in lrkit.registry.names():
             assert lrkit.registry.get(name).factory is getattr(lrkit, name), name
-    from lrkit.compose import Sequence
     from lrkit.families import Cosine
 
-    assert lrkit.Cosine is Cosine is lrkit.cosine and lrkit.Sequence is Sequence  # 0.1 names
+    assert Cosine is lrkit.cosine
+
+
+@pytest.mark.parametrize(
+    ("name", "pointer"),
+    [
+        ("Cosine", r"from lrkit\.families import Cosine`, or build it with lrkit\.cosine\("),
+        ("Sequence", r"from lrkit\.compose import Sequence`, or build it with lrkit\.sequence\("),
+        ("OneCycle", r"from lrkit\.presets import OneCycle`, or build it with lrkit\.one_cycle\("),
+        ("Mirror", r"from lrkit\.compose import Mirror`$"),
+    ],
+)
+def test_the_0_1_class_names_on_lrkit_raise_an_attribute_error_naming_the_module(
+    name: str, pointer: str
+) -> None:
+    with pytest.raises(AttributeError, match=rf"lrkit\.{name} was removed in 0\.2.*{pointer}"):
+        getattr(lrkit, name)
+    assert not hasattr(lrkit, "Nonexistent")
 
 
 def test_every_leaf_and_preset_takes_steps_by_keyword_and_anneals_default_end_to_zero() -> None:
@@ -375,31 +403,65 @@ def test_compat_argument_errors_are_schedule_errors_with_one_message_shape() -> 
         _args.int_at_least("StepLR", "step_size", "a", 1)
 
 
-def test_a_schedule_class_written_the_0_1_way_still_works() -> None:
-    from dataclasses import FrozenInstanceError, dataclass
+def test_a_schedule_class_written_the_supported_way_registers_parses_and_is_frozen() -> None:
+    from dataclasses import FrozenInstanceError
 
     from lrkit.core import Array
 
     try:
 
-        @lrkit.registry.register("test_old_style", example="test_old_style(0.5)")
-        @dataclass(frozen=True, repr=False)
-        class OldStyle(Schedule):
+        class NewStyle(Schedule, name="test_new_style", example="test_new_style(0.5)"):
             value: float
             _positional = ("value",)
 
             def _eval(self, t: Array, xp: object) -> Array:
                 return t * 0.0 + self.value
 
-        s = lrkit.parse("test_old_style(0.5)")
-        assert isinstance(s, OldStyle) and s == OldStyle(0.5) and str(s) == "test_old_style(0.5)"
+        s = lrkit.parse("test_new_style(0.5)")
+        assert isinstance(s, NewStyle) and s == NewStyle(0.5) and str(s) == "test_new_style(0.5)"
         assert s(3) == 0.5 and not s.bounded
-        with pytest.raises(FrozenInstanceError):
+        with pytest.raises(FrozenInstanceError, match="schedules are values"):
             s.value = 1.0  # type: ignore[misc]
-        with pytest.raises(FrozenInstanceError):
+        with pytest.raises(FrozenInstanceError, match="schedules are values"):
             COS.start = 1.0  # type: ignore[misc]
     finally:
-        lrkit.registry._ENTRIES.pop("test_old_style", None)
+        lrkit.registry._ENTRIES.pop("test_new_style", None)
+
+
+def test_registering_a_class_through_registry_register_is_an_error_naming_the_new_spelling() -> (
+    None
+):
+    from lrkit.core import Array
+
+    class OldStyle(Schedule):
+        value: float
+
+        def _eval(self, t: Array, xp: object) -> Array:
+            return t * 0.0 + self.value
+
+    decorate = lrkit.registry.register("test_old_style", example="test_old_style(0.5)")
+    with pytest.raises(
+        lrkit.ScheduleTypeError,
+        match=r"class OldStyle\(Schedule, name='test_old_style', example='test_old_style\(0\.5\)'\)",
+    ):
+        decorate(OldStyle)
+    assert "test_old_style" not in lrkit.registry.names()
+
+
+def test_a_schedule_class_decorated_with_dataclass_again_is_an_error_naming_the_fix() -> None:
+    from dataclasses import dataclass
+
+    from lrkit.core import Array
+
+    @dataclass(frozen=True, repr=False)
+    class Redecorated(Schedule):
+        value: float
+
+        def _eval(self, t: Array, xp: object) -> Array:
+            return t * 0.0 + self.value
+
+    with pytest.raises(lrkit.ScheduleTypeError, match=r"class Redecorated: remove its @dataclass"):
+        Redecorated(0.5)
 
 
 def test_power_is_one_field_of_the_anneals_whose_curve_has_an_exponent() -> None:

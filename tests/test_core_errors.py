@@ -34,13 +34,13 @@ import lrkit
             lambda: lrkit.cyclic(0.1, 0.2, 5, mode="triangle"),
             r"cyclic\(\): mode must be one of 'triangular', 'triangular2', 'exp_range', got 'triangle'",
         ),
-        (lambda: lrkit.cyclic(0.1, 0.2, 5, gamma=0.9), r"gamma is used only by mode='exp_range'"),
+        (lambda: lrkit.cyclic(0.1, 0.2, 5, factor=0.9), r"factor is used only by mode='exp_range'"),
         (
             lambda: lrkit.multistep(0.1, milestones=[30, 10]),
             r"multistep\(\): milestones must be sorted in increasing order, got \[30, 10\]",
         ),
-        (lambda: lrkit.exponential(0.1), r"exponential\(\): give exactly one of gamma="),
-        (lambda: lrkit.exponential(0.1, 1.1), r"a growing schedule \(gamma > 1\) needs steps="),
+        (lambda: lrkit.exponential(0.1), r"exponential\(\): give exactly one of factor="),
+        (lambda: lrkit.exponential(0.1, 1.1), r"a growing schedule \(factor > 1\) needs steps="),
         (lambda: lrkit.exponential(0.1, 10.0, steps=10_000), r"overflow to infinity"),
         (
             lambda: lrkit.one_cycle(peak=0.1, steps=100, warmup=1.5),

@@ -32,7 +32,7 @@ def test_triangular2_halves_the_amplitude_each_cycle() -> None:
 
 
 def test_exp_range_scales_by_gamma_to_the_iteration() -> None:
-    s = lrkit.cyclic(low=0.0, high=1.0, half_cycle=10, mode="exp_range", gamma=0.99)
+    s = lrkit.cyclic(low=0.0, high=1.0, half_cycle=10, mode="exp_range", factor=0.99)
     assert s(10) == pytest.approx(0.99**10, rel=1e-15)
     assert s(30) == pytest.approx(0.99**30, rel=1e-15)
 

@@ -56,7 +56,7 @@ def bounded_leaves(draw: st.DrawFn) -> Schedule:
             steps=steps,
             warmup=draw(st.floats(0.1, 0.45)),
             three_phase=draw(st.booleans()),
-            shape=draw(st.sampled_from(["cos", "linear"])),
+            shape=draw(st.sampled_from(["cosine", "linear"])),
         )
     if choice == 5:
         steps = draw(st.integers(10, 400))

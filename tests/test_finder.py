@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import lrkit
+from lrkit.families import Cyclic
 from lrkit.finder import RangeTest, RangeTestResult, Suggestion, suggestions
 from lrkit.finder.smoothing import EMA, ema, robust_smooth
+from lrkit.presets import OneCycle
 
 # ---------------------------------------------------------------------------------------------
 # Reference algorithms, transcribed from the libraries' sources
@@ -115,7 +117,7 @@ def test_cycle_runs_low_high_low_triangle():
     assert len(tri) == 9
     np.testing.assert_allclose(tri, list(up) + list(up[::-1][1:]), rtol=1e-15)
     lin = RangeTest(0.0 + 1e-3, 1.0, 5, mode="linear", cycle=True)
-    assert isinstance(lin.schedule, lrkit.Cyclic)
+    assert isinstance(lin.schedule, Cyclic)
     rise = [1e-3, 0.25075, 0.5005, 0.75025, 1.0]
     np.testing.assert_allclose(lin.planned_lrs, rise + rise[::-1][1:])
 
@@ -482,7 +484,7 @@ def test_rule_curve_is_the_rules_own_smoothing_of_its_input():
 def test_recommend_one_cycle_has_peak_at_the_suggestion():
     r = _result()
     s = r.recommend(1000, "one_cycle")
-    assert isinstance(s, lrkit.OneCycle)
+    assert isinstance(s, OneCycle)
     lr = r.suggest("lrkit").lr
     values = s(np.arange(1000))
     assert float(np.max(values)) == pytest.approx(lr, rel=1e-2)  # peak rounded to 3 digits

@@ -9,6 +9,7 @@ import pytest
 import lrkit
 from lrkit.errors import ScheduleError
 from lrkit.finder import RangeTestResult, recommend
+from lrkit.presets import OneCycle
 
 
 def _result() -> RangeTestResult:
@@ -21,7 +22,7 @@ def _result() -> RangeTestResult:
 def test_recommend_without_momentum_stays_the_lr_schedule() -> None:
     r = _result()
     s = recommend(r, 500)
-    assert isinstance(s, lrkit.OneCycle)
+    assert isinstance(s, OneCycle)
     assert r.recommend(500) == s == recommend(r, 500, momentum=False)
 
 

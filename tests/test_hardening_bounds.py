@@ -105,9 +105,9 @@ def test_overflowing_schedules_raise_at_construction_naming_the_parameter(
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: lrkit.exponential(0, gamma=3, staircase=True, final=0),
+        lambda: lrkit.exponential(0, factor=3, staircase=True, final=0),
         lambda: lrkit.exponential(0.0, rate=-1.0, final=1.0),
-        lambda: lrkit.exponential(1e-300, gamma=1e300, final=1e308),
+        lambda: lrkit.exponential(1e-300, factor=1e300, final=1e308),
         lambda: lrkit.exponential(1e-300, rate=-50.0, final=1.7e308, every=3, staircase=True),
         lambda: lrkit.multistep(0.0, milestones=[1, 2], factor=1e200),
         lambda: lrkit.step(0.0, every=1, factor=10.0, steps=400),
@@ -127,11 +127,11 @@ def test_growth_from_zero_or_up_to_a_ceiling_never_computes_an_overflow(
 
 
 def test_growth_up_to_a_ceiling_holds_the_ceiling_exactly() -> None:
-    s = lrkit.exponential(1e-300, gamma=1e300, final=1e308)
+    s = lrkit.exponential(1e-300, factor=1e300, final=1e308)
     values = s(np.array([0.0, 1.0, 2.0, 3.0, 50.0])).tolist()
     assert values[:3] == pytest.approx([1e-300, 1.0, 1e300], rel=1e-12)
     assert values[3:] == [1e308, 1e308]
-    assert lrkit.exponential(1.0, gamma=2.0, final=5.0)(3) == 5.0
+    assert lrkit.exponential(1.0, factor=2.0, final=5.0)(3) == 5.0
 
 
 @pytest.mark.parametrize("mult", [2.0, 1e10, 1e14, 1.0 + 1e-15])
@@ -279,7 +279,7 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
     lambda x, n: lrkit.constant(x, steps=n),
     lambda x, n: lrkit.cosine(x, end=x / 7 if isinstance(x, float) else 0.0, steps=n),
     lambda x, n: lrkit.linear(1.0, end=x, steps=n),
-    lambda x, n: lrkit.exponential(1.0, gamma=x, steps=n),
+    lambda x, n: lrkit.exponential(1.0, factor=x, steps=n),
     lambda x, n: lrkit.exponential(x, rate=0.5, every=n),
     lambda x, n: lrkit.step(1.0, every=n, factor=x, steps=1000),
     lambda x, n: lrkit.multistep(x, milestones=[n, n + 5], factor=3.0),
@@ -299,8 +299,8 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
     lambda x, n: lrkit.piecewise([[0, 1.0], [n, x]]),
     lambda x, n: lrkit.inverse_sqrt(0.1, warmup=10, timescale=n) * x,
     lambda x, n: lrkit.cosine(1.0, steps=10).retarget(at=5, end=n, new_end=200).clip(high=x),
-    lambda x, n: lrkit.exponential(x, gamma=3.0, staircase=True, final=x, every=n),
-    lambda x, n: lrkit.exponential(1e-300, gamma=x, final=1e308, every=n),
+    lambda x, n: lrkit.exponential(x, factor=3.0, staircase=True, final=x, every=n),
+    lambda x, n: lrkit.exponential(1e-300, factor=x, final=1e308, every=n),
     lambda x, n: lrkit.multistep(x, milestones=[1, n], factor=1e200),
     lambda x, n: lrkit.cosine(0.1, steps=n).mirror(low=0.85, high=x),
     lambda x, n: lrkit.cosine(x, steps=10).repeat(mult=1.0 + 1e-15, cycles=n),
@@ -312,8 +312,8 @@ _BUILDERS: list[Callable[[Any, Any], Any]] = [
 @example(which=16, x=2.0, n=HUGE)  # repeat(mult=2.0, cycles=10**400)
 @example(which=21, x=1.0, n=HUGE)  # inverse_sqrt(timescale=10**400)
 @example(which=22, x=1.0, n=HUGE)  # retarget(end=10**400)
-@example(which=23, x=0.0, n=1)  # exponential(0, gamma=3, final=0): 0 · inf
-@example(which=24, x=1e300, n=1)  # gamma^t overflows before 1e-300 · gamma^t does
+@example(which=23, x=0.0, n=1)  # exponential(0, factor=3, final=0): 0 · inf
+@example(which=24, x=1e300, n=1)  # factor^t overflows before 1e-300 · factor^t does
 @example(which=25, x=0.0, n=2)  # multistep(0, factor=1e200): 0 · inf
 @example(which=26, x=1e18, n=100)  # mirror(low=0.85, high=1e18)
 @example(which=27, x=1.0, n=10**16)  # mult near 1: many periods overflow 2**53 steps

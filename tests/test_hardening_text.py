@@ -264,7 +264,7 @@ _LEAVES = st.sampled_from(
         lrkit.constant(0.5, steps=3),
         lrkit.cosine(start=1.0, steps=7),
         lrkit.linear(start=1.0, end=0.1, steps=5),
-        lrkit.exponential(start=1.0, gamma=0.9).truncate(6),
+        lrkit.exponential(start=1.0, factor=0.9).truncate(6),
     ]
 )
 

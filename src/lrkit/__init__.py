@@ -17,50 +17,35 @@ from __future__ import annotations
 
 import importlib
 
+from lrkit import families as _families
+from lrkit import presets as _presets
 from lrkit.compose import add, product, sequence, warmup
 from lrkit.core import Schedule, from_dict
 from lrkit.durations import pct
 from lrkit.errors import ScheduleError, ScheduleTypeError, TextFormError, UnboundScheduleError
-from lrkit.families import (
-    Constant,
-    Cosine,
-    Cyclic,
-    Exponential,
-    InverseSqrt,
-    InverseTime,
-    Linear,
-    MultiStep,
-    OneMinusSqrt,
-    Piecewise,
-    PiecewiseConstant,
-    Polynomial,
-    Rex,
-    Step,
-)
 from lrkit.plateau import Plateau
-from lrkit.presets import OneCycle, OneCycleMomentum, Wsd
 from lrkit.text import parse
 
 __version__ = "0.1.0"
 
 # The constructors, under the names of the text form (each is its schedule class).
-constant = Constant
-step = Step
-multistep = MultiStep
-exponential = Exponential
-inverse_time = InverseTime
-inverse_sqrt = InverseSqrt
-linear = Linear
-polynomial = Polynomial
-cosine = Cosine
-one_minus_sqrt = OneMinusSqrt
-rex = Rex
-cyclic = Cyclic
-piecewise = Piecewise
-piecewise_constant = PiecewiseConstant
-one_cycle = OneCycle
-one_cycle_momentum = OneCycleMomentum
-wsd = Wsd
+constant = _families.Constant
+step = _families.Step
+multistep = _families.MultiStep
+exponential = _families.Exponential
+inverse_time = _families.InverseTime
+inverse_sqrt = _families.InverseSqrt
+linear = _families.Linear
+polynomial = _families.Polynomial
+cosine = _families.Cosine
+one_minus_sqrt = _families.OneMinusSqrt
+rex = _families.Rex
+cyclic = _families.Cyclic
+piecewise = _families.Piecewise
+piecewise_constant = _families.PiecewiseConstant
+one_cycle = _presets.OneCycle
+one_cycle_momentum = _presets.OneCycleMomentum
+wsd = _presets.Wsd
 
 __all__ = [
     "Plateau",
@@ -96,14 +81,21 @@ __all__ = [
 ]
 
 # Classes live in their modules (lrkit.families, lrkit.compose, lrkit.presets, lrkit.durations);
-# ``lrkit.Cosine`` and friends keep working for code written against 0.1.
+# ``lrkit.Cosine`` (the 0.1 spelling) is an AttributeError that names the module to import from.
 _MODULES = ("lrkit.families", "lrkit.compose", "lrkit.presets", "lrkit.durations")
 
 
 def __getattr__(name: str) -> object:
-    if name[:1].isupper() or name == "piecewise_linear":
+    if name == "piecewise_linear":
+        return importlib.import_module("lrkit.families").piecewise_linear
+    if name[:1].isupper():
         for module in _MODULES:
             found = getattr(importlib.import_module(module), name, None)
-            if found is not None:
-                return found
+            if isinstance(found, type):
+                text_name = getattr(found, "name", None)
+                also = f", or build it with lrkit.{text_name}(...)" if text_name in __all__ else ""
+                raise AttributeError(
+                    f"lrkit.{name} was removed in 0.2 (the 0.1 spelling): import the class from its "
+                    f"module, `from {module} import {name}`{also}"
+                )
     raise AttributeError(f"module 'lrkit' has no attribute {name!r}")

@@ -23,11 +23,22 @@ from __future__ import annotations
 import math
 import numbers
 import reprlib
+import sys
+import warnings
 from collections.abc import Iterable
 
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
-__all__ = ["boolean", "choice", "integer", "invalid", "invalid_type", "number"]
+__all__ = [
+    "boolean",
+    "choice",
+    "deprecated",
+    "integer",
+    "invalid",
+    "invalid_type",
+    "number",
+    "renamed",
+]
 
 
 def number(
@@ -153,3 +164,52 @@ def invalid_type(where: str, name: str, value: object, allowed: str) -> Schedule
     return ScheduleTypeError(
         f"{where}: {name}={reprlib.repr(value)} is invalid; {name} must be {allowed}"
     )
+
+
+def deprecated(message: str) -> None:
+    """Warn with a ``DeprecationWarning`` attributed to the first caller outside lrkit.
+
+    Args:
+      message: what is deprecated and what to write instead.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     deprecated("old is deprecated; write new")
+    >>> caught[0].category.__name__
+    'DeprecationWarning'
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and _in_lrkit(frame.f_globals.get("__name__")):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, DeprecationWarning, stacklevel=level + 1)
+
+
+def _in_lrkit(module: object) -> bool:
+    """Whether ``module`` (a frame's ``__name__``; dataclass ``__init__`` included) is lrkit's."""
+    return isinstance(module, str) and (module == "lrkit" or module.startswith("lrkit."))
+
+
+def renamed(func: str, old: str, old_value: object, new: str, new_value: object) -> object:
+    """The value of a renamed keyword: ``new_value``, or ``old_value`` (with a deprecation warning)
+    where only the old spelling was given; both given is an error.
+
+    Args:
+      func: the function named in messages.
+      old: the old keyword.
+      old_value: its value (``None`` when not given).
+      new: the new keyword.
+      new_value: its value (``None`` when not given).
+
+    >>> renamed("exponential", "gamma", None, "factor", 0.5)
+    0.5
+    """
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise ScheduleTypeError(
+            f"{func}(): give {new}= only ({old}= is its deprecated spelling), got "
+            f"{new}={new_value!r} and {old}={old_value!r}"
+        )
+    deprecated(f"{func}(): {old}= is deprecated, write {new}={old_value!r}")
+    return old_value

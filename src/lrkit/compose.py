@@ -282,13 +282,17 @@ class Warmup(
         _check_parts("warmup", self._chain, "chained by '>>' (a warm-up takes all after it)")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        if (args or kwargs) and "then" not in kwargs:
-            return WarmupPrefix(*args, **kwargs)  # the 0.1 spelling `Warmup(n) >> s`
+        if (args or kwargs) and "then" not in kwargs:  # (pickle and copy call it bare)
+            raise ScheduleTypeError(
+                "Warmup(n) without then= was the 0.1 spelling of a warm-up; write "
+                "lrkit.warmup(n) >> schedule (or Warmup(n, then=schedule))"
+            )
         return super().__new__(cls)
 
     @classmethod
     def _from_fields(cls, fields: Mapping[str, Any]) -> object:
-        # dicts saved before the prefix type hold a bare warm-up as a part of a sequence
+        if "then" not in fields:  # a dict saved by 0.1: a bare warm-up, a part of a sequence
+            return WarmupPrefix(**fields)
         return cls(**fields)
 
     @cached_property
@@ -654,7 +658,7 @@ class Clip(
     _Method,
     name="clip",
     kind="combinator",
-    example="exponential(start=1.0, gamma=0.9).clip(low=0.1)",
+    example="exponential(start=1.0, factor=0.9).clip(low=0.1)",
 ):
     """Values clipped into ``[low, high]``: ``s.clip(low=..., high=...)``.
 
@@ -1040,7 +1044,7 @@ class Product(
     _Combine,
     name="product",
     kind="combinator",
-    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, gamma=0.99))",
+    example="product(cosine(start=1.0, steps=100), exponential(start=0.1, factor=0.99))",
     factory=product,
 ):
     """The values of several schedules multiplied: ``a * b`` (PyTorch's ChainedScheduler).
@@ -1072,7 +1076,7 @@ class Truncate(
     _Method,
     name="truncate",
     kind="combinator",
-    example="exponential(start=0.1, gamma=0.9).truncate(20)",
+    example="exponential(start=0.1, factor=0.9).truncate(20)",
 ):
     """The schedule's first ``steps`` steps; it then holds its value at ``steps``.
 

@@ -114,11 +114,9 @@ class Schedule:
     ) -> None:
         super().__init_subclass__(**kwargs)
         dataclasses.dataclass(frozen=True, repr=False, eq=eq)(cls)
-        # immutability comes from Schedule.__setattr__, so a class still decorated the 0.1 way
-        # (``@dataclass(frozen=True)`` on top) may add the generated methods once more
+        # immutability comes from Schedule.__setattr__ (its message), not the generated methods
         for method in ("__setattr__", "__delattr__"):
-            if method in cls.__dict__:
-                delattr(cls, method)
+            delattr(cls, method)
         _check_bounds_after_init(cls)
         if name is not None:
             if example is None:
@@ -671,8 +669,14 @@ def finite_bounds(
 def _check_bounds_after_init(cls: type[Schedule]) -> None:
     """Wrap the dataclass ``__init__`` of ``cls``: compute the value bounds once it is built."""
     init = cls.__init__
+    params = cls.__dict__["__dataclass_params__"]
 
     def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
+        if cls.__dict__["__dataclass_params__"] is not params:
+            raise ScheduleTypeError(
+                f"class {cls.__name__}: remove its @dataclass decorator; a Schedule subclass is "
+                "a frozen dataclass already (decorating it again was the 0.1 spelling)"
+            )
         init(self, *args, **kwargs)
         if type(self) is cls:
             levels = _limits.depth(self, {})  # children keep theirs: O(number of children)

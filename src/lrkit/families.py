@@ -4,7 +4,7 @@ Each leaf is a frozen dataclass; all value arguments are checked at construction
 count or a share of training (``"20%"``). Past its end a bounded leaf holds its last value.
 
 One signature convention for every leaf (and preset): values (``start``, ``end``, ``peak``, ``low``,
-``high``, ``value``, ``gamma``...) may be passed by position; the length ``steps`` is keyword-only;
+``high``, ``value``, ``factor``...) may be passed by position; the length ``steps`` is keyword-only;
 every anneal (``linear``, ``cosine``, ``polynomial``, ``one_minus_sqrt``, ``rex``) is
 ``name(start, end=0.0, *, steps)``.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import field
+from dataclasses import InitVar, field
 from itertools import pairwise
 from typing import Any, ClassVar
 
@@ -135,18 +135,24 @@ class Step(
     name="step",
     example="step(start=0.1, every=30, factor=0.5)",
 ):
-    """Multiply by ``factor`` every ``every`` steps (halving by default), as PyTorch's StepLR.
+    """Multiply by ``factor`` every ``every`` steps, as PyTorch's StepLR (halving by default).
 
     value(t) = start · factor^⌊t / every⌋
+
+    The default ``factor=0.5`` halves the value; PyTorch's StepLR defaults to ``gamma=0.1``, which
+    is ``step(start, every=n, factor=0.1)`` here.
 
     Args:
       start: value at step 0.
       every: steps between two multiplications.
-      factor: the multiplier (> 0; default 0.5).
+      factor: the multiplier (> 0; default 0.5, halving; PyTorch's StepLR ``gamma`` defaults
+        to 0.1).
       steps: length; ``None`` runs forever.
 
     >>> [Step(1.0, every=2)(t) for t in range(6)]
     [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    >>> [Step(1.0, every=2, factor=0.1)(t) for t in (0, 2, 4)]  # StepLR's default gamma=0.1
+    [1.0, 0.1, 0.01]
     """
 
     start: float
@@ -251,11 +257,11 @@ class MultiStep(
 class Exponential(
     Schedule,
     name="exponential",
-    example="exponential(start=0.1, gamma=0.99)",
+    example="exponential(start=0.1, factor=0.99)",
 ):
-    """Exponential decay (or growth): per-step factor ``gamma`` or continuous ``rate``.
+    """Exponential decay (or growth): per-step ``factor`` or continuous ``rate``.
 
-    value(t) = start · gamma^(t/every)        (gamma given; PyTorch's ExponentialLR for every=1)
+    value(t) = start · factor^(t/every)       (factor given; PyTorch's ExponentialLR for every=1)
     value(t) = start · e^(−rate · t/every)    (rate given: the seed's α·e^(−kt))
 
     ``staircase`` uses ⌊t/every⌋; ``final`` bounds the value (a floor when decaying, a ceiling when
@@ -263,12 +269,13 @@ class Exponential(
 
     Args:
       start: value at step 0.
-      gamma: per-``every`` factor (or give ``rate``).
+      factor: per-``every`` multiplier (or give ``rate``); PyTorch's ``gamma``.
       rate: continuous rate: ``e^(-rate·t/every)``.
       every: steps per factor (default 1).
       staircase: decay in whole ``every`` steps.
       final: bound the value (a floor when decaying, a ceiling when growing).
       steps: length; ``None`` runs forever.
+      gamma: deprecated spelling of ``factor`` (a ``DeprecationWarning``; removed in 0.3).
 
     >>> Exponential(1.0, 0.5)(3)
     0.125
@@ -277,23 +284,27 @@ class Exponential(
     """
 
     start: float
-    gamma: float | None = None
+    factor: float | None = None
     rate: float | None = field(default=None, kw_only=True)
     every: Duration = field(default=1, kw_only=True)
     staircase: bool = field(default=False, kw_only=True)
     final: float | None = field(default=None, kw_only=True)
     steps: Duration | None = field(default=None, kw_only=True)
+    gamma: InitVar[float | None] = field(default=None, kw_only=True)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, gamma: float | None) -> None:
         func = "exponential"
+        self._set_fields(factor=check.renamed(func, "gamma", gamma, "factor", self.factor))
         self._set_fields(start=_value(func, "start", self.start))
-        if (self.gamma is None) == (self.rate is None):
+        if (self.factor is None) == (self.rate is None):
             raise ScheduleError(
-                f"{func}(): give exactly one of gamma= (per-step factor) or rate= (e^(-rate·t)), "
-                f"got gamma={self.gamma!r}, rate={self.rate!r}"
+                f"{func}(): give exactly one of factor= (per-step multiplier) or rate= "
+                f"(e^(-rate·t)), got factor={self.factor!r}, rate={self.rate!r}"
             )
-        if self.gamma is not None:
-            self._set_fields(gamma=check.number(func, "gamma", self.gamma, low=0.0, low_open=True))
+        if self.factor is not None:
+            self._set_fields(
+                factor=check.number(func, "factor", self.factor, low=0.0, low_open=True)
+            )
         if self.rate is not None:
             self._set_fields(rate=check.number(func, "rate", self.rate))
         self._set_fields(every=as_duration(func, "every", self.every))
@@ -316,14 +327,14 @@ class Exponential(
             func,
             self.growing,
             self.steps is not None or self.final is not None,
-            "gamma > 1" if self.gamma is not None else "rate < 0",
+            "factor > 1" if self.factor is not None else "rate < 0",
         )
-        _check_finite_at_end(func, self, "gamma" if self.gamma is not None else "rate")
+        _check_finite_at_end(func, self, "factor" if self.factor is not None else "rate")
 
     @property
     def growing(self) -> bool:
         """Whether the values increase with the step."""
-        return (self.gamma or 0.0) > 1.0 or (self.rate or 0.0) < 0.0
+        return (self.factor or 0.0) > 1.0 or (self.rate or 0.0) < 0.0
 
     @property
     def _ceiling_at(self) -> float:
@@ -334,11 +345,11 @@ class Exponential(
 
     @property
     def _log_factor(self) -> float:
-        """``log(gamma)``, or ``-rate``: the value is ``start · e^(_log_factor · t/every)``."""
-        return math.log(self.gamma) if self.gamma is not None else -(self.rate or 0.0)
+        """``log(factor)``, or ``-rate``: the value is ``start · e^(_log_factor · t/every)``."""
+        return math.log(self.factor) if self.factor is not None else -(self.rate or 0.0)
 
     def _eval(self, t: Array, xp: Any) -> Array:
-        if self.start == 0.0:  # 0 · gamma^t is 0, also where gamma^t overflows
+        if self.start == 0.0:  # 0 · factor^t is 0, also where factor^t overflows
             return xp.zeros_like(t)
         every = steps_of(self.every)
         assert every is not None
@@ -349,10 +360,10 @@ class Exponential(
         reached = exponent >= ceiling  # growth past `final` is never computed: it cannot overflow
         exponent = xp.minimum(exponent, ceiling) if ceiling < math.inf else exponent
         if ceiling < math.inf and ceiling * self._log_factor > 700.0:
-            # start tiny, final huge: gamma^t alone would overflow before start · gamma^t does
+            # start tiny, final huge: factor^t alone would overflow before start · factor^t does
             value = xp.exp(math.log(self.start) + exponent * self._log_factor)
-        elif self.gamma is not None:
-            value = self.start * decay_pow(self.gamma, exponent, xp)
+        elif self.factor is not None:
+            value = self.start * decay_pow(self.factor, exponent, xp)
         else:
             value = self.start * decay_exp(-(self.rate or 0.0) * exponent, xp)
         if self.final is None:
@@ -633,7 +644,7 @@ class Cyclic(
 
     cycle = ⌊1 + t/(2·half_cycle)⌋,  x = |t/half_cycle − 2·cycle + 1|,
     value = low + (high − low) · max(0, 1 − x) · scale,
-    scale = 1 (triangular), 1/2^(cycle−1) (triangular2), gamma^t (exp_range).
+    scale = 1 (triangular), 1/2^(cycle−1) (triangular2), factor^t (exp_range).
 
     With ``half_cycle_down`` the descent has its own length (CyclicLR's ``step_size_down``):
     x = 1 + t/total − cycle over ``total = up + down``; the rise covers ``x <= up/total``.
@@ -643,9 +654,10 @@ class Cyclic(
       high: highest value (CyclicLR's max_lr).
       half_cycle: steps of the rise (CyclicLR's step_size_up).
       mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
-      gamma: ``exp_range`` decay per step (in (0, 1]).
+      factor: ``exp_range`` multiplier per step (in (0, 1]; CyclicLR's ``gamma``).
       half_cycle_down: steps of the descent (default: ``half_cycle``).
       steps: length; ``None`` runs forever.
+      gamma: deprecated spelling of ``factor`` (a ``DeprecationWarning``; removed in 0.3).
 
     >>> [Cyclic(0.0, 1.0, half_cycle=2)(t) for t in range(6)]
     [0.0, 0.5, 1.0, 0.5, 0.0, 0.5]
@@ -655,12 +667,16 @@ class Cyclic(
     high: float
     half_cycle: Duration
     mode: str = "triangular"
-    gamma: float = 1.0
+    factor: float = 1.0
     half_cycle_down: Duration | None = None
     steps: Duration | None = field(default=None, kw_only=True)
+    gamma: InitVar[float | None] = field(default=None, kw_only=True)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, gamma: float | None) -> None:
         func = "cyclic"
+        if gamma is not None:
+            given = None if self.factor == 1.0 else self.factor
+            self._set_fields(factor=check.renamed(func, "gamma", gamma, "factor", given))
         self._set_fields(low=_value(func, "low", self.low))
         self._set_fields(high=_value(func, "high", self.high))
         if self.low > self.high:
@@ -670,11 +686,11 @@ class Cyclic(
         self._set_fields(half_cycle=as_duration(func, "half_cycle", self.half_cycle))
         self._set_fields(mode=check.choice(func, "mode", self.mode, CYCLIC_MODES))
         self._set_fields(
-            gamma=check.number(func, "gamma", self.gamma, low=0.0, high=1.0, low_open=True)
+            factor=check.number(func, "factor", self.factor, low=0.0, high=1.0, low_open=True)
         )
-        if self.mode != "exp_range" and self.gamma != 1.0:
+        if self.mode != "exp_range" and self.factor != 1.0:
             raise ScheduleError(
-                f"{func}(): gamma is used only by mode='exp_range', got gamma={self.gamma!r} "
+                f"{func}(): factor is used only by mode='exp_range', got factor={self.factor!r} "
                 f"with mode={self.mode!r}"
             )
         if self.half_cycle_down is not None:
@@ -701,7 +717,7 @@ class Cyclic(
         if self.mode == "triangular2":
             height = height * decay_pow(0.5, cycle - 1.0, xp)
         elif self.mode == "exp_range":
-            height = height * decay_pow(self.gamma, t, xp)
+            height = height * decay_pow(self.factor, t, xp)
         return self.low + (self.high - self.low) * height
 
     def _bounds(self) -> tuple[float, float]:

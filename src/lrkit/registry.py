@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from lrkit.errors import ScheduleError
+from lrkit.errors import ScheduleError, ScheduleTypeError
 
 __all__ = ["Entry", "add", "get", "names", "register", "suggest"]
 
@@ -118,8 +118,12 @@ def register(
     """
 
     def decorate(obj: F) -> F:
-        if isinstance(obj, type):  # a class registered the 0.1 way, by decorator: name it too
-            setattr(obj, "name", name)  # noqa: B010 - `name` is a ClassVar of lrkit schedules
+        if isinstance(obj, type):
+            raise ScheduleTypeError(
+                f"registry.register({name!r}): registers functions (aliases); a schedule class "
+                f"registers itself: class {obj.__name__}(Schedule, name={name!r}, "
+                f"example={example!r}) (decorating a class was the 0.1 spelling)"
+            )
         add(name, obj, kind=kind, example=example, factory=factory)
         return obj
 

@@ -22,7 +22,7 @@ sequence are continuous to the last bit.
 
 Every shape argument of lrkit (``warmup(shape=)``, ``piecewise(shape=)``, ``one_cycle(shape=)``,
 ``wsd(shape=)``) takes these names, checked by :func:`shape_name`; the older spelling ``"cos"`` is
-read as ``"cosine"``.
+read as ``"cosine"`` with a ``DeprecationWarning`` (removed in 0.3).
 
 >>> import numpy as np
 >>> [round(float(v), 4) for v in interpolate("cosine", 1.0, 0.0, np.arange(5.0), 4.0, np)]
@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from lrkit._validate import deprecated
 from lrkit.core import Array
 from lrkit.errors import ScheduleError, ScheduleTypeError
 
@@ -54,12 +55,14 @@ def shape_name(func: str, name: str, value: object, allowed: tuple[str, ...] = S
       value: the shape name given.
       allowed: the accepted subset of :data:`SHAPES`.
 
-    >>> shape_name("piecewise", "shape", "cos")
+    >>> shape_name("piecewise", "shape", "cosine")
     'cosine'
     """
     if not isinstance(value, str):
         raise ScheduleTypeError(f"{func}(): {name} must be a shape name (str), got {value!r}")
     canonical = _ALIASES.get(value, value)
+    if canonical != value and canonical in allowed:
+        deprecated(f"{func}(): {name}={value!r} is deprecated, write {name}={canonical!r}")
     if canonical not in allowed:
         listed = ", ".join(repr(option) for option in allowed)
         raise ScheduleError(f"{func}(): {name} must be one of {listed}, got {value!r}")

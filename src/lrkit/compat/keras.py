@@ -161,7 +161,7 @@ def ExponentialDecay(
 ) -> Schedule:
     """``keras.optimizers.schedules.ExponentialDecay``: ``lr0 · rate^(step/decay_steps)``.
 
-    ``staircase`` uses ``floor(step/decay_steps)``. lrkit: ``exponential(lr0, gamma=rate,
+    ``staircase`` uses ``floor(step/decay_steps)``. lrkit: ``exponential(lr0, factor=rate,
     every=decay_steps)``.
 
     Args:
@@ -173,7 +173,7 @@ def ExponentialDecay(
 
     >>> s = ExponentialDecay(0.1, decay_steps=100, decay_rate=0.5)
     >>> str(s), round(float(s(200)), 6)
-    ('exponential(start=0.1, gamma=0.5, every=100)', 0.025)
+    ('exponential(start=0.1, factor=0.5, every=100)', 0.025)
     """
     args = dict(locals())
     lr = _rate("ExponentialDecay", "initial_learning_rate", initial_learning_rate)

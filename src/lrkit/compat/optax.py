@@ -336,7 +336,7 @@ def exponential_decay(
 
     >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5, transition_begin=5)
     >>> str(s), s(25)
-    ('exponential(start=1.0, gamma=0.5, every=10).shift(5)', 0.25)
+    ('exponential(start=1.0, factor=0.5, every=10).shift(5)', 0.25)
     """
     func = "exponential_decay"
     init = _number(func, "init_value", init_value)
@@ -537,7 +537,7 @@ def warmup_exponential_decay_schedule(
 
     >>> s = warmup_exponential_decay_schedule(0.0, 0.1, 10, transition_steps=100, decay_rate=0.5)
     >>> str(s), [round(s(t), 6) for t in (5, 10, 110, 210)]
-    ('warmup(10) >> exponential(start=0.1, gamma=0.5, every=100)', [0.05, 0.1, 0.05, 0.025])
+    ('warmup(10) >> exponential(start=0.1, factor=0.5, every=100)', [0.05, 0.1, 0.05, 0.025])
     """
     func = "warmup_exponential_decay_schedule"
     init = _number(func, "init_value", init_value)
@@ -571,7 +571,7 @@ def piecewise_interpolate_schedule(
     [0.55, 0.0505, 0.001]
     """
     func = "piecewise_interpolate_schedule"
-    kinds = {"linear": "linear", "cosine": "cos"}
+    kinds = ("linear", "cosine")  # lrkit's shape names too
     if interpolate_type not in kinds:
         raise _fail(func, "interpolate_type", interpolate_type, "'linear' or 'cosine'")
     value = _number(func, "init_value", init_value)
@@ -592,7 +592,7 @@ def piecewise_interpolate_schedule(
             return lrkit.constant(points[0][1])
         origin = points[0][0]
         curve: Schedule = lrkit.piecewise(
-            tuple((b - origin, v) for b, v in points), shape=kinds[interpolate_type]
+            tuple((b - origin, v) for b, v in points), shape=interpolate_type
         )
         return curve.shift(origin) if origin else curve
 

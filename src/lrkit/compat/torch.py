@@ -400,7 +400,7 @@ def cyclic_lr_schedule(
         _real(func, "max_lr", max_lr),
         half_cycle=up,
         mode=mode,
-        gamma=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
+        factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
         half_cycle_down=None if down is None or down == up else down,
     )
     spec: GroupSpec = {"lr": lr}
@@ -441,7 +441,7 @@ def one_cycle_lr_schedule(
         raise _fail(func, "pct_start", pct_start, "a float in [0, 1]")
     if anneal_strategy not in ("cos", "linear"):
         raise _fail(func, "anneal_strategy", anneal_strategy, "'cos' or 'linear'")
-    shape = str(anneal_strategy)
+    shape = {"cos": "cosine", "linear": "linear"}[str(anneal_strategy)]  # lrkit's shape names
     spec: GroupSpec = {
         "lr": OneCycle(
             _real(func, "max_lr", max_lr),

@@ -119,7 +119,7 @@ def _wave(func: str, high: float, low: float, steps: float, cycles: float) -> Sc
     half = steps / (2.0 * cycles)
     count = math.ceil(2.0 * cycles - 1e-12)
     points = tuple((k * half, high if k % 2 == 0 else low) for k in range(count + 1))
-    return Piecewise(points, "cos")
+    return Piecewise(points, "cosine")
 
 
 def _min_rate(
@@ -163,7 +163,7 @@ def _cosine_restarts(lr: float, warm: int, total: int, num_cycles: int = 1, **_:
     one: Schedule = (
         Cosine(lr, 0.0, steps=int(period))
         if float(period).is_integer()
-        else Piecewise(((0.0, lr), (period, 0.0)), "cos")
+        else Piecewise(((0.0, lr), (period, 0.0)), "cosine")
     )
     body: Schedule = one if cycles == 1 else Repeat(one, cycles=cycles)
     return _with_warmup(warm, body)
