@@ -343,8 +343,8 @@ def test_fuzzed_extreme_arguments_build_finite_schedules_or_raise_schedule_error
     ("schedule", "expected"),
     [
         (lrkit.step(1.0, every=2, factor=0.5, steps=6), (0.125, 1.0)),
-        (lrkit.exponential(1.0, gamma=0.5, steps=3), (0.125, 1.0)),
-        (lrkit.exponential(1.0, gamma=0.5, steps=3, final=0.2), (0.2, 1.0)),
+        (lrkit.exponential(1.0, factor=0.5, steps=3), (0.125, 1.0)),
+        (lrkit.exponential(1.0, factor=0.5, steps=3, final=0.2), (0.2, 1.0)),
         (lrkit.inverse_time(1.0, rate=1.0, steps=3), (0.25, 1.0)),
         (lrkit.constant(1.0, steps=2).repeat(decay=0.5, cycles=3), (0.25, 1.0)),
         (lrkit.constant(1.0, steps=2).repeat(decay=0.5), (0.0, 1.0)),
@@ -376,7 +376,7 @@ def test_mirrored_values_stay_within_bounds_for_every_registered_schedule(name: 
 
 
 def test_endless_decays_mirror_onto_their_closed_form_range() -> None:
-    m = lrkit.exponential(1.0, gamma=0.5).mirror(0.8, 0.9)
+    m = lrkit.exponential(1.0, factor=0.5).mirror(0.8, 0.9)
     assert m(0) == 0.8 and 0.8 < m(1) < m(10) < 0.9
 
 

@@ -682,7 +682,7 @@ def test_momentum_schedule_outside_zero_one_is_refused(make: Any) -> None:
 
 
 def test_momentum_is_checked_with_the_closed_form_bounds() -> None:
-    endless = lrkit.exponential(0.95, gamma=0.99)  # bounds (0, 0.95): no sampling needed
+    endless = lrkit.exponential(0.95, factor=0.99)  # bounds (0, 0.95): no sampling needed
     assert Scheduler(_sgd(), {"lr": WARM_COS, "momentum": endless}).schedules[0]["momentum"]
     # a step decay ending at 0.45: bounds() is exact there (0.45, not 0), the message gives it
     decay = lrkit.step(0.9, every=50, factor=0.5**0.5, steps=100)
