@@ -469,6 +469,37 @@ def test_run_timeout_ends_the_processes_the_task_started(tmp_path: Path, child_p
 
 
 @pytest.mark.timeout(120)
+def test_run_timeout_in_the_serial_backend_ends_the_processes_the_run_started(
+    tmp_path: Path, child_pid: Path
+) -> None:
+    out = run_bench(_local_cfg(tmp_path, "sleep_then_hang", backend="serial", run_timeout=3))
+    assert out.errors == 1 and "run_timeout" in out.error_messages[0]
+    _assert_gone(child_pid)
+
+
+def test_descendants_finds_grandchildren_and_end_processes_ends_them() -> None:
+    import subprocess
+
+    from lrkit.bench.execution.backends import descendants, end_processes
+
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc")
+    before = descendants(os.getpid())
+    shell = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300 & wait"])
+    try:
+        deadline = time.monotonic() + 20
+        while len(descendants(os.getpid()) - before) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the shell and its two sleeps
+        started = descendants(os.getpid()) - before
+        assert shell.pid in started and len(started) == 3
+        end_processes(started)
+        assert not any(_alive(pid) for pid in started)
+    finally:
+        shell.kill()
+        shell.wait()
+
+
+@pytest.mark.timeout(120)
 def test_a_dead_worker_takes_the_processes_its_task_started_with_it(
     tmp_path: Path, child_pid: Path
 ) -> None:

@@ -42,7 +42,8 @@ class SerialBackend:
     """Runs jobs one after another in this process (debugging, tests, ``--workers 1``).
 
     ``run_timeout`` is enforced with ``SIGALRM`` (main thread, POSIX): it interrupts Python
-    code, not a call blocked inside C code; the local pool kills a worker instead.
+    code, not a call blocked inside C code; the local pool kills a worker instead. The processes
+    an interrupted run started (found below this process in ``/proc``) are ended with it.
     """
 
     def __init__(self, *, run_timeout: float | None = None) -> None:
@@ -67,12 +68,17 @@ def run_job_limited(job: Job, run_timeout: float | None) -> dict[str, Any]:
         return run_job(job)
     from lrkit.bench.execution.pool import RunTimeout
 
+    fired = False
+
     def on_alarm(signum: int, frame: Any) -> None:
+        nonlocal fired
+        fired = True
         raise RunTimeout(
             f"the run did not finish within run_timeout={run_timeout:g} s "
             f"(a hanging train_step or evaluate?); it was interrupted"
         )
 
+    before = descendants(os.getpid())
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, run_timeout)
     try:
@@ -82,6 +88,57 @@ def run_job_limited(job: Job, run_timeout: float | None) -> dict[str, Any]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if fired:  # the interrupted run's own processes end with it
+            end_processes(descendants(os.getpid()) - before)
+
+
+def descendants(root: int) -> set[int]:
+    """The pids of every process below ``root`` (children, grandchildren, ...), read from
+    ``/proc``; an empty set where there is no ``/proc`` (the local pool ends whole process
+    groups instead, on every platform with ``killpg``).
+
+    >>> os.getpid() in descendants(os.getppid()) or not os.path.isdir("/proc")
+    True
+    """
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return set()
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and ')', so split after the last ')'
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def end_processes(pids: set[int]) -> None:
+    """SIGKILL each of ``pids`` and reap the ones that are this process's children."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except (ChildProcessError, OSError):  # not our child: its own parent reaps it
+            continue
 
 
 def _init_worker(slot: int, devices: Sequence[tuple[str, ...]] | None = None) -> None:
