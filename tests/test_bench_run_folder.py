@@ -493,6 +493,9 @@ def test_descendants_finds_grandchildren_and_end_processes_ends_them() -> None:
         started = descendants(os.getpid()) - before
         assert shell.pid in started and len(started) == 3
         end_processes(started)
+        deadline = time.monotonic() + 20  # SIGKILL was sent to all; reparented ones die a bit later
+        while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not any(_alive(pid) for pid in started)
     finally:
         shell.kill()
