@@ -32,11 +32,11 @@ from lrkit.bench.planning.sequential import RaceRule, simulate
 from lrkit.bench.presentation.race_report import chosen_schedule, race_recommendation
 
 
-def _fixed(task: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    cfg = BenchConfig(
+def _config(task: str, args: argparse.Namespace, out: Path, **seeds: Any) -> BenchConfig:
+    """The bench of ``task`` in ``out``/fixed-<task>; ``seeds`` picks fixed seeds or the race."""
+    return BenchConfig(
         name=f"fixed-{task}",
         tasks=(task,),
-        seeds=args.max_seeds,
         steps=args.steps,
         only=tuple(args.only or ()),
         workers=args.workers,
@@ -44,7 +44,12 @@ def _fixed(task: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
         quiet=True,
         plots=False,
         bootstrap=500,
+        **seeds,
     )
+
+
+def _fixed(task: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    cfg = _config(task, args, out, seeds=args.max_seeds)
     t0 = time.perf_counter()
     outcome = run_bench(cfg)
     results = json.loads((cfg.run_dir / "results.json").read_text())
@@ -63,20 +68,7 @@ def _race(t: dict[str, Any], max_seeds: int) -> dict[str, Any]:
 
 def _verify(task: str, args: argparse.Namespace, out: Path) -> int:
     """Rerun as ``--seeds auto`` in the fixed bench's folder: how many runs were new (0)."""
-    cfg = BenchConfig(
-        name=f"fixed-{task}",
-        tasks=(task,),
-        seeds="auto",  # type: ignore[arg-type]
-        max_seeds=args.max_seeds,
-        steps=args.steps,
-        only=tuple(args.only or ()),
-        workers=args.workers,
-        out=str(out),
-        quiet=True,
-        plots=False,
-        bootstrap=500,
-    )
-    return run_bench(cfg).ran
+    return run_bench(_config(task, args, out, seeds="auto", max_seeds=args.max_seeds)).ran
 
 
 def _compare(task: str, t: dict[str, Any], max_seeds: int) -> tuple[float, bool]:
