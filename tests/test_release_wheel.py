@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("build")
-pytestmark = pytest.mark.slow
+# one worker builds the sdist and wheel once for the whole module (the fixture is module-scoped)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("release-wheel")]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,15 +86,20 @@ def _has(module: str) -> bool:
 
 
 def _venv(path: Path, requirement: str) -> Path:
-    venv.create(path, with_pip=True)
+    """A fresh venv with ``requirement`` installed by this interpreter's pip (``--python``): no
+    pip of its own to bootstrap, no bytecode compiled (4-5x faster, the same files)."""
+    venv.create(path, with_pip=False)
     bin_dir = path / ("Scripts" if os.name == "nt" else "bin")
     _run(
         [
-            bin_dir / "python",
+            sys.executable,
             "-m",
             "pip",
+            "--python",
+            bin_dir / "python",
             "install",
             "--quiet",
+            "--no-compile",
             requirement,
             f"numpy=={np.__version__}",
         ],
