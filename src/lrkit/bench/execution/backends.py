@@ -276,7 +276,7 @@ class RayBackend:
             started = True
         try:
             if self.num_gpus:
-                _check_ray_gpus(ray.cluster_resources(), self.num_gpus)  # type: ignore[no-untyped-call]
+                _check_ray_gpus(ray.cluster_resources(), self.num_gpus)
             remote = ray.remote(**self.remote_options())(run_job_limited)
             pending = {remote.remote(job, self.run_timeout): job for job in jobs}
             while pending:
