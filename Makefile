@@ -90,7 +90,11 @@ dist: $(STAMP)
 	$(BIN)/python -m build --outdir dist .
 	$(BIN)/twine check --strict dist/*
 
-test: lint typecheck pytest docs
+# The static checks and the docs build are single-threaded: they run side by side on two cores
+# (output kept per target), then the suite takes every core.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint typecheck docs
+	$(MAKE) --no-print-directory pytest
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .mypy_cache .pytest_cache .ruff_cache site dist
