@@ -485,10 +485,12 @@ def test_recommend_one_cycle_has_peak_at_the_suggestion():
     r = _result()
     s = r.recommend(1000, "one_cycle")
     assert isinstance(s, OneCycle)
-    lr = r.suggest("lrkit").lr
+    lr = 4 * r.suggest("valley").lr  # one_cycle's default rule: valley_x4
     values = s(np.arange(1000))
     assert float(np.max(values)) == pytest.approx(lr, rel=1e-2)  # peak rounded to 3 digits
     assert lrkit.parse(str(s)) == s
+    old = r.recommend(1000, "one_cycle", rule="lrkit")  # the 0.x default
+    assert old.peak == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
 
 
 @pytest.mark.parametrize("policy", ["one_cycle", "wsd", "cosine", "cyclic"])
@@ -500,8 +502,10 @@ def test_recommend_returns_valid_bound_schedules(policy):
     assert np.all(np.isfinite(v)) and np.all(v >= 0)
     assert lrkit.parse(str(s)) == s
     assert lrkit.from_dict(s.to_dict()) == s
-    if policy in ("wsd", "cosine"):
-        assert float(v.max()) == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
+    if policy in ("wsd", "cosine"):  # valley x 4 (cosine: the optimizer family is unknown)
+        assert float(v.max()) == pytest.approx(4 * r.suggest("valley").lr, rel=1e-2)
+        old = np.asarray(r.recommend(500, policy, rule="lrkit")(np.arange(500)))
+        assert float(old.max()) == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
 
 
 def test_recommend_cyclic_uses_smiths_bounds():

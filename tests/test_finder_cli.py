@@ -167,3 +167,21 @@ def test_range_test_refuses_a_function_task_that_skips_log_steps(tmp_path):
     )
     with pytest.raises(ValueError, match="after every step, in order; got step 2"):
         range_test_task(f"{path}:train", num_steps=10)
+
+
+def test_find_recommends_with_the_policys_default_rule_and_the_tasks_optimizer(tmp_path):
+    js = tmp_path / "r.json"
+    args = ["find", "--task", "synthetic-linear", "--optimizer", "adamw", "--num-steps", "40"]
+    args += ["--start", "1e-5", "--recommend", "cosine", "--steps", "500", "--json", str(js)]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "rule valley_by_optimizer: valley x 2" in res.output
+    result = RangeTestResult.from_dict(json.loads(js.read_text()))
+    assert result.optimizer == "adam"
+    line = next(x for x in res.output.splitlines() if x.startswith("warmup("))
+    assert lrkit.parse(line) == result.recommend(500, "cosine", optimizer="adamw")
+    args += ["--rule", "lrkit"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 0 and "rule lrkit):" in res.output, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("warmup("))
+    assert lrkit.parse(line) == result.recommend(500, "cosine", rule="lrkit")

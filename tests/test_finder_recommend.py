@@ -3,12 +3,16 @@ lrkit.torch.Scheduler takes, checked against PyTorch's OneCycleLR driving a real
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import lrkit
 from lrkit.errors import ScheduleError
 from lrkit.finder import RangeTestResult, recommend
+from lrkit.finder.recommend import DEFAULT_RULES, PEAK_RULES
 from lrkit.presets import OneCycle
 
 
@@ -87,3 +91,87 @@ def test_recommended_one_cycle_drives_a_torch_optimizer_as_one_cycle_lr(opt_name
     assert min(got[1]) == pytest.approx(0.85) and got[1][0] == pytest.approx(0.95)
     if opt_name == "adamw":
         assert ours.param_groups[0]["betas"][1] == 0.999  # only beta1 is driven
+
+
+_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def _round3(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def test_default_rules_are_the_lowest_held_out_mean_of_the_committed_corpus_run() -> None:
+    data = json.loads((_RESULTS / "finder_quality_full.json").read_text())
+    for policy in ("one_cycle", "cosine"):
+        held = data["policies"][policy]["held_out"]
+        best = min(held, key=lambda name: held[name]["mean"])
+        rule = PEAK_RULES[DEFAULT_RULES[policy]]
+        assert best == f"{rule.base} x m" + (" per optimizer" if rule.by_optimizer else "")
+        fit = {k: float(v.removeprefix("m=")) for k, v in held[best]["fit_all"].items()}
+        for family in ("sgd", "adam"):
+            assert rule.multiplier(family) == fit.get(family, fit.get("*"))
+        single = held[f"{rule.base} x m"]["fit_all"]["*"]  # unknown family: the best single m
+        assert rule.multiplier(None) == float(single.removeprefix("m="))
+
+
+def test_default_peak_is_valley_times_the_rules_multiplier() -> None:
+    r = _result()
+    valley = r.suggest("valley").lr
+    assert r.recommend(500).peak == _round3(4 * valley)
+    assert r.recommend(500, "wsd").peak == _round3(4 * valley)
+    cosine = {
+        "sgd": 4 * valley,
+        "adam": 2 * valley,
+        None: 4 * valley,  # family unknown: the best single multiplier
+    }
+    for family, want in cosine.items():
+        rec = RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer=family)
+        lr = np.asarray(rec.recommend(500, "cosine")(np.arange(500)))
+        assert float(lr.max()) == _round3(want)
+
+
+def test_the_optimizer_argument_overrides_the_family_the_test_recorded() -> None:
+    r = _result()
+    sgd = RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="sgd")
+    for name in ("adam", "adamw"):
+        assert recommend(sgd, 500, "cosine", optimizer=name) == recommend(
+            r, 500, "cosine", optimizer="adam"
+        )
+    assert recommend(sgd, 500, "cosine") == recommend(r, 500, "cosine", optimizer="sgd")
+    assert recommend(sgd, 500, "cosine", optimizer="adam") != recommend(sgd, 500, "cosine")
+
+
+def test_rule_lrkit_gives_the_0x_peak() -> None:
+    r = _result()
+    old = _round3(r.suggest("lrkit").lr)
+    assert r.recommend(500, rule="lrkit").peak == old
+    for policy in ("wsd", "cosine"):
+        lr = np.asarray(r.recommend(500, policy, rule="lrkit")(np.arange(500)))
+        assert float(lr.max()) == old
+
+
+def test_a_named_suggestion_rule_is_a_peak_rule_with_multiplier_one() -> None:
+    r = _result()
+    for name in ("valley", "minimum", "steepest"):
+        assert r.recommend(500, rule=name).peak == _round3(r.suggest(name).lr)
+    assert r.recommend(500, rule="valley_x4").peak == _round3(4 * r.suggest("valley").lr)
+
+
+def test_recommend_refuses_an_unknown_rule_or_optimizer() -> None:
+    r = _result()
+    with pytest.raises(ScheduleError, match=r"rule must be one of .*did you mean 'valley_x4'"):
+        recommend(r, 100, rule="valley_x5")
+    with pytest.raises(ScheduleError, match="optimizer must be one of 'sgd', 'adam', 'adamw'"):
+        recommend(r, 100, optimizer="rmsprop")
+    with pytest.raises(ScheduleError, match="rule must be one of"):
+        recommend(r, 100, "cyclic", rule="nope")  # cyclic ignores the rule but checks it
+
+
+def test_result_records_the_optimizer_family_and_keeps_old_dicts_loading() -> None:
+    r = _result()
+    assert r.optimizer is None and "optimizer" not in r.to_dict()  # the 0.x dict, unchanged
+    adam = RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="adam")
+    d = json.loads(json.dumps(adam.to_dict()))
+    assert d["optimizer"] == "adam" and RangeTestResult.from_dict(d) == adam
+    with pytest.raises(ScheduleError, match="optimizer must be one of 'sgd', 'adam'"):
+        RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="adamw")

@@ -365,3 +365,17 @@ def test_find_lr_refuses_an_optimizer_holding_none_of_the_model_parameters():
     other = torch.optim.SGD([nn.Parameter(torch.zeros(3))], lr=0.1)
     with pytest.raises(ValueError, match="none of the model's parameters"):
         find_lr(model, other, loader, F.cross_entropy, num_steps=5)
+
+
+def test_find_lr_records_the_optimizer_family_that_recommend_reads():
+    model = nn.Linear(3, 1)
+    data = [(torch.ones(4, 3), torch.zeros(4, 1))]
+    kinds = {
+        "sgd": torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True),
+        "adam": torch.optim.AdamW(model.parameters(), lr=0.1),
+        None: torch.optim.RMSprop(model.parameters(), lr=0.1),
+    }
+    for family, opt in kinds.items():
+        r = find_lr(model, opt, data, F.mse_loss, start=1e-4, end=1.0, num_steps=20)
+        assert r.optimizer == family
+        assert r.recommend(100, "cosine") == r.recommend(100, "cosine", optimizer=family)
