@@ -185,3 +185,17 @@ def test_find_recommends_with_the_policys_default_rule_and_the_tasks_optimizer(t
     assert res.exit_code == 0 and "rule lrkit):" in res.output, res.output
     line = next(x for x in res.output.splitlines() if x.startswith("warmup("))
     assert lrkit.parse(line) == result.recommend(500, "cosine", rule="lrkit")
+
+
+def test_find_cli_hints_at_the_recommend_policy_name() -> None:
+    typer = pytest.importorskip("typer")
+    from typer.testing import CliRunner
+
+    from lrkit.cli.find import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    res = CliRunner().invoke(app, ["find", "--task", "synthetic-linear", "--recommend", "onecycle"])
+    assert res.exit_code == 2
+    assert "did you mean 'one_cycle'?" in res.output

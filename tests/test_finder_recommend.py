@@ -1,5 +1,7 @@
-"""recommend(momentum=True): the LR and momentum schedules of a policy, in the form
-lrkit.torch.Scheduler takes, checked against PyTorch's OneCycleLR driving a real optimizer."""
+"""lrkit.finder.recommend: a schedule per policy from a range test, each policy's default peak
+rule (the lowest held-out regret of the committed corpus run), the 0.x rule by name, the optimizer
+family, and the momentum schedules in the form lrkit.torch.Scheduler takes, checked against
+PyTorch's OneCycleLR driving a real optimizer."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 import lrkit
+from _finder_curves import noisy_result, range_test_result
 from lrkit.errors import ScheduleError
 from lrkit.finder import RangeTestResult, recommend
 from lrkit.finder.recommend import DEFAULT_RULES, PEAK_RULES
@@ -175,3 +178,71 @@ def test_result_records_the_optimizer_family_and_keeps_old_dicts_loading() -> No
     assert d["optimizer"] == "adam" and RangeTestResult.from_dict(d) == adam
     with pytest.raises(ScheduleError, match="optimizer must be one of 'sgd', 'adam'"):
         RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="adamw")
+
+
+def test_recommend_one_cycle_has_peak_at_the_suggestion():
+    r = range_test_result()
+    s = r.recommend(1000, "one_cycle")
+    assert isinstance(s, OneCycle)
+    lr = 4 * r.suggest("valley").lr  # one_cycle's default rule: valley_x4
+    values = s(np.arange(1000))
+    assert float(np.max(values)) == pytest.approx(lr, rel=1e-2)  # peak rounded to 3 digits
+    assert lrkit.parse(str(s)) == s
+    old = r.recommend(1000, "one_cycle", rule="lrkit")  # the 0.x default
+    assert old.peak == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
+
+
+@pytest.mark.parametrize("policy", ["one_cycle", "wsd", "cosine", "cyclic"])
+def test_recommend_returns_valid_bound_schedules(policy):
+    r = range_test_result()
+    s = r.recommend(500, policy)
+    assert isinstance(s, lrkit.Schedule)
+    v = np.asarray(s(np.arange(500)))
+    assert np.all(np.isfinite(v)) and np.all(v >= 0)
+    assert lrkit.parse(str(s)) == s
+    assert lrkit.from_dict(s.to_dict()) == s
+    if policy in ("wsd", "cosine"):  # valley x 4 (cosine: the optimizer family is unknown)
+        assert float(v.max()) == pytest.approx(4 * r.suggest("valley").lr, rel=1e-2)
+        old = np.asarray(r.recommend(500, policy, rule="lrkit")(np.arange(500)))
+        assert float(old.max()) == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
+
+
+def test_recommend_cyclic_uses_smiths_bounds():
+    r = range_test_result()
+    low, high = r.bounds()
+    assert low.lr < high.lr
+    s = r.recommend(400, "cyclic", cycles=2)
+    v = np.asarray(s(np.arange(401)))
+    assert v[0] == pytest.approx(low.lr, rel=1e-2)
+    assert v.max() == pytest.approx(high.lr, rel=1e-2)
+    assert v[100] == v.max() and v[200] == pytest.approx(v[0])
+
+
+def test_recommend_schedule_drives_lrkit_torch_scheduler():
+    torch = pytest.importorskip("torch")
+    from lrkit.torch import Scheduler
+
+    s = range_test_result().recommend(10, "one_cycle")
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = Scheduler(opt, s)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(lrs, [s(t) for t in range(10)], rtol=1e-12)
+
+
+def test_recommend_rejects_bad_input():
+    r = range_test_result()
+    with pytest.raises(ValueError, match="policy must be one of"):
+        r.recommend(100, "linear")
+    with pytest.raises(ValueError, match="total_steps"):
+        r.recommend(1, "one_cycle")
+
+
+def test_recommend_hints_at_the_policy_name() -> None:
+    with pytest.raises(ScheduleError, match=r"got 'onecycle'; did you mean 'one_cycle'\?"):
+        recommend(noisy_result(), 1000, "onecycle")
+    with pytest.raises(ScheduleError, match=r"total_steps must be an int >= 2"):
+        recommend(noisy_result(), 1, "one_cycle")
