@@ -65,6 +65,13 @@ def test_find_checks_recommend_steps_before_the_sweep(steps):
     _one_error_line(res, f"--steps must be an int >= 2 (the schedule's length), got {steps}")
 
 
+def test_find_checks_the_rule_before_the_sweep():
+    args = ["find", "--task", "synthetic-linear", "--recommend", "cosine", "--rule", "valey_x4"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    _one_error_line(res, "--rule must be one of valley_x4, valley_by_optimizer, lrkit,")
+    assert "got 'valey_x4'; did you mean 'valley_x4'?" in res.output
+
+
 def test_find_checks_the_plot_path_before_the_sweep(tmp_path):
     args = ["find", "--task", "synthetic-linear", "-o", str(tmp_path / "curve.txt")]
     _one_error_line(CliRunner().invoke(make_app(), args), "cannot save a figure as '.txt'")

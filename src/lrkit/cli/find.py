@@ -105,7 +105,13 @@ def find(
     from lrkit.bench.execution.range_test import range_test_task
     from lrkit.bench.tasks import get_task, missing_requirements
     from lrkit.finder import suggestions as sugg
-    from lrkit.finder.recommend import DEFAULT_RULES, OPTIMIZER_FAMILIES, POLICIES, peak_rule
+    from lrkit.finder.recommend import (
+        DEFAULT_RULES,
+        OPTIMIZER_FAMILIES,
+        PEAK_RULES,
+        POLICIES,
+        peak_rule,
+    )
 
     console = Console()
     try:
@@ -119,8 +125,11 @@ def find(
             raise ValueError(
                 f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}{hint}"
             )
-        if rule is not None:
-            peak_rule(rule)
+        rules = [*PEAK_RULES, *sugg.names()]
+        if rule is not None and rule not in rules:
+            close = difflib.get_close_matches(rule, rules, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"--rule must be one of {', '.join(rules)}, got {rule!r}{hint}")
         if recommend is not None and steps is not None and steps < 2:
             raise ValueError(f"--steps must be an int >= 2 (the schedule's length), got {steps}")
         fmt = image_format(output) if output is not None else None
