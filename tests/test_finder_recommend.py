@@ -246,3 +246,16 @@ def test_recommend_hints_at_the_policy_name() -> None:
         recommend(noisy_result(), 1000, "onecycle")
     with pytest.raises(ScheduleError, match=r"total_steps must be an int >= 2"):
         recommend(noisy_result(), 1, "one_cycle")
+
+
+def test_a_peak_rule_with_a_bad_constant_is_refused_when_built() -> None:
+    from lrkit.finder.recommend import PeakRule
+
+    with pytest.raises(ScheduleError, match="unknown name 'nope'"):
+        PeakRule("x", "nope")
+    with pytest.raises(ScheduleError, match=r"PeakRule\(\): factor must be > 0, got 0.0"):
+        PeakRule("x", "valley", 0.0)
+    with pytest.raises(ScheduleError, match="by_optimizer family must be one of 'sgd', 'adam'"):
+        PeakRule("x", "valley", 4.0, (("rmsprop", 2.0),))
+    with pytest.raises(ScheduleError, match=r"by_optimizer\['adam'\]"):
+        PeakRule("x", "valley", 4.0, (("adam", float("nan")),))

@@ -59,6 +59,14 @@ class PeakRule:
     by_optimizer: tuple[tuple[str, float], ...] = ()
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        func = "PeakRule"
+        _sugg.get(self.base)  # a ScheduleError listing the registered rules
+        check.number(func, "factor", self.factor, low=0.0, low_open=True)
+        for family, m in self.by_optimizer:
+            check.choice(func, "by_optimizer family", family, ("sgd", "adam"))
+            check.number(func, f"by_optimizer[{family!r}]", m, low=0.0, low_open=True)
+
     def multiplier(self, optimizer: str | None = None) -> float:
         """The multiplier for optimizer family ``optimizer`` (``None``: unknown)."""
         return dict(self.by_optimizer).get(optimizer or "", self.factor)
@@ -112,14 +120,14 @@ def peak_rule(name: str) -> PeakRule:
     Args:
       name: the rule's name.
 
-    >>> peak_rule("valley_x4").factor, peak_rule("lrkit")
-    (4.0, PeakRule(name='lrkit', base='lrkit', factor=1.0, by_optimizer=(), summary=''))
+    >>> peak_rule("valley_x4").factor, peak_rule("lrkit").base, peak_rule("lrkit").factor
+    (4.0, 'lrkit', 1.0)
     """
     found = PEAK_RULES.get(name) if isinstance(name, str) else None
     if found is not None:
         return found
     if isinstance(name, str) and name in _sugg.names():
-        return PeakRule(name, name)
+        return PeakRule(name, name, summary=_sugg.get(name).summary)
     allowed = [*PEAK_RULES, *_sugg.names()]
     close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
