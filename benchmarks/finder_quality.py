@@ -19,21 +19,25 @@ generating model). For each task and seed:
 Candidate rules come in *families*, each with free constants: lrkit's rule (``factor``,
 ``band``), fastai's ``valley`` / ``minimum`` / ``steep`` and torch-lr-finder's ``steepest``
 times a multiplier, geometric means of two rules times a multiplier, and per-optimizer-family
-versions (separate constants for SGD and Adam). Fixed rules (today's defaults) are families
-with one member.
+versions (separate constants for SGD and Adam). Fixed rules (fastai's and torch-lr-finder's
+defaults, lrkit's 0.x rule) are families with one member.
 
 Leave one task out: for each held-out task, each family's constants are fitted on the other
 tasks (lowest mean regret), then scored on the held-out task. A family's *held-out regret* is
 over all held-out tasks; the family with the lowest held-out mean regret, with its constants
-fitted on all tasks, is the proposed default for that policy. With ``--verify`` the proposed
-rule and today's default are also trained at their exact suggestions (no interpolation).
+fitted on all tasks, is the default for that policy. The rule ``recommend()`` uses by default
+(``lrkit.finder.recommend.DEFAULT_RULES``, read from the library) is scored too, per task
+family, against the target (median <= 3 %, mean <= 5 %, max <= 15 %); its constants were fitted
+on this corpus, so the held-out figure is its family's. With ``--verify`` the chosen family, the
+library default and the 0.x rule are also trained at their exact suggestions (no
+interpolation).
 
     python benchmarks/finder_quality.py [--quick] [--seeds 2] [--policies one_cycle cosine]
         [--workers 2] [--verify] [--out FILE]
 
 Full run: 18 tasks x 13 LRs x 2 seeds x 2 policies = 936 training runs of 200-300 steps plus
-36 range tests; not run yet (extrapolated from the quick runs, whose CPU time was 75-90 s each,
-about a quarter of an hour of CPU time). ``--quick``: one seed, 9 LRs, ``one_cycle`` only,
+36 range tests (1504 s with ``--verify`` on a shared 2-core machine;
+``benchmarks/results/finder_quality_full.txt``). ``--quick``: one seed, 9 LRs, ``one_cycle`` only,
 budgets halved (``--policies cosine`` and ``--first-seed 1`` give the other quick runs;
 ``--from`` merges them).
 """
@@ -56,7 +60,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # finder_corpus, also in workers
 
 DIVERGED_REGRET = 10.0
-DEFAULT = "lrkit (default f=4, b=1)"  # today's default rule
+OLD_DEFAULT = "lrkit (0.x default f=4, b=1)"  # recommend()'s rule before the held-out choice
+TARGET = (0.03, 0.05, 0.15)  # issue target for the default one-cycle rule: median, mean, max
 CENTER = {
     "adam": 3e-3,
     "adamw": 3e-3,
@@ -225,7 +230,7 @@ def _last_in_band(factor: float, band: float) -> Suggest:
 
 def families() -> list[Family]:
     fams = [
-        Family(DEFAULT, {"f=4,b=1": _lrkit(4.0, 1.0)}),
+        Family(OLD_DEFAULT, {"f=4,b=1": _lrkit(4.0, 1.0)}),
         Family("valley (fastai default)", {"x1": lambda c: _base(c, "valley")}),
         Family("minimum (fastai)", {"x1": lambda c: _base(c, "minimum")}),
         Family("steepest (torch-lr-finder)", {"x1": lambda c: _base(c, "steepest")}),
@@ -276,6 +281,21 @@ def families() -> list[Family]:
             )
         )
     return fams
+
+
+def library_default(policy: str) -> tuple[Family, str]:
+    """The peak rule ``recommend(policy=policy)`` uses by default, read from lrkit, as a family
+    with one member (its constants are fixed: its held-out figures are in-sample for them), and
+    the name of the family its constants were fitted from (whose held-out figures are not)."""
+    from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
+
+    rule = peak_rule(DEFAULT_RULES[policy])
+
+    def fn(c: Case) -> float:
+        return rule.multiplier(c.opt_family) * _base(c, rule.base)
+
+    fitted = f"{rule.base} x m" + (" per optimizer" if rule.by_optimizer else "")
+    return Family(f"library default: {rule.name}", {rule.name: fn}), fitted
 
 
 def _fit(fam: Family, cases: list[Case]) -> dict[str, str]:
@@ -413,16 +433,21 @@ def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -
     out: dict[str, Any] = {}
     for p in dict.fromkeys(c.policy for c in cases):
         pc = [c for c in cases if c.policy == p]
+        lib, fitted = library_default(p)
         fams = families()
         held = {f.name: loto(f, pc) for f in fams}
         chosen = min(fams, key=lambda f: (held[f.name]["mean"], held[f.name]["median"]))
+        lib_held = loto(lib, pc)
         out[p] = {
             "held_out": {
                 k: {x: v[x] for x in ("mean", "median", "max", "fit_all")} for k, v in held.items()
             },
             "chosen": chosen.name,
             "chosen_rows": held[chosen.name]["rows"],
-            "default_rows": held[DEFAULT]["rows"],
+            "default_rows": held[OLD_DEFAULT]["rows"],
+            "library_default": lib.name,
+            "library_fitted_from": fitted,
+            "library_rows": lib_held["rows"],
             "cases": [
                 {
                     "task": c.task,
@@ -436,7 +461,7 @@ def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -
             ],
         }
         if verify:
-            out[p]["verified"] = _verify(pool, pc, chosen, held, steps)
+            out[p]["verified"] = _verify(pool, pc, chosen, {**held, lib.name: lib_held}, steps, lib)
     return out
 
 
@@ -501,11 +526,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _verify(
-    pool: Any, cases: list[Case], chosen: Family, held: dict[str, Any], steps: dict[str, int]
+    pool: Any,
+    cases: list[Case],
+    chosen: Family,
+    held: dict[str, Any],
+    steps: dict[str, int],
+    lib: Family,
 ) -> dict[str, Any]:
-    """Train the held-out suggestions of the chosen family and of today's default exactly."""
+    """Train the held-out suggestions of the chosen family, of the library's default rule and of
+    the 0.x default exactly."""
     out: dict[str, Any] = {}
-    for name in dict.fromkeys((chosen.name, DEFAULT)):
+    for name in dict.fromkeys((chosen.name, lib.name, OLD_DEFAULT)):
         rows = held[name]["rows"]
         jobs = [
             ("tr", r["task"], r["seed"], cases[0].policy, r["lr"], steps[r["task"]]) for r in rows
@@ -540,7 +571,29 @@ def _print(report: dict[str, Any]) -> None:
             fit = ", ".join(f"{k}: {v}" for k, v in h["fit_all"].items())
             print(f"{name:34s} {pct(h['mean'])} {pct(h['median'])} {pct(h['max'])}  {fit}")
         print(f"\nlowest held-out mean: {d['chosen']}")
-        for label, rows in (("chosen", d["chosen_rows"]), ("today's default", d["default_rows"])):
+        tables = [("chosen", d["chosen_rows"])]
+        if "library_rows" in d:
+            lib = d["library_default"]
+            fitted = d["library_fitted_from"]
+            h = d["held_out"].get(fitted)
+            if h is not None:
+                print(
+                    f"{lib} (recommend()'s default, read from lrkit): its constants were fitted "
+                    f"on this corpus; held out, its family '{fitted}' has mean "
+                    f"{pct(h['mean']).strip()}, median {pct(h['median']).strip()}, max "
+                    f"{pct(h['max']).strip()}"
+                )
+            regs = [r["regret"] for r in d["library_rows"]]
+            stats = (statistics.median(regs), statistics.fmean(regs), max(regs))
+            met = all(v <= t for v, t in zip(stats, TARGET, strict=True))
+            print(
+                f"{lib} with its constants: median {pct(stats[0]).strip()}, mean "
+                f"{pct(stats[1]).strip()}, max {pct(stats[2]).strip()}; target (median <= 3 %, mean <= 5 %, max <= 15 %): "
+                + ("met" if met else "NOT met")
+            )
+            tables.append((lib, d["library_rows"]))
+        tables.append(("0.x default (lrkit f=4, b=1)", d["default_rows"]))
+        for label, rows in tables:
             print(f"\n{label} — held-out regret per task family and optimizer family:")
             for key in ("family", "opt_family"):
                 for g, regs in sorted(_table(rows, key).items()):

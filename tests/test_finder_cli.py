@@ -65,6 +65,13 @@ def test_find_checks_recommend_steps_before_the_sweep(steps):
     _one_error_line(res, f"--steps must be an int >= 2 (the schedule's length), got {steps}")
 
 
+def test_find_checks_the_rule_before_the_sweep():
+    args = ["find", "--task", "synthetic-linear", "--recommend", "cosine", "--rule", "valey_x4"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    _one_error_line(res, "--rule must be one of valley_x4, valley_by_optimizer, lrkit,")
+    assert "got 'valey_x4'; did you mean 'valley_x4'?" in res.output
+
+
 def test_find_checks_the_plot_path_before_the_sweep(tmp_path):
     args = ["find", "--task", "synthetic-linear", "-o", str(tmp_path / "curve.txt")]
     _one_error_line(CliRunner().invoke(make_app(), args), "cannot save a figure as '.txt'")
@@ -167,3 +174,35 @@ def test_range_test_refuses_a_function_task_that_skips_log_steps(tmp_path):
     )
     with pytest.raises(ValueError, match="after every step, in order; got step 2"):
         range_test_task(f"{path}:train", num_steps=10)
+
+
+def test_find_recommends_with_the_policys_default_rule_and_the_tasks_optimizer(tmp_path):
+    js = tmp_path / "r.json"
+    args = ["find", "--task", "synthetic-linear", "--optimizer", "adamw", "--num-steps", "40"]
+    args += ["--start", "1e-5", "--recommend", "cosine", "--steps", "500", "--json", str(js)]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 0, res.output
+    assert "rule valley_by_optimizer: valley x 2" in res.output
+    result = RangeTestResult.from_dict(json.loads(js.read_text()))
+    assert result.optimizer == "adam"
+    line = next(x for x in res.output.splitlines() if x.startswith("warmup("))
+    assert lrkit.parse(line) == result.recommend(500, "cosine", optimizer="adamw")
+    args += ["--rule", "lrkit"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "120"})
+    assert res.exit_code == 0 and "rule lrkit):" in res.output, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("warmup("))
+    assert lrkit.parse(line) == result.recommend(500, "cosine", rule="lrkit")
+
+
+def test_find_cli_hints_at_the_recommend_policy_name() -> None:
+    typer = pytest.importorskip("typer")
+    from typer.testing import CliRunner
+
+    from lrkit.cli.find import register
+
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    register(app)
+    res = CliRunner().invoke(app, ["find", "--task", "synthetic-linear", "--recommend", "onecycle"])
+    assert res.exit_code == 2
+    assert "did you mean 'one_cycle'?" in res.output

@@ -57,6 +57,20 @@ def test_every_family_suggests_a_positive_lr_on_a_range_test() -> None:
             assert math.isfinite(lr) and lr > 0, fam.name
 
 
+def test_the_library_default_is_scored_as_recommend_reads_it() -> None:
+    from lrkit.finder import RangeTestResult
+    from lrkit.finder.recommend import DEFAULT_RULES
+
+    for policy, opt in (("one_cycle", "sgd"), ("cosine", "adam"), ("cosine", "sgd")):
+        c = _case("t", 0.03, opt)
+        fam, fitted = fq.library_default(policy)
+        assert list(fam.members) == [DEFAULT_RULES[policy]] and fitted.startswith("valley x m")
+        r = RangeTestResult(tuple(c.lrs), tuple(c.losses), tuple(c.smoothed), optimizer=opt)
+        peak = float(np.max(r.recommend(1000, policy)(np.arange(1000))))
+        (fn,) = fam.members.values()
+        assert fn(c) == pytest.approx(peak, rel=5e-3)  # recommend rounds to 3 digits
+
+
 def test_corpus_varies_architecture_optimizer_batch_and_task_kind() -> None:
     tasks = fc.TASKS
     assert len(tasks) >= 16 and len({t.name for t in tasks}) == len(tasks)

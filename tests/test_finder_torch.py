@@ -1,4 +1,5 @@
-"""lrkit.torch.find_lr: restores everything bitwise, cycles loaders, averages across ranks."""
+"""lrkit.torch.find_lr: restores everything bitwise, cycles loaders, averages across ranks, records
+the optimizer family; lazy parameters and param groups added during the sweep."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import copy
 import math
 import os
 import random
+from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
+import lrkit  # noqa: E402
 from lrkit.finder import RangeTestResult  # noqa: E402
 from lrkit.torch.finder import find_lr  # noqa: E402
 
@@ -365,3 +368,68 @@ def test_find_lr_refuses_an_optimizer_holding_none_of_the_model_parameters():
     other = torch.optim.SGD([nn.Parameter(torch.zeros(3))], lr=0.1)
     with pytest.raises(ValueError, match="none of the model's parameters"):
         find_lr(model, other, loader, F.cross_entropy, num_steps=5)
+
+
+def test_find_lr_records_the_optimizer_family_that_recommend_reads():
+    model = nn.Linear(3, 1)
+    data = [(torch.ones(4, 3), torch.zeros(4, 1))]
+    kinds = {
+        "sgd": torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True),
+        "adam": torch.optim.AdamW(model.parameters(), lr=0.1),
+        None: torch.optim.RMSprop(model.parameters(), lr=0.1),
+    }
+    for family, opt in kinds.items():
+        r = find_lr(model, opt, data, F.mse_loss, start=1e-4, end=1.0, num_steps=20)
+        assert r.optimizer == family
+        assert r.recommend(100, "cosine") == r.recommend(100, "cosine", optimizer=family)
+
+
+def _torch_data() -> list[tuple[Any, Any]]:
+    import torch
+
+    torch.manual_seed(0)
+    return [(torch.randn(8, 3), torch.randn(8, 1)) for _ in range(4)]
+
+
+def test_find_lr_with_lazy_parameters_is_one_clear_error_and_changes_nothing() -> None:
+    import torch
+
+    from lrkit.torch import find_lr
+
+    model = torch.nn.Sequential(torch.nn.LazyLinear(4), torch.nn.ReLU(), torch.nn.LazyLinear(1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(
+        lrkit.ScheduleError,
+        match=r"find_lr: .*lazy parameters in '0' \(LazyLinear\), '2' \(LazyLinear\).*forward pass",
+    ):
+        find_lr(model, opt, _torch_data(), torch.nn.functional.mse_loss, num_steps=5)
+    assert all(torch.nn.parameter.is_lazy(p) for p in model.parameters())
+    data = _torch_data()
+    model(data[0][0])  # materialized, as the message says: the sweep runs
+    result = find_lr(model, opt, data, torch.nn.functional.mse_loss, num_steps=5)
+    assert len(result) == 5
+
+
+def test_find_lr_removes_a_param_group_added_during_the_sweep() -> None:
+    import torch
+
+    from lrkit.torch import find_lr
+
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    groups = opt.param_groups
+    first = groups[0]
+    extra = torch.nn.Parameter(torch.zeros(1))
+
+    def step(batch: Any) -> Any:
+        if len(opt.param_groups) == 1:
+            opt.add_param_group({"params": [extra], "lr": 0.5})
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(batch[0]), batch[1]) + (extra - 1.0).pow(2).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    find_lr(model, opt, _torch_data(), step_fn=step, num_steps=5)
+    assert opt.param_groups is groups and opt.param_groups == [first]
+    assert first["lr"] == 0.1 and extra not in opt.state and not opt.state

@@ -5,6 +5,7 @@ Wire it into a typer app with :func:`register` (``lrkit.cli`` does).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -87,7 +88,13 @@ def find(
     steps: Annotated[
         int | None, typer.Option("--steps", help="Training steps of the recommended schedule.")
     ] = None,
-    rule: Annotated[str, typer.Option(help="Suggestion rule used by --recommend.")] = "lrkit",
+    rule: Annotated[
+        str | None,
+        typer.Option(
+            help="Peak rule used by --recommend (default: the policy's, e.g. valley_x4 for "
+            "one_cycle; lrkit: the 0.x rule)."
+        ),
+    ] = None,
 ) -> None:
     """Run the LR range test on a bench task and print the suggestions of every rule."""
     import difflib
@@ -98,7 +105,13 @@ def find(
     from lrkit.bench.execution.range_test import range_test_task
     from lrkit.bench.tasks import get_task, missing_requirements
     from lrkit.finder import suggestions as sugg
-    from lrkit.finder.recommend import POLICIES
+    from lrkit.finder.recommend import (
+        DEFAULT_RULES,
+        OPTIMIZER_FAMILIES,
+        PEAK_RULES,
+        POLICIES,
+        peak_rule,
+    )
 
     console = Console()
     try:
@@ -112,7 +125,11 @@ def find(
             raise ValueError(
                 f"--recommend must be one of {', '.join(POLICIES)}, got {recommend!r}{hint}"
             )
-        sugg.get(rule)
+        rules = [*PEAK_RULES, *sugg.names()]
+        if rule is not None and rule not in rules:
+            close = difflib.get_close_matches(rule, rules, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"--rule must be one of {', '.join(rules)}, got {rule!r}{hint}")
         if recommend is not None and steps is not None and steps < 2:
             raise ValueError(f"--steps must be an int >= 2 (the schedule's length), got {steps}")
         fmt = image_format(output) if output is not None else None
@@ -138,6 +155,7 @@ def find(
         raise _fail(console, str(err)) from None
 
     opt = optimizer or spec.optimizers[0]
+    result = dataclasses.replace(result, optimizer=OPTIMIZER_FAMILIES.get(opt))
     table = Table(title=f"LR range test: {spec.name} ({opt}, seed {seed})")
     table.add_column("rule")
     table.add_column("suggested lr", justify="right")
@@ -153,7 +171,13 @@ def find(
     if recommend is not None:
         total = spec.steps if steps is None else steps
         schedules = result.recommend(total, recommend, rule=rule, momentum=True)
-        console.print(f"recommended ({recommend}, {total} steps, rule {rule}):")
+        if recommend == "cyclic":
+            how = "Smith's bounds"
+        else:
+            chosen = peak_rule(rule if rule is not None else DEFAULT_RULES[recommend])
+            m = chosen.multiplier(result.optimizer)
+            how = f"rule {chosen.name}" + (f": {chosen.base} x {m:g}" if m != 1 else "")
+        console.print(f"recommended ({recommend}, {total} steps, {how}):")
         console.print(str(schedules["lr"]), markup=False, highlight=False, soft_wrap=True)
         if "momentum" in schedules:
             console.print("momentum (SGD momentum, betas[0] of Adam):")

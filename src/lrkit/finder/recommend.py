@@ -5,17 +5,28 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, overload
 
 from lrkit import _validate as check
 from lrkit.errors import ScheduleError
+from lrkit.finder import suggestions as _sugg
 from lrkit.finder.suggestions import bounds, suggest
 
 if TYPE_CHECKING:
     from lrkit.core import Schedule
     from lrkit.finder.result import RangeTestResult
 
-__all__ = ["MOMENTUM", "POLICIES", "recommend"]
+__all__ = [
+    "DEFAULT_RULES",
+    "MOMENTUM",
+    "OPTIMIZER_FAMILIES",
+    "PEAK_RULES",
+    "POLICIES",
+    "PeakRule",
+    "peak_rule",
+    "recommend",
+]
 
 
 def _round(lr: float) -> float:
@@ -23,35 +34,136 @@ def _round(lr: float) -> float:
     return float(f"{lr:.3g}")
 
 
-def _peak(r: RangeTestResult, rule: str) -> float:
-    return _round(suggest(r, rule).lr)
+@dataclass(frozen=True)
+class PeakRule:
+    """How :func:`recommend` reads a peak LR off a range test: a suggestion times a multiplier.
+
+    ``peak = m * suggest(result, base).lr`` with ``m = by_optimizer[family]`` when the optimizer
+    family (``"sgd"`` or ``"adam"``) is known and listed, else ``m = factor``.
+
+    Args:
+      name: the name :func:`recommend`'s ``rule`` takes.
+      base: a registered suggestion rule (:func:`lrkit.finder.suggestions.names`).
+      factor: the multiplier when the optimizer family is unknown or not listed.
+      by_optimizer: ``(family, multiplier)`` pairs.
+      summary: one line for tables.
+
+    >>> rule = PEAK_RULES["valley_by_optimizer"]
+    >>> rule.base, rule.multiplier("adam"), rule.multiplier("sgd"), rule.multiplier(None)
+    ('valley', 2.0, 4.0, 4.0)
+    """
+
+    name: str
+    base: str
+    factor: float = 1.0
+    by_optimizer: tuple[tuple[str, float], ...] = ()
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        func = "PeakRule"
+        _sugg.get(self.base)  # a ScheduleError listing the registered rules
+        check.number(func, "factor", self.factor, low=0.0, low_open=True)
+        for family, m in self.by_optimizer:
+            check.choice(func, "by_optimizer family", family, ("sgd", "adam"))
+            check.number(func, f"by_optimizer[{family!r}]", m, low=0.0, low_open=True)
+
+    def multiplier(self, optimizer: str | None = None) -> float:
+        """The multiplier for optimizer family ``optimizer`` (``None``: unknown)."""
+        return dict(self.by_optimizer).get(optimizer or "", self.factor)
+
+    def peak(self, result: RangeTestResult, optimizer: str | None = None) -> float:
+        """The peak LR for ``result``, unrounded."""
+        return self.multiplier(optimizer) * suggest(result, self.base).lr
+
+
+#: The peak rules with a multiplier, by name; every registered suggestion rule is a peak rule
+#: too (multiplier 1). The constants are those with the lowest held-out (leave-one-task-out)
+#: mean regret on the 18-task corpus of ``benchmarks/finder_quality.py``
+#: (``benchmarks/results/finder_quality_full.txt``; docs/finder.md).
+PEAK_RULES: dict[str, PeakRule] = {
+    "valley_x4": PeakRule(
+        "valley_x4",
+        "valley",
+        4.0,
+        summary="fastai's valley x 4",
+    ),
+    "valley_by_optimizer": PeakRule(
+        "valley_by_optimizer",
+        "valley",
+        4.0,
+        (("sgd", 4.0), ("adam", 2.0)),
+        summary="fastai's valley x 4 (SGD family), x 2 (Adam family), x 4 if unknown",
+    ),
+}
+
+#: The default rule of each policy that has a peak LR: the one with the lowest held-out mean
+#: regret for that policy (one_cycle: ``valley_x4``, 20.4 %; cosine: ``valley_by_optimizer``,
+#: 24.3 %); ``wsd`` (not measured) takes ``valley_x4``, best or within 0.4 points of the best for
+#: both measured policies. ``rule="lrkit"`` gives the 0.x defaults.
+DEFAULT_RULES: dict[str, str] = {
+    "one_cycle": "valley_x4",
+    "wsd": "valley_x4",
+    "cosine": "valley_by_optimizer",
+}
+
+#: Optimizer names :func:`recommend` knows -> optimizer family (the families the corpus measured:
+#: SGD with or without momentum/Nesterov; Adam and AdamW).
+OPTIMIZER_FAMILIES: dict[str, str] = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
+
+
+def peak_rule(name: str) -> PeakRule:
+    """The peak rule called ``name``: one of :data:`PEAK_RULES` or a registered suggestion rule.
+
+    A registered suggestion rule (``"lrkit"``, ``"valley"``, ...) is a peak rule with multiplier
+    1; a ScheduleError lists the allowed names for any other ``name``.
+
+    Args:
+      name: the rule's name.
+
+    >>> peak_rule("valley_x4").factor, peak_rule("lrkit").base, peak_rule("lrkit").factor
+    (4.0, 'lrkit', 1.0)
+    """
+    found = PEAK_RULES.get(name) if isinstance(name, str) else None
+    if found is not None:
+        return found
+    if isinstance(name, str) and name in _sugg.names():
+        return PeakRule(name, name, summary=_sugg.get(name).summary)
+    allowed = [*PEAK_RULES, *_sugg.names()]
+    close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ScheduleError(
+        f"recommend(): rule must be one of {', '.join(allowed)}, got {name!r}{hint}"
+    )
 
 
 def _warm(total_steps: int, warmup: float) -> int:
     return min(total_steps - 1, math.floor(warmup * total_steps + 0.5))
 
 
-def _one_cycle(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -> Schedule:
+Peak = Callable[[], float]
+
+
+def _one_cycle(r: RangeTestResult, n: int, peak: Peak, warmup: float, cycles: int) -> Schedule:
     import lrkit
 
-    return lrkit.one_cycle(peak=_peak(r, rule), steps=n)
+    return lrkit.one_cycle(peak=peak(), steps=n)
 
 
-def _wsd(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -> Schedule:
+def _wsd(r: RangeTestResult, n: int, peak: Peak, warmup: float, cycles: int) -> Schedule:
     import lrkit
 
-    return lrkit.wsd(peak=_peak(r, rule), steps=n, warmup=_warm(n, warmup), decay=0.2)
+    return lrkit.wsd(peak=peak(), steps=n, warmup=_warm(n, warmup), decay=0.2)
 
 
-def _cosine(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -> Schedule:
+def _cosine(r: RangeTestResult, n: int, peak: Peak, warmup: float, cycles: int) -> Schedule:
     import lrkit
 
     w = _warm(n, warmup)
-    body = lrkit.cosine(start=_peak(r, rule), end=0.0, steps=n - w)
+    body = lrkit.cosine(start=peak(), end=0.0, steps=n - w)
     return lrkit.warmup(w) >> body if w > 0 else body
 
 
-def _cyclic(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -> Schedule:
+def _cyclic(r: RangeTestResult, n: int, peak: Peak, warmup: float, cycles: int) -> Schedule:
     import lrkit
 
     low, high = bounds(r)
@@ -62,8 +174,9 @@ def _cyclic(r: RangeTestResult, n: int, rule: str, warmup: float, cycles: int) -
     return lrkit.cyclic(low=lo, high=hi, half_cycle=half, steps=n)
 
 
-#: Policy name -> builder ``(result, total_steps, rule, warmup, cycles) -> Schedule``.
-POLICIES: dict[str, Callable[[RangeTestResult, int, str, float, int], Schedule]] = {
+#: Policy name -> builder ``(result, total_steps, peak, warmup, cycles) -> Schedule``; ``peak()``
+#: gives the rule's peak LR, rounded (``cyclic`` reads its bounds instead).
+POLICIES: dict[str, Callable[[RangeTestResult, int, Peak, float, int], Schedule]] = {
     "one_cycle": _one_cycle,
     "wsd": _wsd,
     "cosine": _cosine,
@@ -95,7 +208,8 @@ def recommend(
     total_steps: int,
     policy: str = ...,
     *,
-    rule: str = ...,
+    rule: str | None = ...,
+    optimizer: str | None = ...,
     warmup: float = ...,
     cycles: int = ...,
     momentum: Literal[False] = ...,
@@ -108,7 +222,8 @@ def recommend(
     total_steps: int,
     policy: str = ...,
     *,
-    rule: str = ...,
+    rule: str | None = ...,
+    optimizer: str | None = ...,
     warmup: float = ...,
     cycles: int = ...,
     momentum: Literal[True],
@@ -121,7 +236,8 @@ def recommend(
     total_steps: int,
     policy: str = ...,
     *,
-    rule: str = ...,
+    rule: str | None = ...,
+    optimizer: str | None = ...,
     warmup: float = ...,
     cycles: int = ...,
     momentum: bool,
@@ -133,7 +249,8 @@ def recommend(
     total_steps: int,
     policy: str = "one_cycle",
     *,
-    rule: str = "lrkit",
+    rule: str | None = None,
+    optimizer: str | None = None,
     warmup: float = 0.05,
     cycles: int = 2,
     momentum: bool = False,
@@ -147,8 +264,14 @@ def recommend(
     * ``"cyclic"``: ``cyclic(low, high, half_cycle=total_steps // (2 * cycles))`` with
       ``low``/``high`` where the loss starts/stops falling (Smith 2017).
 
-    ``lr`` is the suggestion of ``rule`` rounded to 3 significant digits;
-    ``w = round(warmup * total_steps)`` steps.
+    ``lr = m * suggest(result, base).lr`` of the peak rule ``rule`` (:class:`PeakRule`),
+    rounded to 3 significant digits; ``w = round(warmup * total_steps)`` steps. The default
+    rule of each policy (:data:`DEFAULT_RULES`) is the one with the lowest held-out mean
+    regret on the corpus of ``benchmarks/finder_quality.py``: for ``one_cycle`` and ``wsd``
+    ``valley_x4`` (fastai's valley times 4); for ``cosine`` ``valley_by_optimizer`` (valley
+    times 4 for the SGD family, times 2 for the Adam family, times 4 when the optimizer family
+    is unknown). ``rule="lrkit"`` gives the LR of the 0.x releases (lrkit's rule, a quarter of
+    where the loss stops falling).
 
     ``momentum=True`` returns ``{"lr": schedule, "momentum": ...}``, the form
     :class:`lrkit.torch.Scheduler` takes (``"momentum"`` drives SGD's ``momentum`` and
@@ -163,7 +286,13 @@ def recommend(
       result: the range test.
       total_steps: steps of the training run (an int >= 2).
       policy: one of :data:`POLICIES`.
-      rule: the suggestion rule giving the LR.
+      rule: the peak rule giving the LR: a name in :data:`PEAK_RULES` or a registered
+        suggestion rule (``"lrkit"``, ``"valley"``, ...); ``None``: the policy's default
+        (:data:`DEFAULT_RULES`). ``cyclic`` reads its bounds and ignores it.
+      optimizer: the optimizer the training run uses, ``"sgd"``, ``"adam"`` or ``"adamw"``
+        (:data:`OPTIMIZER_FAMILIES`), for rules with a multiplier per optimizer family;
+        ``None``: the family the range test recorded (``result.optimizer``, which
+        :func:`lrkit.torch.find_lr` fills in), if any.
       warmup: warm-up share of ``wsd``/``cosine``, in [0, 1).
       cycles: cycles of ``cyclic`` (an int >= 1).
       momentum: also return the momentum schedule, as a ``{key: schedule}`` dict.
@@ -177,6 +306,12 @@ def recommend(
     ...     print(key, s)
     lr one_cycle(peak=0.01, steps=1000)
     momentum one_cycle_momentum(steps=1000)
+    >>> r.suggest("valley").lr
+    0.001
+    >>> print(recommend(r, 1000))  # one_cycle, valley_x4
+    one_cycle(peak=0.004, steps=1000)
+    >>> print(recommend(r, 1000, "cosine", optimizer="adamw", warmup=0.0))  # valley x 2
+    cosine(start=0.002, steps=1000)
     """
     func = "recommend"
     check.integer(func, "total_steps", total_steps, low=2)
@@ -187,11 +322,15 @@ def recommend(
         raise ScheduleError(
             f"{func}(): policy must be one of {', '.join(POLICIES)}, got {policy!r}{hint}"
         )
+    chosen = peak_rule(DEFAULT_RULES.get(policy, "lrkit") if rule is None else rule)
+    if optimizer is not None:
+        check.choice(func, "optimizer", optimizer, OPTIMIZER_FAMILIES)
+    family = result.optimizer if optimizer is None else OPTIMIZER_FAMILIES[optimizer]
     warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
     check.integer(func, "cycles", cycles, low=1)
     check.boolean(func, "momentum", momentum)
     n = int(total_steps)
-    lr = builder(result, n, rule, warm, int(cycles))
+    lr = builder(result, n, lambda: _round(chosen.peak(result, family)), warm, int(cycles))
     if not momentum:
         return lr
     mom = MOMENTUM.get(policy)

@@ -42,6 +42,7 @@ A type (``typing.Literal``) for annotations, not a class: the values are plain s
 'completed'
 """
 _STOP_REASONS = ("completed", "diverged", "nonfinite", "running")
+_OPTIMIZERS = ("sgd", "adam")
 _FORMAT = "lrkit.range_test/1"
 
 
@@ -66,6 +67,9 @@ class RangeTestResult:
       diverge: divergence threshold (``None``: never stop).
       cycle: whether the low → high → low triangle ran.
       stop_reason: ``completed``, ``diverged``, ``nonfinite`` or ``running``.
+      optimizer: the family of the optimizer the test ran with, ``"sgd"`` or ``"adam"``
+        (:func:`lrkit.torch.find_lr` fills it in), or ``None`` if unknown; read by
+        :meth:`recommend` for rules with a multiplier per optimizer family.
 
     >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1), losses=(2.0, 1.0, 3.0),
     ...                     smoothed=(2.0, 1.0, 3.0))
@@ -90,6 +94,7 @@ class RangeTestResult:
     diverge: float | None = 4.0
     cycle: bool = False
     stop_reason: StopReason = "completed"
+    optimizer: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.lrs)
@@ -99,6 +104,8 @@ class RangeTestResult:
                 f"{n}, {len(self.losses)}, {len(self.smoothed)}"
             )
         check.choice("RangeTestResult", "stop_reason", self.stop_reason, _STOP_REASONS)
+        if self.optimizer is not None:
+            check.choice("RangeTestResult", "optimizer", self.optimizer, _OPTIMIZERS)
         for name in ("lrs", "losses", "smoothed"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
 
@@ -156,7 +163,8 @@ class RangeTestResult:
         total_steps: int,
         policy: str = ...,
         *,
-        rule: str = ...,
+        rule: str | None = ...,
+        optimizer: str | None = ...,
         warmup: float = ...,
         cycles: int = ...,
         momentum: Literal[False] = ...,
@@ -168,7 +176,8 @@ class RangeTestResult:
         total_steps: int,
         policy: str = ...,
         *,
-        rule: str = ...,
+        rule: str | None = ...,
+        optimizer: str | None = ...,
         warmup: float = ...,
         cycles: int = ...,
         momentum: Literal[True],
@@ -180,7 +189,8 @@ class RangeTestResult:
         total_steps: int,
         policy: str = ...,
         *,
-        rule: str = ...,
+        rule: str | None = ...,
+        optimizer: str | None = ...,
         warmup: float = ...,
         cycles: int = ...,
         momentum: bool,
@@ -191,7 +201,8 @@ class RangeTestResult:
         total_steps: int,
         policy: str = "one_cycle",
         *,
-        rule: str = "lrkit",
+        rule: str | None = None,
+        optimizer: str | None = None,
         warmup: float = 0.05,
         cycles: int = 2,
         momentum: bool = False,
@@ -201,7 +212,9 @@ class RangeTestResult:
         Args:
           total_steps: steps of the training run.
           policy: ``"one_cycle"``, ``"wsd"``, ``"cosine"`` or ``"cyclic"``.
-          rule: the suggestion rule giving the LR.
+          rule: the peak rule giving the LR (``None``: the policy's default;
+            ``"lrkit"``: the 0.x default).
+          optimizer: ``"sgd"``, ``"adam"`` or ``"adamw"`` (``None``: :attr:`optimizer`).
           warmup: warm-up share of ``wsd``/``cosine``.
           cycles: cycles of ``cyclic``.
           momentum: also return the momentum schedule: ``{"lr": ..., "momentum": ...}``, the
@@ -214,6 +227,7 @@ class RangeTestResult:
             total_steps,
             policy,
             rule=rule,
+            optimizer=optimizer,
             warmup=warmup,
             cycles=cycles,
             momentum=momentum,
@@ -239,8 +253,8 @@ class RangeTestResult:
 
     # -- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict of primitives (floats, ints, str, lists)."""
-        return {
+        """JSON-able dict of primitives (floats, ints, str, lists); ``"optimizer"`` only if known."""
+        out: dict[str, Any] = {
             "format": _FORMAT,
             "lrs": list(self.lrs),
             "losses": list(self.losses),
@@ -254,6 +268,9 @@ class RangeTestResult:
             "cycle": self.cycle,
             "stop_reason": self.stop_reason,
         }
+        if self.optimizer is not None:
+            out["optimizer"] = self.optimizer
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
@@ -277,7 +294,7 @@ class RangeTestResult:
             "mode",
             "smooth",
         )
-        keys += ("diverge", "cycle", "stop_reason")
+        keys += ("diverge", "cycle", "stop_reason", "optimizer")
         unknown = set(data) - set(keys) - {"format"}
         if unknown:
             raise ScheduleError(f"RangeTestResult.from_dict(): unknown keys {sorted(unknown)}")

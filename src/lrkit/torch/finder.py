@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +17,24 @@ from lrkit.finder.runner import RangeTest
 from lrkit.torch.distributed import mean_across_ranks
 
 __all__ = ["find_lr"]
+
+
+def _optimizer_family(optimizer: torch.optim.Optimizer) -> str | None:
+    """The family of ``optimizer`` that :func:`lrkit.finder.recommend` knows, or ``None``.
+
+    ``"sgd"`` for :class:`torch.optim.SGD` (with or without momentum or Nesterov), ``"adam"`` for
+    :class:`torch.optim.Adam` and :class:`torch.optim.AdamW` (and their subclasses): the
+    families the finder's corpus measured; ``None`` for any other optimizer.
+
+    >>> p = [torch.nn.Parameter(torch.zeros(1))]
+    >>> _optimizer_family(torch.optim.AdamW(p)), _optimizer_family(torch.optim.RMSprop(p))
+    ('adam', None)
+    """
+    if isinstance(optimizer, torch.optim.SGD):
+        return "sgd"
+    if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW):
+        return "adam"
+    return None
 
 
 def _to_device(obj: Any, device: torch.device) -> Any:
@@ -290,7 +309,10 @@ def find_lr(
 
     The loader is cycled when it runs out. Under ``torch.distributed`` each step's loss is
     averaged over the ranks before the stop decision, so all ranks stop together (every rank
-    must call ``find_lr``). A NaN/inf loss ends the test (see ``RangeTest``).
+    must call ``find_lr``). A NaN/inf loss ends the test (see ``RangeTest``). The result records
+    the optimizer's family, which ``result.recommend()`` reads: ``result.optimizer`` is
+    ``"sgd"`` for ``torch.optim.SGD``, ``"adam"`` for ``Adam`` and ``AdamW`` (subclasses
+    included), ``None`` for any other optimizer.
 
     Afterwards the model's parameters, buffers (BatchNorm statistics included), gradients and
     train/eval modes, the optimizer's state and param-group hyper-parameters (also for tensors
@@ -358,4 +380,4 @@ def find_lr(
             loss = step_fn(next(batches))
             test.record(mean_across_ranks(loss))
         optimizer.zero_grad(set_to_none=True)
-    return test.result()
+    return dataclasses.replace(test.result(), optimizer=_optimizer_family(optimizer))
