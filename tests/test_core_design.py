@@ -81,7 +81,7 @@ def test_python_operators_build_what_the_text_form_reads() -> None:
     assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
 
 
-def test_the_0_1_spelling_warmup_class_without_then_is_an_error_naming_the_new_one() -> None:
+def test_warmup_class_without_then_is_an_error_naming_warmup_then_schedule() -> None:
     with pytest.raises(lrkit.ScheduleTypeError, match=r"write lrkit\.warmup\(n\) >> schedule"):
         Warmup(10)  # type: ignore[call-arg]
     assert Warmup(10, then=COS) == lrkit.warmup(10) >> COS
@@ -351,7 +351,7 @@ def test_the_public_api_is_about_30_names_all_importable() -> None:
         ("Mirror", r"from lrkit\.compose import Mirror`$"),
     ],
 )
-def test_the_0_1_class_names_on_lrkit_raise_an_attribute_error_naming_the_module(
+def test_class_names_on_lrkit_raise_an_attribute_error_naming_the_module(
     name: str, pointer: str
 ) -> None:
     with pytest.raises(AttributeError, match=rf"lrkit\.{name} was removed in 0\.2.*{pointer}"):
