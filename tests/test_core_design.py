@@ -456,6 +456,7 @@ def _optax_drop_in(name: str, *args: object, **kwargs: object) -> object:
             "must be > 0 (as optax requires)",
         ),
     ],
+    ids=["StepLR", "ConstantLR", "CyclicLR", "optax.cosine_decay_schedule"],
 )
 def test_compat_argument_errors_are_schedule_errors_with_one_message_shape(
     build: Callable[[], object], kind: type[Exception], message: str
