@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import lrkit
+from _cli import one_error_line
 from lrkit.cli import app
 from lrkit.cli.schedules import plain_text
 
@@ -141,21 +142,15 @@ def _plot(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _one_error_line(code: int, output: str, needle: str) -> None:
-    assert code == 2, output
-    lines = [ln for ln in output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], output
-
-
 def test_plot_into_an_existing_folder_is_one_error_line(tmp_path: Path) -> None:
     code, out = _plot("-o", str(tmp_path))
-    _one_error_line(code, out, "is a folder; give a file name")
+    one_error_line(code, out, "is a folder; give a file name")
     assert not Path(f"{tmp_path}.png").exists()
 
 
 def test_plot_with_an_unknown_suffix_is_one_error_line(tmp_path: Path) -> None:
     code, out = _plot("-o", str(tmp_path / "x.txt"))
-    _one_error_line(code, out, "cannot save a figure as '.txt'; use one of")
+    one_error_line(code, out, "cannot save a figure as '.txt'; use one of")
     assert not list(tmp_path.iterdir())
 
 
@@ -170,7 +165,7 @@ def test_plot_without_a_suffix_writes_a_png_at_exactly_that_path(tmp_path: Path)
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_plot_to_a_full_device_is_one_error_line() -> None:
     code, out = _plot("-o", "/dev/full")
-    _one_error_line(code, out, "cannot write '/dev/full': No space left on device")
+    one_error_line(code, out, "cannot write '/dev/full': No space left on device")
 
 
 def test_written_paths_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> None:
