@@ -1,9 +1,9 @@
-"""``Schedule.bounds()``: closed-form bounds of a schedule's values, checked at construction.
+"""``Schedule.bounds()`` and the overflow checks: no non-finite value at a finite step.
 
 Every schedule knows closed-form bounds of its values (``s.bounds()``), checked once at
-construction: a schedule that could overflow cannot be built, and the error names the parameter.
-No schedule gives a non-finite value at a finite step; huge integers get ``ValueError``s. The core
-needs numpy only (``make test-floors`` has no torch): the torch tests import it themselves.
+construction: a schedule that could overflow cannot be built, and the error names the parameter;
+huge integers get ``ValueError``s. The core needs numpy only (``make test-floors`` has no torch):
+the torch tests import it themselves.
 """
 
 from __future__ import annotations
