@@ -52,7 +52,7 @@ test-floors:
 	$(FLOOR_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	$(FLOOR_VENV)/bin/python -c "import numpy; assert numpy.__version__ == '1.26.4', numpy.__version__"
 	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts="-ra --strict-markers" \
-	  tests/test_core_*.py tests/test_hardening_text.py --doctest-modules \
+	  tests/test_core_*.py --doctest-modules \
 	  tests/test_finder_result.py tests/test_finder_runner.py tests/test_finder_smoothing.py \
 	  tests/test_finder_suggestions.py \
 	  src/lrkit/core.py src/lrkit/compose.py src/lrkit/families.py src/lrkit/presets.py \

@@ -1,4 +1,5 @@
-"""GPU checks of issue 12, to run on a machine with a CUDA device (prints; exits 1 on failure).
+"""lrkit.torch on a CUDA device: CUDA graphs, compiled steps, per-step overhead (prints; exits 1
+on failure, to run on a machine with a CUDA device).
 
 1. The CUDA-graph test (``tests/test_torch_compile.py -k cuda``): a capturable Adam step
    captured in a ``torch.cuda.CUDAGraph`` follows the LR that lrkit writes between replays.

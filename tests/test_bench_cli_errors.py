@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from _cli import one_error_line
 from lrkit.bench.driver import run_bench
 from lrkit.bench.execution.records import read_records
 from lrkit.bench.planning.config import BenchConfig
@@ -32,20 +33,11 @@ def _bench(tmp_path: Path, *args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def _one_error_line(code: int, output: str, *needles: str) -> None:
-    assert code == 2, output
-    lines = [ln for ln in output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    assert "Traceback" not in output
-    for needle in needles:
-        assert needle in output, output
-
-
 def test_output_folder_that_cannot_be_created_is_one_error_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     code, out = _bench(tmp_path, "--out", str(blocker / "runs"))
-    _one_error_line(code, out, str(blocker))
+    one_error_line(code, out, str(blocker))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
@@ -53,7 +45,7 @@ def test_read_only_output_folder_is_one_error_line(tmp_path: Path) -> None:
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
     code, out = _bench(tmp_path, "--out", str(ro))
-    _one_error_line(code, out, "Permission denied")
+    one_error_line(code, out, "Permission denied")
 
 
 def test_permission_denied_output_is_one_error_line(
@@ -65,29 +57,29 @@ def test_permission_denied_output_is_one_error_line(
 
     monkeypatch.setattr(Path, "mkdir", denied)
     code, out = _bench(tmp_path, "--name", "ro")
-    _one_error_line(code, out, "Permission denied", str(tmp_path / "ro"))
+    one_error_line(code, out, "Permission denied", str(tmp_path / "ro"))
 
 
 def test_config_that_is_a_folder_is_one_error_line(tmp_path: Path) -> None:
     code, out = _bench(tmp_path, "-c", str(tmp_path))
-    _one_error_line(code, out, "is a folder, not a TOML file")
+    one_error_line(code, out, "is a folder, not a TOML file")
 
 
 @pytest.mark.parametrize("name", ["..", "../escape", "a/b", "."])
 def test_name_outside_out_is_rejected(tmp_path: Path, name: str) -> None:
     code, out = _bench(tmp_path / "out", "--name", name)
-    _one_error_line(code, out, "single folder name")
+    one_error_line(code, out, "single folder name")
     assert not (tmp_path / "escape").exists() and not any(tmp_path.glob("*/runs.jsonl"))
 
 
 def test_task_factory_that_exits_is_an_error_not_a_silent_success(tmp_path: Path) -> None:
     code, out = _bench(tmp_path, "-t", "builtins:exit")
-    _one_error_line(code, out, "called exit(")
+    one_error_line(code, out, "called exit(")
 
 
 def test_unknown_baseline_fails_up_front_with_did_you_mean(tmp_path: Path) -> None:
     code, out = _bench(tmp_path, "--baseline", "cosin", "--name", "b")
-    _one_error_line(code, out, "did you mean 'cosine'")
+    one_error_line(code, out, "did you mean 'cosine'")
     assert not (tmp_path / "b" / "runs.jsonl").exists()
 
 
@@ -102,7 +94,7 @@ def test_unknown_baseline_fails_up_front_with_did_you_mean(tmp_path: Path) -> No
 )
 def test_bad_numbers_fail_before_any_run(tmp_path: Path, args: list[str], needle: str) -> None:
     code, out = _bench(tmp_path, *args, "--name", "n")
-    _one_error_line(code, out, needle)
+    one_error_line(code, out, needle)
     assert not (tmp_path / "n").exists()
 
 
@@ -121,7 +113,7 @@ def test_bad_toml_values_fail_before_any_run(tmp_path: Path, toml: str, needle: 
     cfg = tmp_path / "bench.toml"
     cfg.write_text(toml)
     code, out = _bench(tmp_path, "-c", str(cfg), "--name", "t")
-    _one_error_line(code, out, needle)
+    one_error_line(code, out, needle)
     assert not (tmp_path / "t").exists()
 
 
@@ -150,7 +142,7 @@ def test_malformed_bench_json_is_one_error_line(tmp_path: Path) -> None:
     assert code == 0, out
     (tmp_path / "m" / "bench.json").write_text('{"keys": 5}')
     res = CliRunner().invoke(_app(), ["report", str(tmp_path / "m")])
-    _one_error_line(res.exit_code, res.output, "'keys' must be a list")
+    one_error_line(res.exit_code, res.output, "'keys' must be a list")
 
 
 @pytest.mark.parametrize(
@@ -219,13 +211,13 @@ def test_out_of_range_config_values_name_the_key_and_range(
         code, out = res.exit_code, res.output
     else:
         code, out = _bench(tmp_path, "-c", str(cfg), "--name", "t")
-    _one_error_line(code, out, needle)
+    one_error_line(code, out, needle)
     assert not (tmp_path / "t").exists()
 
 
 def test_huge_seed_count_flag_is_one_error_line(tmp_path: Path) -> None:
     code, out = _bench(tmp_path, "--seeds", "10000000000", "--name", "t")
-    _one_error_line(code, out, "seeds=10000000000 must be a count in [1, 10000]")
+    one_error_line(code, out, "seeds=10000000000 must be a count in [1, 10000]")
     assert not (tmp_path / "t").exists()
 
 
@@ -233,10 +225,10 @@ def test_config_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> No
     big = tmp_path / "big.toml"
     big.write_text("# " + "x" * (1 << 20) + "\nseeds = 1\n")
     code, out = _bench(tmp_path, "-c", str(big), "--name", "t")
-    _one_error_line(code, out, "is larger than 1 MiB")
+    one_error_line(code, out, "is larger than 1 MiB")
     if Path("/dev/zero").exists():  # endless: only the first MiB may be read
         code, out = _bench(tmp_path, "-c", "/dev/zero", "--name", "t")
-        _one_error_line(code, out, "'/dev/zero' is larger than 1 MiB")
+        one_error_line(code, out, "'/dev/zero' is larger than 1 MiB")
 
 
 @pytest.mark.parametrize("bootstrap", [10**9, 0, "x", None])
@@ -248,7 +240,7 @@ def test_report_refuses_an_out_of_range_stored_config(tmp_path: Path, bootstrap:
     meta["config"]["bootstrap"] = bootstrap
     path.write_text(json.dumps(meta))
     res = CliRunner().invoke(_app(), ["report", str(tmp_path / "m")])
-    _one_error_line(res.exit_code, res.output, "bench.json: config: bootstrap=", "[100, 100000]")
+    one_error_line(res.exit_code, res.output, "bench.json: config: bootstrap=", "[100, 100000]")
 
 
 def test_report_turns_plots_back_on_after_no_plots(tmp_path: Path) -> None:
@@ -285,7 +277,7 @@ def test_a_task_name_too_long_for_a_file_name_fails_before_any_run(
     task.write_text(LONG_NAME_TASK.replace('"a" * 300', repr(name.replace("\\n", "\n"))))
     args = ["bench", "-t", f"{task}:train", "--only", "constant", "--backend", "serial"]
     res = CliRunner().invoke(_app(), [*args, "--out", str(tmp_path / "out"), "-q"])
-    _one_error_line(res.exit_code, res.output, "name must be a non-empty str of at most 100 bytes")
+    one_error_line(res.exit_code, res.output, "name must be a non-empty str of at most 100 bytes")
     assert not (tmp_path / "out").exists()
 
 

@@ -44,7 +44,8 @@ def _task(entries: dict[str, dict[str, Any]], **kw: Any) -> dict[str, Any]:
 
 
 def test_table_is_sorted_by_the_statistic_and_letters_never_break_the_order() -> None:
-    # the case: wsd (0.0934) was in group "1=" while cosine-restarts (0.0908) sat in "7="
+    # rows follow the mean, not the grouping: cosine-restarts (0.0908) before wsd (0.0934), with
+    # the same letter, not wsd in group "1=" and cosine-restarts in "7="
     t = _task(
         {
             "cosine": _entry("cosine", 0.0900, 0.0010),

@@ -192,7 +192,7 @@ def test_incomplete_records_are_skipped_with_a_counted_warning_and_rerun(tmp_pat
         fh.write(json.dumps({"key": key, "status": "ok"}) + "\n")
         fh.write(json.dumps([1, 2]) + "\n")
     with pytest.warns(RecordWarning, match=r"skipped 2 incomplete or malformed.*'task'"):
-        build_report(tmp_path / "r", plots=False)  # `lrkit report` no longer dies on KeyError
+        build_report(tmp_path / "r", plots=False)  # `lrkit report` skips them: no KeyError
     with pytest.warns(RecordWarning, match="skipped 2"):
         out = run_bench(cfg)
     assert (out.ran, out.skipped) == (0, 1)  # the earlier complete record of the key stands

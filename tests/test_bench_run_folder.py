@@ -17,6 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from _cli import one_error_line
 from lrkit.bench.driver import run_bench
 from lrkit.bench.execution.pool import WorkerPool
 from lrkit.bench.execution.records import RecordWarning, RunsFile, read_records
@@ -119,14 +120,6 @@ def _report(run_dir: Path) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def _one_error_line(code: int, output: str, *needles: str) -> None:
-    assert code == 2, output
-    lines = [ln for ln in output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), output
-    for needle in needles:
-        assert needle in output, output
-
-
 # --- warnings: collected during the command, shown once after it -------------------------
 
 
@@ -221,11 +214,11 @@ def test_a_link_inside_the_run_folder_is_refused_and_its_target_untouched(
         (tmp_path / "r").mkdir()
     (tmp_path / "r" / name).symlink_to(victim)
     code, out = _bench(tmp_path, "plain", "--seeds", "2")
-    _one_error_line(code, out, "symbolic link", name)
+    one_error_line(code, out, "symbolic link", name)
     assert victim.read_text() == "precious\n"
     if name != ".lock":
         code, out = _report(tmp_path / "r")
-        _one_error_line(code, out, "symbolic link", name)
+        one_error_line(code, out, "symbolic link", name)
         assert victim.read_text() == "precious\n"
 
 
@@ -255,7 +248,7 @@ def test_a_hard_link_written_in_place_is_refused(tmp_path: Path, name: str) -> N
     (tmp_path / "r").mkdir()
     os.link(victim, tmp_path / "r" / name)
     code, out = _bench(tmp_path, "plain", "--seeds", "1")
-    _one_error_line(code, out, "hard link", name)
+    one_error_line(code, out, "hard link", name)
     assert victim.read_text() == "precious\n"
 
 

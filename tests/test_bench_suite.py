@@ -81,7 +81,13 @@ def test_schedule_arg_and_config_table_make_entries() -> None:
     )
     assert e.name == "late" and e.build(0.2, 10)[0](9) == pytest.approx(0.2 * 0.2)
     t = entry_from_mapping({"name": "p", "lr": "constant(1.0)", "plateau": {"patience": 3}})
-    assert t.make_plateau() is not None
+    plateau = t.make_plateau()
+    assert (
+        isinstance(plateau, lrkit.Plateau)
+        and plateau.config() == lrkit.Plateau(patience=3).config()
+    )
+    assert plateau is not t.make_plateau()  # a fresh controller for each run
+    assert SuiteEntry("q", "constant(1.0)").make_plateau() is None
     with pytest.raises(ValueError, match="unknown plateau option"):
         SuiteEntry("x", "constant(1.0)", plateau={"patients": 3})
     with pytest.raises(ValueError, match="NAME=TEXT"):

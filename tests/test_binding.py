@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 import lrkit
-from lrkit import _binding
 
 
 def _torch(schedule: object, total_steps: object) -> Any:
@@ -73,7 +72,21 @@ def test_every_adapter_checks_total_steps_with_one_message(
     )
 
 
-def test_check_total_steps_names_what_else_the_caller_accepts() -> None:
-    with pytest.raises(lrkit.ScheduleTypeError, match=r"an int in \[1, 2\*\*53\], 'auto' or None"):
-        _binding.check_total_steps("f", "many", also=", 'auto' or None")
-    assert _binding.check_total_steps("f", 2**53) == 2**53
+def test_the_torch_scheduler_names_auto_and_none_among_the_total_steps_it_accepts() -> None:
+    with pytest.raises(lrkit.ScheduleTypeError) as err:
+        _torch(SHARES, "many")
+    assert str(err.value) == (
+        "Scheduler: total_steps='many' is invalid; total_steps must be an int in [1, 2**52], "
+        "'auto' or None"
+    )
+
+
+@pytest.mark.parametrize("adapter", sorted(ADAPTERS))
+def test_every_adapter_binds_shares_at_the_largest_total_steps_it_names(adapter: str) -> None:
+    make, _, most = ADAPTERS[adapter]
+    total = 2 ** int(most.removeprefix("2**"))
+    made = make(SHARES, total)
+    schedule = made.schedules[0]["lr"] if adapter == "torch" else made.schedule
+    warm = round(total / 10)  # 10 % of the steps, rounded to the nearest step
+    assert schedule.duration == total
+    assert schedule == lrkit.warmup(warm) >> lrkit.cosine(0.1, steps=total - warm)

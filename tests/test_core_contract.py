@@ -27,7 +27,7 @@ EXAMPLES = _Examples()
 STEPS = np.arange(0, 400, dtype=np.float64)
 
 
-def test_registry_covers_every_family_the_seeds_name() -> None:
+def test_registry_covers_the_standard_schedule_families() -> None:
     wanted = {
         "step", "multistep", "exponential", "cyclic", "one_cycle", "one_cycle_momentum",
         "cosine", "repeat", "warmup", "polynomial", "wsd", "inverse_sqrt", "linear", "rex",

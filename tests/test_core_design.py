@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import pathlib
+import sys
+import types
 from collections.abc import Callable
 
 import numpy as np
@@ -81,7 +83,7 @@ def test_python_operators_build_what_the_text_form_reads() -> None:
     assert (lrkit.warmup(10) >> COS) >> b == lrkit.warmup(10) >> (COS >> b)
 
 
-def test_the_0_1_spelling_warmup_class_without_then_is_an_error_naming_the_new_one() -> None:
+def test_warmup_class_without_then_is_an_error_naming_warmup_then_schedule() -> None:
     with pytest.raises(lrkit.ScheduleTypeError, match=r"write lrkit\.warmup\(n\) >> schedule"):
         Warmup(10)  # type: ignore[call-arg]
     assert Warmup(10, then=COS) == lrkit.warmup(10) >> COS
@@ -180,11 +182,18 @@ def test_old_shape_spelling_cos_reads_as_cosine_with_a_deprecation_warning() -> 
 # -- 5. one place per concern, imports one way --------------------------------------------------
 def test_method_combinators_are_one_table_shared_by_schedules_text_and_registry() -> None:
     for name in METHODS:
-        assert callable(getattr(COS, name)), name
         assert lrkit.registry.get(name).kind == "combinator", name
-        assert name in COMBINATORS
         example = lrkit.registry.get(name).example
-        assert f".{name}(" in example and lrkit.parse(example) is not None
+        call = ast.parse(example, mode="eval").body  # receiver.name(args): the method's example
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), example
+        assert call.func.attr == name, example
+        receiver = lrkit.parse(ast.unparse(call.func.value))
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+        built = getattr(receiver, name)(*args, **kwargs)  # the Python method
+        parsed = lrkit.parse(example)  # the text form
+        assert isinstance(built, COMBINATORS[name]) and built == parsed, name
+        assert parsed.to_dict()["type"] == name
 
 
 def _imports(path: pathlib.Path, *, annotations: bool = False) -> set[str]:
@@ -329,10 +338,22 @@ def test_bench_stages_import_only_themselves_and_earlier_stages() -> None:
 
 
 # -- 3. a public API a person can hold in their head --------------------------------------------
-def test_the_public_api_is_about_30_names_all_importable() -> None:
-    assert 25 <= len(lrkit.__all__) <= 32
+def test_the_public_api_is_about_30_names_each_the_object_its_module_defines() -> None:
+    assert 25 <= len(lrkit.__all__) <= 32 and len(set(lrkit.__all__)) == len(lrkit.__all__)
+    public = {
+        name
+        for name, value in vars(lrkit).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"annotations"}  # the __future__ feature of ``from __future__ import annotations``
+    assert public == set(lrkit.__all__)  # nothing public is left out of __all__, nothing missing
     for name in lrkit.__all__:
-        assert getattr(lrkit, name) is not None, name
+        value = getattr(lrkit, name)
+        home = sys.modules[value.__module__]
+        assert home is not lrkit and getattr(home, value.__qualname__) is value, name  # no copy
+        if name[:1].isupper():
+            assert isinstance(value, type), name
+        if name.endswith("Error"):
+            assert issubclass(value, lrkit.ScheduleError), name
     assert lrkit.Plateau.__module__ == "lrkit.plateau"
     for name in lrkit.__all__:
         if name.islower() and name in lrkit.registry.names():
@@ -351,7 +372,7 @@ def test_the_public_api_is_about_30_names_all_importable() -> None:
         ("Mirror", r"from lrkit\.compose import Mirror`$"),
     ],
 )
-def test_the_0_1_class_names_on_lrkit_raise_an_attribute_error_naming_the_module(
+def test_class_names_on_lrkit_raise_an_attribute_error_naming_the_module(
     name: str, pointer: str
 ) -> None:
     with pytest.raises(AttributeError, match=rf"lrkit\.{name} was removed in 0\.2.*{pointer}"):
@@ -393,14 +414,56 @@ def test_bad_arguments_raise_the_schedule_error_family(
         build()
 
 
-def test_compat_argument_errors_are_schedule_errors_with_one_message_shape() -> None:
-    from lrkit.compat import _args
+def _torch_drop_in(name: str, **kwargs: object) -> object:
+    torch = pytest.importorskip(
+        "torch"
+    )  # the core needs numpy only (make test-floors has no torch)
+    from lrkit.compat import torch as compat_torch
 
-    err = _args.fail("StepLR", "gamma", -1.0, "> 0")
-    assert isinstance(err, lrkit.ScheduleError)
-    assert str(err) == "StepLR: gamma=-1.0 is invalid; gamma must be > 0"
-    with pytest.raises(lrkit.ScheduleTypeError, match="step_size='a' is invalid"):
-        _args.int_at_least("StepLR", "step_size", "a", 1)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    return getattr(compat_torch, name)(optimizer, **kwargs)
+
+
+def _optax_drop_in(name: str, *args: object, **kwargs: object) -> object:
+    from lrkit.compat import optax as compat_optax  # numpy only: optax itself is not imported
+
+    return getattr(compat_optax, name)(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("build", "kind", "message"),
+    [
+        (
+            lambda: _torch_drop_in("StepLR", step_size="a"),
+            lrkit.ScheduleTypeError,
+            "StepLR: step_size='a' is invalid; step_size must be an int >= 1",
+        ),
+        (
+            lambda: _torch_drop_in("ConstantLR", factor=2.0),
+            lrkit.ScheduleError,
+            "ConstantLR: factor=2.0 is invalid; factor must be in [0, 1]",
+        ),
+        (
+            lambda: _torch_drop_in("CyclicLR", base_lr=0.01, max_lr=0.1, mode="sine"),
+            lrkit.ScheduleError,
+            "CyclicLR: mode='sine' is invalid; mode must be one of 'triangular', 'triangular2', "
+            "'exp_range'",
+        ),
+        (
+            lambda: _optax_drop_in("cosine_decay_schedule", 0.1, decay_steps=-1),
+            lrkit.ScheduleError,
+            "lrkit.compat.optax.cosine_decay_schedule: decay_steps=-1 is invalid; decay_steps "
+            "must be > 0 (as optax requires)",
+        ),
+    ],
+    ids=["StepLR", "ConstantLR", "CyclicLR", "optax.cosine_decay_schedule"],
+)
+def test_compat_argument_errors_are_schedule_errors_with_one_message_shape(
+    build: Callable[[], object], kind: type[Exception], message: str
+) -> None:
+    with pytest.raises(kind) as info:
+        build()
+    assert isinstance(info.value, lrkit.ScheduleError) and str(info.value) == message
 
 
 def test_a_schedule_class_written_the_supported_way_registers_parses_and_is_frozen() -> None:

@@ -1,4 +1,4 @@
-"""The seed formulas, checked exactly at hand-computed steps."""
+"""The formula of each leaf, preset and combinator, checked exactly at hand-computed steps."""
 
 from __future__ import annotations
 

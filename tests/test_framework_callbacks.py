@@ -35,11 +35,6 @@ from _clients import (
 from lrkit.torch import Scheduler
 
 PLATEAU = {"mode": "max", "factor": 0.5, "patience": 1}
-# Scheduler.retarget (branch torch) needs the Retarget combinator (branch core)
-needs_retarget = pytest.mark.skipif(
-    not (hasattr(Scheduler, "retarget") and hasattr(lrkit.Schedule, "retarget")),
-    reason="Scheduler without retarget",
-)
 
 
 def test_import_lrkit_imports_neither_framework() -> None:
@@ -167,7 +162,6 @@ def _retargeted(total: int, at: int, new_total: int) -> list[float]:
     return out
 
 
-@needs_retarget
 def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
     """A 20-step run is resumed from checkpoint-10 with ``max_steps=30`` and
     ``LrkitCallback(retarget=True)``: from step 10 the rest of the schedule is stretched onto 30
@@ -201,7 +195,6 @@ def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path
     assert again == {t: longer[t] for t in range(20, 30)}
 
 
-@needs_retarget
 def test_hf_callback_retargets_a_finished_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
     """A finished 20-step run resumed from checkpoint-20 with ``max_steps=40`` and
     ``LrkitCallback(retarget=True)``: nothing of the old budget is left to stretch, so the
@@ -377,7 +370,6 @@ def test_lightning_callback_binds_auto_to_optimizer_steps_after_accumulation() -
     assert seen[::2] == [bound(t) for t in range(6)]
 
 
-@needs_retarget
 def test_lightning_callback_retargets_a_run_resumed_with_more_epochs(tmp_path: Path) -> None:
     """A 6-epoch run (24 steps) interrupted after epoch 3 resumes with ``max_epochs=9`` and
     ``LrkitCallback(retarget=True)``: from step 12 the rest of the schedule is stretched onto 36

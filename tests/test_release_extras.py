@@ -143,18 +143,29 @@ def test_plotting_calls_without_matplotlib_name_the_extra() -> None:
     assert all("pip install 'lrkit[plot]'" in line for line in lines)
 
 
-def test_require_names_the_extra() -> None:
-    from lrkit._extras import require
-
+def test_bench_on_ray_without_ray_names_the_extra_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("typer")
+    task = tmp_path / "quad.py"
+    task.write_text(
+        "def quad(run):\n"
+        "    for step in range(run.steps):\n"
+        "        run.log(step, loss=1.0 - run.hparams(step)['lr'])\n"
+        "        if run.should_evaluate(step):\n"
+        "            run.evaluate(step, val_loss=1.0)\n"
+    )
     out = _python(
-        "from lrkit._extras import require; require('ray', 'the Ray backend')", block=("ray",)
+        "import sys; sys.argv[0] = 'lrkit'; from lrkit._entry import main; main()",
+        block=("ray",),
+        args=(
+            *("bench", "-t", f"{task}:quad", "--steps", "5", "--lr", "0.1", "--seeds", "1"),
+            *("--only", "constant"),
+            *("--backend", "ray", "--out", str(tmp_path / "runs"), "--no-plots", "-q"),
+        ),
     )
-    assert out.returncode == 1
-    assert (
-        "MissingExtraError: the Ray backend needs ray, which is not installed: pip install 'lrkit[ray]'"
-        in out.stderr
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert out.stderr.strip() == (
+        "error: bench --backend ray needs the package ray (pip install 'lrkit[ray]')"
     )
-    assert require("numpy").__name__ == "numpy"
 
 
 def test_unsupported_step_types_get_a_schedule_type_error() -> None:

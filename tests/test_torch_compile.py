@@ -1,4 +1,4 @@
-"""torch.compile: ``opt.step(); sched.step()`` compiled together never recompiles (issue 12).
+"""torch.compile: ``opt.step(); sched.step()`` compiled together never recompiles.
 
 Each case runs the recipe ``@torch.compile def step(): opt.step(); sched.step()`` over a whole
 schedule of more than 2000 steps (across the core's 256-step value blocks and past the end of
@@ -166,7 +166,7 @@ def test_tensor_lr_objects_are_kept_and_updated_under_compile() -> None:
         assert float(b1) == pytest.approx(MOM(t), rel=1e-6)
 
 
-# -- CUDA graphs (issue 12 §4): skipped without a CUDA device ---------------------------------
+# -- CUDA graphs: skipped without a CUDA device -----------------------------------------------
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 

@@ -421,7 +421,7 @@ def test_subclass_overriding_step_is_called() -> None:
     assert len(calls) == 13 and [r[0][0] for r in rows] == [WARM_COS(t) for t in range(12)]
 
 
-# -- tensor hyper-parameters stay tensors, updated in place (issue 12 §2) ---------------------
+# -- tensor hyper-parameters stay tensors, updated in place ---------------------------------------
 def _tensor_adam() -> torch.optim.Adam:
     t = torch.tensor
     return torch.optim.Adam(_params(), lr=t(0.01), betas=(t(0.9), t(0.999)), weight_decay=t(0.0))
@@ -519,7 +519,7 @@ def test_plateau_reduction_fills_the_tensor_lr_in_place() -> None:
     assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05)
 
 
-# -- checkpoint state is validated before anything changes (issue 11) -------------------------
+# -- checkpoint state is validated before anything changes ----------------------------------------
 def _same_state(sched: Scheduler, opt: torch.optim.Optimizer, before: Any) -> None:
     assert (sched.state_dict(), _snapshot(opt)) == before
 
@@ -583,7 +583,7 @@ def test_not_strict_with_a_new_schedule_and_a_bad_step_leaves_the_scheduler_as_i
     assert sched.schedules[0]["lr"] == lrkit.constant(0.3) and sched.plateau is None
 
 
-# -- total_steps="auto", bind_total_steps, retarget (issue 13 §2, §4) -----------------------
+# -- total_steps="auto", bind_total_steps, retarget -----------------------------------------------
 SHARES = "warmup('5%') >> cosine(start=0.1, steps='95%')"
 
 
@@ -663,7 +663,7 @@ def test_a_different_original_budget_is_refused_in_strict_mode() -> None:
         _auto(total=900)[1].load_state_dict(sched.state_dict())
 
 
-# -- guard rails (issue 13 §5) ---------------------------------------------------------------
+# -- guard rails ----------------------------------------------------------------------------------
 def test_fixed_length_differing_from_total_steps_warns() -> None:
     with pytest.warns(UserWarning, match="lasts 100 steps but total_steps=200"):
         Scheduler(_sgd(), lrkit.cosine(start=1e-3, steps=100), total_steps=200)
@@ -747,7 +747,7 @@ def test_call_order_warning_matches_pytorch_on_the_first_step_only() -> None:
 )
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`")
 def test_every_torch_adapter_error_is_a_schedule_error(misuse: Any) -> None:
-    """One error policy (#10 §2): the torch adapter raises lrkit's ScheduleError family."""
+    """One error policy: the torch adapter raises lrkit's ScheduleError family."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     with pytest.raises(lrkit.ScheduleError):
         misuse(opt)

@@ -262,7 +262,7 @@ class Exponential(
     """Exponential decay (or growth): per-step ``factor`` or continuous ``rate``.
 
     value(t) = start · factor^(t/every)       (factor given; PyTorch's ExponentialLR for every=1)
-    value(t) = start · e^(−rate · t/every)    (rate given: the seed's α·e^(−kt))
+    value(t) = start · e^(−rate · t/every)    (rate given: α·e^(−kt), α = start, k = rate/every)
 
     ``staircase`` uses ⌊t/every⌋; ``final`` bounds the value (a floor when decaying, a ceiling when
     growing).

@@ -1,7 +1,9 @@
-"""Never a non-finite value at a finite step, and huge integers get ValueErrors (issue 11).
+"""``Schedule.bounds()`` and the overflow checks: no non-finite value at a finite step.
 
 Every schedule knows closed-form bounds of its values (``s.bounds()``), checked once at
-construction: a schedule that could overflow cannot be built, and the error names the parameter.
+construction: a schedule that could overflow cannot be built, and the error names the parameter;
+huge integers get ``ValueError``s. The core needs numpy only (``make test-floors`` has no torch):
+the torch tests import it themselves.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -164,26 +165,30 @@ def test_mirror_stays_within_its_own_bounds_when_high_dwarfs_low() -> None:
     ("make", "text"),
     [
         (
-            lambda: lrkit.multistep(1.0, milestones=[torch.tensor(3), np.array(5)], factor=0.5),
+            lambda torch: lrkit.multistep(
+                1.0, milestones=[torch.tensor(3), np.array(5)], factor=0.5
+            ),
             "multistep(start=1.0, milestones=[3, 5], factor=0.5)",
         ),
         (
-            lambda: lrkit.piecewise([[torch.tensor(0), torch.tensor(1.0)], torch.tensor([10, 0])]),
+            lambda torch: lrkit.piecewise(
+                [[torch.tensor(0), torch.tensor(1.0)], torch.tensor([10, 0])]
+            ),
             "piecewise(points=[[0.0, 1.0], [10.0, 0.0]])",
         ),
         (
-            lambda: lrkit.piecewise_constant(
+            lambda torch: lrkit.piecewise_constant(
                 boundaries=[torch.tensor(10)], values=[torch.tensor(0.5), np.float32(0.25)]
             ),
             "piecewise_constant(boundaries=[10], values=[0.5, 0.25])",
         ),
-        (lambda: lrkit.cosine(1.0, steps=torch.tensor(10)), "cosine(start=1.0, steps=10)"),
+        (lambda torch: lrkit.cosine(1.0, steps=torch.tensor(10)), "cosine(start=1.0, steps=10)"),
     ],
 )
 def test_zero_dimensional_tensors_are_read_as_numbers(
-    make: Callable[[], lrkit.Schedule], text: str
+    make: Callable[[Any], lrkit.Schedule], text: str
 ) -> None:
-    s = make()
+    s = make(pytest.importorskip("torch"))
     assert str(s) == text and lrkit.parse(text) == s
 
 
@@ -213,6 +218,7 @@ def test_exp_warmup_from_a_subnormal_start_stays_finite() -> None:
 
 @pytest.mark.parametrize("steps", [[math.nan, -5.0], [1.0, math.inf], [-1.0]])
 def test_torch_steps_with_nan_or_negative_raise_like_numpy(steps: list[float]) -> None:
+    torch = pytest.importorskip("torch")
     s = lrkit.cosine(1.0, steps=10)
     with pytest.raises(lrkit.ScheduleError, match="steps must be finite numbers >= 0") as numpy_err:
         s(np.array(steps))

@@ -1,19 +1,74 @@
-"""`lrkit show` / `lrkit list` on hostile input: one error line, bounded memory, plain text."""
+"""`lrkit show`, `lrkit plot` and `lrkit list` (lrkit/cli/schedules.py).
+
+What they print for a schedule, and on bad or hostile input: one error line (never a traceback),
+bounded memory, plain text.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import lrkit
+from _cli import one_error_line
 from lrkit.cli import app
 from lrkit.cli.schedules import plain_text
 
 runner = CliRunner()
 
 
+def test_show_prints_canonical_text_key_steps_and_a_chart() -> None:
+    result = runner.invoke(app, ["show", "warmup(10) >> cosine(start=0.1, end=0.001, steps=90)"])
+    assert result.exit_code == 0, result.output
+    assert "warmup(10) >> cosine(start=0.1, end=0.001, steps=90)" in result.output
+    assert "│ 10   │ 0.1" in result.output  # the join is listed
+    assert "█" in result.output
+
+
+def test_show_binds_shares_with_steps_and_explains_when_missing() -> None:
+    result = runner.invoke(app, ["show", 'cosine(start=1.0, steps="50%")', "--steps", "200"])
+    assert result.exit_code == 0, result.output
+    assert "cosine(start=1.0, steps=100)" in result.output
+    missing = runner.invoke(app, ["show", 'cosine(start=1.0, steps="50%")'])
+    assert missing.exit_code == 2
+    assert "pass --steps N" in missing.output
+
+
+def test_show_reports_text_errors_with_a_caret() -> None:
+    result = runner.invoke(app, ["show", "cosin(start=1.0, steps=10)"])
+    assert result.exit_code == 2
+    assert "did you mean 'cosine'" in result.output
+    assert "^^^^^" in result.output
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    out = tmp_path / "p.png"
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "one_cycle(peak=0.1, steps=100)",
+            "cosine(start=0.1, steps=100)",
+            "-o",
+            str(out),
+            "--log",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_list_shows_every_registered_name() -> None:
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    for name in ("one_cycle", "cyclic", "wsd", "repeat"):
+        assert name in result.output
+
+
+# -- bad and hostile input -------------------------------------------------------------------------
 @pytest.mark.parametrize("steps", ["0", "-5"])
 def test_show_with_steps_below_one_is_one_error_line(steps: str) -> None:
     result = runner.invoke(app, ["show", "cosine(start=0.1, steps=100)", "--steps", steps])
@@ -87,21 +142,15 @@ def _plot(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def _one_error_line(code: int, output: str, needle: str) -> None:
-    assert code == 2, output
-    lines = [ln for ln in output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], output
-
-
 def test_plot_into_an_existing_folder_is_one_error_line(tmp_path: Path) -> None:
     code, out = _plot("-o", str(tmp_path))
-    _one_error_line(code, out, "is a folder; give a file name")
+    one_error_line(code, out, "is a folder; give a file name")
     assert not Path(f"{tmp_path}.png").exists()
 
 
 def test_plot_with_an_unknown_suffix_is_one_error_line(tmp_path: Path) -> None:
     code, out = _plot("-o", str(tmp_path / "x.txt"))
-    _one_error_line(code, out, "cannot save a figure as '.txt'; use one of")
+    one_error_line(code, out, "cannot save a figure as '.txt'; use one of")
     assert not list(tmp_path.iterdir())
 
 
@@ -116,7 +165,7 @@ def test_plot_without_a_suffix_writes_a_png_at_exactly_that_path(tmp_path: Path)
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_plot_to_a_full_device_is_one_error_line() -> None:
     code, out = _plot("-o", "/dev/full")
-    _one_error_line(code, out, "cannot write '/dev/full': No space left on device")
+    one_error_line(code, out, "cannot write '/dev/full': No space left on device")
 
 
 def test_written_paths_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> None:
@@ -127,3 +176,16 @@ def test_written_paths_stay_on_one_line_on_a_narrow_terminal(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"wrote {target}"  # copy-pastable: never wrapped
+
+
+def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> None:
+    import subprocess
+
+    pytest.importorskip("typer")  # the `lrkit` command needs the cli extra
+
+    done = subprocess.run(
+        [sys.executable, "-m", "lrkit", "show", b"\xff"], capture_output=True, timeout=120
+    )
+    out = (done.stdout + done.stderr).decode("utf-8", "replace")
+    assert done.returncode == 2 and "Traceback" not in out
+    assert out.startswith("error: invalid character '\\udcff'"), out

@@ -1,4 +1,4 @@
-"""Hostile and extreme input for the text form, ``from_dict`` and the printer (issue 11).
+"""The text form (lrkit/text.py), ``from_dict`` and the printer on hostile and extreme input.
 
 ``parse`` and ``from_dict`` never raise ``RecursionError``, ``MemoryError`` or ``OverflowError``:
 input within the limits works and round-trips, input beyond them gets a ``TextFormError`` /
@@ -7,6 +7,7 @@ input within the limits works and round-trips, input beyond them gets a ``TextFo
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -52,13 +53,13 @@ def test_str_of_alternating_clip_and_shift_renders_each_node_once(monkeypatch) -
     monkeypatch.setattr(Schedule, "_text_args", counting)
     s = _alternating(22)
     text = str(s)
-    assert calls <= 23  # one per node (was 2**22 before)
+    assert calls <= 23  # one per node (2**22 if each node rendered its child twice)
     assert text.startswith("constant(1.0, steps=10).clip(low=0.0).shift(1)")
     assert text.count(".clip(") == 11 and text.count(".shift(") == 11
 
 
 def test_deep_alternating_tree_prints_reprs_and_round_trips() -> None:
-    s = _alternating(80)  # 2**80 renders before the fix: this would never finish
+    s = _alternating(80)  # printing is linear: 2**80 renders would never finish
     text = str(s)
     assert lrkit.parse(text) == s
     assert repr(s) == f"lrkit.parse({text!r})"
@@ -292,8 +293,7 @@ def test_random_trees_up_to_the_depth_limit_round_trip(leaf: Schedule, hows: lis
     text = str(s)
     assert lrkit.parse(text) == s
     assert lrkit.from_dict(s.to_dict()) == s
-    value = s(3)
-    assert value == value  # finite and not nan
+    assert math.isfinite(s(3))
 
 
 def test_python_recursion_limit_is_untouched() -> None:
@@ -403,19 +403,6 @@ def test_text_that_is_not_unicode_is_a_text_form_error(text: str, column: int) -
     rendered = str(info.value)
     rendered.encode("ascii")  # printable anywhere: the surrogate is shown escaped
     assert info.value.column == column and "\\ud" in rendered
-
-
-def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> None:
-    import subprocess
-
-    pytest.importorskip("typer")  # the `lrkit` command needs the cli extra
-
-    done = subprocess.run(
-        [sys.executable, "-m", "lrkit", "show", b"\xff"], capture_output=True, timeout=120
-    )
-    out = (done.stdout + done.stderr).decode("utf-8", "replace")
-    assert done.returncode == 2 and "Traceback" not in out
-    assert out.startswith("error: invalid character '\\udcff'"), out
 
 
 @pytest.mark.parametrize("op", [">>", "*", "+"])

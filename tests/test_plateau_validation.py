@@ -1,4 +1,4 @@
-"""Hostile and extreme input for Plateau: arguments, reported metrics and checkpoint state (issue 11).
+"""Plateau's validation of hostile and extreme input: arguments, reported metrics, checkpoint state.
 
 Wrong input raises a ``ScheduleError`` (a ``ValueError``) or ``ScheduleTypeError`` (also a
 ``TypeError``) naming the parameter or state key; loading state is atomic.

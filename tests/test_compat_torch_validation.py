@@ -1,4 +1,5 @@
-"""Hostile arguments to the PyTorch drop-ins: errors name PyTorch's parameter, growth stays finite."""
+"""lrkit.compat.torch on hostile arguments and state: errors name PyTorch's parameter, growth
+stays finite, an unloadable state changes nothing."""
 
 from __future__ import annotations
 
