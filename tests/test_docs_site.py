@@ -263,3 +263,8 @@ def test_every_public_name_has_args_and_an_example(
     if not callable(obj):  # a constant (e.g. NAMES): documented by its ``#:`` comment
         return
     assert _documented(obj) == [], f"{module}.{name}"
+
+
+def test_every_api_reference_module_is_checked_for_args_and_examples() -> None:
+    hooks = _load("hooks")
+    assert {module for module, _ in hooks.API} <= set(DOCUMENTED_MODULES)
