@@ -2405,8 +2405,9 @@ class SequentialLR(CompatScheduler):
     drop-ins (or :class:`lrkit.torch.Scheduler`); a child that runs longer than its slot is cut
     there (``truncate`` where no shorter form exists), one that ends earlier holds its last value.
 
-    ``lr_t = schedulers[i](t − milestones[i−1])`` for ``milestones[i−1] <= t < milestones[i]``;
-    it matches PyTorch's ``SequentialLR``.
+    ``lr_t = schedulers[i](t − milestones[i−1])`` for ``milestones[i−1] <= t < milestones[i]``
+    (``milestones[−1]`` read as 0, the last child running on); it matches PyTorch's
+    ``SequentialLR``.
 
     Args:
         optimizer: the optimizer of every child.
