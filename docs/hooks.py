@@ -35,6 +35,7 @@ API: list[tuple[str, str]] = [
     ("lrkit", "lrkit"),
     ("lrkit.plateau", "lrkit.Plateau"),
     ("lrkit.registry", "lrkit.registry"),
+    ("lrkit.errors", "lrkit.errors"),
     ("lrkit.torch", "lrkit.torch"),
     ("lrkit.optax", "lrkit.optax"),
     ("lrkit.keras", "lrkit.keras"),

@@ -1051,6 +1051,9 @@ class Product(
 
     value(t) = Π_i s_i(t); it ends when its longest bounded part ends (parts hold their last values).
 
+    Args:
+      parts: the schedules multiplied (at least 2; nested products are flattened).
+
     >>> import lrkit
     >>> s = lrkit.constant(0.5) * lrkit.linear(start=1.0, end=0.0, steps=2)
     >>> [s(t) for t in range(3)]

@@ -51,7 +51,21 @@ class ScheduleTypeError(ScheduleError, TypeError):
 
 
 class ScheduleStateError(ScheduleError, RuntimeError):
-    """A call out of order (a finished range test asked for its next LR); also a ``RuntimeError``."""
+    """A call out of order (a finished range test asked for its next LR); also a ``RuntimeError``.
+
+    Args:
+        *args: the message, as for ``RuntimeError``.
+
+    >>> import lrkit.finder
+    >>> test = lrkit.finder.RangeTest(start=1e-4, end=1.0, num_steps=2)
+    >>> for lr in test:
+    ...     _ = test.record(1.0)
+    >>> try:
+    ...     test.lr()
+    ... except RuntimeError as err:
+    ...     print(type(err).__name__, "-", err)
+    ScheduleStateError - RangeTest.lr: the test is finished
+    """
 
 
 class UnboundScheduleError(ScheduleError):

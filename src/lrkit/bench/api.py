@@ -44,7 +44,22 @@ OWN_OPTIMIZER = "own"
 
 
 class Diverged(Exception):
-    """Raised by :meth:`Run.log` on a non-finite training loss; ends the run as "diverged"."""
+    """Raised by :meth:`Run.log` on a non-finite training loss; ends the run as "diverged".
+
+    A task function may raise it itself (a loss it cannot compute); the runner records the run
+    as diverged instead of failed.
+
+    Args:
+        *args: the message, as for ``Exception``.
+
+    >>> import lrkit
+    >>> run = Run(seed=0, steps=2, lr=0.1, schedule=lrkit.constant(0.1))
+    >>> try:
+    ...     run.log(0, loss=float("inf"))
+    ... except Diverged as err:
+    ...     print(err)
+    task 'task': training loss at step 0 is inf
+    """
 
 
 def _is_int(value: object) -> bool:
@@ -290,6 +305,23 @@ class FunctionTask:
     Calling it calls the function. ``steps``/``lr`` None mean "from ``--steps``/``--lr``";
     ``target`` is ``(metric, value)``, ``higher_is_better`` None means "True for a metric
     whose name holds 'acc', else False".
+
+    Args:
+        fn: the task function, called with a :class:`Run`.
+        name: the task name (no ``:``, ``/`` or ``\\``).
+        steps: default step budget, or None (``--steps``).
+        lr: default peak LR, or None (``--lr``).
+        eval_every: evaluation period of ``run.should_evaluate`` (None: steps // 10).
+        target: ``(metric, value)`` for steps-to-target, or None.
+        higher_is_better: direction of the target metric, or None (guessed from its name).
+        description: one line for listings ("": the docstring's first line).
+        requires: importable packages the task needs.
+
+    >>> def toy(run: Run) -> None:
+    ...     pass
+    >>> spec = FunctionTask(toy, name="toy", target=("val_accuracy", 0.9)).to_spec("x.py:toy")
+    >>> spec.needs, spec.higher_is_better
+    (('steps', 'lr'), True)
     """
 
     fn: Callable[[Run], None]
@@ -453,6 +485,14 @@ def task(
 def as_function_task(obj: object) -> FunctionTask | None:
     """``obj`` as a :class:`FunctionTask`: itself, or a plain function taking one argument
     (the run) wrapped with default metadata; None for anything else (e.g. a TaskSpec factory).
+
+    Args:
+        obj: what a ``"module:attr"`` task path names.
+
+    >>> def train(run: Run) -> None:
+    ...     pass
+    >>> as_function_task(train).name, as_function_task(lambda: None)
+    ('train', None)
     """
     if isinstance(obj, FunctionTask):
         return obj

@@ -190,6 +190,11 @@ class PythonFunction(Schedule, eq=False):
     read it back, and a state dict holding it keeps only the step (as PyTorch keeps no lambdas).
     Values are computed on NumPy arrays only; the cumulative product is cached.
 
+    Args:
+        base: the initial lr (``base`` in the formula).
+        fn: a function of the step ``t`` (an int) returning a factor.
+        cumulative: multiply ``fn(1) … fn(t)`` (MultiplicativeLR) instead of taking ``fn(t)``.
+
     >>> s = PythonFunction(0.1, lambda t: 0.5)
     >>> s(3)
     0.05
@@ -238,7 +243,13 @@ class PythonFunction(Schedule, eq=False):
 # the pure part: PyTorch's arguments for one param group -> an lrkit schedule
 # ---------------------------------------------------------------------------------------------
 def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
-    """StepLR: ``lr · gamma^⌊t/step_size⌋``.
+    """StepLR: ``lr · gamma^⌊t/step_size⌋``, as PyTorch's ``StepLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        step_size: steps between two multiplications by ``gamma`` (an int >= 1).
+        gamma: the multiplier (PyTorch's default 0.1); above 1 the value is held once it would
+            pass 1e300, where PyTorch's runs on to inf.
 
     >>> [step_lr_schedule(1.0, 2, 0.5)(t) for t in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
@@ -260,6 +271,13 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
 def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 0.1) -> Schedule:
     """MultiStepLR: ``lr · gamma^(number of milestones <= t)`` (a repeated milestone counts twice).
 
+    As PyTorch's ``MultiStepLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        milestones: the steps (ints >= 0) at which the lr is multiplied by ``gamma``.
+        gamma: the multiplier (PyTorch's default 0.1).
+
     >>> [multi_step_lr_schedule(1.0, [1, 3, 3], 0.5)(t) for t in range(5)]
     [1.0, 0.5, 0.5, 0.125, 0.125]
     """
@@ -280,6 +298,13 @@ def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 
 def constant_lr_schedule(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Schedule:
     """ConstantLR: ``lr · factor`` for ``t < total_iters``, then ``lr``.
 
+    As PyTorch's ``ConstantLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        factor: the multiplier of the first ``total_iters`` steps, in [0, 1] (default 1/3).
+        total_iters: how many steps the lr is multiplied (an int >= 0; default 5).
+
     >>> str(constant_lr_schedule(0.3, 0.5, 2))
     'constant(0.15, steps=2) >> constant(0.3)'
     """
@@ -298,6 +323,15 @@ def linear_lr_schedule(
 ) -> Schedule:
     """LinearLR: from ``lr·start_factor`` to ``lr·end_factor`` over ``total_iters`` steps, then held.
 
+    ``lr · (start_factor + (end_factor − start_factor)·min(t, total_iters)/total_iters)``, as
+    PyTorch's ``LinearLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        start_factor: the multiplier at step 0, in (0, 1] (default 1/3).
+        end_factor: the multiplier from step ``total_iters`` on, in [0, 1] (default 1).
+        total_iters: the length of the ramp (an int >= 1; default 5).
+
     >>> [linear_lr_schedule(1.0, 0.5, 1.0, 2)(t) for t in range(4)]
     [0.5, 0.75, 1.0, 1.0]
     """
@@ -312,7 +346,12 @@ def linear_lr_schedule(
 
 
 def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
-    """ExponentialLR: ``lr · gamma^t``.
+    """ExponentialLR: ``lr · gamma^t``, as PyTorch's ``ExponentialLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        gamma: the multiplier per step; above 1 the value is held at 1e300, where PyTorch's runs
+            on to inf.
 
     >>> exponential_lr_schedule(1.0, 0.5)(3)
     0.125
@@ -324,6 +363,13 @@ def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
 
 def polynomial_lr_schedule(lr: float, total_iters: int = 5, power: float = 1.0) -> Schedule:
     """PolynomialLR: ``lr · (1 − min(t, total_iters)/total_iters)^power``.
+
+    As PyTorch's ``PolynomialLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        total_iters: the steps to reach 0 (an int >= 1; default 5).
+        power: the exponent (default 1.0, a straight line).
 
     >>> [polynomial_lr_schedule(1.0, 2, 2.0)(t) for t in range(4)]
     [1.0, 0.25, 0.0, 0.0]
@@ -338,7 +384,13 @@ def cosine_annealing_lr_schedule(lr: float, T_max: int, eta_min: float = 0.0) ->
     """CosineAnnealingLR: cosine from ``lr`` to ``eta_min`` over ``T_max`` steps, then back up.
 
     PyTorch's values are periodic (period ``2·T_max``): past ``T_max`` the LR climbs back to
-    ``lr``, so the drop-in does too.
+    ``lr``, so the drop-in does too: ``eta_min + (lr − eta_min)·(1 + cos(π·t/T_max))/2``, as
+    PyTorch's ``CosineAnnealingLR`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        T_max: the steps from ``lr`` down to ``eta_min`` (an int >= 1).
+        eta_min: the lowest lr (>= 0; default 0).
 
     >>> s = cosine_annealing_lr_schedule(1.0, T_max=2)
     >>> [s(t) for t in range(5)]
@@ -358,6 +410,16 @@ def cosine_annealing_warm_restarts_schedule(
     eta_min: float = 0.0,
 ) -> Schedule:
     """CosineAnnealingWarmRestarts: ``cosine(lr → eta_min, T_0).repeat(mult=T_mult)`` (SGDR).
+
+    ``eta_min + (lr − eta_min)·(1 + cos(π·T_cur/T_i))/2``, where period ``i`` lasts
+    ``T_i = T_0·T_mult^i`` steps and ``T_cur`` counts the steps since its start; as PyTorch's
+    ``CosineAnnealingWarmRestarts`` for one param group.
+
+    Args:
+        lr: the group's initial lr.
+        T_0: the length of the first period (an int >= 1).
+        T_mult: the factor by which each period is longer than the one before (an int >= 1).
+        eta_min: the lowest lr (>= 0; default 0).
 
     >>> s = cosine_annealing_warm_restarts_schedule(1.0, T_0=2)
     >>> [s(t) for t in range(4)]
@@ -385,6 +447,23 @@ def cyclic_lr_schedule(
     max_momentum: float = 0.9,
 ) -> GroupSpec:
     """CyclicLR for one group: ``{"lr": cyclic(...)}`` plus ``"momentum"``, mirrored, if cycled.
+
+    ``lr(t) = base_lr + (max_lr − base_lr)·x(t)·scale``, where ``x`` rises from 0 to 1 over
+    ``step_size_up`` steps and falls back over ``step_size_down``; ``scale`` is 1
+    (``"triangular"``), halves every cycle (``"triangular2"``) or is ``gamma^t``
+    (``"exp_range"``). The momentum goes the other way: ``max_momentum −
+    (max_momentum − base_momentum)·x(t)``. As PyTorch's ``CyclicLR`` for one param group.
+
+    Args:
+        base_lr: the lowest lr, where each cycle starts.
+        max_lr: the lr at the top of the cycle (in ``"triangular"`` mode).
+        step_size_up: steps from ``base_lr`` to ``max_lr`` (an int >= 1; default 2000).
+        step_size_down: steps back down (None: ``step_size_up``).
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+        gamma: the per-step factor of ``"exp_range"`` (ignored by the other modes).
+        cycle_momentum: whether to cycle the momentum too (a ``"momentum"`` entry).
+        base_momentum: the momentum at the lr's top (default 0.8).
+        max_momentum: the momentum at the lr's bottom (default 0.9).
 
     >>> spec = cyclic_lr_schedule(0.01, 0.1, step_size_up=10)
     >>> str(spec["lr"]), str(spec["momentum"])
@@ -431,6 +510,24 @@ def one_cycle_lr_schedule(
     three_phase: bool = False,
 ) -> GroupSpec:
     """OneCycleLR for one group: ``{"lr": one_cycle(...), "momentum": one_cycle_momentum(...)}``.
+
+    The lr rises from ``max_lr/div_factor`` to ``max_lr`` over the first ``pct_start`` of
+    ``total_steps``, then anneals (cosine or linear) to ``max_lr/(div_factor·final_div_factor)``;
+    the momentum goes from ``max_momentum`` down to ``base_momentum`` and back. With
+    ``three_phase`` the lr first comes back down to ``max_lr/div_factor`` symmetrically, then
+    anneals. As PyTorch's ``OneCycleLR`` for one param group.
+
+    Args:
+        max_lr: the peak lr.
+        total_steps: the length of the cycle (an int >= 1).
+        pct_start: the share of the steps spent rising, in [0, 1] (default 0.3).
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        cycle_momentum: whether to add a ``"momentum"`` schedule.
+        base_momentum: the momentum at the lr's peak (default 0.85).
+        max_momentum: the momentum at the start and end (default 0.95).
+        div_factor: ``max_lr / initial lr`` (default 25).
+        final_div_factor: ``initial lr / final lr`` (default 1e4).
+        three_phase: PyTorch's three-phase variant.
 
     >>> str(one_cycle_lr_schedule(0.1, 100)["lr"])
     'one_cycle(peak=0.1, steps=100)'
@@ -561,6 +658,27 @@ class CompatScheduler(Scheduler):
 
     ``last_epoch=-1`` (the default) starts at step 0; ``last_epoch=k >= 0`` resumes: every group
     must hold ``"initial_lr"`` (PyTorch's ``KeyError`` otherwise).
+
+    The drop-ins below build it; to drive an optimizer with lrkit's own schedules, use
+    :class:`lrkit.torch.Scheduler`.
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        schedule: one ``{"lr": schedule, "momentum": schedule, ...}`` per param group.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k``.
+        plateau: a :class:`lrkit.Plateau` that reduces the lr (``ReduceLROnPlateau``), or None.
+        multipliers: per group, the lr over the initial lr for multiplicative drop-ins (what
+            a chain multiplies), or None.
+        bases: each group's initial lr (``base_lrs``; default: read from the groups).
+
+    >>> import lrkit
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = CompatScheduler(opt, [{"lr": lrkit.cosine(start=1.0, steps=4)}])
+    >>> for _ in range(2):
+    ...     opt.step()
+    ...     s.step()
+    >>> s.get_last_lr()
+    [0.5]
     """
 
     __slots__ = _ENGINE_SLOTS
@@ -939,6 +1057,17 @@ class _ClosedForm(CompatScheduler):
 class StepLR(_ClosedForm):
     """PyTorch's ``StepLR``: multiply each group's lr by ``gamma`` every ``step_size`` steps.
 
+    ``lr_t = lr · gamma^⌊t/step_size⌋``; it matches PyTorch's ``StepLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        step_size: steps between two multiplications (an int >= 1).
+        gamma: the multiplier (default 0.1).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     >>> str(StepLR(opt, step_size=30).schedule)
     'step(start=0.1, every=30, factor=0.1)'
@@ -971,7 +1100,24 @@ def _milestones(value: object) -> list[int]:
 
 
 class MultiStepLR(_ClosedForm):
-    """PyTorch's ``MultiStepLR``: multiply by ``gamma`` at each milestone."""
+    """PyTorch's ``MultiStepLR``: multiply by ``gamma`` at each milestone.
+
+    ``lr_t = lr · gamma^(number of milestones <= t)`` (a repeated milestone counts twice); it
+    matches PyTorch's ``MultiStepLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        milestones: the steps (ints >= 0) at which the lr is multiplied.
+        gamma: the multiplier (default 0.1).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(MultiStepLR(opt, milestones=[2, 3], gamma=0.5).schedule)
+    'multistep(start=1.0, milestones=[2, 3], factor=0.5)'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["MultiStepLR"]
@@ -1001,7 +1147,24 @@ class MultiStepLR(_ClosedForm):
 
 
 class ConstantLR(_ClosedForm):
-    """PyTorch's ``ConstantLR``: ``lr · factor`` until ``total_iters``, then ``lr``."""
+    """PyTorch's ``ConstantLR``: ``lr · factor`` until ``total_iters``, then ``lr``.
+
+    ``lr_t = lr · factor`` for ``t < total_iters``, else ``lr``; it matches PyTorch's
+    ``ConstantLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        factor: the multiplier of the first ``total_iters`` steps, in [0, 1] (default 1/3).
+        total_iters: how many steps the lr is multiplied (an int >= 0; default 5).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(ConstantLR(opt, factor=0.5, total_iters=2).schedule)
+    'constant(0.5, steps=2) >> constant(1.0)'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["ConstantLR"]
@@ -1024,7 +1187,25 @@ class ConstantLR(_ClosedForm):
 
 
 class LinearLR(_ClosedForm):
-    """PyTorch's ``LinearLR``: ``lr`` times a factor going linearly from start to end factor."""
+    """PyTorch's ``LinearLR``: ``lr`` times a factor going linearly from start to end factor.
+
+    ``lr_t = lr · (start_factor + (end_factor − start_factor)·min(t, total_iters)/total_iters)``;
+    it matches PyTorch's ``LinearLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        start_factor: the multiplier at step 0, in (0, 1] (default 1/3).
+        end_factor: the multiplier from step ``total_iters`` on, in [0, 1] (default 1).
+        total_iters: the length of the ramp (an int >= 1; default 5).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(LinearLR(opt, start_factor=0.5, total_iters=2).schedule)
+    'linear(start=0.5, end=1.0, steps=2)'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["LinearLR"]
@@ -1050,7 +1231,22 @@ class LinearLR(_ClosedForm):
 
 
 class ExponentialLR(_ClosedForm):
-    """PyTorch's ``ExponentialLR``: ``lr · gamma^t``."""
+    """PyTorch's ``ExponentialLR``: ``lr_t = lr · gamma^t``; it matches PyTorch's ``ExponentialLR``.
+
+    With ``gamma > 1`` the lr is held at 1e300, where PyTorch's runs on to inf.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        gamma: the multiplier per step.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(ExponentialLR(opt, gamma=0.5).schedule)
+    'exponential(start=1.0, factor=0.5)'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["ExponentialLR"]
@@ -1066,7 +1262,24 @@ class ExponentialLR(_ClosedForm):
 
 
 class PolynomialLR(_ClosedForm):
-    """PyTorch's ``PolynomialLR``: ``lr · (1 − t/total_iters)^power``, then 0."""
+    """PyTorch's ``PolynomialLR``: ``lr · (1 − t/total_iters)^power``, then 0.
+
+    ``lr_t = lr · (1 − min(t, total_iters)/total_iters)^power``; it matches PyTorch's
+    ``PolynomialLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        total_iters: the steps to reach 0 (an int >= 1; default 5).
+        power: the exponent (default 1.0, a straight line).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(PolynomialLR(opt, total_iters=4, power=2.0).schedule)
+    'polynomial(start=1.0, steps=4, power=2.0)'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["PolynomialLR"]
@@ -1093,6 +1306,23 @@ class CosineAnnealingLR(_ClosedForm):
 
     Its values are PyTorch's closed form; PyTorch's own recursive ``step()`` drifts from that closed
     form by up to ~1e-10 relative over thousands of steps with ``eta_min > 0`` (see docs/compat.md).
+
+    ``lr_t = eta_min + (lr − eta_min)·(1 + cos(π·t/T_max))/2`` (period ``2·T_max``); it matches
+    PyTorch's ``CosineAnnealingLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        T_max: the steps from ``lr`` down to ``eta_min`` (an int >= 1).
+        eta_min: the lowest lr (>= 0; default 0).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = CosineAnnealingLR(opt, T_max=2)
+    >>> str(s.schedule)
+    '(cosine(start=1.0, steps=2) >> cosine(start=0.0, end=1.0, steps=2)).repeat()'
     """
 
     _torch = _TORCH["CosineAnnealingLR"]
@@ -1126,6 +1356,24 @@ class CosineAnnealingWarmRestarts(_ClosedForm):
     has them, the lr is the closed form; after a write to ``T_cur`` or a fractional epoch
     (``step(epoch + i / iters)``), it is PyTorch's ``eta_min + (base − eta_min)·(1 +
     cos(π·T_cur/T_i))/2``.
+
+    ``lr_t = eta_min + (lr − eta_min)·(1 + cos(π·T_cur/T_i))/2`` with ``T_i = T_0·T_mult^i`` in
+    period ``i`` and ``T_cur`` the steps since it began; it matches PyTorch's
+    ``CosineAnnealingWarmRestarts``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        T_0: the length of the first period (an int >= 1).
+        T_mult: the factor by which each period is longer than the one before (an int >= 1).
+        eta_min: the lowest lr (>= 0; default 0).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> str(CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2).schedule)
+    'cosine(start=1.0, steps=2).repeat(mult=2.0)'
     """
 
     _torch = _TORCH["CosineAnnealingWarmRestarts"]
@@ -1242,6 +1490,35 @@ class CyclicLR(CompatScheduler):
     callable with no lrkit text form: it is called at step time with PyTorch's formula, and
     ``state_dict()`` saves it as PyTorch does (``None`` for a function, a callable object's
     ``__dict__``).
+
+    ``lr_t = base_lr + (max_lr − base_lr)·x(t)·scale``, where ``x`` rises from 0 to 1 over
+    ``step_size_up`` steps and falls back over ``step_size_down``; ``scale`` is 1
+    (``"triangular"``), halves every cycle (``"triangular2"``), is ``gamma^t`` (``"exp_range"``)
+    or ``scale_fn(cycle)`` / ``scale_fn(t)`` (``scale_mode``). The momentum is
+    ``max_momentum − (max_momentum − base_momentum)·x(t)``. It matches PyTorch's ``CyclicLR``.
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        base_lr: the lowest lr, one for all groups or a list with one per group.
+        max_lr: the lr at the top of the cycle (in ``"triangular"`` mode), one or one per group.
+        step_size_up: steps from ``base_lr`` to ``max_lr`` (an int >= 1; default 2000).
+        step_size_down: steps back down (None: ``step_size_up``).
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"`` (ignored with ``scale_fn``).
+        gamma: the per-step factor of ``"exp_range"``.
+        scale_fn: a custom scale, a function of one number with values in [0, 1], or None.
+        scale_mode: what ``scale_fn`` receives: the ``"cycle"`` number or the ``"iterations"``.
+        cycle_momentum: whether to cycle the momentum (``betas[0]`` for Adam) too.
+        base_momentum: the momentum at the lr's top (default 0.8), one or one per group.
+        max_momentum: the momentum at the lr's bottom (default 0.9), one or one per group.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> s = CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    >>> str(s.schedule["lr"])
+    'cyclic(low=0.1, high=1.0, half_cycle=2)'
+    >>> s.get_last_lr(), opt.param_groups[0]["momentum"]  # the lr's bottom, the momentum's top
+    ([0.1], 0.9)
     """
 
     _hyper = (
@@ -1423,6 +1700,34 @@ class OneCycleLR(CompatScheduler):
     PyTorch raises past ``total_steps`` (PyTorch #38170) and extrapolates its last phase at step
     ``total_steps`` itself; the drop-in equals PyTorch on steps ``0 .. total_steps − 1`` and holds
     the final value from there on.
+
+    The lr rises from ``max_lr/div_factor`` to ``max_lr`` over the first ``pct_start`` of the
+    steps, then anneals (cosine or linear) to ``max_lr/(div_factor·final_div_factor)``; the
+    momentum goes from ``max_momentum`` to ``base_momentum`` and back. With ``three_phase`` the
+    lr first comes back down to ``max_lr/div_factor`` as it rose, then anneals. It matches
+    PyTorch's ``OneCycleLR``.
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        max_lr: the peak lr, one for all groups or a list with one per group.
+        total_steps: the length of the cycle (None: ``epochs · steps_per_epoch``).
+        epochs: with ``steps_per_epoch``, the length when ``total_steps`` is None.
+        steps_per_epoch: see ``epochs``.
+        pct_start: the share of the steps spent rising, in [0, 1] (default 0.3).
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        cycle_momentum: whether to cycle the momentum (``betas[0]`` for Adam) too.
+        base_momentum: the momentum at the lr's peak (default 0.85), one or one per group.
+        max_momentum: the momentum at the start and end (default 0.95), one or one per group.
+        div_factor: ``max_lr / initial lr`` (default 25).
+        final_div_factor: ``initial lr / final lr`` (default 1e4).
+        three_phase: PyTorch's three-phase variant.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> s = OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    >>> str(s.schedule["lr"]), s.get_last_lr()
+    ('one_cycle(peak=1.0, steps=10)', [0.04])
     """
 
     # PyTorch's annealing functions, which pre-2.2 PyTorch states name under "anneal_func"
@@ -1508,6 +1813,24 @@ class LambdaLR(CompatScheduler):
     callable object (restored into this scheduler's objects by ``load_state_dict``). Pass
     ``precompute=n`` to evaluate the function once on steps ``0 .. n−1`` and keep the values as a
     text schedule (``piecewise_constant``; held after ``n − 1``) instead.
+
+    ``lr_t = lr · lr_lambda(t)``; it matches PyTorch's ``LambdaLR``.
+    ``lr`` is each param group's initial lr (``group["initial_lr"]`` if an earlier scheduler
+    set it, else ``group["lr"]``).
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        lr_lambda: a function of the step (an int) returning a factor, or a list with one
+            per param group.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+        precompute: None (call ``lr_lambda`` at each step), or a number of steps to tabulate
+            it over (lrkit's keyword; PyTorch has none).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = LambdaLR(opt, lr_lambda=lambda t: 1 / (t + 1), precompute=3)
+    >>> str(s.schedule)
+    'piecewise_constant(boundaries=[1, 2], values=[1.0, 0.5, 0.3333333333333333])'
     """
 
     _torch = _TORCH["LambdaLR"]
@@ -1655,7 +1978,24 @@ class LambdaLR(CompatScheduler):
 class MultiplicativeLR(LambdaLR):
     """PyTorch's ``MultiplicativeLR``: ``lr_t = lr_{t−1} · lr_lambda(t)`` (a cumulative product),
     from the lr the group holds, with ``lr_lambda`` called at each step; same saving rules as
-    LambdaLR."""
+    LambdaLR.
+
+    ``lr_t = lr · Π_{k=1..t} lr_lambda(k)``; it matches PyTorch's ``MultiplicativeLR``.
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        lr_lambda: a function of the step (an int) returning the factor of that step, or a
+            list with one per param group.
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+        precompute: None (call ``lr_lambda`` at each step), or a number of steps to tabulate
+            the product over (lrkit's keyword; PyTorch has none).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = MultiplicativeLR(opt, lr_lambda=lambda t: 0.5, precompute=4)
+    >>> str(s.schedule)
+    'piecewise_constant(boundaries=[1, 2, 3], values=[1.0, 0.5, 0.25, 0.125])'
+    """
 
     kind: Kind = "multiplicative"
     _torch = _TORCH["MultiplicativeLR"]
@@ -1714,6 +2054,22 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
     behaviour and state are lrkit's), so Hugging Face's Trainer and Lightning pass it the metric.
     PyTorch's attributes (``mode``, ``factor``, ``patience``, ``best``, ``num_bad_epochs``,
     ``cooldown_counter``, ``min_lrs``, ...) read the :class:`lrkit.Plateau` controller.
+
+    After more than ``patience`` evaluations without improving on the best by ``threshold``,
+    each group's lr becomes ``max(lr · factor, min_lr)`` (unless that changes it by ``eps`` or
+    less), then ``cooldown`` evaluations pass before counting again. It matches PyTorch's
+    ``ReduceLROnPlateau``.
+
+    Args:
+        optimizer: the optimizer whose param groups it drives.
+        mode: ``"min"`` (lower is better) or ``"max"``.
+        factor: the multiplier of a reduction, in (0, 1) (default 0.1).
+        patience: the bad evaluations tolerated before a reduction (default 10).
+        threshold: the improvement that counts (default 1e-4).
+        threshold_mode: ``"rel"`` (relative to the best) or ``"abs"``.
+        cooldown: evaluations to wait after a reduction (default 0).
+        min_lr: the lowest lr, one for all groups or a list with one per group (default 0).
+        eps: the smallest change of lr applied (default 1e-8).
 
     >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     >>> s = ReduceLROnPlateau(opt, factor=0.5, patience=0)
@@ -2048,6 +2404,24 @@ class SequentialLR(CompatScheduler):
     Each child restarts at local step 0 at its milestone, as PyTorch does. Children are lrkit
     drop-ins (or :class:`lrkit.torch.Scheduler`); a child that runs longer than its slot is cut
     there (``truncate`` where no shorter form exists), one that ends earlier holds its last value.
+
+    ``lr_t = schedulers[i](t − milestones[i−1])`` for ``milestones[i−1] <= t < milestones[i]``
+    (``milestones[−1]`` read as 0, the last child running on); it matches PyTorch's
+    ``SequentialLR``.
+
+    Args:
+        optimizer: the optimizer of every child.
+        schedulers: the children, in order (lrkit drop-ins or :class:`lrkit.torch.Scheduler`).
+        milestones: the steps at which the next child takes over (one fewer than the children,
+            strictly increasing).
+        last_epoch: -1 starts at step 0; ``k >= 0`` resumes after step ``k`` (every group
+            must then hold ``"initial_lr"``, as PyTorch requires).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> warm = LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> s = SequentialLR(opt, [warm, ExponentialLR(opt, gamma=0.5)], milestones=[2])
+    >>> str(s.schedule)
+    'linear(start=0.5, end=1.0, steps=2) >> exponential(start=1.0, factor=0.5)'
     """
 
     def __init__(
@@ -2114,6 +2488,21 @@ class ChainedScheduler(CompatScheduler):
     chain in closed form where it has one: the product of the multiplicative children
     (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, MultiplicativeLR,
     CosineAnnealingLR with eta_min=0) times the base lr, or a last absolute child's schedule.
+
+    For multiplicative children, ``lr_t = lr · Π_i m_i(t)`` with ``m_i`` child ``i``'s lr over
+    its initial lr; it matches PyTorch's ``ChainedScheduler``.
+
+    Args:
+        schedulers: the children, stepped in this order.
+        optimizer: their optimizer (None: the first child's).
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> s = ChainedScheduler([ConstantLR(opt, factor=0.5, total_iters=2), ExponentialLR(opt, gamma=0.5)])
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     s.step()
+    >>> s.get_last_lr()
+    [0.125]
     """
 
     def __init__(

@@ -50,6 +50,12 @@ class TaskConfig:
     ``optimizer`` is one of the task's ``optimizers``; ``batch_size`` None means the task default;
     ``threads`` is passed to ``torch.set_num_threads`` by torch tasks.
 
+    Args:
+        seed: the run's seed, an int in [0, 2**63).
+        optimizer: one of the task's ``optimizers`` (default ``"sgd"``).
+        batch_size: the batch size, or None for the task's default.
+        threads: CPU threads for the run (an int >= 1).
+
     >>> TaskConfig(seed=3, optimizer="adamw")
     TaskConfig(seed=3, optimizer='adamw', batch_size=None, threads=1)
     >>> TaskConfig(threads=0)
@@ -81,7 +87,23 @@ class TaskConfig:
 @runtime_checkable
 class Trainer(Protocol):
     """One training run. The runner owns the loop, schedules and logging; the task owns
-    model, data and optimizer."""
+    model, data and optimizer.
+
+    A protocol (checked with ``isinstance``): any object with these two methods is a trainer;
+    a task's ``make(config)`` returns one.
+
+    >>> class Quadratic:
+    ...     def __init__(self) -> None:
+    ...         self.w = 1.0
+    ...     def train_step(self, hparams):
+    ...         self.w -= hparams["lr"] * 2 * self.w  # one gradient step on w**2
+    ...         return self.w**2
+    ...     def evaluate(self):
+    ...         return {"val_loss": self.w**2}
+    >>> trainer = Quadratic()
+    >>> isinstance(trainer, Trainer), trainer.train_step({"lr": 0.25}), trainer.evaluate()
+    (True, 0.25, {'val_loss': 0.25})
+    """
 
     def train_step(self, hparams: Mapping[str, float]) -> float:
         """Set hparams (keys among "lr", "momentum", "weight_decay"; "momentum" is betas[0] for
@@ -132,6 +154,25 @@ class TaskSpec:
     defaults ``make`` uses (``weight_decay`` applies until a step sets it). A function task
     (:func:`lrkit.bench.task`) has ``function`` set (called with a :class:`lrkit.bench.Run`,
     ``make`` unused) and lists in ``needs`` the settings the user must give ("steps", "lr").
+
+    Args:
+        name: the task name (records, report, ``--task``).
+        description: one line for listings.
+        steps: the default step budget.
+        lr: the default peak LR of ``optimizers[0]``.
+        momentum: the default momentum (SGD) or ``betas[0]`` (Adam family), in [0, 1).
+        eval_every: steps between two evaluations.
+        target_metric: the metric of steps-to-target (``"val_loss"``, ``"val_accuracy"``).
+        target_value: the value of ``target_metric`` that counts as reached.
+        higher_is_better: the direction of ``target_metric``.
+        optimizers: the optimizer names the task supports, the default first.
+        requires: importable packages the task needs.
+        make: ``make(config)`` builds a fresh :class:`Trainer` from a :class:`TaskConfig`.
+        batch_size: the default batch size ``make`` uses, if any.
+        weight_decay: the weight decay ``make`` uses until a step sets it.
+        optimizer_lrs: ``(optimizer, lr)`` pairs: other optimizers' default peak LRs.
+        function: the task function of a function task, else None.
+        needs: the settings the user must give ("steps", "lr") for a function task.
 
     >>> spec = TaskSpec(name="t", description="d", steps=10, lr=0.1, momentum=0.9, eval_every=5,
     ...     target_metric="val_loss", target_value=0.5, higher_is_better=False,

@@ -39,7 +39,11 @@ _PATH_RE = re.compile(
 
 
 def task_names() -> list[str]:
-    """Names of the built-in tasks, sorted."""
+    """Names of the built-in tasks, sorted.
+
+    >>> task_names()
+    ['charlm', 'digits-mlp', 'digits-numpy', 'synthetic-linear']
+    """
     return sorted(_BUILTIN)
 
 
@@ -178,6 +182,10 @@ def get_task(name_or_path: str) -> TaskSpec:
     or a factory called with no arguments that returns a TaskSpec. Errors: ValueError
     for an unknown name or a malformed path, ImportError naming the module that cannot be
     imported (or lacks the factory), TypeError when the factory does not return a TaskSpec.
+
+    Args:
+        name_or_path: a built-in task name (:func:`task_names`), ``"package.module:attr"`` or
+            ``"path/to/file.py:attr"``.
 
     >>> get_task("synthetic-linear").steps
     300
