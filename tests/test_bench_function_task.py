@@ -192,15 +192,43 @@ def test_package_module_form_and_missing_steps_or_lr(
     cfg = BenchConfig(tasks=("plain_mod:quad",), seeds=(0,), out=str(tmp_path))
     with pytest.raises(ValueError, match="--steps"):
         plan_tasks(cfg)
-    with pytest.raises(ValueError, match="--lr"):
+    with pytest.raises(ValueError, match="--lr X, --lr-from-finder"):
         plan_tasks(cfg.with_(steps=20))
-    with pytest.raises(ValueError, match="--lr-from-finder"):
-        plan_tasks(cfg.with_(steps=20, lr=0.1, lr_mode="finder"))
     out = run_bench(
         cfg.with_(steps=20, lr=0.1, only=("constant", "cosine"), backend="serial", plots=False)
     )
     assert (out.ran, out.errors) == (2, 0)
     sys.modules.pop("plain_mod", None)
+
+
+def test_lr_from_finder_runs_the_range_test_through_the_task_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lrkit.bench.execution.range_test import range_test_task
+
+    _write(tmp_path, "finder_mod.py", PLAIN_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = BenchConfig(
+        tasks=("finder_mod:quad",),
+        seeds=(0,),
+        out=str(tmp_path),
+        steps=20,
+        lr_mode="finder",
+        only=("constant",),
+        backend="serial",
+        plots=False,
+        name="f",
+    )
+    out = run_bench(cfg)  # no --lr: the range test gives the peak
+    assert (out.ran, out.errors) == (1, 0)
+    (rec,) = [json.loads(x) for x in (tmp_path / "f" / "runs.jsonl").read_text().splitlines()]
+    result = range_test_task(
+        "finder_mod:quad", None, cfg.tune_seed, start=1e-6, end=10.0, num_steps=20
+    )
+    assert rec["peak_lr"] == pytest.approx(result.suggest().lr, rel=1e-12)
+    meta = json.loads((tmp_path / "f" / "bench.json").read_text())
+    assert meta["plans"][0]["lr_source"]["constant"] == "range test (lrkit)"
+    sys.modules.pop("finder_mod", None)
 
 
 def test_run_validates_steps_and_metrics() -> None:

@@ -275,10 +275,21 @@ def test_tune_lr_picks_best_grid_value_on_separate_seed(tmp_path: Path) -> None:
     assert main["peak_lr"] == best["peak_lr"] == pytest.approx(0.5)
 
 
-def test_lr_from_finder_uses_range_test_suggestion(tmp_path: Path) -> None:
-    cfg = _cfg(tmp_path, only=("constant",), seeds=1, lr_mode="finder")
+def test_lr_from_finder_gives_each_shape_the_finders_rule_for_it(tmp_path: Path) -> None:
+    from lrkit.bench.execution.range_test import range_test_task
+    from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
+
+    cfg = _cfg(tmp_path, seeds=1, lr_mode="finder")
     run_bench(cfg)
-    (rec,) = read_records(tmp_path / "t" / "runs.jsonl")
-    assert 1e-6 < rec["peak_lr"] < 10.0
+    peaks = {r["schedule"]: r["peak_lr"] for r in read_records(tmp_path / "t" / "runs.jsonl")}
     meta = json.loads((tmp_path / "t" / "bench.json").read_text())
-    assert meta["plans"][0]["lr_source"]["constant"] == "range test"
+    source = meta["plans"][0]["lr_source"]
+    # the same range test again (the task's 60 steps, tune seed), read by each shape's rule
+    result = range_test_task(FAKE, "sgd", cfg.tune_seed, start=1e-6, end=10.0, num_steps=60)
+    assert source["constant"] == "range test (lrkit)"
+    assert peaks["constant"] == pytest.approx(result.suggest().lr, rel=1e-12)
+    for name, policy in (("cosine", "cosine"), ("one-cycle", "one_cycle")):
+        rule = peak_rule(DEFAULT_RULES[policy])
+        assert source[name] == f"range test ({rule.name})"
+        assert peaks[name] == pytest.approx(rule.peak(result, "sgd"), rel=1e-12)
+    assert min(peaks.values()) > 1e-6 and max(peaks.values()) < 10.0 * 4

@@ -25,7 +25,13 @@ from lrkit.bench.execution.runner import Job, make_job
 from lrkit.bench.planning.budgets import budget_plans, budgets_meta, merged_budgets
 from lrkit.bench.planning.config import BenchConfig
 from lrkit.bench.planning.plan import TaskPlan
-from lrkit.bench.planning.suite import DEFAULT_SUITE, SuiteEntry, resolve_optimizer, select
+from lrkit.bench.planning.suite import (
+    DEFAULT_SUITE,
+    SuiteEntry,
+    finder_policy,
+    resolve_optimizer,
+    select,
+)
 from lrkit.bench.planning.tuning import (
     all_failed,
     log_grid,
@@ -33,6 +39,7 @@ from lrkit.bench.planning.tuning import (
     next_extension,
     tune_result,
 )
+from lrkit.finder.result import RangeTestResult
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
 
@@ -147,14 +154,10 @@ def _check_needs(spec: Any, source: str, cfg: BenchConfig) -> None:
             f"bench: task {source!r} sets no step budget; give --steps N "
             f"(or @lrkit.bench.task(steps=N))"
         )
-    if "lr" in spec.needs and cfg.lr is None:
+    if "lr" in spec.needs and cfg.lr is None and cfg.lr_mode != "finder":
         raise ValueError(
-            f"bench: task {source!r} sets no peak LR; give --lr X (or @lrkit.bench.task(lr=X))"
-        )
-    if spec.function is not None and cfg.lr_mode == "finder":
-        raise ValueError(
-            f"bench: --lr-from-finder needs a class-based task; {source!r} is a task function "
-            f"(use --tune-lr)"
+            f"bench: task {source!r} sets no peak LR; give --lr X, --lr-from-finder "
+            f"(or @lrkit.bench.task(lr=X))"
         )
 
 
@@ -197,22 +200,41 @@ def _job(
     )
 
 
-def _finder_lr(plan: TaskPlan, opt: str, cfg: BenchConfig) -> float:
-    """Run an LR range test on the task (tune seed) and return its suggestion."""
-    try:
-        from lrkit.finder.runner import RangeTest
-    except ImportError as exc:  # pragma: no cover - depends on the finder being installed
-        raise RuntimeError(
-            f"bench --lr-from-finder: lrkit.finder is not available ({exc})"
-        ) from exc
-    from lrkit.bench.tasks import TaskConfig, get_task
+def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
+    """An LR range test on the task (tune seed, 1e-6 to 10 over at most 100 steps)."""
+    from lrkit.bench.execution.range_test import range_test_task
 
-    spec = get_task(plan.source or plan.task)
-    trainer = spec.make(TaskConfig(seed=cfg.tune_seed, optimizer=opt, batch_size=cfg.batch_size))
-    test = RangeTest(start=1e-6, end=10.0, num_steps=min(100, max(plan.steps, 10)))
-    for lr in test:
-        test.record(trainer.train_step({"lr": lr}))
-    return float(test.result().suggest().lr)
+    return range_test_task(
+        plan.source or plan.task,
+        opt,
+        cfg.tune_seed,
+        batch_size=cfg.batch_size,
+        start=1e-6,
+        end=10.0,
+        num_steps=min(100, max(plan.steps, 10)),
+    )
+
+
+def _finder_peak(result: RangeTestResult, entry: SuiteEntry, opt: str) -> tuple[float, str]:
+    """The peak LR the finder recommends for ``entry``'s shape, and the rule's name.
+
+    A one-cycle, wsd or cosine schedule gets that policy's default rule of
+    :func:`lrkit.finder.recommend` (:data:`~lrkit.finder.recommend.DEFAULT_RULES`, read with the
+    optimizer family of ``opt``); any other shape gets the range test's own suggestion
+    (``result.suggest()``, lrkit's rule).
+
+    Args:
+        result: the range test of the task.
+        entry: the suite entry whose peak is wanted.
+        opt: the task optimizer the entry runs with.
+    """
+    from lrkit.finder.recommend import DEFAULT_RULES, OPTIMIZER_FAMILIES, peak_rule
+
+    policy = finder_policy(entry)
+    if policy is None:
+        return float(result.suggest().lr), "lrkit"
+    rule = peak_rule(DEFAULT_RULES[policy])
+    return float(rule.peak(result, OPTIMIZER_FAMILIES.get(opt))), rule.name
 
 
 class _Display:
@@ -548,7 +570,7 @@ def _assign_peaks(
 
     Returns the (plan, entry, optimizer, base LR) items left to tune when ``lr_mode`` is "tune".
     """
-    finder_cache: dict[tuple[str, str], float] = {}
+    finder_cache: dict[tuple[str, str], RangeTestResult] = {}
     to_tune: list[tuple[TaskPlan, SuiteEntry, str, float]] = []
     for plan in plans:
         for entry, opt in plan.entries:
@@ -556,9 +578,10 @@ def _assign_peaks(
             if cfg.lr_mode == "finder":
                 if (plan.task, opt) not in finder_cache:
                     say(f"range test on {plan.task} ({opt}) ...")
-                    finder_cache[(plan.task, opt)] = _finder_lr(plan, opt, cfg)
-                plan.peak[entry.name] = finder_cache[(plan.task, opt)]
-                plan.lr_source[entry.name] = "range test"
+                    finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg)
+                peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry, opt)
+                plan.peak[entry.name] = peak
+                plan.lr_source[entry.name] = f"range test ({rule})"
             elif cfg.lr_mode == "tune":
                 to_tune.append((plan, entry, opt, base))
             else:

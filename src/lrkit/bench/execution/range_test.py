@@ -80,6 +80,7 @@ def range_test_task(
     seed: int = 0,
     *,
     threads: int = 1,
+    batch_size: int | None = None,
     **test_kwargs: Any,
 ) -> RangeTestResult:
     """Run a :class:`~lrkit.finder.RangeTest` on bench task ``task``.
@@ -99,11 +100,12 @@ def range_test_task(
         ``"own"``).
       seed: seed of the fresh trainer (``run.seed`` of a function task).
       threads: CPU threads of the trainer (a function task sets its own).
+      batch_size: the trainer's batch size (None: the task's default).
       test_kwargs: arguments of ``RangeTest`` (``start``, ``end``, ``num_steps``...).
     """
     spec = get_task(task)
     opt = spec.optimizers[0] if optimizer is None else optimizer
-    config = TaskConfig(seed=seed, optimizer=opt, threads=threads)
+    config = TaskConfig(seed=seed, optimizer=opt, batch_size=batch_size, threads=threads)
     spec.check_config(config)
     test = RangeTest(**test_kwargs)
     if spec.function is not None:

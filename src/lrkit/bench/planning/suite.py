@@ -33,6 +33,7 @@ __all__ = [
     "SCHEDULEFREE",
     "SuiteEntry",
     "entry_from_mapping",
+    "finder_policy",
     "parse_schedule_arg",
     "resolve_optimizer",
     "select",
@@ -299,6 +300,36 @@ def entry_from_mapping(data: Mapping[str, Any]) -> SuiteEntry:
         optimizer=data.get("optimizer"),
         note=str(data.get("note", "")),
     )
+
+
+#: The schedule functions whose peak the finder's ``recommend`` has a rule for, by policy.
+_FINDER_POLICIES = (("one_cycle", "one_cycle"), ("wsd", "wsd"), ("cosine", "cosine"))
+_CALL_RE = re.compile(r"\b([a-z_]+)\(")
+
+
+def finder_policy(entry: SuiteEntry) -> str | None:
+    """The :func:`lrkit.finder.recommend` policy of ``entry``'s LR shape, or None.
+
+    The first of ``one_cycle``, ``wsd``, ``cosine`` whose function the entry's LR text calls
+    (a warm-up before a cosine is still the cosine policy); None for any other shape, and for a
+    repeated one (restarts revisit the peak; the finder's rules were measured on one cycle).
+
+    Args:
+        entry: a suite entry.
+
+    >>> finder_policy(SuiteEntry("wc", "warmup('5%') >> cosine(start=1.0, steps='95%')"))
+    'cosine'
+    >>> finder_policy(SuiteEntry("oc", "one_cycle(peak=1.0, steps='100%')")) is None
+    False
+    >>> finder_policy(SuiteEntry("c", "constant(1.0)")) is None
+    True
+    >>> finder_policy(SuiteEntry("r", "cosine(start=1.0, steps='10%').repeat()")) is None
+    True
+    """
+    called = set(_CALL_RE.findall(entry.lr))
+    if "repeat" in called:
+        return None
+    return next((policy for policy, fn in _FINDER_POLICIES if fn in called), None)
 
 
 def select(
