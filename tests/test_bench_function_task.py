@@ -205,6 +205,7 @@ def test_lr_from_finder_runs_the_range_test_through_the_task_function(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lrkit.bench.execution.range_test import range_test_task
+    from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
 
     _write(tmp_path, "finder_mod.py", PLAIN_TASK)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -225,9 +226,10 @@ def test_lr_from_finder_runs_the_range_test_through_the_task_function(
     result = range_test_task(
         "finder_mod:quad", None, cfg.tune_seed, start=1e-6, end=10.0, num_steps=20
     )
-    assert rec["peak_lr"] == pytest.approx(result.suggest().lr, rel=1e-12)
+    rule = peak_rule(DEFAULT_RULES["one_cycle"])  # the function's own optimizer: family unknown
+    assert rec["peak_lr"] == pytest.approx(rule.peak(result, None), rel=1e-12)
     meta = json.loads((tmp_path / "f" / "bench.json").read_text())
-    assert meta["plans"][0]["lr_source"]["constant"] == "range test (lrkit)"
+    assert meta["plans"][0]["lr_source"]["constant"] == f"range test ({rule.name})"
     sys.modules.pop("finder_mod", None)
 
 

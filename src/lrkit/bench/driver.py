@@ -220,8 +220,9 @@ def _finder_peak(result: RangeTestResult, entry: SuiteEntry, opt: str) -> tuple[
 
     A one-cycle, wsd or cosine schedule gets that policy's default rule of
     :func:`lrkit.finder.recommend` (:data:`~lrkit.finder.recommend.DEFAULT_RULES`, read with the
-    optimizer family of ``opt``); any other shape gets the range test's own suggestion
-    (``result.suggest()``, lrkit's rule).
+    optimizer family of ``opt``); any other shape, for which no rule was measured, gets
+    ``recommend``'s default policy's (one-cycle's) rule, so that every schedule's peak comes from
+    the rules with the lowest held-out regret rather than one from the 0.x rule.
 
     Args:
         result: the range test of the task.
@@ -230,10 +231,7 @@ def _finder_peak(result: RangeTestResult, entry: SuiteEntry, opt: str) -> tuple[
     """
     from lrkit.finder.recommend import DEFAULT_RULES, OPTIMIZER_FAMILIES, peak_rule
 
-    policy = finder_policy(entry)
-    if policy is None:
-        return float(result.suggest().lr), "lrkit"
-    rule = peak_rule(DEFAULT_RULES[policy])
+    rule = peak_rule(DEFAULT_RULES[finder_policy(entry) or "one_cycle"])
     return float(rule.peak(result, OPTIMIZER_FAMILIES.get(opt))), rule.name
 
 
