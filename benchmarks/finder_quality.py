@@ -319,6 +319,30 @@ def _curve_shape(c: Case) -> dict[str, float]:
     return dict(cache["shape"])
 
 
+def _blend(lr: float, fallback: float, w: float) -> float:
+    """``lr ** w * fallback ** (1 - w)`` with ``w`` clipped to [0, 1]."""
+    w = min(1.0, max(0.0, w))
+    return math.exp(w * math.log(lr) + (1.0 - w) * math.log(fallback))
+
+
+def other_seed(cases: list[Case]) -> dict[str, float] | None:
+    """Regret at the grid-best LR of the same task's other seed: what knowing the task's best LR
+    (an oracle no range test has) leaves to seed noise; ``None`` without two seeds per task."""
+    by = {(c.task, c.seed): c for c in cases}
+    regs = []
+    for c in cases:
+        other = [o for (t, s), o in by.items() if t == c.task and s != c.seed]
+        if not other:
+            return None
+        regs.append(c.regret_at(other[0].best[0]))
+    return {
+        "mean": statistics.fmean(regs),
+        "median": statistics.median(regs),
+        "max": max(regs),
+        "above_15": sum(r > 0.15 for r in regs),
+    }
+
+
 def _geo(lo: float, hi: float, n: int) -> list[float]:
     return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
 
@@ -417,6 +441,15 @@ def combinations() -> list[Family]:
                     )
                 )
                 for m, k in itertools.product(ms, [-1.0 + 0.125 * i for i in range(17)])
+            },
+        ),
+        Family(
+            "snr blend: valley x m toward blow-up / d",  # (valley x m)^w (blow-up / d)^(1-w)
+            {
+                f"m={m:.3g},d={d:.3g},s={s:.3g}": (
+                    lambda c, m=m, d=d, s=s: _blend(m * v(c), sh(c)["blow"] / d, sh(c)["snr"] / s)
+                )
+                for m, d, s in itertools.product(ms, ds, _geo(0.5, 32.0, 7))
             },
         ),
         Family(
@@ -675,6 +708,7 @@ def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -
         nested = nested_choice(fams, pc)
         out[p] = {
             "nested_choice": nested,
+            "other_seed": other_seed(pc),
             "held_out": {
                 k: {x: v[x] for x in ("mean", "median", "max", "fit_all")} for k, v in held.items()
             },
@@ -815,6 +849,13 @@ def _print(report: dict[str, Any]) -> None:
                 f"mean {pct(n['mean']).strip()}, median {pct(n['median']).strip()}, max "
                 f"{pct(n['max']).strip()} (picked: {picks})"
             )
+            o = d.get("other_seed")
+            if o is not None:
+                print(
+                    f"reference, the other seed's grid-best LR (an oracle): mean "
+                    f"{pct(o['mean']).strip()}, median {pct(o['median']).strip()}, max "
+                    f"{pct(o['max']).strip()}, {o['above_15']} cases above 15 %"
+                )
             fitted = d.get("library_fitted_from")
             h = d["held_out"].get(fitted) if fitted else None
             if h is not None:

@@ -108,3 +108,13 @@ def test_the_combination_rules_read_the_curve_they_name() -> None:
     med = fams["median(valley x m, lrkit x a, blow-up / d)"].members["m=1,a=1,d=2"]
     valley, lk = fq._base(c, "valley"), fq._base(c, "lrkit")
     assert med(c) == sorted((valley, lk, c.lrs[-1] / 2))[1]
+
+
+def test_the_other_seed_reference_scores_each_seed_at_the_other_seeds_grid_best() -> None:
+    a, b = _case("t", 0.01), _case("t", 0.1)
+    b.seed = 1
+    ref = fq.other_seed([a, b])
+    assert ref is not None
+    assert ref["mean"] == pytest.approx((a.regret_at(b.best[0]) + b.regret_at(a.best[0])) / 2)
+    assert ref["mean"] > 0 and ref["above_15"] == 2
+    assert fq.other_seed([a]) is None  # one seed: no reference
