@@ -19,8 +19,10 @@ generating model). For each task and seed:
 Candidate rules come in *families*, each with free constants: lrkit's rule (``factor``,
 ``band``), fastai's ``valley`` / ``minimum`` / ``steep`` and torch-lr-finder's ``steepest``
 times a multiplier, geometric means of two rules times a multiplier, and per-optimizer-family
-versions (separate constants for SGD and Adam). Fixed rules (fastai's and torch-lr-finder's
-defaults, lrkit's 0.x rule) are families with one member.
+versions (separate constants for SGD and Adam), and combinations (:func:`combinations`: the
+median of three suggestions, caps and floors by the blow-up LR, lrkit's rule or fastai's
+minimum, the valley's width choosing the multiplier, a noise gate). Fixed rules (fastai's and
+torch-lr-finder's defaults, lrkit's 0.x rule) are families with one member.
 
 Leave one task out: for each held-out task, each family's constants are fitted on the other
 tasks (lowest mean regret), then scored on the held-out task. A family's *held-out regret* is
@@ -28,7 +30,10 @@ over all held-out tasks; the family with the lowest held-out mean regret, with i
 fitted on all tasks, is the default for that policy. The rule ``recommend()`` uses by default
 (``lrkit.finder.recommend.DEFAULT_RULES``, read from the library) is scored too, per task
 family, against the target (median <= 3 %, mean <= 5 %, max <= 15 %); its constants were fitted
-on this corpus, so the held-out figure is its family's. With ``--verify`` the chosen family, the
+on this corpus, so the held-out figure is its family's. The lowest of many held-out means is
+itself chosen on the corpus; :func:`nested_choice` holds that choice out too (per task, the
+family is picked on the other tasks only) and the default's family is kept unless the nested
+choice beats its held-out mean. With ``--verify`` the chosen family, the
 library default and the 0.x rule are also trained at their exact suggestions (no
 interpolation).
 
@@ -280,6 +285,183 @@ def families() -> list[Family]:
                 },
             )
         )
+    fams += combinations()
+    return fams
+
+
+def _curve_shape(c: Case) -> dict[str, float]:
+    """What the combination rules read off a case's range test besides the registered rules
+    (cached): ``blow`` the last LR of the test (where it stopped, diverged), ``start``/``end``
+    the LRs where fastai's longest valley of the smoothed curve starts and ends (after valley's
+    trimming), ``snr`` the loss drop (first to lowest smoothed loss) over the raw losses' noise
+    (step-to-step spread of the first 20 points)."""
+    cache = c.__dict__.setdefault("_sugg", {})
+    if "shape" not in cache:
+        import numpy as np
+
+        from lrkit.finder.suggestions import _longest_valley
+
+        x, y, raw = (np.asarray(v, dtype=float) for v in (c.lrs, c.smoothed, c.losses))
+        ok = np.isfinite(y)
+        cut = int(np.argmin(ok)) if not ok.all() else y.size
+        x, y = x[:cut], y[:cut]
+        s = slice(x.size // 10, x.size - 5) if x.size - x.size // 10 - 5 >= 3 else slice(0, x.size)
+        a, b = _longest_valley(y[s])
+        a = max(a, 0)  # fastai's scan can leave max_start at -1 (a valley from the first point)
+        noise = float(np.std(np.diff(raw[:20]))) / math.sqrt(2.0)
+        drop = float(y[s][0] - y[s].min())
+        cache["shape"] = {
+            "blow": float(x[-1]),
+            "start": float(x[s][a]),
+            "end": float(x[s][b]),
+            "snr": drop / max(noise, 1e-12),
+        }
+    return dict(cache["shape"])
+
+
+def _blend(lr: float, fallback: float, w: float) -> float:
+    """``lr ** w * fallback ** (1 - w)`` with ``w`` clipped to [0, 1]."""
+    w = min(1.0, max(0.0, w))
+    return math.exp(w * math.log(lr) + (1.0 - w) * math.log(fallback))
+
+
+def other_seed(cases: list[Case]) -> dict[str, float] | None:
+    """Regret at the grid-best LR of the same task's other seed: what knowing the task's best LR
+    (an oracle no range test has) leaves to seed noise; ``None`` without two seeds per task."""
+    by = {(c.task, c.seed): c for c in cases}
+    regs = []
+    for c in cases:
+        other = [o for (t, s), o in by.items() if t == c.task and s != c.seed]
+        if not other:
+            return None
+        regs.append(c.regret_at(other[0].best[0]))
+    return {
+        "mean": statistics.fmean(regs),
+        "median": statistics.median(regs),
+        "max": max(regs),
+        "above_15": sum(r > 0.15 for r in regs),
+    }
+
+
+def _geo(lo: float, hi: float, n: int) -> list[float]:
+    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+
+
+def combinations() -> list[Family]:
+    """Rules combining two or three readings of the curve (issue 21's search, all fitted by
+    leave-one-task-out like the rest): the median of three suggestions, caps and floors of
+    valley x m by the blow-up LR, lrkit's rule or fastai's minimum, geometric means, the valley's
+    width choosing the multiplier, and a noise gate falling back to the blow-up LR."""
+    v = lambda c: _base(c, "valley")  # noqa: E731
+    lk = lambda c: _base(c, "lrkit")  # noqa: E731
+    mn = lambda c: _base(c, "minimum")  # noqa: E731
+    sh = _curve_shape
+    ms = _geo(0.5, 16.0, 11)  # factor sqrt(2) apart
+    ds = _geo(2.0, 512.0, 17)
+    fams = [
+        Family(
+            "median(valley x m, lrkit x a, blow-up / d)",
+            {
+                f"m={m:.3g},a={a:.3g},d={d:.3g}": (
+                    lambda c, m=m, a=a, d=d: statistics.median(
+                        (m * v(c), a * lk(c), sh(c)["blow"] / d)
+                    )
+                )
+                for m, a, d in itertools.product(_geo(1.0, 8.0, 7), _geo(1.0, 8.0, 7), ds)
+            },
+        ),
+        Family(
+            "median(valley x m, minimum x a, blow-up / d)",
+            {
+                f"m={m:.3g},a={a:.3g},d={d:.3g}": (
+                    lambda c, m=m, a=a, d=d: statistics.median(
+                        (m * v(c), a * mn(c), sh(c)["blow"] / d)
+                    )
+                )
+                for m, a, d in itertools.product(_geo(1.0, 8.0, 7), _geo(0.3125, 10.0, 11), ds)
+            },
+        ),
+        Family(
+            "max(valley x m, lrkit x a)",
+            {
+                f"m={m:.3g},a={a:.3g}": (lambda c, m=m, a=a: max(m * v(c), a * lk(c)))
+                for m, a in itertools.product(_geo(0.5, 8.0, 9), _geo(0.5, 8.0, 9))
+            },
+        ),
+        Family(
+            "min(valley x m, minimum x a)",
+            {
+                f"m={m:.3g},a={a:.3g}": (lambda c, m=m, a=a: min(m * v(c), a * mn(c)))
+                for m, a in itertools.product(ms, _geo(0.3125, 20.0, 13))
+            },
+        ),
+        Family(
+            "max(valley x m, blow-up / d)",
+            {
+                f"m={m:.3g},d={d:.3g}": (lambda c, m=m, d=d: max(m * v(c), sh(c)["blow"] / d))
+                for m, d in itertools.product(ms, ds)
+            },
+        ),
+        Family(
+            "min(valley x m, blow-up / d)",
+            {
+                f"m={m:.3g},d={d:.3g}": (lambda c, m=m, d=d: min(m * v(c), sh(c)["blow"] / d))
+                for m, d in itertools.product(ms, ds)
+            },
+        ),
+        Family(
+            "valley^a x blow-up^(1-a) x m",
+            {
+                f"a={a:.3g},m={m:.3g}": (
+                    lambda c, a=a, m=m: m * v(c) ** a * sh(c)["blow"] ** (1.0 - a)
+                )
+                for a, m in itertools.product(
+                    [0.5 + 0.05 * i for i in range(11)], _geo(1 / 256, 16.0, 33)
+                )
+            },
+        ),
+        Family(
+            "sqrt(valley x valley end) x m",
+            {
+                f"m={m:.3g}": (lambda c, m=m: m * math.sqrt(v(c) * sh(c)["end"]))
+                for m in _geo(1 / 16, 8.0, 22)
+            },
+        ),
+        Family(
+            "valley end / d per optimizer",
+            {f"d={d:.3g}": (lambda c, d=d: sh(c)["end"] / d) for d in _geo(1.0, 64.0, 19)},
+            by_opt=True,
+        ),
+        Family(
+            "valley x m x 10^(k (width - 3.5))",
+            {
+                f"m={m:.3g},k={k:.3g}": (
+                    lambda c, m=m, k=k: (
+                        m * v(c) * 10 ** (k * (math.log10(sh(c)["end"] / sh(c)["start"]) - 3.5))
+                    )
+                )
+                for m, k in itertools.product(ms, [-1.0 + 0.125 * i for i in range(17)])
+            },
+        ),
+        Family(
+            "snr blend: valley x m toward blow-up / d",  # (valley x m)^w (blow-up / d)^(1-w)
+            {
+                f"m={m:.3g},d={d:.3g},s={s:.3g}": (
+                    lambda c, m=m, d=d, s=s: _blend(m * v(c), sh(c)["blow"] / d, sh(c)["snr"] / s)
+                )
+                for m, d, s in itertools.product(ms, ds, _geo(0.5, 32.0, 7))
+            },
+        ),
+        Family(
+            "noise gate: snr < s ? blow-up / d : valley x m",
+            {
+                f"s={s:g},m={m:.3g},d={d:.3g}": (
+                    lambda c, s=s, m=m, d=d: m * v(c) if sh(c)["snr"] >= s else sh(c)["blow"] / d
+                )
+                for s, m, d in itertools.product((0.05, 0.3, 0.5, 1.0), ms, ds)
+            },
+        ),
+    ]
     return fams
 
 
@@ -298,36 +480,86 @@ def library_default(policy: str) -> tuple[Family, str]:
     return Family(f"library default: {rule.name}", {rule.name: fn}), fitted
 
 
+def _regrets(fam: Family, cases: list[Case]) -> Any:
+    """``R[i, j]``: regret of member ``i`` on case ``j`` (cached per case: each member's
+    suggestion is read off the grid once, whatever the folds)."""
+    import numpy as np
+
+    out = np.empty((len(fam.members), len(cases)))
+    for j, c in enumerate(cases):
+        memo = c.__dict__.setdefault("_regret", {})
+        for i, (lab, fn) in enumerate(fam.members.items()):
+            key = (fam.name, lab)
+            if key not in memo:
+                memo[key] = c.regret_at(fn(c))
+            out[i, j] = memo[key]
+    return out
+
+
+def _pick(table: Any) -> int:
+    """Row of ``table`` (members x cases) with the lowest mean regret (ties: lower median, then
+    row order)."""
+    import numpy as np
+
+    means = table.mean(axis=1)
+    medians = np.median(table, axis=1)
+    return int(np.lexsort((np.arange(len(means)), medians, means))[0])
+
+
+def _fit_rows(fam: Family, regs: Any, opts: list[str], train: Any) -> dict[str, int]:
+    """Member rows fitted on the cases where ``train`` is true, ``{opt_family or "*": row}``;
+    per optimizer family when ``fam.by_opt`` (no training case of a family: fit on all)."""
+    import numpy as np
+
+    if not fam.by_opt:
+        return {"*": _pick(regs[:, train])}
+    out = {}
+    for g in ("sgd", "adam"):
+        mask = train & (np.asarray(opts) == g)
+        out[g] = _pick(regs[:, mask if mask.any() else train])
+    return out
+
+
 def _fit(fam: Family, cases: list[Case]) -> dict[str, str]:
     """The member label with the lowest mean regret on ``cases`` (per optimizer family when
     ``fam.by_opt``; ties: lower median, then label order), as ``{opt_family or "*": label}``."""
-    groups = {"sgd": [], "adam": []} if fam.by_opt else {"*": cases}
-    if fam.by_opt:
-        for c in cases:
-            groups[c.opt_family].append(c)
-    out = {}
-    for g, cs in groups.items():
-        cs = cs or cases  # no task of this optimizer family left: fit on all
-        best: tuple[float, float, int] | None = None
-        label = next(iter(fam.members))
-        for i, (lab, fn) in enumerate(fam.members.items()):
-            regs = [c.regret_at(fn(c)) for c in cs]
-            key = (statistics.fmean(regs), statistics.median(regs), i)
-            if best is None or key < best:
-                best, label = key, lab
-        out[g] = label
-    return out
+    import numpy as np
+
+    labels = list(fam.members)
+    rows = _fit_rows(
+        fam, _regrets(fam, cases), [c.opt_family for c in cases], np.ones(len(cases), bool)
+    )
+    return {g: labels[i] for g, i in rows.items()}
 
 
 def _apply(fam: Family, fit: dict[str, str], c: Case) -> float:
     return fam.members[fit[c.opt_family if fam.by_opt else "*"]](c)
 
 
+def _held_out(fam: Family, regs: Any, tasks: Any, opts: list[str], train: Any) -> Any:
+    """Leave-one-task-out regrets of the cases where ``train`` is true (constants fitted on the
+    other tasks among them); NaN elsewhere."""
+    import numpy as np
+
+    out = np.full(len(tasks), np.nan)
+    for task in sorted(set(tasks[train].tolist())):
+        fit = _fit_rows(fam, regs, opts, train & (tasks != task))
+        for j in np.nonzero(train & (tasks == task))[0]:
+            out[j] = regs[fit[opts[j] if fam.by_opt else "*"], j]
+    return out
+
+
 def loto(fam: Family, cases: list[Case]) -> dict[str, Any]:
     """Leave-one-task-out: fit on the other tasks, score the held-out task's cases."""
+    import numpy as np
+
+    labels = list(fam.members)
+    regs = _regrets(fam, cases)
+    tasks = np.array([c.task for c in cases])
+    opts = [c.opt_family for c in cases]
     rows = []
-    for task in sorted({c.task for c in cases}):
-        fit = _fit(fam, [c for c in cases if c.task != task])
+    for task in sorted(set(tasks.tolist())):
+        fit = {g: labels[i] for g, i in _fit_rows(fam, regs, opts, tasks != task).items()}
         for c in (c for c in cases if c.task == task):
             lr = _apply(fam, fit, c)
             rows.append(
@@ -341,13 +573,48 @@ def loto(fam: Family, cases: list[Case]) -> dict[str, Any]:
                     "opt_family": c.opt_family,
                 }
             )
-    regs = [r["regret"] for r in rows]
+    regs_out = [r["regret"] for r in rows]
     return {
         "rows": rows,
+        "mean": statistics.fmean(regs_out),
+        "median": statistics.median(regs_out),
+        "max": max(regs_out),
+        "fit_all": _fit(fam, cases),
+    }
+
+
+def nested_choice(fams: list[Family], cases: list[Case]) -> dict[str, Any]:
+    """The held-out regret of *choosing the family* by held-out mean: for each task, the family
+    is chosen by leave-one-task-out on the other tasks only (inner folds), its constants are
+    fitted on them, and the task is scored. Picking the lowest of many held-out means favours a
+    family that was lucky on this corpus; this figure does not (the held-out task chooses neither
+    the family nor its constants)."""
+    import numpy as np
+
+    tasks = np.array([c.task for c in cases])
+    opts = [c.opt_family for c in cases]
+    tables = [_regrets(f, cases) for f in fams]
+    held = np.full(len(cases), np.nan)
+    picks: dict[str, int] = {}
+    for task in sorted(set(tasks.tolist())):
+        train = tasks != task
+        inner = [
+            _held_out(f, r, tasks, opts, train)[train] for f, r in zip(fams, tables, strict=True)
+        ]
+        k = min(
+            range(len(fams)),
+            key=lambda i: (statistics.fmean(inner[i]), float(np.median(inner[i])), i),
+        )
+        fit = _fit_rows(fams[k], tables[k], opts, train)
+        for j in np.nonzero(~train)[0]:
+            held[j] = tables[k][fit[opts[j] if fams[k].by_opt else "*"], j]
+        picks[fams[k].name] = picks.get(fams[k].name, 0) + 1
+    regs = held.tolist()
+    return {
         "mean": statistics.fmean(regs),
         "median": statistics.median(regs),
         "max": max(regs),
-        "fit_all": _fit(fam, cases),
+        "picks": picks,
     }
 
 
@@ -438,7 +705,10 @@ def analyse(cases: list[Case], pool: Any, verify: bool, steps: dict[str, int]) -
         held = {f.name: loto(f, pc) for f in fams}
         chosen = min(fams, key=lambda f: (held[f.name]["mean"], held[f.name]["median"]))
         lib_held = loto(lib, pc)
+        nested = nested_choice(fams, pc)
         out[p] = {
+            "nested_choice": nested,
+            "other_seed": other_seed(pc),
             "held_out": {
                 k: {x: v[x] for x in ("mean", "median", "max", "fit_all")} for k, v in held.items()
             },
@@ -566,11 +836,38 @@ def _print(report: dict[str, Any]) -> None:
     pct = lambda x: f"{100 * x:7.1f}%"  # noqa: E731
     for p, d in report["policies"].items():
         print(f"\n== policy {p}: held-out (leave-one-task-out) regret of each rule family ==")
-        print(f"{'family':34s} {'mean':>8s} {'median':>8s} {'max':>8s}  constants (fit on all)")
+        print(f"{'family':46s} {'mean':>8s} {'median':>8s} {'max':>8s}  constants (fit on all)")
         for name, h in sorted(d["held_out"].items(), key=lambda kv: kv[1]["mean"]):
             fit = ", ".join(f"{k}: {v}" for k, v in h["fit_all"].items())
-            print(f"{name:34s} {pct(h['mean'])} {pct(h['median'])} {pct(h['max'])}  {fit}")
+            print(f"{name:46s} {pct(h['mean'])} {pct(h['median'])} {pct(h['max'])}  {fit}")
         print(f"\nlowest held-out mean: {d['chosen']}")
+        n = d.get("nested_choice")
+        if n is not None:
+            picks = ", ".join(f"{k} {v}x" for k, v in sorted(n["picks"].items()))
+            print(
+                f"choosing the family by held-out mean, the choice itself held out (nested): "
+                f"mean {pct(n['mean']).strip()}, median {pct(n['median']).strip()}, max "
+                f"{pct(n['max']).strip()} (picked: {picks})"
+            )
+            o = d.get("other_seed")
+            if o is not None:
+                print(
+                    f"reference, the other seed's grid-best LR (an oracle): mean "
+                    f"{pct(o['mean']).strip()}, median {pct(o['median']).strip()}, max "
+                    f"{pct(o['max']).strip()}, {o['above_15']} cases above 15 %"
+                )
+            fitted = d.get("library_fitted_from")
+            h = d["held_out"].get(fitted) if fitted else None
+            if h is not None:
+                keep = n["mean"] >= h["mean"]
+                print(
+                    f"the default's family '{fitted}' held out: mean {pct(h['mean']).strip()}; "
+                    + (
+                        "choosing among the families does not beat it held out: keep the default"
+                        if keep
+                        else "the nested choice beats it held out: change the default"
+                    )
+                )
         tables = [("chosen", d["chosen_rows"])]
         if "library_rows" in d:
             lib = d["library_default"]

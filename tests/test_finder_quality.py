@@ -80,3 +80,41 @@ def test_corpus_varies_architecture_optimizer_batch_and_task_kind() -> None:
     assert min(t.batch for t in tasks) <= 16 and max(t.batch for t in tasks) >= 256
     assert {t.data for t in tasks} >= {"diabetes", "teacher", "linear", "chars", "digits"}
     assert len({(t.depth, t.width) for t in tasks}) >= 5
+
+
+def test_the_nested_choice_of_a_family_never_lets_the_held_out_task_choose() -> None:
+    cases = [_case(f"t{i}", lr) for i, lr in enumerate((0.01, 0.02, 0.05, 0.1))]
+    good = fq.Family("good", {f"m={m:g}": (lambda c, m=m: m * c.lrs[-1]) for m in (0.01, 1.0)})
+    alone = fq.nested_choice([good], cases)
+    held = fq.loto(good, cases)
+    assert (alone["mean"], alone["median"], alone["max"]) == (
+        held["mean"],
+        held["median"],
+        held["max"],
+    )
+    assert alone["picks"] == {"good": 4}
+    # a family exact on t3 alone and far off elsewhere: only t3 would pick it, and t3 is held out
+    best = {c.task: c.best[0] for c in cases}
+    lucky = fq.Family("lucky", {"x": lambda c: best["t3"] if c.task == "t3" else 1e-4})
+    both = fq.nested_choice([good, lucky], cases)
+    assert both["picks"] == {"good": 4} and both["mean"] == held["mean"]
+
+
+def test_the_combination_rules_read_the_curve_they_name() -> None:
+    c = _case("t", 0.03)
+    shape = fq._curve_shape(c)
+    assert shape["blow"] == c.lrs[-1] and shape["start"] < shape["end"] <= shape["blow"]
+    fams = {f.name: f for f in fq.combinations()}
+    med = fams["median(valley x m, lrkit x a, blow-up / d)"].members["m=1,a=1,d=2"]
+    valley, lk = fq._base(c, "valley"), fq._base(c, "lrkit")
+    assert med(c) == sorted((valley, lk, c.lrs[-1] / 2))[1]
+
+
+def test_the_other_seed_reference_scores_each_seed_at_the_other_seeds_grid_best() -> None:
+    a, b = _case("t", 0.01), _case("t", 0.1)
+    b.seed = 1
+    ref = fq.other_seed([a, b])
+    assert ref is not None
+    assert ref["mean"] == pytest.approx((a.regret_at(b.best[0]) + b.regret_at(a.best[0])) / 2)
+    assert ref["mean"] > 0 and ref["above_15"] == 2
+    assert fq.other_seed([a]) is None  # one seed: no reference
