@@ -41,6 +41,45 @@ def test_local_pool_matches_serial_results(tmp_path: Path) -> None:
     assert a == b  # same keys, bit-identical outcomes
 
 
+THREADS_TASK = """
+def threads(run):
+    import torch
+
+    for step in range(run.steps):
+        run.hparams(step)
+        run.log(step, loss=1.0)
+        if run.should_evaluate(step):
+            run.evaluate(step, val_loss=float(torch.get_num_threads()))
+"""
+
+
+@pytest.mark.parametrize("backend", ["serial", "local"])
+def test_a_run_gets_one_torch_thread_on_either_backend(tmp_path: Path, backend: str) -> None:
+    torch = pytest.importorskip("torch")
+    (tmp_path / "threads_task.py").write_text(THREADS_TASK)
+    task = f"{tmp_path / 'threads_task.py'}:threads"
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_bench(
+            _cfg(
+                tmp_path,
+                tasks=(task,),
+                steps=4,
+                lr=0.1,
+                seeds=1,
+                only=("constant",),
+                backend=backend,
+                workers=1 if backend == "serial" else 2,
+            )
+        )
+        assert torch.get_num_threads() == 2  # the serial backend restores this process's count
+    finally:
+        torch.set_num_threads(before)
+    (record,) = read_records(tmp_path / "b" / "runs.jsonl")
+    assert record["final"]["val_loss"] == 1.0
+
+
 _RAY_CHECK = """
 import json, sys
 import ray
