@@ -584,6 +584,131 @@ def test_reduce_lr_on_plateau_steps_like_pytorch(kwargs: dict) -> None:
     assert str(sched.schedules[0]["lr"]) == "constant(0.1)"
 
 
+# every argument PyTorch's ReduceLROnPlateau takes (it refuses only factor >= 1, an unknown mode
+# or threshold_mode and a min_lr list of the wrong length), with the values it gives
+PLATEAU_EDGES = [
+    {"factor": 0.0},
+    {"factor": 0},
+    {"factor": False},
+    {"factor": -0.0},
+    {"factor": -0.5},
+    {"factor": -math.inf},
+    {"factor": math.nan},
+    {"factor": 0.0, "min_lr": 0.01},
+    {"factor": -0.5, "min_lr": -1.0},
+    {"factor": -2.0, "min_lr": -math.inf},
+    {"factor": 0.0, "patience": -1},
+    {"patience": -1},
+    {"patience": 2.5},
+    {"patience": True},
+    {"patience": math.inf},
+    {"patience": math.nan},
+    {"threshold": -0.1},
+    {"threshold": math.inf},
+    {"threshold": -math.inf},
+    {"threshold": math.nan},
+    {"threshold": True},
+    {"mode": "max", "threshold_mode": "abs", "threshold": -0.05, "factor": 0.5},
+    {"cooldown": -1},
+    {"cooldown": 1.5},
+    {"cooldown": math.inf},
+    {"cooldown": math.nan},
+    {"cooldown": True},
+    {"min_lr": -0.1},
+    {"min_lr": math.inf},
+    {"min_lr": math.nan},
+    {"min_lr": [-0.1, 0.0]},
+    {"min_lr": True},
+    {"eps": -1.0},
+    {"eps": math.inf},
+    {"eps": -math.inf},
+    {"eps": math.nan},
+    {"eps": True},
+    {"factor": 0.5, "eps": -1.0, "min_lr": 0.5},
+]
+PLATEAU_METRICS = [1.0, 0.9, 0.9, 0.95, 1.0, 0.8, 0.8, 0.8, 0.85, 0.7] * 3
+
+
+def _plateau_run(
+    opt: torch.optim.Optimizer, sched: object, build: object, steps: range
+) -> tuple[torch.optim.Optimizer, object, list[list[float]]]:
+    """Step ``sched`` through ``steps`` of PLATEAU_METRICS; at step 15, save the optimizer and
+    the scheduler (``torch.save``, ``weights_only``) and continue with ``build(new optimizer)``
+    loading both."""
+    lrs: list[list[float]] = []
+    for t in steps:
+        if t == 15:
+            buf = io.BytesIO()
+            torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, buf)  # type: ignore[attr-defined]
+            buf.seek(0)
+            saved = torch.load(buf, weights_only=True)
+            opt = make_opt()
+            sched = build(opt)  # type: ignore[operator]
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])  # type: ignore[attr-defined]
+        opt.step()
+        sched.step(PLATEAU_METRICS[t])  # type: ignore[attr-defined]
+        lrs.append(list(sched.get_last_lr()))  # type: ignore[attr-defined]
+    return opt, sched, lrs
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_EDGES, ids=repr)
+def test_reduce_lr_on_plateau_takes_every_argument_pytorch_takes(kwargs: dict) -> None:
+    """Same lrs as PyTorch's class at every step (factor <= 0 drops to max(lr·factor, min_lr),
+    NaN options make their comparison false, ...), through the drop-in's own state_dict round
+    trip and through loading PyTorch's state."""
+    kwargs = {"patience": 1, **kwargs}
+    steps = range(len(PLATEAU_METRICS))
+    opt = make_opt()
+    _, ref, expected = _plateau_run(
+        opt, L.ReduceLROnPlateau(opt, **kwargs), lambda o: L.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    opt = make_opt()
+    _, ours, got = _plateau_run(
+        opt, C.ReduceLROnPlateau(opt, **kwargs), lambda o: C.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    assert got == expected
+    for name in ("factor", "patience", "threshold", "cooldown", "eps", "num_bad_epochs"):
+        a, b = getattr(ours, name), getattr(ref, name)
+        assert a == b or (math.isnan(a) and math.isnan(b)), name
+    # PyTorch's own run, checkpointed at step 15 and continued by the drop-in
+    opt = make_opt()
+    _, _, migrated = _plateau_run(
+        opt, L.ReduceLROnPlateau(opt, **kwargs), lambda o: C.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    assert migrated == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"factor": 1.0},
+        {"factor": True},
+        {"factor": 2},
+        {"mode": "MIN"},
+        {"threshold_mode": "relative"},
+        {"min_lr": [0.0]},
+    ],
+    ids=repr,
+)
+def test_reduce_lr_on_plateau_refuses_what_pytorch_refuses(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        L.ReduceLROnPlateau(make_opt(), **kwargs)
+    with pytest.raises(ValueError):
+        C.ReduceLROnPlateau(make_opt(), **kwargs)
+
+
+def test_reduce_lr_on_plateau_factor_zero_sets_min_lr_while_plateau_stays_strict() -> None:
+    """The drop-in takes PyTorch's factor=0 (the lr becomes min_lr at the first reduction);
+    lrkit's own Plateau keeps refusing it."""
+    sched = C.ReduceLROnPlateau(make_opt(), factor=0.0, patience=0, min_lr=0.001)
+    sched.step(1.0)
+    sched.step(2.0)
+    assert sched.get_last_lr() == [0.001] * len(LRS)
+    with pytest.raises(lrkit.ScheduleError, match="factor"):
+        lrkit.Plateau(factor=0.0)
+
+
 def test_reduce_lr_on_plateau_requires_metrics() -> None:
     s = C.ReduceLROnPlateau(make_opt())
     with pytest.raises(TypeError, match="metrics"):

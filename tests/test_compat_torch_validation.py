@@ -161,7 +161,7 @@ def test_an_unloadable_state_is_refused_before_anything_changes(bad: dict[str, A
     "bad",
     [
         {"min_lrs": 7.9},
-        {"min_lrs": [0.0, -1.0]},
+        {"min_lrs": [0.0, "x"]},  # a negative min_lr is PyTorch's own: it loads
         {"last_epoch": None},
         {"last_epoch": math.inf},
         {"last_epoch": 7.9},

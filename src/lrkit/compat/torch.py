@@ -2032,6 +2032,76 @@ def _tabulate(s: Schedule, n: int) -> Schedule:
     return PiecewiseConstant(tuple(range(1, n)), tuple(values))
 
 
+def _torch_number(func: str, name: str, value: object, *, keep_int: bool = False) -> Any:
+    """A number as PyTorch's ``ReduceLROnPlateau`` takes it: any real (NaN, ±inf and a bool
+    included) or a one-element tensor; an int stays an int where ``keep_int`` (patience,
+    cooldown: PyTorch compares counters with them as given)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a real number")
+    if isinstance(value, numbers.Integral) and keep_int:
+        return int(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range: PyTorch's float arithmetic fails
+        raise _fail(func, name, value, "a number within the float range") from None
+
+
+class _TorchPlateau(Plateau):
+    """:class:`lrkit.Plateau` with PyTorch's argument rules, for the ``ReduceLROnPlateau``
+    drop-in: PyTorch refuses only ``factor >= 1``; any other real is taken and means what it
+    means in PyTorch's arithmetic (``factor <= 0`` takes the lr to ``max(lr·factor, min_lr)`` at
+    the first reduction, a negative ``patience`` reduces at every evaluation, a negative ``eps``
+    also applies increases, a NaN option makes its comparison false). Its state follows the same
+    rules, so a drop-in's ``state_dict()`` loads back whatever the arguments were.
+    """
+
+    @classmethod
+    def _checked_options(
+        cls,
+        factor: object,
+        patience: object,
+        threshold: object,
+        cooldown: object,
+        min_lr: object,
+        eps: object,
+    ) -> dict[str, Any]:
+        func = "ReduceLROnPlateau"
+        f = _torch_number(func, "factor", factor)
+        if f >= 1.0:
+            raise _fail(func, "factor", factor, "< 1.0 (PyTorch: Factor should be < 1.0.)")
+        if patience is None:  # PyTorch's first comparison with it raises TypeError
+            raise _args.type_fail(func, "patience", patience, "a number")
+        mins = min_lr if isinstance(min_lr, list | tuple) else [min_lr]
+        if not mins:
+            raise _fail(func, "min_lr", min_lr, "a number or a non-empty list of numbers")
+        return {
+            "factor": f,
+            "patience": _torch_number(func, "patience", patience, keep_int=True),
+            "threshold": _torch_number(func, "threshold", threshold),
+            "cooldown": _torch_number(func, "cooldown", cooldown, keep_int=True),
+            "min_lrs": tuple(_torch_number(func, "min_lr", m) for m in mins),
+            "eps": _torch_number(func, "eps", eps),
+        }
+
+    def _validated_counters(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The counters as PyTorch keeps them: ``best`` any float, ``cooldown_counter`` any
+        real (it counts down from ``cooldown`` by one while above 0)."""
+        func = "Plateau.load_state_dict"
+        best = _torch_number(func, "best", state["best"])
+        counters = {k: _saved_int(func, state, k, 0, low=0) for k in _COUNTS}
+        if counters["next_level"] != 0:
+            raise _fail(func, "next_level", counters["next_level"], "0 (no levels)")
+        if counters["reductions"] > counters["evaluations"]:
+            raise _fail(func, "reductions", counters["reductions"], "<= evaluations")
+        cooldown = _torch_number(func, "cooldown_counter", state["cooldown_counter"], keep_int=True)
+        return {"best": best, "cooldown_counter": cooldown, **counters}
+
+
+_COUNTS = ("num_bad_epochs", "reductions", "next_level", "evaluations")
+
+
 class _TorchReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
     """PyTorch's class in the drop-in's bases, for ``isinstance`` only.
 
@@ -2100,7 +2170,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         n = len(optimizer.param_groups)
         if isinstance(min_lr, list | tuple) and len(min_lr) != n:
             raise _fail(func, "min_lr", min_lr, f"one lr or a list of {n} (one per param group)")
-        plateau = Plateau(
+        plateau = _TorchPlateau(
             mode=mode,
             factor=factor,
             patience=patience,
@@ -2181,7 +2251,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         p = self._controller()
         if len(self.min_lrs) != len(groups) and self.default_min_lr is not None:
             self.min_lrs = [self.default_min_lr] * len(groups)
-        mins = tuple(_real("ReduceLROnPlateau", "min_lrs", m, low=0.0) for m in self.min_lrs)
+        mins = tuple(_torch_number("ReduceLROnPlateau", "min_lrs", m) for m in self.min_lrs)
         # groups without a min_lr (PyTorch raises when it next reduces) hold 0 until then
         mins = mins + (0.0,) * (len(groups) - len(mins))
         if mins != p.min_lrs:
@@ -2248,7 +2318,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         saved_plateau = state.get("plateau")
         if "format" in state and isinstance(saved_plateau, Mapping):
             try:
-                p = Plateau.from_state_dict(saved_plateau)
+                p = _TorchPlateau.from_state_dict(saved_plateau)
                 p.min_lr_for(n - 1)
             except (KeyError, TypeError, ValueError) as err:
                 raise ScheduleError(
@@ -2293,11 +2363,17 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         if isinstance(best, bool) or not isinstance(best, numbers.Real):
             raise _args.type_fail(func, "state_dict['best']", best, "a number")
         counters = {
-            k: _saved_int(func, state, k, getattr(p, k), low=0)
-            for k in ("num_bad_epochs", "cooldown_counter")
+            "num_bad_epochs": _saved_int(func, state, "num_bad_epochs", p.num_bad_epochs, low=0),
+            # PyTorch's counter goes below 0 (a negative or fractional cooldown)
+            "cooldown_counter": _torch_number(
+                func,
+                "state_dict['cooldown_counter']",
+                state.get("cooldown_counter", p.cooldown_counter),
+                keep_int=True,
+            ),
         }
         try:
-            out = Plateau(
+            out = _TorchPlateau(
                 mode=state.get("mode", p.mode),
                 factor=state.get("factor", p.factor),
                 patience=state.get("patience", p.patience),
@@ -2630,7 +2706,8 @@ def _reductions(
     specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
     if lrs is None:
         return specs, 0
-    candidates: set[int] = {0}
+    # a factor <= 0 takes effect once at most when eps >= 0 (the next product is >= the lr)
+    candidates: set[int] = {0, 1}
     log_f = math.log(p.factor) if 0.0 < p.factor < 1.0 else 0.0
     for gi, (b, lr) in enumerate(zip(bases, lrs, strict=True)):
         if log_f == 0.0 or b <= 0.0 or lr <= 0.0:
