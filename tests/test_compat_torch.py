@@ -548,6 +548,69 @@ def test_chained_multiplicative_after_absolute_composes_as_pytorch() -> None:
     np.testing.assert_allclose(ours[1:], ref[1:], rtol=1e-12)
 
 
+# -- arguments PyTorch takes that lrkit's own schedules do not --------------------------------
+EDGE_ARGUMENTS = [
+    ("StepLR", {"step_size": 3, "gamma": 0.0}),
+    ("StepLR", {"step_size": True, "gamma": 0.5}),
+    ("StepLR", {"step_size": 2, "gamma": True}),
+    ("MultiStepLR", {"milestones": [2, 5], "gamma": 0}),
+    ("MultiStepLR", {"milestones": [0, 5], "gamma": 0.0}),
+    ("ExponentialLR", {"gamma": 0.0}),
+    ("ExponentialLR", {"gamma": True}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 0}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": -3}),
+    ("ConstantLR", {"factor": True, "total_iters": True}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": 0}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": -1}),
+    ("LinearLR", {"start_factor": True, "end_factor": False, "total_iters": 4}),
+    ("PolynomialLR", {"total_iters": 0}),
+    ("PolynomialLR", {"total_iters": -2, "power": 2.0}),
+    ("PolynomialLR", {"total_iters": 4, "power": 0}),
+    ("PolynomialLR", {"total_iters": 4, "power": math.inf}),
+    ("PolynomialLR", {"total_iters": 4, "power": True}),
+    ("CosineAnnealingLR", {"T_max": True}),
+    ("CosineAnnealingWarmRestarts", {"T_0": True, "T_mult": True, "eta_min": False}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": True, "gamma": True}),
+]
+
+
+def _resumed(module: object, name: str, kwargs: dict, load_into: object, n: int) -> list:
+    """lrs of ``module.name(**kwargs)`` at steps 0..n-1, checkpointed at step n // 2 (optimizer and
+    scheduler through ``torch.save``/``weights_only``) and continued by ``load_into.name``."""
+    opt = make_opt()
+    sched = getattr(module, name)(opt, **kwargs)
+    lrs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for t in range(n):
+            if t == n // 2:
+                buf = io.BytesIO()
+                torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, buf)
+                buf.seek(0)
+                saved = torch.load(buf, weights_only=True)
+                opt = make_opt()
+                sched = getattr(load_into, name)(opt, **kwargs)
+                opt.load_state_dict(saved["opt"])
+                sched.load_state_dict(saved["sched"])
+            lrs.append(_read(opt, "lr"))
+            opt.step()
+            sched.step()
+    return lrs
+
+
+@pytest.mark.parametrize(("name", "kwargs"), EDGE_ARGUMENTS, ids=repr)
+def test_drop_ins_take_edge_arguments_pytorch_takes(name: str, kwargs: dict) -> None:
+    """gamma=0, total_iters <= 0, power 0 or inf, bools for numbers: PyTorch's values, through
+    the drop-in's own state_dict round trip and through loading PyTorch's state."""
+    opt = make_opt()
+    expected = stepped(opt, getattr(L, name)(opt, **kwargs), 20)["lr"]
+    opt = make_opt()
+    ours = stepped(opt, getattr(C, name)(opt, **kwargs), 20)["lr"]
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(_resumed(C, name, kwargs, C, 20), expected, rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(_resumed(L, name, kwargs, C, 20), expected, rtol=1e-12, atol=1e-17)
+
+
 # -- ReduceLROnPlateau -------------------------------------------------------------------------
 PLATEAU = [
     {},

@@ -97,7 +97,7 @@ MISUSES: list[tuple[Callable[[Any], Any], str]] = [
     (lambda o: ct.ConstantLR(o, factor=2.0), "factor"),
     (lambda o: ct.LinearLR(o, start_factor=0.0), "start_factor"),
     (lambda o: ct.ExponentialLR(o, gamma="a"), "gamma"),  # type: ignore[arg-type]
-    (lambda o: ct.PolynomialLR(o, total_iters=0), "total_iters"),
+    (lambda o: ct.PolynomialLR(o, total_iters=2.5), "total_iters"),  # type: ignore[arg-type]
     (lambda o: ct.CosineAnnealingLR(o, T_max=0), "T_max"),
     (lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=0), "T_0"),
     (lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), "T_mult"),

@@ -104,13 +104,22 @@ _fail = _args.fail
 #: Growing drop-ins (StepLR/ExponentialLR with gamma > 1) hold at this value: equal to PyTorch
 #: below it, finite where PyTorch's own values overflow to inf.
 _GROWTH_CAP = 1e300
-_int = _args.int_at_least
+_MAX_INT = 2**53
+
+
+def _int(func: str, name: str, value: object, low: int) -> int:
+    """:func:`lrkit.compat._args.int_at_least`, also for a bool (PyTorch's arithmetic reads
+    ``True`` as 1 and ``False`` as 0)."""
+    return _args.int_at_least(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _real(func: str, name: str, value: object, low: float | None = None) -> float:
-    """:func:`lrkit.compat._args.real`, also for a one-element tensor (PyTorch takes those)."""
+    """:func:`lrkit.compat._args.real`, also for a one-element tensor and a bool (PyTorch takes
+    those: its arithmetic reads ``True`` as 1 and ``False`` as 0)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
     return _args.real(func, name, value, low)
 
 
@@ -257,6 +266,8 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     func = "StepLR"
     every = _int(func, "step_size", step_size, 1)
     factor = _real(func, "gamma", gamma)
+    if factor == 0.0:  # PyTorch's lr is 0 from the first multiplication on
+        return Constant(lr, steps=every) >> Constant(0.0)
     if factor <= 1.0:
         return Step(lr, every=every, factor=factor)
     # growing (gamma > 1): hold once the next multiplication would take the value past
@@ -287,6 +298,8 @@ def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 
     at_zero = sum(1 for m in stones if m == 0)
     start = lr * gamma**at_zero if at_zero else lr
     later = tuple(m for m in stones if m > 0)
+    if gamma == 0.0 and later:  # PyTorch's lr is 0 from the first milestone on
+        return Constant(start, steps=later[0]) >> Constant(0.0)
     try:
         return MultiStep(start, later, gamma) if later else Constant(start)
     except ScheduleError as exc:  # lr · gamma^len(milestones) overflows
@@ -312,9 +325,9 @@ def constant_lr_schedule(lr: float, factor: float = 1.0 / 3, total_iters: int = 
     factor = _real(func, "factor", factor)
     if not 0.0 <= factor <= 1.0:
         raise _fail(func, "factor", factor, "in [0, 1]")
-    total = _int(func, "total_iters", total_iters, 0)
-    if total == 0:
-        return Constant(lr)
+    total = _int(func, "total_iters", total_iters, -_MAX_INT)
+    if total <= 0:  # PyTorch multiplies at step 0 and never reaches total_iters to undo it
+        return Constant(lr * factor)
     return Constant(lr * factor, steps=total) >> Constant(lr)
 
 
@@ -342,7 +355,10 @@ def linear_lr_schedule(
         raise _fail(func, "start_factor", start_factor, "in (0, 1]")
     if not 0.0 <= end <= 1.0:
         raise _fail(func, "end_factor", end_factor, "in [0, 1]")
-    return Linear(lr * start, lr * end, steps=_int(func, "total_iters", total_iters, 1))
+    total = _int(func, "total_iters", total_iters, -_MAX_INT)
+    if total <= 0:  # PyTorch's ramp never starts: the lr holds lr·start_factor
+        return Constant(lr * start)
+    return Linear(lr * start, lr * end, steps=total)
 
 
 def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
@@ -357,6 +373,8 @@ def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
     0.125
     """
     gamma = _real("ExponentialLR", "gamma", gamma)
+    if gamma == 0.0:  # PyTorch's lr is 0 from step 1 on
+        return Constant(lr, steps=1) >> Constant(0.0)
     # growing (gamma > 1): held at _GROWTH_CAP, where PyTorch's own values run on to inf
     return Exponential(lr, gamma, final=_GROWTH_CAP) if gamma > 1.0 else Exponential(lr, gamma)
 
@@ -375,9 +393,14 @@ def polynomial_lr_schedule(lr: float, total_iters: int = 5, power: float = 1.0) 
     [1.0, 0.25, 0.0, 0.0]
     """
     func = "PolynomialLR"
-    return Polynomial(
-        lr, 0.0, steps=_int(func, "total_iters", total_iters, 1), power=_real(func, "power", power)
-    )
+    total = _int(func, "total_iters", total_iters, -_MAX_INT)
+    # power=inf is PyTorch's (finite values: 0 from step 1); other non-finite powers give NaN
+    power = math.inf if power == math.inf else _real(func, "power", power)
+    if total <= 0 or power == 0.0:  # PyTorch's decay never starts (x**0 is 1): the lr holds
+        return Constant(lr)
+    if power == math.inf:  # PyTorch's factor (1 − 1/total_iters)**inf is 0 at step 1
+        return Constant(lr, steps=1) >> Constant(0.0)
+    return Polynomial(lr, 0.0, steps=total, power=power)
 
 
 def cosine_annealing_lr_schedule(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
@@ -2133,7 +2156,8 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
     Args:
         optimizer: the optimizer whose param groups it drives.
         mode: ``"min"`` (lower is better) or ``"max"``.
-        factor: the multiplier of a reduction, in (0, 1) (default 0.1).
+        factor: the multiplier of a reduction, < 1 (default 0.1); as PyTorch, ``factor <= 0``
+            takes the lr to ``max(lr · factor, min_lr)`` at the first reduction.
         patience: the bad evaluations tolerated before a reduction (default 10).
         threshold: the improvement that counts (default 1e-4).
         threshold_mode: ``"rel"`` (relative to the best) or ``"abs"``.
