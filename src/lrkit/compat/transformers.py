@@ -90,13 +90,18 @@ _METRIC_DRIVEN = {
 
 
 _fail = _args.fail
-_real = _args.real
+
+
+def _real(func: str, name: str, value: object, low: float | None = None) -> float:
+    """:func:`lrkit.compat._args.real`, also for a bool (Hugging Face's arithmetic reads
+    ``True`` as 1 and ``False`` as 0)."""
+    return _args.real(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _int(func: str, name: str, value: object, low: int = 0) -> int:
     if value is None:
         raise ScheduleError(f"{func} requires `{name}`, please provide that argument.")
-    return _args.int_at_least(func, name, value, low)
+    return _args.int_at_least(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _with_warmup(warm: int, rest: Schedule) -> Schedule:
@@ -143,8 +148,8 @@ def _min_rate(
 
 def _linear(lr: float, warm: int, total: int, **_: Any) -> Schedule:
     decay = total - warm
-    if decay <= 0:
-        return _with_warmup(warm, Constant(0.0)) if warm else Constant(0.0)
+    if decay <= 0:  # Hugging Face's ramp lr·t/warm, then max(0, total − t) = 0
+        return Linear(0.0, lr, steps=warm) >> Constant(0.0) if warm else Constant(0.0)
     return _with_warmup(warm, Linear(lr, 0.0, steps=decay))
 
 
