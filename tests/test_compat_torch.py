@@ -611,6 +611,37 @@ def test_drop_ins_take_edge_arguments_pytorch_takes(name: str, kwargs: dict) -> 
     np.testing.assert_allclose(_resumed(L, name, kwargs, C, 20), expected, rtol=1e-12, atol=1e-17)
 
 
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"base_lr": 0.1, "max_lr": 0.01},
+        {"base_momentum": 0.95, "max_momentum": 0.85},
+        {"base_lr": 0.1, "max_lr": 0.01, "base_momentum": 0.95, "max_momentum": 0.85},
+    ],
+    ids=repr,
+)
+def test_cyclic_lr_with_reversed_bounds_goes_the_other_way_as_pytorch(
+    mode: str, bounds: dict
+) -> None:
+    """base_lr > max_lr (the lr falls from base_lr) and base_momentum > max_momentum (the
+    momentum rises): PyTorch's lr and momentum, also after a state_dict round trip."""
+    kwargs = {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "step_size_down": 3}
+    kwargs |= {"mode": mode, "gamma": 0.97, **bounds}
+    keys = ("lr", "momentum")
+    opt = make_opt()
+    ref = stepped(opt, L.CyclicLR(opt, **kwargs), 40, keys)
+    opt = make_opt()
+    ours = C.CyclicLR(opt, **kwargs)
+    got = stepped(opt, ours, 40, keys)
+    for k in keys:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-17)
+    opt2 = make_opt()
+    again = C.CyclicLR(opt2, **kwargs)
+    again.load_state_dict(ours.state_dict())
+    assert again.get_last_lr() == ours.get_last_lr()
+
+
 # -- ReduceLROnPlateau -------------------------------------------------------------------------
 PLATEAU = [
     {},

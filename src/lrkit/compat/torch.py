@@ -497,18 +497,27 @@ def cyclic_lr_schedule(
         raise _fail(func, "mode", mode, "one of 'triangular', 'triangular2', 'exp_range'")
     up = _int(func, "step_size_up", step_size_up, 1)
     down = None if step_size_down is None else _int(func, "step_size_down", step_size_down, 1)
-    lr = Cyclic(
-        _real(func, "base_lr", base_lr),
-        _real(func, "max_lr", max_lr),
-        half_cycle=up,
-        mode=mode,
-        factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
-        half_cycle_down=None if down is None or down == up else down,
-    )
-    spec: GroupSpec = {"lr": lr}
+    base, top = _real(func, "base_lr", base_lr), _real(func, "max_lr", max_lr)
+
+    def wave(low: float, high: float) -> Cyclic:
+        """``low + (high − low)·x(t)·scale``: PyTorch's cycle between two values."""
+        return Cyclic(
+            low,
+            high,
+            half_cycle=up,
+            mode=mode,
+            factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
+            half_cycle_down=None if down is None or down == up else down,
+        )
+
+    # PyTorch's lr goes from base_lr towards max_lr, down when max_lr < base_lr: the mirror
+    # of the cycle between them
+    cycle = wave(min(base, top), max(base, top))
+    spec: GroupSpec = {"lr": cycle if base <= top else Mirror(cycle, low=top, high=base)}
     if cycle_momentum:
         low, high = _momenta(func, base_momentum, max_momentum)
-        spec["momentum"] = Mirror(lr, low=low, high=high)
+        # the momentum goes from max_momentum towards base_momentum, up when it is larger
+        spec["momentum"] = Mirror(cycle, low=low, high=high) if low <= high else wave(high, low)
     return spec
 
 
