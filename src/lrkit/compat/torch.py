@@ -123,6 +123,18 @@ def _real(func: str, name: str, value: object, low: float | None = None) -> floa
     return _args.real(func, name, value, low)
 
 
+def _reached(func: str, name: str, value: object) -> bool:
+    """Whether a step count ``value`` is a step PyTorch reaches (``last_epoch == value`` for an
+    int ``0 <= last_epoch <= 2**52``): a fractional, negative or huge one is never reached, so
+    PyTorch never acts on it. A bool counts as 0 or 1; a non-number is a ``ScheduleTypeError``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a number (a step)")
+    step = float(value)
+    return step.is_integer() and 0 <= step <= MAX_STEP
+
+
 def _lr(value: Any) -> float:
     return float(value.item()) if isinstance(value, torch.Tensor) else float(value)
 
@@ -293,7 +305,7 @@ def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 
     [1.0, 0.5, 0.5, 0.125, 0.125]
     """
     func = "MultiStepLR"
-    stones = sorted(_int(func, "milestones", m, 0) for m in milestones)
+    stones = sorted(int(m) for m in milestones if _reached(func, "milestones", m))
     gamma = _real(func, "gamma", gamma)
     at_zero = sum(1 for m in stones if m == 0)
     start = lr * gamma**at_zero if at_zero else lr
@@ -325,10 +337,10 @@ def constant_lr_schedule(lr: float, factor: float = 1.0 / 3, total_iters: int = 
     factor = _real(func, "factor", factor)
     if not 0.0 <= factor <= 1.0:
         raise _fail(func, "factor", factor, "in [0, 1]")
-    total = _int(func, "total_iters", total_iters, -_MAX_INT)
-    if total <= 0:  # PyTorch multiplies at step 0 and never reaches total_iters to undo it
+    if not _reached(func, "total_iters", total_iters) or int(total_iters) == 0:
+        # PyTorch multiplies at step 0 and never reaches total_iters to undo it
         return Constant(lr * factor)
-    return Constant(lr * factor, steps=total) >> Constant(lr)
+    return Constant(lr * factor, steps=int(total_iters)) >> Constant(lr)
 
 
 def linear_lr_schedule(
@@ -355,10 +367,15 @@ def linear_lr_schedule(
         raise _fail(func, "start_factor", start_factor, "in (0, 1]")
     if not 0.0 <= end <= 1.0:
         raise _fail(func, "end_factor", end_factor, "in [0, 1]")
-    total = _int(func, "total_iters", total_iters, -_MAX_INT)
-    if total <= 0:  # PyTorch's ramp never starts: the lr holds lr·start_factor
+    total = _real(func, "total_iters", total_iters)
+    if total <= 0.0:  # PyTorch's ramp never starts: the lr holds lr·start_factor
         return Constant(lr * start)
-    return Linear(lr * start, lr * end, steps=total)
+    # PyTorch's lr·(start + (end − start)·t/total_iters) up to the last step it reaches
+    n = min(math.floor(total), MAX_STEP)
+    if n == 0:
+        return Constant(lr * start)
+    last = end if n == total else start + (end - start) * n / total
+    return Linear(lr * start, lr * last, steps=n)
 
 
 def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
