@@ -553,6 +553,11 @@ EDGE_ARGUMENTS = [
     ("StepLR", {"step_size": 3, "gamma": 0.0}),
     ("StepLR", {"step_size": True, "gamma": 0.5}),
     ("StepLR", {"step_size": 2, "gamma": True}),
+    ("StepLR", {"step_size": 2.5, "gamma": 0.5}),
+    ("StepLR", {"step_size": -2, "gamma": 0.5}),
+    ("StepLR", {"step_size": 0.1, "gamma": 0.5}),
+    ("StepLR", {"step_size": math.inf, "gamma": 0.5}),
+    ("StepLR", {"step_size": 10**400, "gamma": 0.5}),
     ("MultiStepLR", {"milestones": [2, 5], "gamma": 0}),
     ("MultiStepLR", {"milestones": [0, 5], "gamma": 0.0}),
     ("MultiStepLR", {"milestones": [-1, 3], "gamma": 0.5}),
@@ -901,7 +906,7 @@ def test_bad_arguments_name_class_and_parameter() -> None:
     with pytest.raises(ValueError, match="max_lr has 3 entries"):
         C.OneCycleLR(opt, max_lr=[0.1, 0.2, 0.3], total_steps=10)
     with pytest.raises(TypeError, match="StepLR: step_size"):
-        C.StepLR(opt, step_size=2.5)  # type: ignore[arg-type]
+        C.StepLR(opt, step_size="2")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"lrkit\.compat\.torch"):
         C.SequentialLR(opt, [L.StepLR(opt, 3), L.StepLR(opt, 3)], [5])
     assert math.isfinite(C.StepLR(make_opt(), 3).get_last_lr()[0])

@@ -26,7 +26,7 @@ def _sgd(lr: float = 0.1) -> torch.optim.SGD:
 @pytest.mark.parametrize(
     ("build", "param"),
     [
-        (lambda o: ct.StepLR(o, step_size=10**400), "step_size"),
+        (lambda o: ct.PolynomialLR(o, total_iters=10**400), "total_iters"),
         (lambda o: ct.StepLR(o, step_size=3, gamma=10**400), "gamma"),
         (lambda o: ct.MultiStepLR(o, milestones=[1, 2], gamma=1e308), "gamma"),
         (lambda o: ct.OneCycleLR(o, max_lr=0.1, total_steps=100, last_epoch=2**63), "last_epoch"),
@@ -91,7 +91,7 @@ def _quiet(build: Callable[[], Any]) -> Any:
 
 MISUSES: list[tuple[Callable[[Any], Any], str]] = [
     (lambda o: ct.StepLR("opt", 3), "optimizer"),  # type: ignore[arg-type]
-    (lambda o: ct.StepLR(o, step_size=2.5), "step_size"),  # type: ignore[arg-type]
+    (lambda o: ct.StepLR(o, step_size=0), "step_size"),
     (lambda o: ct.StepLR(o, 3, last_epoch="x"), "last_epoch"),  # type: ignore[arg-type]
     (lambda o: ct.MultiStepLR(o, milestones=3), "milestones"),  # type: ignore[arg-type]
     (lambda o: ct.ConstantLR(o, factor=2.0), "factor"),

@@ -22,6 +22,7 @@ lrkit schedule out (no optimizer needed).
 
 from __future__ import annotations
 
+import fractions
 import functools
 import itertools
 import math
@@ -133,6 +134,28 @@ def _reached(func: str, name: str, value: object) -> bool:
         raise _args.type_fail(func, name, value, "a number (a step)")
     step = float(value)
     return step.is_integer() and 0 <= step <= MAX_STEP
+
+
+def _period(func: str, name: str, value: object) -> int | None:
+    """The steps between PyTorch's ``last_epoch % value == 0`` (an exact float remainder): the
+    numerator of ``|value|`` as a fraction (2.5 = 5/2 acts every 5 steps, −2 every 2); ``None``
+    where no step up to 2**52 is a multiple (NaN, ±inf, 0.1, huge). 0 is refused: PyTorch's
+    first step divides by it."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a number of steps")
+    if value == 0:
+        raise _fail(func, name, value, "nonzero (PyTorch divides by it: ZeroDivisionError)")
+    if isinstance(value, numbers.Integral):
+        n = abs(int(value))
+    elif math.isfinite(value):
+        n = abs(fractions.Fraction(float(value)).numerator)
+    else:
+        return None
+    return n if n <= MAX_STEP else None
 
 
 def _lr(value: Any) -> float:
@@ -276,8 +299,10 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
     func = "StepLR"
-    every = _int(func, "step_size", step_size, 1)
+    every = _period(func, "step_size", step_size)
     factor = _real(func, "gamma", gamma)
+    if every is None:  # PyTorch's `last_epoch % step_size == 0` never holds after step 0
+        return Constant(lr)
     if factor == 0.0:  # PyTorch's lr is 0 from the first multiplication on
         return Constant(lr, steps=every) >> Constant(0.0)
     if factor <= 1.0:
