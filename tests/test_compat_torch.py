@@ -654,6 +654,23 @@ def test_cyclic_lr_with_reversed_bounds_goes_the_other_way_as_pytorch(
     assert again.get_last_lr() == ours.get_last_lr()
 
 
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("anneal_strategy", ["cos", "linear"])
+def test_one_cycle_lr_with_base_momentum_above_max_momentum_as_pytorch(
+    three_phase: bool, anneal_strategy: str
+) -> None:
+    """base_momentum > max_momentum: PyTorch's momentum rises to base_momentum and comes back."""
+    kwargs = {"max_lr": 0.1, "total_steps": 40, "base_momentum": 0.95, "max_momentum": 0.85}
+    kwargs |= {"three_phase": three_phase, "anneal_strategy": anneal_strategy}
+    keys = ("lr", "momentum")
+    opt = make_opt()
+    ref = stepped(opt, L.OneCycleLR(opt, **kwargs), 40, keys)
+    opt = make_opt()
+    got = stepped(opt, C.OneCycleLR(opt, **kwargs), 40, keys)
+    for k in keys:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-17)
+
+
 # -- ReduceLROnPlateau -------------------------------------------------------------------------
 PLATEAU = [
     {},

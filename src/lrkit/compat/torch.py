@@ -625,15 +625,18 @@ def one_cycle_lr_schedule(
         )
     }
     if cycle_momentum:
-        _momenta(func, base_momentum, max_momentum)
-        spec["momentum"] = OneCycleMomentum(
+        base_m, max_m = _momenta(func, base_momentum, max_momentum)
+        momentum = OneCycleMomentum(
             steps=steps,
-            low=_real(func, "base_momentum", base_momentum),
-            high=_real(func, "max_momentum", max_momentum),
+            low=min(base_m, max_m),
+            high=max(base_m, max_m),
             warmup=pct_start,
             shape=shape,
             three_phase=bool(three_phase),
         )
+        # PyTorch's momentum goes from max_momentum to base_momentum and back: up and down
+        # again when base_momentum is the larger, the mirror of lrkit's high → low → high
+        spec["momentum"] = momentum if base_m <= max_m else Mirror(momentum, low=max_m, high=base_m)
     return spec
 
 
