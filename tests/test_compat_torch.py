@@ -832,6 +832,26 @@ def test_reduce_lr_on_plateau_factor_zero_sets_min_lr_while_plateau_stays_strict
         lrkit.Plateau(factor=0.0)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"factor": 0.5}, {"factor": 0.0}, {"factor": math.nan}], ids=repr
+)
+def test_reduce_lr_on_plateau_reduce_lr_called_directly_as_pytorch(kwargs: dict) -> None:
+    """PyTorch's ``_reduce_lr()`` may be called before any evaluation; the state stays loadable."""
+    lrs = []
+    for module in (L, C):
+        opt = make_opt()
+        sched = module.ReduceLROnPlateau(opt, patience=2, **kwargs)
+        sched._reduce_lr(0)
+        sched._reduce_lr(0)
+        sched.step(1.0)
+        lrs.append(_read(opt, "lr"))
+        if module is C:
+            again = C.ReduceLROnPlateau(make_opt(), patience=2, **kwargs)
+            again.load_state_dict(sched.state_dict())
+            assert again.get_last_lr() == sched.get_last_lr()
+    assert lrs[1] == lrs[0]
+
+
 def test_reduce_lr_on_plateau_requires_metrics() -> None:
     s = C.ReduceLROnPlateau(make_opt())
     with pytest.raises(TypeError, match="metrics"):

@@ -2164,14 +2164,13 @@ class _TorchPlateau(Plateau):
 
     def _validated_counters(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The counters as PyTorch keeps them: ``best`` any float, ``cooldown_counter`` any
-        real (it counts down from ``cooldown`` by one while above 0)."""
+        real (it counts down from ``cooldown`` by one while above 0), ``reductions`` any count
+        (PyTorch's ``_reduce_lr()`` may be called between evaluations)."""
         func = "Plateau.load_state_dict"
         best = _torch_number(func, "best", state["best"])
         counters = {k: _saved_int(func, state, k, 0, low=0) for k in _COUNTS}
         if counters["next_level"] != 0:
             raise _fail(func, "next_level", counters["next_level"], "0 (no levels)")
-        if counters["reductions"] > counters["evaluations"]:
-            raise _fail(func, "reductions", counters["reductions"], "<= evaluations")
         cooldown = _torch_number(func, "cooldown_counter", state["cooldown_counter"], keep_int=True)
         return {"best": best, "cooldown_counter": cooldown, **counters}
 
