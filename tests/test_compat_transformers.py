@@ -334,7 +334,7 @@ def test_replaced_lr_lambdas_drive_the_groups_as_in_lambda_lr() -> None:
         (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch="x"), TypeError, "last"),
         (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch=-5), ValueError, "last"),
         (lambda o: H.get_linear_schedule_with_warmup(o, -1, 10), ValueError, "num_warmup_steps"),
-        (lambda o: H.get_cosine_schedule_with_warmup(o, 1, 10, num_cycles=-1), ValueError, "cyc"),
+        (lambda o: H.get_cosine_schedule_with_warmup(o, 1, 10, num_cycles="x"), ValueError, "cyc"),
         (
             lambda o: H.get_polynomial_decay_schedule_with_warmup(o, 1, 10, lr_end=1),
             ValueError,
@@ -368,6 +368,26 @@ def test_misuse_raises_the_schedule_error_family_naming_hugging_face_parameters(
 
 
 HF_EDGES = [
+    (
+        "get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "num_cycles": -0.5},
+    ),
+    (
+        "get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "num_cycles": -1.5},
+    ),
+    (
+        "get_cosine_with_min_lr_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "min_lr_rate": 0.1, "num_cycles": -0.5},
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "power": 0},
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "power": float("inf")},
+    ),
     ("get_linear_schedule_with_warmup", {"num_warmup_steps": 5, "num_training_steps": 3}),
     ("get_linear_schedule_with_warmup", {"num_warmup_steps": 40, "num_training_steps": 20}),
     ("get_linear_schedule_with_warmup", {"num_warmup_steps": 5, "num_training_steps": 5}),

@@ -115,10 +115,9 @@ def _wave(func: str, high: float, low: float, steps: float, cycles: float) -> Sc
     Half a cycle is one ``cosine`` leaf (held after ``steps``); more cycles are a ``piecewise`` wave
     through the extremes (continued past ``steps`` to the next extreme, as Hugging Face's).
     """
-    if cycles <= 0.0:
-        if cycles == 0.0:
-            return Constant(high)
-        raise _fail(func, "num_cycles", cycles, ">= 0")
+    cycles = abs(cycles)  # Hugging Face's cos(2π·cycles·p) is even in cycles
+    if cycles == 0.0:
+        return Constant(high)
     if cycles == 0.5:
         return Cosine(high, low, steps=int(steps))
     half = steps / (2.0 * cycles)
@@ -189,10 +188,13 @@ def _polynomial(
     if not init > end:
         raise _fail(func, "lr_end", end, f"smaller than initial lr ({init})")
     scale = lr / init
-    tail = Polynomial(
-        lr, end * scale, steps=max(1, total - warm), power=_real(func, "power", power)
-    )
-    return _with_warmup(warm, tail)
+    exponent = math.inf if power == math.inf else _real(func, "power", power)
+    decay = max(1, total - warm)
+    if exponent in (0.0, math.inf):  # Hugging Face's remaining**power: 1 on [warm, total] for 0,
+        # 1 only at warm for inf (1**inf), lr_end after
+        held = decay + 1 if exponent == 0.0 else 1
+        return _with_warmup(warm, Constant(lr, steps=held) >> Constant(end * scale))
+    return _with_warmup(warm, Polynomial(lr, end * scale, steps=decay, power=exponent))
 
 
 def _constant(lr: float, warm: int, total: int | None, **_: Any) -> Schedule:
