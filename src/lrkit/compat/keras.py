@@ -179,8 +179,15 @@ def ExponentialDecay(
     lr = _rate("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
     _decay_steps("ExponentialDecay", "decay_steps", decay_steps)
     rate = _number("ExponentialDecay", "decay_rate", decay_rate)
+    if rate == 0.0:  # Keras' 0**p: lr at step 0 (the first decay_steps with staircase), then 0
+        held = math.ceil(decay_steps) if staircase else 1
+        return _wrap(
+            lrkit.constant(lr, steps=held) >> lrkit.constant(0.0), "ExponentialDecay", args
+        )
+    # growing (rate > 1): held at _GROWTH_CAP, where Keras' own values run on to inf
+    final = _GROWTH_CAP if rate > 1.0 and lr > 0.0 else None
     return _wrap(
-        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),
+        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase, final=final),
         "ExponentialDecay",
         args,
     )
