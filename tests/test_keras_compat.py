@@ -277,3 +277,11 @@ def test_exponential_decay_takes_a_zero_or_growing_rate_as_keras(
     steps = np.arange(0, 60)
     ours = compat.ExponentialDecay(*args, **kwargs)
     check(ours, schedules.ExponentialDecay(*args, **kwargs), steps)
+
+
+@pytest.mark.parametrize("cycle", [False, True])
+def test_polynomial_decay_with_power_zero_holds_the_initial_lr_as_keras(cycle: bool) -> None:
+    steps = np.arange(0, 60)
+    ours = compat.PolynomialDecay(0.1, 10, end_learning_rate=0.01, power=0.0, cycle=cycle)
+    theirs = schedules.PolynomialDecay(0.1, 10, end_learning_rate=0.01, power=0.0, cycle=cycle)
+    check(ours, theirs, steps, per_step=cycle)

@@ -359,6 +359,8 @@ def PolynomialDecay(
     p = _number(func, "power", power)
     if not isinstance(cycle, bool):
         raise _type_fail(func, "cycle", cycle, "True or False")
+    if p == 0.0:  # Keras' (1 − p)**0 is 1 (0**0 too): the initial lr throughout, cycled or not
+        return _wrap(lrkit.constant(lr), "PolynomialDecay", args)
     if not cycle:
         return _wrap(lrkit.polynomial(lr, end, steps=decay_steps, power=p), "PolynomialDecay", args)
     if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:
