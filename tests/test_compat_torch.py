@@ -548,6 +548,129 @@ def test_chained_multiplicative_after_absolute_composes_as_pytorch() -> None:
     np.testing.assert_allclose(ours[1:], ref[1:], rtol=1e-12)
 
 
+# -- arguments PyTorch takes that lrkit's own schedules do not --------------------------------
+EDGE_ARGUMENTS = [
+    ("StepLR", {"step_size": 3, "gamma": 0.0}),
+    ("StepLR", {"step_size": True, "gamma": 0.5}),
+    ("StepLR", {"step_size": 2, "gamma": True}),
+    ("StepLR", {"step_size": 2.5, "gamma": 0.5}),
+    ("StepLR", {"step_size": -2, "gamma": 0.5}),
+    ("StepLR", {"step_size": 0.1, "gamma": 0.5}),
+    ("StepLR", {"step_size": math.inf, "gamma": 0.5}),
+    ("StepLR", {"step_size": 10**400, "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [2, 5], "gamma": 0}),
+    ("MultiStepLR", {"milestones": [0, 5], "gamma": 0.0}),
+    ("MultiStepLR", {"milestones": [-1, 3], "gamma": 0.5}),
+    ("MultiStepLR", {"milestones": [2.5, 4, 2.0, 10**20], "gamma": 0.5}),
+    ("ExponentialLR", {"gamma": 0.0}),
+    ("ExponentialLR", {"gamma": True}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 0}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": -3}),
+    ("ConstantLR", {"factor": True, "total_iters": True}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 2.5}),
+    ("ConstantLR", {"factor": 0.5, "total_iters": 10**20}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": 0}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": -1}),
+    ("LinearLR", {"start_factor": True, "end_factor": False, "total_iters": 4}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": 6.5}),
+    ("LinearLR", {"start_factor": 0.5, "total_iters": 0.5}),
+    ("LinearLR", {"start_factor": 0.5, "end_factor": 0.0, "total_iters": 10**20}),
+    ("PolynomialLR", {"total_iters": 0}),
+    ("PolynomialLR", {"total_iters": -2, "power": 2.0}),
+    ("PolynomialLR", {"total_iters": 4, "power": 0}),
+    ("PolynomialLR", {"total_iters": 4, "power": math.inf}),
+    ("PolynomialLR", {"total_iters": 4, "power": True}),
+    ("CosineAnnealingLR", {"T_max": True}),
+    ("CosineAnnealingWarmRestarts", {"T_0": True, "T_mult": True, "eta_min": False}),
+    ("CyclicLR", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": True, "gamma": True}),
+]
+
+
+def _resumed(module: object, name: str, kwargs: dict, load_into: object, n: int) -> list:
+    """lrs of ``module.name(**kwargs)`` at steps 0..n-1, checkpointed at step n // 2 (optimizer and
+    scheduler through ``torch.save``/``weights_only``) and continued by ``load_into.name``."""
+    opt = make_opt()
+    sched = getattr(module, name)(opt, **kwargs)
+    lrs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for t in range(n):
+            if t == n // 2:
+                buf = io.BytesIO()
+                torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, buf)
+                buf.seek(0)
+                saved = torch.load(buf, weights_only=True)
+                opt = make_opt()
+                sched = getattr(load_into, name)(opt, **kwargs)
+                opt.load_state_dict(saved["opt"])
+                sched.load_state_dict(saved["sched"])
+            lrs.append(_read(opt, "lr"))
+            opt.step()
+            sched.step()
+    return lrs
+
+
+@pytest.mark.parametrize(("name", "kwargs"), EDGE_ARGUMENTS, ids=repr)
+def test_drop_ins_take_edge_arguments_pytorch_takes(name: str, kwargs: dict) -> None:
+    """gamma=0, total_iters <= 0, power 0 or inf, bools for numbers: PyTorch's values, through
+    the drop-in's own state_dict round trip and through loading PyTorch's state."""
+    opt = make_opt()
+    expected = stepped(opt, getattr(L, name)(opt, **kwargs), 20)["lr"]
+    opt = make_opt()
+    ours = stepped(opt, getattr(C, name)(opt, **kwargs), 20)["lr"]
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(_resumed(C, name, kwargs, C, 20), expected, rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(_resumed(L, name, kwargs, C, 20), expected, rtol=1e-12, atol=1e-17)
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        {"base_lr": 0.1, "max_lr": 0.01},
+        {"base_momentum": 0.95, "max_momentum": 0.85},
+        {"base_lr": 0.1, "max_lr": 0.01, "base_momentum": 0.95, "max_momentum": 0.85},
+    ],
+    ids=repr,
+)
+def test_cyclic_lr_with_reversed_bounds_goes_the_other_way_as_pytorch(
+    mode: str, bounds: dict
+) -> None:
+    """base_lr > max_lr (the lr falls from base_lr) and base_momentum > max_momentum (the
+    momentum rises): PyTorch's lr and momentum, also after a state_dict round trip."""
+    kwargs = {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 4, "step_size_down": 3}
+    kwargs |= {"mode": mode, "gamma": 0.97, **bounds}
+    keys = ("lr", "momentum")
+    opt = make_opt()
+    ref = stepped(opt, L.CyclicLR(opt, **kwargs), 40, keys)
+    opt = make_opt()
+    ours = C.CyclicLR(opt, **kwargs)
+    got = stepped(opt, ours, 40, keys)
+    for k in keys:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-17)
+    opt2 = make_opt()
+    again = C.CyclicLR(opt2, **kwargs)
+    again.load_state_dict(ours.state_dict())
+    assert again.get_last_lr() == ours.get_last_lr()
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("anneal_strategy", ["cos", "linear"])
+def test_one_cycle_lr_with_base_momentum_above_max_momentum_as_pytorch(
+    three_phase: bool, anneal_strategy: str
+) -> None:
+    """base_momentum > max_momentum: PyTorch's momentum rises to base_momentum and comes back."""
+    kwargs = {"max_lr": 0.1, "total_steps": 40, "base_momentum": 0.95, "max_momentum": 0.85}
+    kwargs |= {"three_phase": three_phase, "anneal_strategy": anneal_strategy}
+    keys = ("lr", "momentum")
+    opt = make_opt()
+    ref = stepped(opt, L.OneCycleLR(opt, **kwargs), 40, keys)
+    opt = make_opt()
+    got = stepped(opt, C.OneCycleLR(opt, **kwargs), 40, keys)
+    for k in keys:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-12, atol=1e-17)
+
+
 # -- ReduceLROnPlateau -------------------------------------------------------------------------
 PLATEAU = [
     {},
@@ -582,6 +705,151 @@ def test_reduce_lr_on_plateau_steps_like_pytorch(kwargs: dict) -> None:
             opt2 = opt3
     assert sched.get_last_lr() == ref_sched.get_last_lr()
     assert str(sched.schedules[0]["lr"]) == "constant(0.1)"
+
+
+# every argument PyTorch's ReduceLROnPlateau takes (it refuses only factor >= 1, an unknown mode
+# or threshold_mode and a min_lr list of the wrong length), with the values it gives
+PLATEAU_EDGES = [
+    {"factor": 0.0},
+    {"factor": 0},
+    {"factor": False},
+    {"factor": -0.0},
+    {"factor": -0.5},
+    {"factor": -math.inf},
+    {"factor": math.nan},
+    {"factor": 0.0, "min_lr": 0.01},
+    {"factor": -0.5, "min_lr": -1.0},
+    {"factor": -2.0, "min_lr": -math.inf},
+    {"factor": 0.0, "patience": -1},
+    {"patience": -1},
+    {"patience": 2.5},
+    {"patience": True},
+    {"patience": math.inf},
+    {"patience": math.nan},
+    {"threshold": -0.1},
+    {"threshold": math.inf},
+    {"threshold": -math.inf},
+    {"threshold": math.nan},
+    {"threshold": True},
+    {"mode": "max", "threshold_mode": "abs", "threshold": -0.05, "factor": 0.5},
+    {"cooldown": -1},
+    {"cooldown": 1.5},
+    {"cooldown": math.inf},
+    {"cooldown": math.nan},
+    {"cooldown": True},
+    {"min_lr": -0.1},
+    {"min_lr": math.inf},
+    {"min_lr": math.nan},
+    {"min_lr": [-0.1, 0.0]},
+    {"min_lr": True},
+    {"eps": -1.0},
+    {"eps": math.inf},
+    {"eps": -math.inf},
+    {"eps": math.nan},
+    {"eps": True},
+    {"factor": 0.5, "eps": -1.0, "min_lr": 0.5},
+]
+PLATEAU_METRICS = [1.0, 0.9, 0.9, 0.95, 1.0, 0.8, 0.8, 0.8, 0.85, 0.7] * 3
+
+
+def _plateau_run(
+    opt: torch.optim.Optimizer, sched: object, build: object, steps: range
+) -> tuple[torch.optim.Optimizer, object, list[list[float]]]:
+    """Step ``sched`` through ``steps`` of PLATEAU_METRICS; at step 15, save the optimizer and
+    the scheduler (``torch.save``, ``weights_only``) and continue with ``build(new optimizer)``
+    loading both."""
+    lrs: list[list[float]] = []
+    for t in steps:
+        if t == 15:
+            buf = io.BytesIO()
+            torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, buf)  # type: ignore[attr-defined]
+            buf.seek(0)
+            saved = torch.load(buf, weights_only=True)
+            opt = make_opt()
+            sched = build(opt)  # type: ignore[operator]
+            opt.load_state_dict(saved["opt"])
+            sched.load_state_dict(saved["sched"])  # type: ignore[attr-defined]
+        opt.step()
+        sched.step(PLATEAU_METRICS[t])  # type: ignore[attr-defined]
+        lrs.append(list(sched.get_last_lr()))  # type: ignore[attr-defined]
+    return opt, sched, lrs
+
+
+@pytest.mark.parametrize("kwargs", PLATEAU_EDGES, ids=repr)
+def test_reduce_lr_on_plateau_takes_every_argument_pytorch_takes(kwargs: dict) -> None:
+    """Same lrs as PyTorch's class at every step (factor <= 0 drops to max(lr·factor, min_lr),
+    NaN options make their comparison false, ...), through the drop-in's own state_dict round
+    trip and through loading PyTorch's state."""
+    kwargs = {"patience": 1, **kwargs}
+    steps = range(len(PLATEAU_METRICS))
+    opt = make_opt()
+    _, ref, expected = _plateau_run(
+        opt, L.ReduceLROnPlateau(opt, **kwargs), lambda o: L.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    opt = make_opt()
+    _, ours, got = _plateau_run(
+        opt, C.ReduceLROnPlateau(opt, **kwargs), lambda o: C.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    assert got == expected
+    for name in ("factor", "patience", "threshold", "cooldown", "eps", "num_bad_epochs"):
+        a, b = getattr(ours, name), getattr(ref, name)
+        assert a == b or (math.isnan(a) and math.isnan(b)), name
+    # PyTorch's own run, checkpointed at step 15 and continued by the drop-in
+    opt = make_opt()
+    _, _, migrated = _plateau_run(
+        opt, L.ReduceLROnPlateau(opt, **kwargs), lambda o: C.ReduceLROnPlateau(o, **kwargs), steps
+    )
+    assert migrated == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"factor": 1.0},
+        {"factor": True},
+        {"factor": 2},
+        {"mode": "MIN"},
+        {"threshold_mode": "relative"},
+        {"min_lr": [0.0]},
+    ],
+    ids=repr,
+)
+def test_reduce_lr_on_plateau_refuses_what_pytorch_refuses(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        L.ReduceLROnPlateau(make_opt(), **kwargs)
+    with pytest.raises(ValueError):
+        C.ReduceLROnPlateau(make_opt(), **kwargs)
+
+
+def test_reduce_lr_on_plateau_factor_zero_sets_min_lr_while_plateau_stays_strict() -> None:
+    """The drop-in takes PyTorch's factor=0 (the lr becomes min_lr at the first reduction);
+    lrkit's own Plateau keeps refusing it."""
+    sched = C.ReduceLROnPlateau(make_opt(), factor=0.0, patience=0, min_lr=0.001)
+    sched.step(1.0)
+    sched.step(2.0)
+    assert sched.get_last_lr() == [0.001] * len(LRS)
+    with pytest.raises(lrkit.ScheduleError, match="factor"):
+        lrkit.Plateau(factor=0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"factor": 0.5}, {"factor": 0.0}, {"factor": math.nan}], ids=repr
+)
+def test_reduce_lr_on_plateau_reduce_lr_called_directly_as_pytorch(kwargs: dict) -> None:
+    """PyTorch's ``_reduce_lr()`` may be called before any evaluation; the state stays loadable."""
+    lrs = []
+    for module in (L, C):
+        opt = make_opt()
+        sched = module.ReduceLROnPlateau(opt, patience=2, **kwargs)
+        sched._reduce_lr(0)
+        sched._reduce_lr(0)
+        sched.step(1.0)
+        lrs.append(_read(opt, "lr"))
+        if module is C:
+            again = C.ReduceLROnPlateau(make_opt(), patience=2, **kwargs)
+            again.load_state_dict(sched.state_dict())
+            assert again.get_last_lr() == sched.get_last_lr()
+    assert lrs[1] == lrs[0]
 
 
 def test_reduce_lr_on_plateau_requires_metrics() -> None:
@@ -675,7 +943,7 @@ def test_bad_arguments_name_class_and_parameter() -> None:
     with pytest.raises(ValueError, match="max_lr has 3 entries"):
         C.OneCycleLR(opt, max_lr=[0.1, 0.2, 0.3], total_steps=10)
     with pytest.raises(TypeError, match="StepLR: step_size"):
-        C.StepLR(opt, step_size=2.5)  # type: ignore[arg-type]
+        C.StepLR(opt, step_size="2")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"lrkit\.compat\.torch"):
         C.SequentialLR(opt, [L.StepLR(opt, 3), L.StepLR(opt, 3)], [5])
     assert math.isfinite(C.StepLR(make_opt(), 3).get_last_lr()[0])

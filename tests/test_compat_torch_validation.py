@@ -26,7 +26,7 @@ def _sgd(lr: float = 0.1) -> torch.optim.SGD:
 @pytest.mark.parametrize(
     ("build", "param"),
     [
-        (lambda o: ct.StepLR(o, step_size=10**400), "step_size"),
+        (lambda o: ct.PolynomialLR(o, total_iters=10**400), "total_iters"),
         (lambda o: ct.StepLR(o, step_size=3, gamma=10**400), "gamma"),
         (lambda o: ct.MultiStepLR(o, milestones=[1, 2], gamma=1e308), "gamma"),
         (lambda o: ct.OneCycleLR(o, max_lr=0.1, total_steps=100, last_epoch=2**63), "last_epoch"),
@@ -91,13 +91,13 @@ def _quiet(build: Callable[[], Any]) -> Any:
 
 MISUSES: list[tuple[Callable[[Any], Any], str]] = [
     (lambda o: ct.StepLR("opt", 3), "optimizer"),  # type: ignore[arg-type]
-    (lambda o: ct.StepLR(o, step_size=2.5), "step_size"),  # type: ignore[arg-type]
+    (lambda o: ct.StepLR(o, step_size=0), "step_size"),
     (lambda o: ct.StepLR(o, 3, last_epoch="x"), "last_epoch"),  # type: ignore[arg-type]
     (lambda o: ct.MultiStepLR(o, milestones=3), "milestones"),  # type: ignore[arg-type]
     (lambda o: ct.ConstantLR(o, factor=2.0), "factor"),
     (lambda o: ct.LinearLR(o, start_factor=0.0), "start_factor"),
     (lambda o: ct.ExponentialLR(o, gamma="a"), "gamma"),  # type: ignore[arg-type]
-    (lambda o: ct.PolynomialLR(o, total_iters=0), "total_iters"),
+    (lambda o: ct.PolynomialLR(o, total_iters=2.5), "total_iters"),  # type: ignore[arg-type]
     (lambda o: ct.CosineAnnealingLR(o, T_max=0), "T_max"),
     (lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=0), "T_0"),
     (lambda o: ct.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=0), "T_mult"),
@@ -161,7 +161,7 @@ def test_an_unloadable_state_is_refused_before_anything_changes(bad: dict[str, A
     "bad",
     [
         {"min_lrs": 7.9},
-        {"min_lrs": [0.0, -1.0]},
+        {"min_lrs": [0.0, "x"]},  # a negative min_lr is PyTorch's own: it loads
         {"last_epoch": None},
         {"last_epoch": math.inf},
         {"last_epoch": 7.9},

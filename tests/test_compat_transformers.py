@@ -334,7 +334,7 @@ def test_replaced_lr_lambdas_drive_the_groups_as_in_lambda_lr() -> None:
         (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch="x"), TypeError, "last"),
         (lambda o: H.get_linear_schedule_with_warmup(o, 1, 10, last_epoch=-5), ValueError, "last"),
         (lambda o: H.get_linear_schedule_with_warmup(o, -1, 10), ValueError, "num_warmup_steps"),
-        (lambda o: H.get_cosine_schedule_with_warmup(o, 1, 10, num_cycles=-1), ValueError, "cyc"),
+        (lambda o: H.get_cosine_schedule_with_warmup(o, 1, 10, num_cycles="x"), ValueError, "cyc"),
         (
             lambda o: H.get_polynomial_decay_schedule_with_warmup(o, 1, 10, lr_end=1),
             ValueError,
@@ -365,3 +365,78 @@ def test_misuse_raises_the_schedule_error_family_naming_hugging_face_parameters(
     with pytest.raises(kind, match=message) as info:
         call(make_opt())
     assert isinstance(info.value, lrkit.ScheduleError)
+
+
+HF_EDGES = [
+    (
+        "get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "num_cycles": -0.5},
+    ),
+    (
+        "get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "num_cycles": -1.5},
+    ),
+    (
+        "get_cosine_with_min_lr_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "min_lr_rate": 0.1, "num_cycles": -0.5},
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "power": 0},
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "power": float("inf")},
+    ),
+    ("get_linear_schedule_with_warmup", {"num_warmup_steps": 5, "num_training_steps": 3}),
+    ("get_linear_schedule_with_warmup", {"num_warmup_steps": 40, "num_training_steps": 20}),
+    ("get_linear_schedule_with_warmup", {"num_warmup_steps": 5, "num_training_steps": 5}),
+    ("get_linear_schedule_with_warmup", {"num_warmup_steps": True, "num_training_steps": 20}),
+    ("get_constant_schedule_with_warmup", {"num_warmup_steps": True}),
+    (
+        "get_cosine_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "num_cycles": True},
+    ),
+    (
+        "get_cosine_with_hard_restarts_schedule_with_warmup",
+        {"num_warmup_steps": True, "num_training_steps": 20, "num_cycles": True},
+    ),
+    (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "power": True},
+    ),
+    ("get_inverse_sqrt_schedule", {"num_warmup_steps": True, "timescale": True}),
+    (
+        "get_cosine_with_min_lr_schedule_with_warmup",
+        {"num_warmup_steps": 5, "num_training_steps": 20, "min_lr_rate": True},
+    ),
+    (
+        "get_wsd_schedule",
+        {
+            "num_warmup_steps": True,
+            "num_decay_steps": 10,
+            "num_training_steps": 20,
+            "min_lr_ratio": False,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("fname", "kwargs"), HF_EDGES, ids=repr)
+def test_edge_arguments_hugging_face_takes_give_its_values(fname: str, kwargs: dict) -> None:
+    """Bools as 0/1 and a warm-up at least as long as training (Hugging Face ramps lr·t/warm,
+    then 0) give Hugging Face's lrs on steps 0 .. num_training_steps."""
+    n = min(30, int(kwargs.get("num_training_steps", 29)) + 1)
+    runs = []
+    for module in (transformers_opt, H):
+        opt = make_opt()
+        sched = getattr(module, fname)(opt, **kwargs)
+        lrs = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(n):
+                lrs.append(opt.param_groups[0]["lr"])
+                opt.step()
+                sched.step()
+        runs.append(lrs)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-12, atol=1e-17)

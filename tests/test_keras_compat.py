@@ -258,3 +258,30 @@ def test_misuse_raises_the_schedule_error_family_naming_keras_parameters(
     with pytest.raises(kind, match=message) as info:
         call()
     assert isinstance(info.value, lrkit.ScheduleError)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((0.1, 5, 0.0), {}),
+        ((0.1, 5, 0.0), {"staircase": True}),
+        ((0.1, 5, 1.5), {}),
+        ((0.1, 5, 1.5), {"staircase": True}),
+    ],
+    ids=repr,
+)
+def test_exponential_decay_takes_a_zero_or_growing_rate_as_keras(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """decay_rate=0 (lr, then 0) and decay_rate > 1 (growing) give Keras' values."""
+    steps = np.arange(0, 60)
+    ours = compat.ExponentialDecay(*args, **kwargs)
+    check(ours, schedules.ExponentialDecay(*args, **kwargs), steps)
+
+
+@pytest.mark.parametrize("cycle", [False, True])
+def test_polynomial_decay_with_power_zero_holds_the_initial_lr_as_keras(cycle: bool) -> None:
+    steps = np.arange(0, 60)
+    ours = compat.PolynomialDecay(0.1, 10, end_learning_rate=0.01, power=0.0, cycle=cycle)
+    theirs = schedules.PolynomialDecay(0.1, 10, end_learning_rate=0.01, power=0.0, cycle=cycle)
+    check(ours, theirs, steps, per_step=cycle)

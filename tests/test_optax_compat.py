@@ -359,3 +359,11 @@ def test_growing_exponential_decay_without_end_value_holds_at_1e300(
     got = ours(steps)
     np.testing.assert_allclose(got[below], expected[below], rtol=1e-12)
     assert np.all(np.abs(got[~below]) == 1e300) and np.all(np.sign(got) == np.sign(init))
+
+
+@pytest.mark.parametrize("begin", [0, 5])
+def test_polynomial_schedule_with_power_zero_holds_init_value_as_optax(begin: int) -> None:
+    """optax's ``frac**0`` is 1 (``0**0`` too): init_value at every step."""
+    kwargs = {"init_value": 0.1, "end_value": 0.01, "power": 0, "transition_steps": 10}
+    kwargs["transition_begin"] = begin
+    check(compat.polynomial_schedule(**kwargs), optax.polynomial_schedule(**kwargs))

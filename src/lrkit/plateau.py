@@ -150,6 +150,20 @@ def _state_count(state: Mapping[str, Any], key: str, high: int | None, why: str 
     return int(value)
 
 
+def _same_config(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two configs are equal, a NaN option equal to a NaN one (PyTorch's drop-in keeps
+    the NaN options PyTorch accepts)."""
+
+    def key(v: object) -> object:
+        if isinstance(v, float) and math.isnan(v):
+            return "nan"
+        if isinstance(v, list | tuple):
+            return [key(x) for x in v]
+        return v
+
+    return {k: key(v) for k, v in a.items()} == {k: key(v) for k, v in b.items()}
+
+
 class Plateau:
     r"""Reduce a value when a metric stops improving (PyTorch's ``ReduceLROnPlateau`` rule).
 
@@ -207,6 +221,39 @@ class Plateau:
     ) -> None:
         if mode not in _MODES:
             raise _fail("mode", mode, "'min' or 'max'")
+        opts = self._checked_options(factor, patience, threshold, cooldown, min_lr, eps)
+        if threshold_mode not in _THRESHOLD_MODES:
+            raise _fail("threshold_mode", threshold_mode, "'rel' or 'abs'")
+        lv = _check_levels(levels, mode)
+        if on_nan not in _ON_NAN:
+            raise _fail("on_nan", on_nan, "'bad', 'skip' or 'raise'")
+        if opts["patience"] is None and not lv:
+            raise _fail("patience", None, "an int >= 0 unless levels are given")
+
+        self.mode: Mode = mode
+        self.factor: float = opts["factor"]
+        self.patience: int | None = opts["patience"]
+        self.threshold: float = opts["threshold"]
+        self.threshold_mode: ThresholdMode = threshold_mode
+        self.cooldown: int = opts["cooldown"]
+        self.min_lrs: tuple[float, ...] = opts["min_lrs"]
+        self.eps: float = opts["eps"]
+        self.levels = lv
+        self.on_nan: OnNan = on_nan
+        self.reset()
+
+    @classmethod
+    def _checked_options(
+        cls,
+        factor: object,
+        patience: object,
+        threshold: object,
+        cooldown: object,
+        min_lr: object,
+        eps: object,
+    ) -> dict[str, Any]:
+        """The options shared with PyTorch, checked with lrkit's rules (a subclass may apply
+        other rules: the PyTorch drop-in applies PyTorch's)."""
         factor = _check_real("factor", factor)
         if not 0.0 < factor < 1.0:
             raise _fail("factor", factor, "in the open interval (0, 1)")
@@ -215,30 +262,19 @@ class Plateau:
         threshold = _check_real("threshold", threshold)
         if threshold < 0.0:
             raise _fail("threshold", threshold, ">= 0")
-        if threshold_mode not in _THRESHOLD_MODES:
-            raise _fail("threshold_mode", threshold_mode, "'rel' or 'abs'")
         cooldown = _check_count("cooldown", cooldown)
         min_lrs = _check_min_lrs(min_lr)
         eps = _check_real("eps", eps)
         if eps < 0.0:
             raise _fail("eps", eps, ">= 0")
-        lv = _check_levels(levels, mode)
-        if on_nan not in _ON_NAN:
-            raise _fail("on_nan", on_nan, "'bad', 'skip' or 'raise'")
-        if patience is None and not lv:
-            raise _fail("patience", None, "an int >= 0 unless levels are given")
-
-        self.mode: Mode = mode
-        self.factor = factor
-        self.patience = patience
-        self.threshold = threshold
-        self.threshold_mode: ThresholdMode = threshold_mode
-        self.cooldown = cooldown
-        self.min_lrs = min_lrs
-        self.eps = eps
-        self.levels = lv
-        self.on_nan: OnNan = on_nan
-        self.reset()
+        return {
+            "factor": factor,
+            "patience": patience,
+            "threshold": threshold,
+            "cooldown": cooldown,
+            "min_lrs": min_lrs,
+            "eps": eps,
+        }
 
     @classmethod
     def threshold_halving(
@@ -498,7 +534,7 @@ class Plateau:
                 f"Plateau.load_state_dict: config is missing {', '.join(map(repr, missing))}"
             )
         fresh: Plateau | None = None
-        if dict(saved) != self.config():
+        if not _same_config(saved, self.config()):
             if strict:
                 mine = self.config()
                 diff = {k: (saved.get(k), mine.get(k)) for k in mine if saved.get(k) != mine.get(k)}
@@ -509,13 +545,13 @@ class Plateau:
             fresh = self._from_config(saved)
         return fresh, (fresh or self)._validated_counters(state)
 
-    @staticmethod
-    def _from_config(saved: Mapping[str, Any]) -> Plateau:
+    @classmethod
+    def _from_config(cls, saved: Mapping[str, Any]) -> Plateau:
         min_lr = saved["min_lr"]
         if isinstance(min_lr, list | tuple) and len(min_lr) == 1:
             min_lr = min_lr[0]
         try:
-            return Plateau(
+            return cls(
                 **{key: saved[key] for key in _CONFIG_KEYS if key != "min_lr"}, min_lr=min_lr
             )
         except (TypeError, ValueError) as err:

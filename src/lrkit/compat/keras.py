@@ -179,8 +179,15 @@ def ExponentialDecay(
     lr = _rate("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
     _decay_steps("ExponentialDecay", "decay_steps", decay_steps)
     rate = _number("ExponentialDecay", "decay_rate", decay_rate)
+    if rate == 0.0:  # Keras' 0**p: lr at step 0 (the first decay_steps with staircase), then 0
+        held = math.ceil(decay_steps) if staircase else 1
+        return _wrap(
+            lrkit.constant(lr, steps=held) >> lrkit.constant(0.0), "ExponentialDecay", args
+        )
+    # growing (rate > 1): held at _GROWTH_CAP, where Keras' own values run on to inf
+    final = _GROWTH_CAP if rate > 1.0 and lr > 0.0 else None
     return _wrap(
-        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase),
+        lrkit.exponential(lr, rate, every=decay_steps, staircase=staircase, final=final),
         "ExponentialDecay",
         args,
     )
@@ -352,6 +359,8 @@ def PolynomialDecay(
     p = _number(func, "power", power)
     if not isinstance(cycle, bool):
         raise _type_fail(func, "cycle", cycle, "True or False")
+    if p == 0.0:  # Keras' (1 − p)**0 is 1 (0**0 too): the initial lr throughout, cycled or not
+        return _wrap(lrkit.constant(lr), "PolynomialDecay", args)
     if not cycle:
         return _wrap(lrkit.polynomial(lr, end, steps=decay_steps, power=p), "PolynomialDecay", args)
     if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or decay_steps < 1:

@@ -216,7 +216,7 @@ def polynomial_schedule(
     p = _number(func, "power", power)
     steps = _steps(func, "transition_steps", transition_steps)
     begin = max(0, _steps(func, "transition_begin", transition_begin))
-    if steps <= 0:
+    if steps <= 0 or p == 0.0:  # optax's frac**0 is 1 (0**0 too): init_value throughout
         return _constant(init)
 
     def build(start: float, stop: float) -> Schedule:

@@ -22,6 +22,7 @@ lrkit schedule out (no optimizer needed).
 
 from __future__ import annotations
 
+import fractions
 import functools
 import itertools
 import math
@@ -104,14 +105,57 @@ _fail = _args.fail
 #: Growing drop-ins (StepLR/ExponentialLR with gamma > 1) hold at this value: equal to PyTorch
 #: below it, finite where PyTorch's own values overflow to inf.
 _GROWTH_CAP = 1e300
-_int = _args.int_at_least
+_MAX_INT = 2**53
+
+
+def _int(func: str, name: str, value: object, low: int) -> int:
+    """:func:`lrkit.compat._args.int_at_least`, also for a bool (PyTorch's arithmetic reads
+    ``True`` as 1 and ``False`` as 0)."""
+    return _args.int_at_least(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _real(func: str, name: str, value: object, low: float | None = None) -> float:
-    """:func:`lrkit.compat._args.real`, also for a one-element tensor (PyTorch takes those)."""
+    """:func:`lrkit.compat._args.real`, also for a one-element tensor and a bool (PyTorch takes
+    those: its arithmetic reads ``True`` as 1 and ``False`` as 0)."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
     return _args.real(func, name, value, low)
+
+
+def _reached(func: str, name: str, value: object) -> bool:
+    """Whether a step count ``value`` is a step PyTorch reaches (``last_epoch == value`` for an
+    int ``0 <= last_epoch <= 2**52``): a fractional, negative or huge one is never reached, so
+    PyTorch never acts on it. A bool counts as 0 or 1; a non-number is a ``ScheduleTypeError``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a number (a step)")
+    step = float(value)
+    return step.is_integer() and 0 <= step <= MAX_STEP
+
+
+def _period(func: str, name: str, value: object) -> int | None:
+    """The steps between PyTorch's ``last_epoch % value == 0`` (an exact float remainder): the
+    numerator of ``|value|`` as a fraction (2.5 = 5/2 acts every 5 steps, −2 every 2); ``None``
+    where no step up to 2**52 is a multiple (NaN, ±inf, 0.1, huge). 0 is refused: PyTorch's
+    first step divides by it."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool):
+        value = int(value)
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a number of steps")
+    if value == 0:
+        raise _fail(func, name, value, "nonzero (PyTorch divides by it: ZeroDivisionError)")
+    if isinstance(value, numbers.Integral):
+        n = abs(int(value))
+    elif math.isfinite(value):
+        n = abs(fractions.Fraction(float(value)).numerator)
+    else:
+        return None
+    return n if n <= MAX_STEP else None
 
 
 def _lr(value: Any) -> float:
@@ -255,8 +299,12 @@ def step_lr_schedule(lr: float, step_size: int, gamma: float = 0.1) -> Schedule:
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
     func = "StepLR"
-    every = _int(func, "step_size", step_size, 1)
+    every = _period(func, "step_size", step_size)
     factor = _real(func, "gamma", gamma)
+    if every is None:  # PyTorch's `last_epoch % step_size == 0` never holds after step 0
+        return Constant(lr)
+    if factor == 0.0:  # PyTorch's lr is 0 from the first multiplication on
+        return Constant(lr, steps=every) >> Constant(0.0)
     if factor <= 1.0:
         return Step(lr, every=every, factor=factor)
     # growing (gamma > 1): hold once the next multiplication would take the value past
@@ -282,11 +330,13 @@ def multi_step_lr_schedule(lr: float, milestones: Iterable[int], gamma: float = 
     [1.0, 0.5, 0.5, 0.125, 0.125]
     """
     func = "MultiStepLR"
-    stones = sorted(_int(func, "milestones", m, 0) for m in milestones)
+    stones = sorted(int(m) for m in milestones if _reached(func, "milestones", m))
     gamma = _real(func, "gamma", gamma)
     at_zero = sum(1 for m in stones if m == 0)
     start = lr * gamma**at_zero if at_zero else lr
     later = tuple(m for m in stones if m > 0)
+    if gamma == 0.0 and later:  # PyTorch's lr is 0 from the first milestone on
+        return Constant(start, steps=later[0]) >> Constant(0.0)
     try:
         return MultiStep(start, later, gamma) if later else Constant(start)
     except ScheduleError as exc:  # lr · gamma^len(milestones) overflows
@@ -312,10 +362,10 @@ def constant_lr_schedule(lr: float, factor: float = 1.0 / 3, total_iters: int = 
     factor = _real(func, "factor", factor)
     if not 0.0 <= factor <= 1.0:
         raise _fail(func, "factor", factor, "in [0, 1]")
-    total = _int(func, "total_iters", total_iters, 0)
-    if total == 0:
-        return Constant(lr)
-    return Constant(lr * factor, steps=total) >> Constant(lr)
+    if not _reached(func, "total_iters", total_iters) or int(total_iters) == 0:
+        # PyTorch multiplies at step 0 and never reaches total_iters to undo it
+        return Constant(lr * factor)
+    return Constant(lr * factor, steps=int(total_iters)) >> Constant(lr)
 
 
 def linear_lr_schedule(
@@ -342,7 +392,15 @@ def linear_lr_schedule(
         raise _fail(func, "start_factor", start_factor, "in (0, 1]")
     if not 0.0 <= end <= 1.0:
         raise _fail(func, "end_factor", end_factor, "in [0, 1]")
-    return Linear(lr * start, lr * end, steps=_int(func, "total_iters", total_iters, 1))
+    total = _real(func, "total_iters", total_iters)
+    if total <= 0.0:  # PyTorch's ramp never starts: the lr holds lr·start_factor
+        return Constant(lr * start)
+    # PyTorch's lr·(start + (end − start)·t/total_iters) up to the last step it reaches
+    n = min(math.floor(total), MAX_STEP)
+    if n == 0:
+        return Constant(lr * start)
+    last = end if n == total else start + (end - start) * n / total
+    return Linear(lr * start, lr * last, steps=n)
 
 
 def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
@@ -357,6 +415,8 @@ def exponential_lr_schedule(lr: float, gamma: float) -> Schedule:
     0.125
     """
     gamma = _real("ExponentialLR", "gamma", gamma)
+    if gamma == 0.0:  # PyTorch's lr is 0 from step 1 on
+        return Constant(lr, steps=1) >> Constant(0.0)
     # growing (gamma > 1): held at _GROWTH_CAP, where PyTorch's own values run on to inf
     return Exponential(lr, gamma, final=_GROWTH_CAP) if gamma > 1.0 else Exponential(lr, gamma)
 
@@ -375,9 +435,14 @@ def polynomial_lr_schedule(lr: float, total_iters: int = 5, power: float = 1.0) 
     [1.0, 0.25, 0.0, 0.0]
     """
     func = "PolynomialLR"
-    return Polynomial(
-        lr, 0.0, steps=_int(func, "total_iters", total_iters, 1), power=_real(func, "power", power)
-    )
+    total = _int(func, "total_iters", total_iters, -_MAX_INT)
+    # power=inf is PyTorch's (finite values: 0 from step 1); other non-finite powers give NaN
+    power = math.inf if power == math.inf else _real(func, "power", power)
+    if total <= 0 or power == 0.0:  # PyTorch's decay never starts (x**0 is 1): the lr holds
+        return Constant(lr)
+    if power == math.inf:  # PyTorch's factor (1 − 1/total_iters)**inf is 0 at step 1
+        return Constant(lr, steps=1) >> Constant(0.0)
+    return Polynomial(lr, 0.0, steps=total, power=power)
 
 
 def cosine_annealing_lr_schedule(lr: float, T_max: int, eta_min: float = 0.0) -> Schedule:
@@ -474,18 +539,27 @@ def cyclic_lr_schedule(
         raise _fail(func, "mode", mode, "one of 'triangular', 'triangular2', 'exp_range'")
     up = _int(func, "step_size_up", step_size_up, 1)
     down = None if step_size_down is None else _int(func, "step_size_down", step_size_down, 1)
-    lr = Cyclic(
-        _real(func, "base_lr", base_lr),
-        _real(func, "max_lr", max_lr),
-        half_cycle=up,
-        mode=mode,
-        factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
-        half_cycle_down=None if down is None or down == up else down,
-    )
-    spec: GroupSpec = {"lr": lr}
+    base, top = _real(func, "base_lr", base_lr), _real(func, "max_lr", max_lr)
+
+    def wave(low: float, high: float) -> Cyclic:
+        """``low + (high − low)·x(t)·scale``: PyTorch's cycle between two values."""
+        return Cyclic(
+            low,
+            high,
+            half_cycle=up,
+            mode=mode,
+            factor=_real(func, "gamma", gamma) if mode == "exp_range" else 1.0,
+            half_cycle_down=None if down is None or down == up else down,
+        )
+
+    # PyTorch's lr goes from base_lr towards max_lr, down when max_lr < base_lr: the mirror
+    # of the cycle between them
+    cycle = wave(min(base, top), max(base, top))
+    spec: GroupSpec = {"lr": cycle if base <= top else Mirror(cycle, low=top, high=base)}
     if cycle_momentum:
         low, high = _momenta(func, base_momentum, max_momentum)
-        spec["momentum"] = Mirror(lr, low=low, high=high)
+        # the momentum goes from max_momentum towards base_momentum, up when it is larger
+        spec["momentum"] = Mirror(cycle, low=low, high=high) if low <= high else wave(high, low)
     return spec
 
 
@@ -551,15 +625,18 @@ def one_cycle_lr_schedule(
         )
     }
     if cycle_momentum:
-        _momenta(func, base_momentum, max_momentum)
-        spec["momentum"] = OneCycleMomentum(
+        base_m, max_m = _momenta(func, base_momentum, max_momentum)
+        momentum = OneCycleMomentum(
             steps=steps,
-            low=_real(func, "base_momentum", base_momentum),
-            high=_real(func, "max_momentum", max_momentum),
+            low=min(base_m, max_m),
+            high=max(base_m, max_m),
             warmup=pct_start,
             shape=shape,
             three_phase=bool(three_phase),
         )
+        # PyTorch's momentum goes from max_momentum to base_momentum and back: up and down
+        # again when base_momentum is the larger, the mirror of lrkit's high → low → high
+        spec["momentum"] = momentum if base_m <= max_m else Mirror(momentum, low=max_m, high=base_m)
     return spec
 
 
@@ -2032,6 +2109,75 @@ def _tabulate(s: Schedule, n: int) -> Schedule:
     return PiecewiseConstant(tuple(range(1, n)), tuple(values))
 
 
+def _torch_number(func: str, name: str, value: object, *, keep_int: bool = False) -> Any:
+    """A number as PyTorch's ``ReduceLROnPlateau`` takes it: any real (NaN, ±inf and a bool
+    included) or a one-element tensor; an int stays an int where ``keep_int`` (patience,
+    cooldown: PyTorch compares counters with them as given)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise _args.type_fail(func, name, value, "a real number")
+    if isinstance(value, numbers.Integral) and keep_int:
+        return int(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond the float range: PyTorch's float arithmetic fails
+        raise _fail(func, name, value, "a number within the float range") from None
+
+
+class _TorchPlateau(Plateau):
+    """:class:`lrkit.Plateau` with PyTorch's argument rules, for the ``ReduceLROnPlateau``
+    drop-in: PyTorch refuses only ``factor >= 1``; any other real is taken and means what it
+    means in PyTorch's arithmetic (``factor <= 0`` takes the lr to ``max(lr·factor, min_lr)`` at
+    the first reduction, a negative ``patience`` reduces at every evaluation, a negative ``eps``
+    also applies increases, a NaN option makes its comparison false). Its state follows the same
+    rules, so a drop-in's ``state_dict()`` loads back whatever the arguments were.
+    """
+
+    @classmethod
+    def _checked_options(
+        cls,
+        factor: object,
+        patience: object,
+        threshold: object,
+        cooldown: object,
+        min_lr: object,
+        eps: object,
+    ) -> dict[str, Any]:
+        func = "ReduceLROnPlateau"
+        f = _torch_number(func, "factor", factor)
+        if f >= 1.0:
+            raise _fail(func, "factor", factor, "< 1.0 (PyTorch: Factor should be < 1.0.)")
+        if patience is None:  # PyTorch's first comparison with it raises TypeError
+            raise _args.type_fail(func, "patience", patience, "a number")
+        mins = min_lr if isinstance(min_lr, list | tuple) else [min_lr]
+        if not mins:
+            raise _fail(func, "min_lr", min_lr, "a number or a non-empty list of numbers")
+        return {
+            "factor": f,
+            "patience": _torch_number(func, "patience", patience, keep_int=True),
+            "threshold": _torch_number(func, "threshold", threshold),
+            "cooldown": _torch_number(func, "cooldown", cooldown, keep_int=True),
+            "min_lrs": tuple(_torch_number(func, "min_lr", m) for m in mins),
+            "eps": _torch_number(func, "eps", eps),
+        }
+
+    def _validated_counters(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The counters as PyTorch keeps them: ``best`` any float, ``cooldown_counter`` any
+        real (it counts down from ``cooldown`` by one while above 0), ``reductions`` any count
+        (PyTorch's ``_reduce_lr()`` may be called between evaluations)."""
+        func = "Plateau.load_state_dict"
+        best = _torch_number(func, "best", state["best"])
+        counters = {k: _saved_int(func, state, k, 0, low=0) for k in _COUNTS}
+        if counters["next_level"] != 0:
+            raise _fail(func, "next_level", counters["next_level"], "0 (no levels)")
+        cooldown = _torch_number(func, "cooldown_counter", state["cooldown_counter"], keep_int=True)
+        return {"best": best, "cooldown_counter": cooldown, **counters}
+
+
+_COUNTS = ("num_bad_epochs", "reductions", "next_level", "evaluations")
+
+
 class _TorchReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
     """PyTorch's class in the drop-in's bases, for ``isinstance`` only.
 
@@ -2063,7 +2209,8 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
     Args:
         optimizer: the optimizer whose param groups it drives.
         mode: ``"min"`` (lower is better) or ``"max"``.
-        factor: the multiplier of a reduction, in (0, 1) (default 0.1).
+        factor: the multiplier of a reduction, < 1 (default 0.1); as PyTorch, ``factor <= 0``
+            takes the lr to ``max(lr · factor, min_lr)`` at the first reduction.
         patience: the bad evaluations tolerated before a reduction (default 10).
         threshold: the improvement that counts (default 1e-4).
         threshold_mode: ``"rel"`` (relative to the best) or ``"abs"``.
@@ -2100,7 +2247,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         n = len(optimizer.param_groups)
         if isinstance(min_lr, list | tuple) and len(min_lr) != n:
             raise _fail(func, "min_lr", min_lr, f"one lr or a list of {n} (one per param group)")
-        plateau = Plateau(
+        plateau = _TorchPlateau(
             mode=mode,
             factor=factor,
             patience=patience,
@@ -2181,7 +2328,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         p = self._controller()
         if len(self.min_lrs) != len(groups) and self.default_min_lr is not None:
             self.min_lrs = [self.default_min_lr] * len(groups)
-        mins = tuple(_real("ReduceLROnPlateau", "min_lrs", m, low=0.0) for m in self.min_lrs)
+        mins = tuple(_torch_number("ReduceLROnPlateau", "min_lrs", m) for m in self.min_lrs)
         # groups without a min_lr (PyTorch raises when it next reduces) hold 0 until then
         mins = mins + (0.0,) * (len(groups) - len(mins))
         if mins != p.min_lrs:
@@ -2248,7 +2395,7 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         saved_plateau = state.get("plateau")
         if "format" in state and isinstance(saved_plateau, Mapping):
             try:
-                p = Plateau.from_state_dict(saved_plateau)
+                p = _TorchPlateau.from_state_dict(saved_plateau)
                 p.min_lr_for(n - 1)
             except (KeyError, TypeError, ValueError) as err:
                 raise ScheduleError(
@@ -2293,11 +2440,17 @@ class ReduceLROnPlateau(CompatScheduler, _TorchReduceLROnPlateau):
         if isinstance(best, bool) or not isinstance(best, numbers.Real):
             raise _args.type_fail(func, "state_dict['best']", best, "a number")
         counters = {
-            k: _saved_int(func, state, k, getattr(p, k), low=0)
-            for k in ("num_bad_epochs", "cooldown_counter")
+            "num_bad_epochs": _saved_int(func, state, "num_bad_epochs", p.num_bad_epochs, low=0),
+            # PyTorch's counter goes below 0 (a negative or fractional cooldown)
+            "cooldown_counter": _torch_number(
+                func,
+                "state_dict['cooldown_counter']",
+                state.get("cooldown_counter", p.cooldown_counter),
+                keep_int=True,
+            ),
         }
         try:
-            out = Plateau(
+            out = _TorchPlateau(
                 mode=state.get("mode", p.mode),
                 factor=state.get("factor", p.factor),
                 patience=state.get("patience", p.patience),
@@ -2630,7 +2783,8 @@ def _reductions(
     specs: list[GroupSpec] = [{"lr": Constant(b)} for b in bases]
     if lrs is None:
         return specs, 0
-    candidates: set[int] = {0}
+    # a factor <= 0 takes effect once at most when eps >= 0 (the next product is >= the lr)
+    candidates: set[int] = {0, 1}
     log_f = math.log(p.factor) if 0.0 < p.factor < 1.0 else 0.0
     for gi, (b, lr) in enumerate(zip(bases, lrs, strict=True)):
         if log_f == 0.0 or b <= 0.0 or lr <= 0.0:

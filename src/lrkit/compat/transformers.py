@@ -90,13 +90,18 @@ _METRIC_DRIVEN = {
 
 
 _fail = _args.fail
-_real = _args.real
+
+
+def _real(func: str, name: str, value: object, low: float | None = None) -> float:
+    """:func:`lrkit.compat._args.real`, also for a bool (Hugging Face's arithmetic reads
+    ``True`` as 1 and ``False`` as 0)."""
+    return _args.real(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _int(func: str, name: str, value: object, low: int = 0) -> int:
     if value is None:
         raise ScheduleError(f"{func} requires `{name}`, please provide that argument.")
-    return _args.int_at_least(func, name, value, low)
+    return _args.int_at_least(func, name, int(value) if isinstance(value, bool) else value, low)
 
 
 def _with_warmup(warm: int, rest: Schedule) -> Schedule:
@@ -110,10 +115,9 @@ def _wave(func: str, high: float, low: float, steps: float, cycles: float) -> Sc
     Half a cycle is one ``cosine`` leaf (held after ``steps``); more cycles are a ``piecewise`` wave
     through the extremes (continued past ``steps`` to the next extreme, as Hugging Face's).
     """
-    if cycles <= 0.0:
-        if cycles == 0.0:
-            return Constant(high)
-        raise _fail(func, "num_cycles", cycles, ">= 0")
+    cycles = abs(cycles)  # Hugging Face's cos(2π·cycles·p) is even in cycles
+    if cycles == 0.0:
+        return Constant(high)
     if cycles == 0.5:
         return Cosine(high, low, steps=int(steps))
     half = steps / (2.0 * cycles)
@@ -143,8 +147,8 @@ def _min_rate(
 
 def _linear(lr: float, warm: int, total: int, **_: Any) -> Schedule:
     decay = total - warm
-    if decay <= 0:
-        return _with_warmup(warm, Constant(0.0)) if warm else Constant(0.0)
+    if decay <= 0:  # Hugging Face's ramp lr·t/warm, then max(0, total − t) = 0
+        return Linear(0.0, lr, steps=warm) >> Constant(0.0) if warm else Constant(0.0)
     return _with_warmup(warm, Linear(lr, 0.0, steps=decay))
 
 
@@ -184,10 +188,13 @@ def _polynomial(
     if not init > end:
         raise _fail(func, "lr_end", end, f"smaller than initial lr ({init})")
     scale = lr / init
-    tail = Polynomial(
-        lr, end * scale, steps=max(1, total - warm), power=_real(func, "power", power)
-    )
-    return _with_warmup(warm, tail)
+    exponent = math.inf if power == math.inf else _real(func, "power", power)
+    decay = max(1, total - warm)
+    if exponent in (0.0, math.inf):  # Hugging Face's remaining**power: 1 on [warm, total] for 0,
+        # 1 only at warm for inf (1**inf), lr_end after
+        held = decay + 1 if exponent == 0.0 else 1
+        return _with_warmup(warm, Constant(lr, steps=held) >> Constant(end * scale))
+    return _with_warmup(warm, Polynomial(lr, end * scale, steps=decay, power=exponent))
 
 
 def _constant(lr: float, warm: int, total: int | None, **_: Any) -> Schedule:

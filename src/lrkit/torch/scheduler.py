@@ -600,7 +600,9 @@ class Scheduler(LRScheduler):
                 "pass strict=False to use the saved one"
             )
         try:
-            fresh = Plateau.from_state_dict(saved)  # checks the saved state on a copy
+            # checks the saved state on a copy (of this scheduler's kind of controller)
+            kind = Plateau if self._plateau is None else type(self._plateau)
+            fresh = kind.from_state_dict(saved)
         except (KeyError, TypeError, ValueError) as err:
             raise ScheduleError(
                 f"{where}: state_dict['plateau'] is invalid; expected a Plateau.state_dict() "
