@@ -206,3 +206,28 @@ def test_find_cli_hints_at_the_recommend_policy_name() -> None:
     res = CliRunner().invoke(app, ["find", "--task", "synthetic-linear", "--recommend", "onecycle"])
     assert res.exit_code == 2
     assert "did you mean 'one_cycle'?" in res.output
+
+
+def test_find_says_when_the_optimizer_family_is_unknown_and_reads_a_declared_one(tmp_path):
+    args = ["--num-steps", "40", "--start", "1e-5", "--recommend", "cosine", "--steps", "300"]
+    path = _task_file(tmp_path)  # no optimizer declared: the family is unknown
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{path}:train", *args])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "optimizer family unknown: valley x 4, SGD's" in text
+    assert "declare it with @lrkit.bench.task(optimizer=" in text
+    assert "rule valley_by_optimizer: valley x 4" in text
+    declared = tmp_path / "declared.py"
+    declared.write_text(FUNCTION_TASK.replace("{steps}", ', steps=300, optimizer="adam"'))
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{declared}:train", *args])
+    assert res.exit_code == 0, res.output
+    assert "rule valley_by_optimizer: valley x 2" in res.output
+    assert "unknown" not in res.output
+
+
+def test_find_with_optimizer_on_a_function_task_points_at_the_decorator(tmp_path):
+    path = _task_file(tmp_path)
+    args = ["find", "-t", f"{path}:train", "--optimizer", "adamw", "--num-steps", "20"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2
+    assert "allowed: own" in res.output and "@lrkit.bench.task(optimizer=...)" in res.output

@@ -259,3 +259,19 @@ def test_a_peak_rule_with_a_bad_constant_is_refused_when_built() -> None:
         PeakRule("x", "valley", 4.0, (("rmsprop", 2.0),))
     with pytest.raises(ScheduleError, match=r"by_optimizer\['adam'\]"):
         PeakRule("x", "valley", 4.0, (("adam", float("nan")),))
+
+
+def test_recommend_warns_when_a_per_family_rule_meets_an_unknown_family() -> None:
+    import warnings
+
+    r = _result()
+    with pytest.warns(UserWarning, match=r"optimizer family unknown: valley x 4, SGD's"):
+        recommend(r, 500, "cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recommend(r, 500, "cosine", optimizer="adamw")  # known
+        recommend(r, 500, "one_cycle")  # one multiplier for every family
+    assert "optimizer family unknown" in str(r)
+    assert "optimizer family adam" in str(
+        RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="adam")
+    )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lrkit.bench.api import OWN_OPTIMIZER
 from lrkit.bench.execution.backends import make_backend
 from lrkit.bench.execution.progress import progress_line, should_print
 from lrkit.bench.execution.records import RunsFile, latest_by_key, read_records
@@ -39,6 +40,7 @@ from lrkit.bench.planning.tuning import (
     next_extension,
     tune_result,
 )
+from lrkit.finder.recommend import PeakRule
 from lrkit.finder.result import RangeTestResult
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
@@ -215,24 +217,45 @@ def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
     )
 
 
-def _finder_peak(result: RangeTestResult, entry: SuiteEntry, opt: str) -> tuple[float, str]:
+def _finder_peak(result: RangeTestResult, entry: SuiteEntry) -> tuple[float, str]:
     """The peak LR the finder recommends for ``entry``'s shape, and the rule's name.
 
     A one-cycle, wsd or cosine schedule gets that policy's default rule of
     :func:`lrkit.finder.recommend` (:data:`~lrkit.finder.recommend.DEFAULT_RULES`, read with the
-    optimizer family of ``opt``); any other shape, for which no rule was measured, gets
-    ``recommend``'s default policy's (one-cycle's) rule, so that every schedule's peak comes from
-    the rules with the lowest held-out regret rather than one from the 0.x rule.
+    optimizer family the range test recorded, ``result.optimizer``); any other shape, for which
+    no rule was measured, gets ``recommend``'s default policy's (one-cycle's) rule, so that every
+    schedule's peak comes from the rules with the lowest held-out regret rather than one from
+    the 0.x rule.
 
     Args:
         result: the range test of the task.
         entry: the suite entry whose peak is wanted.
-        opt: the task optimizer the entry runs with.
     """
-    from lrkit.finder.recommend import DEFAULT_RULES, OPTIMIZER_FAMILIES, peak_rule
+    rule = _finder_rule(entry)
+    return float(rule.peak(result, result.optimizer)), rule.name
 
-    rule = peak_rule(DEFAULT_RULES[finder_policy(entry) or "one_cycle"])
-    return float(rule.peak(result, OPTIMIZER_FAMILIES.get(opt))), rule.name
+
+def _finder_rule(entry: SuiteEntry) -> PeakRule:
+    from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
+
+    return peak_rule(DEFAULT_RULES[finder_policy(entry) or "one_cycle"])
+
+
+def _family_notes(
+    plan: TaskPlan, opt: str, result: RangeTestResult, entries: Sequence[SuiteEntry]
+) -> list[str]:
+    """One line per peak rule that applies the unknown-family multiplier to ``plan``'s task."""
+    notes = []
+    for rule in dict.fromkeys(_finder_rule(e) for e in entries):
+        note = rule.unknown_family_note(result.optimizer)
+        if note:
+            how = (
+                "declare it with @lrkit.bench.task(optimizer='sgd' | 'adam' | 'adamw')"
+                if opt == OWN_OPTIMIZER
+                else f"optimizer {opt!r} is in no measured family"
+            )
+            notes.append(f"range test on {plan.task}: rule {rule.name}: {note}; {how}")
+    return notes
 
 
 class _Display:
@@ -577,7 +600,14 @@ def _assign_peaks(
                 if (plan.task, opt) not in finder_cache:
                     say(f"range test on {plan.task} ({opt}) ...")
                     finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg)
-                peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry, opt)
+                    for note in _family_notes(
+                        plan,
+                        opt,
+                        finder_cache[(plan.task, opt)],
+                        [e for e, o in plan.entries if o == opt],
+                    ):
+                        say(note)
+                peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry)
                 plan.peak[entry.name] = peak
                 plan.lr_source[entry.name] = f"range test ({rule})"
             elif cfg.lr_mode == "tune":

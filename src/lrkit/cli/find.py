@@ -5,8 +5,8 @@ Wire it into a typer app with :func:`register` (``lrkit.cli`` does).
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,7 +107,6 @@ def find(
     from lrkit.finder import suggestions as sugg
     from lrkit.finder.recommend import (
         DEFAULT_RULES,
-        OPTIMIZER_FAMILIES,
         PEAK_RULES,
         POLICIES,
         peak_rule,
@@ -155,7 +154,6 @@ def find(
         raise _fail(console, str(err)) from None
 
     opt = optimizer or spec.optimizers[0]
-    result = dataclasses.replace(result, optimizer=OPTIMIZER_FAMILIES.get(opt))
     table = Table(title=f"LR range test: {spec.name} ({opt}, seed {seed})")
     table.add_column("rule")
     table.add_column("suggested lr", justify="right")
@@ -170,13 +168,23 @@ def find(
     )
     if recommend is not None:
         total = spec.steps if steps is None else steps
-        schedules = result.recommend(total, recommend, rule=rule, momentum=True)
+        with warnings.catch_warnings():  # said below, with the fix for a task
+            warnings.filterwarnings("ignore", "recommend\\(\\): optimizer family unknown")
+            schedules = result.recommend(total, recommend, rule=rule, momentum=True)
         if recommend == "cyclic":
             how = "Smith's bounds"
         else:
             chosen = peak_rule(rule if rule is not None else DEFAULT_RULES[recommend])
             m = chosen.multiplier(result.optimizer)
             how = f"rule {chosen.name}" + (f": {chosen.base} x {m:g}" if m != 1 else "")
+            note = chosen.unknown_family_note(result.optimizer)
+            if note:
+                fix = (
+                    "declare it with @lrkit.bench.task(optimizer='sgd' | 'adam' | 'adamw')"
+                    if spec.function is not None
+                    else f"optimizer {opt!r} is in no measured family"
+                )
+                console.print(f"{note}; {fix}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"recommended ({recommend}, {total} steps, {how}):")
         console.print(str(schedules["lr"]), markup=False, highlight=False, soft_wrap=True)
         if "momentum" in schedules:

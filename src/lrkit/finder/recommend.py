@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, overload
@@ -71,6 +72,31 @@ class PeakRule:
         """The multiplier for optimizer family ``optimizer`` (``None``: unknown)."""
         return dict(self.by_optimizer).get(optimizer or "", self.factor)
 
+    def unknown_family_note(self, optimizer: str | None = None) -> str:
+        """What the rule does when the optimizer family is unknown, or "" when that does not
+        matter (the family is known, or the rule has one multiplier for all).
+
+        >>> print(PEAK_RULES["valley_by_optimizer"].unknown_family_note())
+        optimizer family unknown: valley x 4, SGD's (x 2 for the Adam family)
+        >>> PEAK_RULES["valley_by_optimizer"].unknown_family_note("adam")
+        ''
+        """
+        if not self.by_optimizer or optimizer in dict(self.by_optimizer):
+            return ""
+        same = [f.upper() if f == "sgd" else f for f, m in self.by_optimizer if m == self.factor]
+        names = {"SGD": "SGD's", "adam": "the Adam family's"}
+        whose = ", ".join(names.get(f, f) for f in same)
+        others = ", ".join(
+            f"x {m:g} for the {'Adam' if f == 'adam' else 'SGD'} family"
+            for f, m in self.by_optimizer
+            if m != self.factor
+        )
+        return (
+            f"optimizer family unknown: {self.base} x {self.factor:g}"
+            + (f", {whose}" if whose else "")
+            + (f" ({others})" if others else "")
+        )
+
     def peak(self, result: RangeTestResult, optimizer: str | None = None) -> float:
         """The peak LR for ``result``, unrounded."""
         return self.multiplier(optimizer) * suggest(result, self.base).lr
@@ -107,7 +133,8 @@ DEFAULT_RULES: dict[str, str] = {
 }
 
 #: Optimizer names :func:`recommend` knows -> optimizer family (the families the corpus measured:
-#: SGD with or without momentum/Nesterov; Adam and AdamW).
+#: SGD with or without momentum/Nesterov; Adam and AdamW). Other optimizers (NAdam, RAdam,
+#: RMSprop, the schedule-free ones) were not measured: their family is unknown.
 OPTIMIZER_FAMILIES: dict[str, str] = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
 
 
@@ -270,7 +297,7 @@ def recommend(
     regret on the corpus of ``benchmarks/finder_quality.py``: for ``one_cycle`` and ``wsd``
     ``valley_x4`` (fastai's valley times 4); for ``cosine`` ``valley_by_optimizer`` (valley
     times 4 for the SGD family, times 2 for the Adam family, times 4 when the optimizer family
-    is unknown). ``rule="lrkit"`` gives the LR of the 0.x releases (lrkit's rule, a quarter of
+    is unknown, with a ``UserWarning`` saying so). ``rule="lrkit"`` gives the LR of the 0.x releases (lrkit's rule, a quarter of
     where the loss stops falling).
 
     ``momentum=True`` returns ``{"lr": schedule, "momentum": ...}``, the form
@@ -326,6 +353,14 @@ def recommend(
     if optimizer is not None:
         check.choice(func, "optimizer", optimizer, OPTIMIZER_FAMILIES)
     family = result.optimizer if optimizer is None else OPTIMIZER_FAMILIES[optimizer]
+    note = chosen.unknown_family_note(family) if policy != "cyclic" else ""
+    if note:
+        warnings.warn(
+            f"{func}(): {note}; give optimizer='sgd', 'adam' or 'adamw' (or a result that "
+            f"records it, as lrkit.torch.find_lr's for SGD, Adam and AdamW)",
+            UserWarning,
+            stacklevel=2,
+        )
     warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
     check.integer(func, "cycles", cycles, low=1)
     check.boolean(func, "momentum", momentum)

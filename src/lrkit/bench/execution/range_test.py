@@ -8,6 +8,7 @@ A class-based task's fresh ``Trainer`` is stepped at each LR of the sweep; a fun
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from typing import Any
 
 from lrkit.bench.api import Run
@@ -93,6 +94,9 @@ def range_test_task(
     ``run.log(step, loss=...)`` is recorded, and the loop ends (from inside ``run.log``) when the
     test completes or stops; ``run.should_evaluate`` is always False. A test that stops early
     leaves ``stop_reason`` ``"running"`` if the function returns before the sweep's end.
+    The result records the optimizer family (:meth:`TaskSpec.optimizer_family
+    <lrkit.bench.tasks.TaskSpec.optimizer_family>`: the task optimizer's, or for a function task
+    the one its decorator declares, ``@lrkit.bench.task(optimizer=...)``; None if unknown).
 
     Args:
       task: a bench task name, ``"pkg.module:factory"`` or ``"path/to/file.py:function"``.
@@ -109,8 +113,10 @@ def range_test_task(
     spec.check_config(config)
     test = RangeTest(**test_kwargs)
     if spec.function is not None:
-        return _run_function(spec.function, test, seed, spec.name)
-    trainer = spec.make(config)
-    for lr in test:
-        test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))
-    return test.result()
+        result = _run_function(spec.function, test, seed, spec.name)
+    else:
+        trainer = spec.make(config)
+        for lr in test:
+            test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))
+        result = test.result()
+    return dataclasses.replace(result, optimizer=spec.optimizer_family(opt))
