@@ -130,6 +130,10 @@ def bench(
         file_data.pop("preset", None)
         if tune_lr and lr_from_finder:
             raise ValueError("--tune-lr and --lr-from-finder exclude each other")
+        if lr is not None and lr_from_finder:
+            raise ValueError(
+                "--lr and --lr-from-finder exclude each other: the range test sets every peak LR"
+            )
         entries = [parse_schedule_arg(s) for s in schedule or [] if "=" in s]
         only = _only_with_named(only, schedule, entries)
         overrides: dict[str, Any] = {

@@ -332,6 +332,11 @@ class BenchConfig:
         from lrkit.bench.planning.budgets import parse_budgets
 
         object.__setattr__(self, "budgets", parse_budgets(self.budgets or None))
+        if self.lr is not None and self.lr_mode == "finder":
+            raise ValueError(
+                f"BenchConfig: lr={self.lr!r} and lr_mode='finder' (--lr and --lr-from-finder) "
+                f"exclude each other: the range test sets every peak LR, so lr would be ignored"
+            )
         if (
             self.lr is not None
             and self.lr_mode == "tune"
@@ -445,6 +450,8 @@ class BenchConfig:
             raise ValueError(f"{where}: config must be an object, got {type(stored).__name__}")
         known = {f.name for f in fields(cls)} - {"extra"}
         data = {k: v for k, v in stored.items() if k in known}
+        if data.get("lr_mode") == "finder":  # older lrkit stored an lr it then ignored
+            data.pop("lr", None)
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
@@ -474,7 +481,12 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
             if not isinstance(v, bool):
                 raise ValueError(f"bench --config: {key}={v!r:.80} must be true or false")
             if v:
-                data["lr_mode"] = "tune" if key == "tune_lr" else "finder"
+                mode = "tune" if key == "tune_lr" else "finder"
+                if data.get("lr_mode", mode) != mode:
+                    raise ValueError(
+                        "bench --config: tune_lr and lr_from_finder exclude each other"
+                    )
+                data["lr_mode"] = mode
         elif key == "suite":
             if v not in ("default", "none"):
                 raise ValueError(
