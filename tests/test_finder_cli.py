@@ -231,3 +231,28 @@ def test_find_with_optimizer_on_a_function_task_points_at_the_decorator(tmp_path
     res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
     assert res.exit_code == 2
     assert "allowed: own" in res.output and "@lrkit.bench.task(optimizer=...)" in res.output
+
+
+def test_find_refuses_a_sweep_too_short_to_recommend_from_before_running_it(tmp_path):
+    path = tmp_path / "never.py"
+    path.write_text("def train(run):\n    raise RuntimeError('the sweep ran')\n")
+    args = ["find", "-t", f"{path}:train", "--num-steps", "2", "--recommend", "one_cycle"]
+    res = CliRunner().invoke(make_app(), [*args, "--steps", "1000"], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        "error: --num-steps 2 is too short a range test to recommend from: with --recommend "
+        "give an int in [20, 1000000] (default 100, as fastai and torch-lr-finder)"
+    ]
+
+
+def test_find_refuses_to_recommend_from_a_test_that_diverged_at_once():
+    args = ["find", "--task", "synthetic-linear", "--start", "5", "--end", "1e6"]
+    args += ["--num-steps", "40", "--recommend", "one_cycle"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert "one_cycle(" not in res.output
+    text = " ".join(res.output.split())
+    assert "note: " in text and "too few for the rules to read" in text
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("error: recommend(): the range test recorded ")
+    assert "a recommendation needs at least 10" in last

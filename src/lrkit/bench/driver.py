@@ -203,8 +203,10 @@ def _job(
 
 
 def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
-    """An LR range test on the task (tune seed, 1e-6 to 10 over at most 100 steps)."""
+    """An LR range test on the task (tune seed, 1e-6 to 10 over the task's steps, between
+    :data:`~lrkit.finder.recommend.MIN_NUM_STEPS` and 100)."""
     from lrkit.bench.execution.range_test import range_test_task
+    from lrkit.finder.recommend import MIN_NUM_STEPS
 
     return range_test_task(
         plan.source or plan.task,
@@ -213,7 +215,7 @@ def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
         batch_size=cfg.batch_size,
         start=1e-6,
         end=10.0,
-        num_steps=min(100, max(plan.steps, 10)),
+        num_steps=min(100, max(plan.steps, MIN_NUM_STEPS)),
     )
 
 
@@ -607,7 +609,10 @@ def _assign_peaks(
                         [e for e, o in plan.entries if o == opt],
                     ):
                         say(note)
-                peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry)
+                try:
+                    peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry)
+                except ValueError as exc:  # a test that diverged at once
+                    raise ValueError(f"bench: range test on {plan.task} ({opt}): {exc}") from None
                 plan.peak[entry.name] = peak
                 plan.lr_source[entry.name] = f"range test ({rule})"
             elif cfg.lr_mode == "tune":

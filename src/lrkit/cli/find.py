@@ -107,10 +107,13 @@ def find(
     from lrkit.finder import suggestions as sugg
     from lrkit.finder.recommend import (
         DEFAULT_RULES,
+        MIN_NUM_STEPS,
+        MIN_POINTS,
         PEAK_RULES,
         POLICIES,
         peak_rule,
     )
+    from lrkit.finder.runner import MAX_NUM_STEPS
 
     console = Console()
     try:
@@ -129,6 +132,12 @@ def find(
             close = difflib.get_close_matches(rule, rules, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"--rule must be one of {', '.join(rules)}, got {rule!r}{hint}")
+        if recommend is not None and num_steps < MIN_NUM_STEPS:
+            raise ValueError(
+                f"--num-steps {num_steps} is too short a range test to recommend from: with "
+                f"--recommend give an int in [{MIN_NUM_STEPS}, {MAX_NUM_STEPS}] (default 100, as "
+                f"fastai and torch-lr-finder)"
+            )
         if recommend is not None and steps is not None and steps < 2:
             raise ValueError(f"--steps must be an int >= 2 (the schedule's length), got {steps}")
         fmt = image_format(output) if output is not None else None
@@ -166,11 +175,23 @@ def find(
         f"{len(result)} steps recorded, stop: {result.stop_reason}; "
         f"lr {result.lrs[0]:.3g} → {result.lrs[-1]:.3g}"
     )
+    if result.rising < MIN_POINTS or num_steps < MIN_NUM_STEPS:
+        console.print(
+            f"note: {result.rising} points on the rising part of a {num_steps}-step sweep, too "
+            f"few for the rules to read (a recommendation needs a sweep of {MIN_NUM_STEPS} steps "
+            f"or more and {MIN_POINTS} points): treat these suggestions as noise",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if recommend is not None:
         total = spec.steps if steps is None else steps
         with warnings.catch_warnings():  # said below, with the fix for a task
             warnings.filterwarnings("ignore", "recommend\\(\\): optimizer family unknown")
-            schedules = result.recommend(total, recommend, rule=rule, momentum=True)
+            try:
+                schedules = result.recommend(total, recommend, rule=rule, momentum=True)
+            except ValueError as err:  # too few points recorded (an early divergence)
+                raise _fail(console, str(err)) from None
         if recommend == "cyclic":
             how = "Smith's bounds"
         else:
