@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,21 +202,40 @@ def _job(
     )
 
 
-def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
+def _range_test(
+    plan: TaskPlan, opt: str, cfg: BenchConfig, run_dir: Path, say: Callable[[str], None]
+) -> RangeTestResult:
     """An LR range test on the task (tune seed, 1e-6 to 10 over the task's steps, between
-    :data:`~lrkit.finder.recommend.MIN_NUM_STEPS` and 100)."""
-    from lrkit.bench.execution.range_test import range_test_task
+    :data:`~lrkit.finder.recommend.MIN_NUM_STEPS` and 100), kept in the run folder
+    (:data:`~lrkit.bench.execution.range_test.RANGE_TESTS_NAME`) and reused by a rerun whose
+    task, optimizer, tune seed, batch size and sweep are the same."""
+    from lrkit.bench.execution import range_test as rt
+    from lrkit.bench.tasks import get_task
     from lrkit.finder.recommend import MIN_NUM_STEPS
 
-    return range_test_task(
-        plan.source or plan.task,
-        opt,
-        cfg.tune_seed,
-        batch_size=cfg.batch_size,
-        start=1e-6,
-        end=10.0,
-        num_steps=min(100, max(plan.steps, MIN_NUM_STEPS)),
+    sweep: dict[str, Any] = {
+        "start": 1e-6,
+        "end": 10.0,
+        "num_steps": min(100, max(plan.steps, MIN_NUM_STEPS)),
+    }
+    key = {"task": plan.task, "source": plan.source, "optimizer": opt, "seed": cfg.tune_seed}
+    key.update(batch_size=cfg.batch_size, **sweep)
+    where = run_dir / rt.RANGE_TESTS_NAME
+    try:
+        stored = rt.load_range_test(run_dir, key)
+    except ValueError as exc:
+        say(f"range test store {where} unreadable ({exc}): running the tests again")
+        stored = None
+    if stored is not None:
+        say(f"range test on {plan.task} ({opt}): reused from {where}")
+        family = get_task(plan.source or plan.task).optimizer_family(opt)
+        return replace(stored, optimizer=family)  # the declaration may be new
+    say(f"range test on {plan.task} ({opt}) ...")
+    result = rt.range_test_task(
+        plan.source or plan.task, opt, cfg.tune_seed, batch_size=cfg.batch_size, **sweep
     )
+    rt.store_range_test(run_dir, key, result)
+    return result
 
 
 def _finder_peak(result: RangeTestResult, entry: SuiteEntry) -> tuple[float, str]:
@@ -556,7 +575,7 @@ def _run_locked(
     all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
         # 1. Peak LR per (task, budget, entry).
-        to_tune = _assign_peaks(cfg, all_plans, say)
+        to_tune = _assign_peaks(cfg, all_plans, run_dir, say)
         n_tune = 0
         if to_tune:
             r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
@@ -587,7 +606,7 @@ def _run_locked(
 
 
 def _assign_peaks(
-    cfg: BenchConfig, plans: list[TaskPlan], say: Callable[[str], None]
+    cfg: BenchConfig, plans: list[TaskPlan], run_dir: Path, say: Callable[[str], None]
 ) -> list[tuple[TaskPlan, SuiteEntry, str, float]]:
     """Set the peak LR of each (plan, entry) from the range test or the given/default LR.
 
@@ -600,8 +619,7 @@ def _assign_peaks(
             base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
             if cfg.lr_mode == "finder":
                 if (plan.task, opt) not in finder_cache:
-                    say(f"range test on {plan.task} ({opt}) ...")
-                    finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg)
+                    finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg, run_dir, say)
                     for note in _family_notes(
                         plan,
                         opt,
