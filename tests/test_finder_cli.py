@@ -256,3 +256,20 @@ def test_find_refuses_to_recommend_from_a_test_that_diverged_at_once():
     last = res.output.strip().splitlines()[-1]
     assert last.startswith("error: recommend(): the range test recorded ")
     assert "a recommendation needs at least 10" in last
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--rule", "valley"], "--rule only shapes the schedule of --recommend"),
+        (["--steps", "1000"], "--steps only shapes the schedule of --recommend"),
+        (["--rule", "valley", "--steps", "9"], "--rule and --steps only shape"),
+    ],
+)
+def test_find_refuses_recommend_options_without_recommend_before_the_sweep(tmp_path, extra, needle):
+    path = tmp_path / "never.py"
+    path.write_text("def train(run):\n    raise RuntimeError('the sweep ran')\n")
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{path}:train", *extra])
+    assert res.exit_code == 2, res.output
+    (line,) = res.output.strip().splitlines()
+    assert line.startswith("error: ") and needle in line and "add --recommend" in line

@@ -121,6 +121,14 @@ def find(
         missing = missing_requirements(spec)
         if missing:
             raise ValueError(f"task {task!r} needs {', '.join(missing)} (not installed)")
+        if recommend is None and (rule is not None or steps is not None):
+            given = " and ".join(
+                f for f, v in (("--rule", rule), ("--steps", steps)) if v is not None
+            )
+            raise ValueError(
+                f"{given} only shape{'s' if ' and ' not in given else ''} the schedule of "
+                f"--recommend; add --recommend one_cycle (or wsd, cosine, cyclic)"
+            )
         if recommend is not None and recommend not in POLICIES:
             close = difflib.get_close_matches(recommend, list(POLICIES), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
