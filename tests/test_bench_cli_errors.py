@@ -314,3 +314,18 @@ def test_lr_with_lr_from_finder_is_refused_from_flags_and_toml(tmp_path: Path) -
         BenchConfig(lr=0.01, lr_mode="finder")
     old = BenchConfig.from_stored({"lr": 0.01, "lr_mode": "finder"})  # an older run folder
     assert old.lr is None and old.lr_mode == "finder"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-s", "cosin"], "--schedule 'cosin' is not a suite entry; did you mean 'cosine'?"),
+        (["--backend", "serail"], "backend='serail'; allowed: ('local', 'ray', 'serial'); did"),
+        (["--only", "cosin"], "unknown schedule name(s) ['cosin']; did you mean 'cosine'?"),
+    ],
+)
+def test_misspelt_names_get_a_did_you_mean(tmp_path: Path, args: list[str], needle: str) -> None:
+    base = ["bench", "--task", FAKE, "--seeds", "1", "--out", str(tmp_path), "--quiet"]
+    res = CliRunner().invoke(_app(), [*base, *args, "--name", "n"])
+    one_error_line(res.exit_code, res.output, needle)
+    assert not (tmp_path / "n").exists()

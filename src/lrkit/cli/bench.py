@@ -245,6 +245,7 @@ def _only_with_named(
 ) -> list[str] | None:
     """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
     ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
+    from lrkit._validate import did_you_mean
     from lrkit.bench.planning.suite import DEFAULT_SUITE
 
     named = [s.strip() for s in schedule or [] if "=" not in s]
@@ -254,7 +255,8 @@ def _only_with_named(
     for name in named:
         if name not in known:
             raise ValueError(
-                f"--schedule {name!r} is not a suite entry ({', '.join(known)}); to add a "
+                f"--schedule {name!r} is not a suite entry{did_you_mean(name, known)} "
+                f"({', '.join(known)}); to add a "
                 f"schedule give NAME=TEXT (e.g. mine='cosine(start=1.0, steps=\"100%\")')"
             )
     return [*(only or []), *named, *(e.name for e in entries)]

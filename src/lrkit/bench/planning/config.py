@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lrkit._validate import did_you_mean
 from lrkit.bench.planning.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
 
 __all__ = ["LR_MODES", "PRESETS", "BenchConfig", "load_toml"]
@@ -153,7 +154,8 @@ def _check_text(param: str, value: object) -> None:
         return
     if allowed is not None:
         if value not in allowed:
-            raise ValueError(f"BenchConfig: {param}={value!r:.80}; allowed: {allowed}")
+            hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+            raise ValueError(f"BenchConfig: {param}={value!r:.80}; allowed: {allowed}{hint}")
     elif not isinstance(value, str) or not value:
         none = "None or " if optional else ""
         raise ValueError(f"BenchConfig: {param}={value!r:.80} must be {none}a non-empty str")
