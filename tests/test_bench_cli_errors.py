@@ -297,3 +297,35 @@ def test_the_stored_config_of_every_preset_reads_back_unchanged(preset: str) -> 
     stored = json.loads(json.dumps(cfg.to_dict()))  # as bench.json holds it
     assert BenchConfig.from_stored(stored) == cfg
     assert BenchConfig.from_stored({**stored, "from_a_newer_lrkit": 1}) == cfg
+
+
+def test_lr_with_lr_from_finder_is_refused_from_flags_and_toml(tmp_path: Path) -> None:
+    code, out = _bench(tmp_path, "--lr-from-finder", "--lr", "0.01", "--name", "n")
+    one_error_line(code, out, "--lr and --lr-from-finder exclude each other")
+    cfg = tmp_path / "bench.toml"
+    cfg.write_text("lr_from_finder = true\nlr = 0.01\n")
+    code, out = _bench(tmp_path, "-c", str(cfg), "--name", "n")
+    one_error_line(code, out, "lr=0.01 and lr_mode='finder'", "exclude each other")
+    cfg.write_text("tune_lr = true\nlr_from_finder = true\n")
+    code, out = _bench(tmp_path, "-c", str(cfg), "--name", "n")
+    one_error_line(code, out, "tune_lr and lr_from_finder exclude each other")
+    assert not (tmp_path / "n").exists()
+    with pytest.raises(ValueError, match="exclude each other"):
+        BenchConfig(lr=0.01, lr_mode="finder")
+    old = BenchConfig.from_stored({"lr": 0.01, "lr_mode": "finder"})  # an older run folder
+    assert old.lr is None and old.lr_mode == "finder"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-s", "cosin"], "--schedule 'cosin' is not a suite entry; did you mean 'cosine'?"),
+        (["--backend", "serail"], "backend='serail'; allowed: ('local', 'ray', 'serial'); did"),
+        (["--only", "cosin"], "unknown schedule name(s) ['cosin']; did you mean 'cosine'?"),
+    ],
+)
+def test_misspelt_names_get_a_did_you_mean(tmp_path: Path, args: list[str], needle: str) -> None:
+    base = ["bench", "--task", FAKE, "--seeds", "1", "--out", str(tmp_path), "--quiet"]
+    res = CliRunner().invoke(_app(), [*base, *args, "--name", "n"])
+    one_error_line(res.exit_code, res.output, needle)
+    assert not (tmp_path / "n").exists()

@@ -500,3 +500,39 @@ def test_a_loop_that_steps_its_scheduler_once_is_an_error(tmp_path: Path) -> Non
     short = TORCH_TASK.replace("sched.step(); ", "sched.step() if step < run.steps - 1 else None; ")
     rec = _job(f"{_write(tmp_path, 'short.py', short)}:train", DEFAULT_SUITE[0])
     assert rec["status"] == "ok", rec.get("error")
+
+
+def test_task_declares_its_optimizer_for_the_finders_family() -> None:
+    def train(run: lb.Run) -> None:
+        pass
+
+    spec = lb.task(optimizer="adamw")(train).to_spec("x.py:train")
+    assert spec.optimizers == ("own",) and spec.declared_optimizer == "adamw"
+    assert spec.optimizer_family("own") == "adam"
+    assert lb.task(train).to_spec("x.py:train").optimizer_family("own") is None
+    with pytest.raises(ValueError, match=r"optimizer='sgdd' is invalid.*did you mean 'sgd'"):
+        lb.task(optimizer="sgdd")(train)
+
+
+def test_lr_from_finder_says_when_the_family_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, "family_mod.py", PLAIN_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = BenchConfig(
+        tasks=("family_mod:quad",),
+        seeds=(0,),
+        out=str(tmp_path),
+        steps=20,
+        lr_mode="finder",
+        only=("cosine",),
+        backend="serial",
+        plots=False,
+        name="f",
+    )
+    lines: list[str] = []
+    run_bench(cfg, log=lines.append)
+    text = "\n".join(lines)
+    assert "rule valley_by_optimizer: optimizer family unknown: valley x 4, SGD's" in text
+    assert "declare it with @lrkit.bench.task(optimizer=" in text
+    sys.modules.pop("family_mod", None)

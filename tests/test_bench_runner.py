@@ -296,3 +296,46 @@ def test_lr_from_finder_gives_each_shape_the_finders_rule_for_it(tmp_path: Path)
         assert source[name] == f"range test ({rule.name})"
         assert peaks[name] == pytest.approx(rule.peak(result, "sgd"), rel=1e-12)
     assert min(peaks.values()) > 1e-6 and max(peaks.values()) < 10.0 * 4
+
+
+def test_lr_from_finder_rerun_reuses_the_stored_range_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lrkit.bench.execution import range_test as rt
+
+    calls: list[str] = []
+    real = rt.range_test_task
+
+    def counted(task: str, *args: object, **kwargs: object) -> object:
+        calls.append(task)
+        return real(task, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rt, "range_test_task", counted)
+    cfg = _cfg(tmp_path, seeds=1, lr_mode="finder", quiet=False)
+    first: list[str] = []
+    run_bench(cfg, log=first.append)
+    meta = json.loads((tmp_path / "t" / "bench.json").read_text())
+    assert calls == [FAKE] and (tmp_path / "t" / rt.RANGE_TESTS_NAME).is_file()
+    again: list[str] = []
+    out = run_bench(cfg, log=again.append)
+    assert calls == [FAKE] and out.ran == 0  # no second range test, every run skipped
+    assert f"range test on fake (sgd): reused from {tmp_path / 't' / rt.RANGE_TESTS_NAME}" in again
+    rerun = json.loads((tmp_path / "t" / "bench.json").read_text())
+    assert rerun["plans"][0]["peak_lr"] == meta["plans"][0]["peak_lr"]
+    run_bench(cfg.with_(steps=30), log=again.append)  # another sweep (30 steps): tested again
+    assert calls == [FAKE, FAKE]
+    run_bench(cfg, log=again.append)  # both kept
+    assert calls == [FAKE, FAKE]
+
+
+def test_a_malformed_range_test_store_is_said_and_replaced(tmp_path: Path) -> None:
+    from lrkit.bench.execution import range_test as rt
+
+    cfg = _cfg(tmp_path, seeds=1, lr_mode="finder", only=("constant",))
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / rt.RANGE_TESTS_NAME).write_text("{not json")
+    lines: list[str] = []
+    run_bench(cfg, log=lines.append)
+    assert any("unreadable (not JSON" in x for x in lines)
+    data = json.loads((tmp_path / "t" / rt.RANGE_TESTS_NAME).read_text())
+    assert data["format"] == "lrkit.bench.range_tests/1" and len(data["tests"]) == 1

@@ -6,6 +6,7 @@ bounded memory, plain text.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -189,3 +190,36 @@ def test_the_cli_shows_a_non_utf8_argument_as_one_error_not_a_traceback() -> Non
     out = (done.stdout + done.stderr).decode("utf-8", "replace")
     assert done.returncode == 2 and "Traceback" not in out
     assert out.startswith("error: invalid character '\\udcff'"), out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["show", "cosine(start=1.0, steps=1000)"], ["list"], ["bench", "--help"]],
+)
+def test_the_cli_exits_quietly_with_0_when_stdout_is_closed(args: list[str]) -> None:
+    import os
+    import subprocess
+
+    pytest.importorskip("typer")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader at all: the first write fails (as `lrkit show ... | head`)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lrkit", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, b"")
+
+
+def test_the_cli_keeps_status_1_when_stdout_is_devnull_from_the_start(tmp_path: Path) -> None:
+    from lrkit.cli import _file_id, _stdout_closed
+
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        assert not _stdout_closed(_file_id(null))  # was /dev/null already: not a broken pipe
+    finally:
+        os.close(null)

@@ -206,3 +206,70 @@ def test_find_cli_hints_at_the_recommend_policy_name() -> None:
     res = CliRunner().invoke(app, ["find", "--task", "synthetic-linear", "--recommend", "onecycle"])
     assert res.exit_code == 2
     assert "did you mean 'one_cycle'?" in res.output
+
+
+def test_find_says_when_the_optimizer_family_is_unknown_and_reads_a_declared_one(tmp_path):
+    args = ["--num-steps", "40", "--start", "1e-5", "--recommend", "cosine", "--steps", "300"]
+    path = _task_file(tmp_path)  # no optimizer declared: the family is unknown
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{path}:train", *args])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "optimizer family unknown: valley x 4, SGD's" in text
+    assert "declare it with @lrkit.bench.task(optimizer=" in text
+    assert "rule valley_by_optimizer: valley x 4" in text
+    declared = tmp_path / "declared.py"
+    declared.write_text(FUNCTION_TASK.replace("{steps}", ', steps=300, optimizer="adam"'))
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{declared}:train", *args])
+    assert res.exit_code == 0, res.output
+    assert "rule valley_by_optimizer: valley x 2" in res.output
+    assert "unknown" not in res.output
+
+
+def test_find_with_optimizer_on_a_function_task_points_at_the_decorator(tmp_path):
+    path = _task_file(tmp_path)
+    args = ["find", "-t", f"{path}:train", "--optimizer", "adamw", "--num-steps", "20"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2
+    assert "allowed: own" in res.output and "@lrkit.bench.task(optimizer=...)" in res.output
+
+
+def test_find_refuses_a_sweep_too_short_to_recommend_from_before_running_it(tmp_path):
+    path = tmp_path / "never.py"
+    path.write_text("def train(run):\n    raise RuntimeError('the sweep ran')\n")
+    args = ["find", "-t", f"{path}:train", "--num-steps", "2", "--recommend", "one_cycle"]
+    res = CliRunner().invoke(make_app(), [*args, "--steps", "1000"], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        "error: --num-steps 2 is too short a range test to recommend from: with --recommend "
+        "give an int in [20, 1000000] (default 100, as fastai and torch-lr-finder)"
+    ]
+
+
+def test_find_refuses_to_recommend_from_a_test_that_diverged_at_once():
+    args = ["find", "--task", "synthetic-linear", "--start", "5", "--end", "1e6"]
+    args += ["--num-steps", "40", "--recommend", "one_cycle"]
+    res = CliRunner().invoke(make_app(), args, env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert "one_cycle(" not in res.output
+    text = " ".join(res.output.split())
+    assert "note: " in text and "too few for the rules to read" in text
+    last = res.output.strip().splitlines()[-1]
+    assert last.startswith("error: recommend(): the range test recorded ")
+    assert "a recommendation needs at least 10" in last
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--rule", "valley"], "--rule only shapes the schedule of --recommend"),
+        (["--steps", "1000"], "--steps only shapes the schedule of --recommend"),
+        (["--rule", "valley", "--steps", "9"], "--rule and --steps only shape"),
+    ],
+)
+def test_find_refuses_recommend_options_without_recommend_before_the_sweep(tmp_path, extra, needle):
+    path = tmp_path / "never.py"
+    path.write_text("def train(run):\n    raise RuntimeError('the sweep ran')\n")
+    res = CliRunner().invoke(make_app(), ["find", "-t", f"{path}:train", *extra])
+    assert res.exit_code == 2, res.output
+    (line,) = res.output.strip().splitlines()
+    assert line.startswith("error: ") and needle in line and "add --recommend" in line

@@ -259,3 +259,43 @@ def test_a_peak_rule_with_a_bad_constant_is_refused_when_built() -> None:
         PeakRule("x", "valley", 4.0, (("rmsprop", 2.0),))
     with pytest.raises(ScheduleError, match=r"by_optimizer\['adam'\]"):
         PeakRule("x", "valley", 4.0, (("adam", float("nan")),))
+
+
+def test_recommend_warns_when_a_per_family_rule_meets_an_unknown_family() -> None:
+    import warnings
+
+    r = _result()
+    with pytest.warns(UserWarning, match=r"optimizer family unknown: valley x 4, SGD's"):
+        recommend(r, 500, "cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        recommend(r, 500, "cosine", optimizer="adamw")  # known
+        recommend(r, 500, "one_cycle")  # one multiplier for every family
+    assert "optimizer family unknown" in str(r)
+    assert "optimizer family adam" in str(
+        RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer="adam")
+    )
+
+
+def test_recommend_refuses_a_sweep_or_curve_too_short_to_read() -> None:
+    from lrkit.finder import RangeTest
+    from lrkit.finder.recommend import MIN_NUM_STEPS, MIN_POINTS, peak_rule
+
+    test = RangeTest(start=1e-3, end=1.0, num_steps=2)
+    for _ in test:
+        test.record(1.0)
+    short = test.result()
+    with pytest.raises(ScheduleError, match=r"swept 2 steps; .* num_steps in \[20, 1000000\]"):
+        recommend(short, 1000)
+    with pytest.raises(ScheduleError, match="swept 2 steps"):
+        short.recommend(1000, "cyclic")
+    with pytest.raises(ScheduleError, match=r"PeakRule.peak\(\): the range test swept 2"):
+        peak_rule("valley_x4").peak(short)
+    r = _result()  # 41 points, num_steps 100 (the default of a hand-made result)
+    k = MIN_POINTS - 1
+    diverged = RangeTestResult(r.lrs[:k], r.losses[:k], r.smoothed[:k], stop_reason="diverged")
+    with pytest.raises(ScheduleError, match=r"recorded 9 points .* at least 10: lower the start"):
+        recommend(diverged, 1000)
+    k = MIN_POINTS
+    cut = RangeTestResult(r.lrs[:k], r.losses[:k], r.smoothed[:k], num_steps=MIN_NUM_STEPS)
+    assert recommend(cut, 1000).peak > 0  # the minimum is enough

@@ -110,6 +110,22 @@ def boolean(func: str, name: str, value: object) -> bool:
     return value
 
 
+def did_you_mean(value: object, options: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` naming the option closest to ``value`` (difflib), or ``""``.
+
+    Args:
+      value: what was given.
+      options: the allowed names.
+
+    >>> did_you_mean("serail", ["local", "ray", "serial"]), did_you_mean("zzz", ["local"])
+    ("; did you mean 'serial'?", '')
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(value), list(options), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def choice(func: str, name: str, value: object, options: Iterable[str]) -> str:
     """One of the allowed strings.
 

@@ -316,6 +316,10 @@ class FunctionTask:
         higher_is_better: direction of the target metric, or None (guessed from its name).
         description: one line for listings ("": the docstring's first line).
         requires: importable packages the task needs.
+        optimizer: the optimizer the loop uses, one of
+            :data:`lrkit.finder.recommend.OPTIMIZER_FAMILIES` (``"sgd"``, ``"adam"``,
+            ``"adamw"``), or None (unknown); informational: the LR finder reads its family for
+            the rules with a multiplier per optimizer family.
 
     >>> def toy(run: Run) -> None:
     ...     pass
@@ -333,9 +337,11 @@ class FunctionTask:
     higher_is_better: bool | None = None
     description: str = ""
     requires: tuple[str, ...] = ()
+    optimizer: str | None = None
 
     def __post_init__(self) -> None:
         from lrkit.bench.tasks.base import task_name_problem
+        from lrkit.finder.recommend import OPTIMIZER_FAMILIES
 
         where = f"lrkit.bench.task({_short(self.name)})"
         if task_name_problem(self.name) or any(c in self.name for c in ":/\\"):
@@ -367,6 +373,18 @@ class FunctionTask:
             and math.isfinite(t[1])
         ):
             raise _bad(where, "target", t, "None or a (metric name, finite value) pair")
+        if self.optimizer is not None and self.optimizer not in OPTIMIZER_FAMILIES:
+            import difflib
+
+            close = difflib.get_close_matches(str(self.optimizer), OPTIMIZER_FAMILIES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _bad(
+                where,
+                "optimizer",
+                self.optimizer,
+                f"None or one of {', '.join(map(repr, OPTIMIZER_FAMILIES))}{hint}; for another "
+                f"optimizer leave it out (the finder then uses the unknown family's multiplier)",
+            )
 
     def __call__(self, run: Run) -> None:
         """Run the task function."""
@@ -408,6 +426,7 @@ class FunctionTask:
             make=make,
             function=self,
             needs=tuple(n for n in ("steps", "lr") if getattr(self, n) is None),
+            declared_optimizer=self.optimizer,
         )
 
 
@@ -428,6 +447,7 @@ def task(
     higher_is_better: bool | None = None,
     description: str = "",
     requires: tuple[str, ...] = (),
+    optimizer: str | None = None,
 ) -> Callable[[Callable[[Run], None]], FunctionTask]: ...
 
 
@@ -443,6 +463,7 @@ def task(
     higher_is_better: bool | None = None,
     description: str = "",
     requires: tuple[str, ...] = (),
+    optimizer: str | None = None,
 ) -> FunctionTask | Callable[[Callable[[Run], None]], FunctionTask]:
     """Mark ``fn(run)`` as a bench task; every argument is optional.
 
@@ -456,6 +477,9 @@ def task(
         higher_is_better: direction of the target metric (default: True for accuracies).
         description: one line for listings (default: the docstring's first line).
         requires: importable packages the task needs.
+        optimizer: the optimizer the loop uses (``"sgd"``, ``"adam"`` or ``"adamw"``; default
+            None, unknown), for the LR finder's rules with a multiplier per optimizer family
+            (``lrkit find``, ``--lr-from-finder``); lrkit does not create or check it.
 
     >>> @task(steps=10, lr=0.1)
     ... def toy(run: Run) -> None:
@@ -477,6 +501,7 @@ def task(
             higher_is_better=higher_is_better,
             description=description,
             requires=tuple(requires),
+            optimizer=optimizer,
         )
 
     return wrap(fn) if fn is not None else wrap

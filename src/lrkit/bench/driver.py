@@ -12,11 +12,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lrkit.bench.api import OWN_OPTIMIZER
 from lrkit.bench.execution.backends import make_backend
 from lrkit.bench.execution.progress import progress_line, should_print
 from lrkit.bench.execution.records import RunsFile, latest_by_key, read_records
@@ -39,6 +40,7 @@ from lrkit.bench.planning.tuning import (
     next_extension,
     tune_result,
 )
+from lrkit.finder.recommend import PeakRule
 from lrkit.finder.result import RangeTestResult
 
 __all__ = ["BenchOutcome", "TaskPlan", "plan_tasks", "run_bench"]
@@ -200,39 +202,81 @@ def _job(
     )
 
 
-def _range_test(plan: TaskPlan, opt: str, cfg: BenchConfig) -> RangeTestResult:
-    """An LR range test on the task (tune seed, 1e-6 to 10 over at most 100 steps)."""
-    from lrkit.bench.execution.range_test import range_test_task
+def _range_test(
+    plan: TaskPlan, opt: str, cfg: BenchConfig, run_dir: Path, say: Callable[[str], None]
+) -> RangeTestResult:
+    """An LR range test on the task (tune seed, 1e-6 to 10 over the task's steps, between
+    :data:`~lrkit.finder.recommend.MIN_NUM_STEPS` and 100), kept in the run folder
+    (:data:`~lrkit.bench.execution.range_test.RANGE_TESTS_NAME`) and reused by a rerun whose
+    task, optimizer, tune seed, batch size and sweep are the same."""
+    from lrkit.bench.execution import range_test as rt
+    from lrkit.bench.tasks import get_task
+    from lrkit.finder.recommend import MIN_NUM_STEPS
 
-    return range_test_task(
-        plan.source or plan.task,
-        opt,
-        cfg.tune_seed,
-        batch_size=cfg.batch_size,
-        start=1e-6,
-        end=10.0,
-        num_steps=min(100, max(plan.steps, 10)),
+    sweep: dict[str, Any] = {
+        "start": 1e-6,
+        "end": 10.0,
+        "num_steps": min(100, max(plan.steps, MIN_NUM_STEPS)),
+    }
+    key = {"task": plan.task, "source": plan.source, "optimizer": opt, "seed": cfg.tune_seed}
+    key.update(batch_size=cfg.batch_size, **sweep)
+    where = run_dir / rt.RANGE_TESTS_NAME
+    try:
+        stored = rt.load_range_test(run_dir, key)
+    except ValueError as exc:
+        say(f"range test store {where} unreadable ({exc}): running the tests again")
+        stored = None
+    if stored is not None:
+        say(f"range test on {plan.task} ({opt}): reused from {where}")
+        family = get_task(plan.source or plan.task).optimizer_family(opt)
+        return replace(stored, optimizer=family)  # the declaration may be new
+    say(f"range test on {plan.task} ({opt}) ...")
+    result = rt.range_test_task(
+        plan.source or plan.task, opt, cfg.tune_seed, batch_size=cfg.batch_size, **sweep
     )
+    rt.store_range_test(run_dir, key, result)
+    return result
 
 
-def _finder_peak(result: RangeTestResult, entry: SuiteEntry, opt: str) -> tuple[float, str]:
+def _finder_peak(result: RangeTestResult, entry: SuiteEntry) -> tuple[float, str]:
     """The peak LR the finder recommends for ``entry``'s shape, and the rule's name.
 
     A one-cycle, wsd or cosine schedule gets that policy's default rule of
     :func:`lrkit.finder.recommend` (:data:`~lrkit.finder.recommend.DEFAULT_RULES`, read with the
-    optimizer family of ``opt``); any other shape, for which no rule was measured, gets
-    ``recommend``'s default policy's (one-cycle's) rule, so that every schedule's peak comes from
-    the rules with the lowest held-out regret rather than one from the 0.x rule.
+    optimizer family the range test recorded, ``result.optimizer``); any other shape, for which
+    no rule was measured, gets ``recommend``'s default policy's (one-cycle's) rule, so that every
+    schedule's peak comes from the rules with the lowest held-out regret rather than one from
+    the 0.x rule.
 
     Args:
         result: the range test of the task.
         entry: the suite entry whose peak is wanted.
-        opt: the task optimizer the entry runs with.
     """
-    from lrkit.finder.recommend import DEFAULT_RULES, OPTIMIZER_FAMILIES, peak_rule
+    rule = _finder_rule(entry)
+    return float(rule.peak(result, result.optimizer)), rule.name
 
-    rule = peak_rule(DEFAULT_RULES[finder_policy(entry) or "one_cycle"])
-    return float(rule.peak(result, OPTIMIZER_FAMILIES.get(opt))), rule.name
+
+def _finder_rule(entry: SuiteEntry) -> PeakRule:
+    from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
+
+    return peak_rule(DEFAULT_RULES[finder_policy(entry) or "one_cycle"])
+
+
+def _family_notes(
+    plan: TaskPlan, opt: str, result: RangeTestResult, entries: Sequence[SuiteEntry]
+) -> list[str]:
+    """One line per peak rule that applies the unknown-family multiplier to ``plan``'s task."""
+    notes = []
+    for rule in dict.fromkeys(_finder_rule(e) for e in entries):
+        note = rule.unknown_family_note(result.optimizer)
+        if note:
+            how = (
+                "declare it with @lrkit.bench.task(optimizer='sgd' | 'adam' | 'adamw')"
+                if opt == OWN_OPTIMIZER
+                else f"optimizer {opt!r} is in no measured family"
+            )
+            notes.append(f"range test on {plan.task}: rule {rule.name}: {note}; {how}")
+    return notes
 
 
 class _Display:
@@ -531,7 +575,7 @@ def _run_locked(
     all_plans = [p for group in bplans.values() for p in group]
     with RunsFile(runs_path) as runs:
         # 1. Peak LR per (task, budget, entry).
-        to_tune = _assign_peaks(cfg, all_plans, say)
+        to_tune = _assign_peaks(cfg, all_plans, run_dir, say)
         n_tune = 0
         if to_tune:
             r, n_tune = _tune(to_tune, cfg, runs, done, display, errors)
@@ -562,7 +606,7 @@ def _run_locked(
 
 
 def _assign_peaks(
-    cfg: BenchConfig, plans: list[TaskPlan], say: Callable[[str], None]
+    cfg: BenchConfig, plans: list[TaskPlan], run_dir: Path, say: Callable[[str], None]
 ) -> list[tuple[TaskPlan, SuiteEntry, str, float]]:
     """Set the peak LR of each (plan, entry) from the range test or the given/default LR.
 
@@ -575,9 +619,18 @@ def _assign_peaks(
             base = cfg.lr if cfg.lr is not None else plan.default_lr[opt]
             if cfg.lr_mode == "finder":
                 if (plan.task, opt) not in finder_cache:
-                    say(f"range test on {plan.task} ({opt}) ...")
-                    finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg)
-                peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry, opt)
+                    finder_cache[(plan.task, opt)] = _range_test(plan, opt, cfg, run_dir, say)
+                    for note in _family_notes(
+                        plan,
+                        opt,
+                        finder_cache[(plan.task, opt)],
+                        [e for e, o in plan.entries if o == opt],
+                    ):
+                        say(note)
+                try:
+                    peak, rule = _finder_peak(finder_cache[(plan.task, opt)], entry)
+                except ValueError as exc:  # a test that diverged at once
+                    raise ValueError(f"bench: range test on {plan.task} ({opt}): {exc}") from None
                 plan.peak[entry.name] = peak
                 plan.lr_source[entry.name] = f"range test ({rule})"
             elif cfg.lr_mode == "tune":

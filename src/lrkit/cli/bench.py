@@ -130,6 +130,10 @@ def bench(
         file_data.pop("preset", None)
         if tune_lr and lr_from_finder:
             raise ValueError("--tune-lr and --lr-from-finder exclude each other")
+        if lr is not None and lr_from_finder:
+            raise ValueError(
+                "--lr and --lr-from-finder exclude each other: the range test sets every peak LR"
+            )
         entries = [parse_schedule_arg(s) for s in schedule or [] if "=" in s]
         only = _only_with_named(only, schedule, entries)
         overrides: dict[str, Any] = {
@@ -241,6 +245,7 @@ def _only_with_named(
 ) -> list[str] | None:
     """``-s NAME`` (no ``=``) selects a suite entry: it joins ``--only``, and so do the
     ``NAME=TEXT`` entries given with it (else the selection would drop them)."""
+    from lrkit._validate import did_you_mean
     from lrkit.bench.planning.suite import DEFAULT_SUITE
 
     named = [s.strip() for s in schedule or [] if "=" not in s]
@@ -250,7 +255,8 @@ def _only_with_named(
     for name in named:
         if name not in known:
             raise ValueError(
-                f"--schedule {name!r} is not a suite entry ({', '.join(known)}); to add a "
+                f"--schedule {name!r} is not a suite entry{did_you_mean(name, known)} "
+                f"({', '.join(known)}); to add a "
                 f"schedule give NAME=TEXT (e.g. mine='cosine(start=1.0, steps=\"100%\")')"
             )
     return [*(only or []), *named, *(e.name for e in entries)]

@@ -5,8 +5,8 @@ Wire it into a typer app with :func:`register` (``lrkit.cli`` does).
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,11 +107,13 @@ def find(
     from lrkit.finder import suggestions as sugg
     from lrkit.finder.recommend import (
         DEFAULT_RULES,
-        OPTIMIZER_FAMILIES,
+        MIN_NUM_STEPS,
+        MIN_POINTS,
         PEAK_RULES,
         POLICIES,
         peak_rule,
     )
+    from lrkit.finder.runner import MAX_NUM_STEPS
 
     console = Console()
     try:
@@ -119,6 +121,14 @@ def find(
         missing = missing_requirements(spec)
         if missing:
             raise ValueError(f"task {task!r} needs {', '.join(missing)} (not installed)")
+        if recommend is None and (rule is not None or steps is not None):
+            given = " and ".join(
+                f for f, v in (("--rule", rule), ("--steps", steps)) if v is not None
+            )
+            raise ValueError(
+                f"{given} only shape{'s' if ' and ' not in given else ''} the schedule of "
+                f"--recommend; add --recommend one_cycle (or wsd, cosine, cyclic)"
+            )
         if recommend is not None and recommend not in POLICIES:
             close = difflib.get_close_matches(recommend, list(POLICIES), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -130,6 +140,12 @@ def find(
             close = difflib.get_close_matches(rule, rules, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"--rule must be one of {', '.join(rules)}, got {rule!r}{hint}")
+        if recommend is not None and num_steps < MIN_NUM_STEPS:
+            raise ValueError(
+                f"--num-steps {num_steps} is too short a range test to recommend from: with "
+                f"--recommend give an int in [{MIN_NUM_STEPS}, {MAX_NUM_STEPS}] (default 100, as "
+                f"fastai and torch-lr-finder)"
+            )
         if recommend is not None and steps is not None and steps < 2:
             raise ValueError(f"--steps must be an int >= 2 (the schedule's length), got {steps}")
         fmt = image_format(output) if output is not None else None
@@ -155,7 +171,6 @@ def find(
         raise _fail(console, str(err)) from None
 
     opt = optimizer or spec.optimizers[0]
-    result = dataclasses.replace(result, optimizer=OPTIMIZER_FAMILIES.get(opt))
     table = Table(title=f"LR range test: {spec.name} ({opt}, seed {seed})")
     table.add_column("rule")
     table.add_column("suggested lr", justify="right")
@@ -168,15 +183,37 @@ def find(
         f"{len(result)} steps recorded, stop: {result.stop_reason}; "
         f"lr {result.lrs[0]:.3g} → {result.lrs[-1]:.3g}"
     )
+    if result.rising < MIN_POINTS or num_steps < MIN_NUM_STEPS:
+        console.print(
+            f"note: {result.rising} points on the rising part of a {num_steps}-step sweep, too "
+            f"few for the rules to read (a recommendation needs a sweep of {MIN_NUM_STEPS} steps "
+            f"or more and {MIN_POINTS} points): treat these suggestions as noise",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if recommend is not None:
         total = spec.steps if steps is None else steps
-        schedules = result.recommend(total, recommend, rule=rule, momentum=True)
+        with warnings.catch_warnings():  # said below, with the fix for a task
+            warnings.filterwarnings("ignore", "recommend\\(\\): optimizer family unknown")
+            try:
+                schedules = result.recommend(total, recommend, rule=rule, momentum=True)
+            except ValueError as err:  # too few points recorded (an early divergence)
+                raise _fail(console, str(err)) from None
         if recommend == "cyclic":
             how = "Smith's bounds"
         else:
             chosen = peak_rule(rule if rule is not None else DEFAULT_RULES[recommend])
             m = chosen.multiplier(result.optimizer)
             how = f"rule {chosen.name}" + (f": {chosen.base} x {m:g}" if m != 1 else "")
+            note = chosen.unknown_family_note(result.optimizer)
+            if note:
+                fix = (
+                    "declare it with @lrkit.bench.task(optimizer='sgd' | 'adam' | 'adamw')"
+                    if spec.function is not None
+                    else f"optimizer {opt!r} is in no measured family"
+                )
+                console.print(f"{note}; {fix}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"recommended ({recommend}, {total} steps, {how}):")
         console.print(str(schedules["lr"]), markup=False, highlight=False, soft_wrap=True)
         if "momentum" in schedules:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, overload
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RULES",
+    "MIN_NUM_STEPS",
+    "MIN_POINTS",
     "MOMENTUM",
     "OPTIMIZER_FAMILIES",
     "PEAK_RULES",
@@ -27,6 +30,43 @@ __all__ = [
     "peak_rule",
     "recommend",
 ]
+
+
+#: The shortest sweep a recommendation reads (``num_steps`` of the test): below it the rules read
+#: their trimmings instead of the curve (torch-lr-finder's ``steepest`` drops 10 points at the
+#: start and 5 at the end and needs 2 more). fastai's ``num_it`` and torch-lr-finder's
+#: ``num_iter`` are 100.
+MIN_NUM_STEPS = 20
+
+#: The fewest points the rising part must have recorded (a test may stop early when the loss
+#: diverges): fastai's ``valley``, the default rules' base, drops a tenth of the points and the
+#: last 5 and needs 3 more; lrkit's smoothing window is at least 5 points.
+MIN_POINTS = 10
+
+
+def check_readable(func: str, result: RangeTestResult) -> None:
+    """ScheduleError when ``result`` is too short to recommend from: a sweep of fewer than
+    :data:`MIN_NUM_STEPS` steps, or fewer than :data:`MIN_POINTS` points recorded on its rising
+    part (a test that diverged at once).
+
+    >>> from lrkit.finder import RangeTestResult
+    >>> check_readable("recommend", RangeTestResult((0.1, 1.0), (1.0, 2.0), (1.0, 2.0)))
+    Traceback (most recent call last):
+    ...
+    lrkit.errors.ScheduleError: recommend(): the range test recorded 2 points on its rising part (stop_reason='completed'); a recommendation needs at least 10: lower the start LR, so that the loss does not diverge at once
+    """
+    if result.num_steps < MIN_NUM_STEPS:
+        raise ScheduleError(
+            f"{func}(): the range test swept {result.num_steps} steps; a recommendation needs "
+            f"num_steps in [{MIN_NUM_STEPS}, 1000000] (fastai and torch-lr-finder use 100)"
+        )
+    n = result.rising
+    if n < MIN_POINTS:
+        raise ScheduleError(
+            f"{func}(): the range test recorded {n} points on its rising part "
+            f"(stop_reason={result.stop_reason!r}); a recommendation needs at least "
+            f"{MIN_POINTS}: lower the start LR, so that the loss does not diverge at once"
+        )
 
 
 def _round(lr: float) -> float:
@@ -71,8 +111,35 @@ class PeakRule:
         """The multiplier for optimizer family ``optimizer`` (``None``: unknown)."""
         return dict(self.by_optimizer).get(optimizer or "", self.factor)
 
+    def unknown_family_note(self, optimizer: str | None = None) -> str:
+        """What the rule does when the optimizer family is unknown, or "" when that does not
+        matter (the family is known, or the rule has one multiplier for all).
+
+        >>> print(PEAK_RULES["valley_by_optimizer"].unknown_family_note())
+        optimizer family unknown: valley x 4, SGD's (x 2 for the Adam family)
+        >>> PEAK_RULES["valley_by_optimizer"].unknown_family_note("adam")
+        ''
+        """
+        if not self.by_optimizer or optimizer in dict(self.by_optimizer):
+            return ""
+        same = [f.upper() if f == "sgd" else f for f, m in self.by_optimizer if m == self.factor]
+        names = {"SGD": "SGD's", "adam": "the Adam family's"}
+        whose = ", ".join(names.get(f, f) for f in same)
+        others = ", ".join(
+            f"x {m:g} for the {'Adam' if f == 'adam' else 'SGD'} family"
+            for f, m in self.by_optimizer
+            if m != self.factor
+        )
+        return (
+            f"optimizer family unknown: {self.base} x {self.factor:g}"
+            + (f", {whose}" if whose else "")
+            + (f" ({others})" if others else "")
+        )
+
     def peak(self, result: RangeTestResult, optimizer: str | None = None) -> float:
-        """The peak LR for ``result``, unrounded."""
+        """The peak LR for ``result``, unrounded; a ScheduleError when the test is too short to
+        read (:func:`check_readable`)."""
+        check_readable("PeakRule.peak", result)
         return self.multiplier(optimizer) * suggest(result, self.base).lr
 
 
@@ -107,7 +174,8 @@ DEFAULT_RULES: dict[str, str] = {
 }
 
 #: Optimizer names :func:`recommend` knows -> optimizer family (the families the corpus measured:
-#: SGD with or without momentum/Nesterov; Adam and AdamW).
+#: SGD with or without momentum/Nesterov; Adam and AdamW). Other optimizers (NAdam, RAdam,
+#: RMSprop, the schedule-free ones) were not measured: their family is unknown.
 OPTIMIZER_FAMILIES: dict[str, str] = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
 
 
@@ -264,13 +332,17 @@ def recommend(
     * ``"cyclic"``: ``cyclic(low, high, half_cycle=total_steps // (2 * cycles))`` with
       ``low``/``high`` where the loss starts/stops falling (Smith 2017).
 
+    A ScheduleError when the test is too short to read: a sweep of fewer than
+    :data:`MIN_NUM_STEPS` (20) steps, or fewer than :data:`MIN_POINTS` (10) points recorded on
+    its rising part (it diverged at once).
+
     ``lr = m * suggest(result, base).lr`` of the peak rule ``rule`` (:class:`PeakRule`),
     rounded to 3 significant digits; ``w = round(warmup * total_steps)`` steps. The default
     rule of each policy (:data:`DEFAULT_RULES`) is the one with the lowest held-out mean
     regret on the corpus of ``benchmarks/finder_quality.py``: for ``one_cycle`` and ``wsd``
     ``valley_x4`` (fastai's valley times 4); for ``cosine`` ``valley_by_optimizer`` (valley
     times 4 for the SGD family, times 2 for the Adam family, times 4 when the optimizer family
-    is unknown). ``rule="lrkit"`` gives the LR of the 0.x releases (lrkit's rule, a quarter of
+    is unknown, with a ``UserWarning`` saying so). ``rule="lrkit"`` gives the LR of the 0.x releases (lrkit's rule, a quarter of
     where the loss stops falling).
 
     ``momentum=True`` returns ``{"lr": schedule, "momentum": ...}``, the form
@@ -298,23 +370,25 @@ def recommend(
       momentum: also return the momentum schedule, as a ``{key: schedule}`` dict.
 
     >>> from lrkit.finder import RangeTestResult
-    >>> r = RangeTestResult(lrs=(1e-3, 1e-2, 1e-1, 1.0), losses=(2.0, 1.5, 1.0, 9.0),
-    ...                     smoothed=(2.0, 1.5, 1.0, 9.0))
+    >>> lrs = [10 ** (k / 4 - 5) for k in range(24)]  # 1e-5 to 0.56, 4 points a decade
+    >>> losses = [2.0] * 9 + [1.75, 1.5, 1.25, 1.0, 0.75] + [0.5] * 6 + [2.5, 4.5, 6.5, 8.5]
+    >>> r = RangeTestResult(lrs=lrs, losses=losses, smoothed=losses)
     >>> print(recommend(r, 1000, "one_cycle", rule="minimum"))
-    one_cycle(peak=0.01, steps=1000)
+    one_cycle(peak=0.00316, steps=1000)
     >>> for key, s in recommend(r, 1000, rule="minimum", momentum=True).items():
     ...     print(key, s)
-    lr one_cycle(peak=0.01, steps=1000)
+    lr one_cycle(peak=0.00316, steps=1000)
     momentum one_cycle_momentum(steps=1000)
-    >>> r.suggest("valley").lr
-    0.001
+    >>> round(r.suggest("valley").lr, 5)
+    0.00316
     >>> print(recommend(r, 1000))  # one_cycle, valley_x4
-    one_cycle(peak=0.004, steps=1000)
+    one_cycle(peak=0.0126, steps=1000)
     >>> print(recommend(r, 1000, "cosine", optimizer="adamw", warmup=0.0))  # valley x 2
-    cosine(start=0.002, steps=1000)
+    cosine(start=0.00632, steps=1000)
     """
     func = "recommend"
     check.integer(func, "total_steps", total_steps, low=2)
+    check_readable(func, result)
     builder = POLICIES.get(policy) if isinstance(policy, str) else None
     if builder is None:
         close = difflib.get_close_matches(str(policy), list(POLICIES), n=1, cutoff=0.6)
@@ -326,6 +400,14 @@ def recommend(
     if optimizer is not None:
         check.choice(func, "optimizer", optimizer, OPTIMIZER_FAMILIES)
     family = result.optimizer if optimizer is None else OPTIMIZER_FAMILIES[optimizer]
+    note = chosen.unknown_family_note(family) if policy != "cyclic" else ""
+    if note:
+        warnings.warn(
+            f"{func}(): {note}; give optimizer='sgd', 'adam' or 'adamw' (or a result that "
+            f"records it, as lrkit.torch.find_lr's for SGD, Adam and AdamW)",
+            UserWarning,
+            stacklevel=2,
+        )
     warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
     check.integer(func, "cycles", cycles, low=1)
     check.boolean(func, "momentum", momentum)

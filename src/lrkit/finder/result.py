@@ -78,8 +78,8 @@ class RangeTestResult:
     >>> RangeTestResult.from_dict(r.to_dict()) == r
     True
     >>> print(r)  # doctest: +NORMALIZE_WHITESPACE
-    LR range test: 3 steps (completed), lr 0.001 -> 0.1 (exp sweep 1e-07 -> 10, 100 steps);
-    suggestions: lrkit 0.025 (index 1), minimum 0.001 (index 0), steep 0.001 (index 0),
+    LR range test: 3 steps (completed), lr 0.001 -> 0.1 (exp sweep 1e-07 -> 10, 100 steps),
+    optimizer family unknown; suggestions: lrkit 0.025 (index 1), minimum 0.001 (index 0), steep 0.001 (index 0),
     steepest 0.001 (index 0), valley 0.1 (index 2)
     """
 
@@ -133,7 +133,8 @@ class RangeTestResult:
             + (f"lr {self.lrs[0]:.3g} -> {self.lrs[-1]:.3g} " if self.lrs else "")
             + f"({self.mode} sweep {self.start:.3g} -> {self.end:.3g}, {self.num_steps} steps"
             + (", cycle" if self.cycle else "")
-            + ")"
+            + "), optimizer family "
+            + (self.optimizer or "unknown")
         )
         if not self.lrs:
             return head + "; no finite loss, no suggestions"

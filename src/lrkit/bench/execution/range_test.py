@@ -8,14 +8,23 @@ A class-based task's fresh ``Trainer`` is stepped at each LR of the sweep; a fun
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lrkit.bench.api import Run
+from lrkit.bench.execution.rundir import read_bytes, write_atomic
 from lrkit.bench.tasks import TaskConfig, get_task
 from lrkit.finder.result import RangeTestResult
 from lrkit.finder.runner import RangeTest
 
-__all__ = ["range_test_task"]
+__all__ = ["RANGE_TESTS_NAME", "load_range_test", "range_test_task", "store_range_test"]
+
+#: The file of a run folder that keeps its range tests (``--lr-from-finder``), reused on resume.
+RANGE_TESTS_NAME = "range_tests.json"
+_STORE_FORMAT = "lrkit.bench.range_tests/1"
 
 
 class _TestOver(Exception):
@@ -93,6 +102,9 @@ def range_test_task(
     ``run.log(step, loss=...)`` is recorded, and the loop ends (from inside ``run.log``) when the
     test completes or stops; ``run.should_evaluate`` is always False. A test that stops early
     leaves ``stop_reason`` ``"running"`` if the function returns before the sweep's end.
+    The result records the optimizer family (:meth:`TaskSpec.optimizer_family
+    <lrkit.bench.tasks.TaskSpec.optimizer_family>`: the task optimizer's, or for a function task
+    the one its decorator declares, ``@lrkit.bench.task(optimizer=...)``; None if unknown).
 
     Args:
       task: a bench task name, ``"pkg.module:factory"`` or ``"path/to/file.py:function"``.
@@ -109,8 +121,63 @@ def range_test_task(
     spec.check_config(config)
     test = RangeTest(**test_kwargs)
     if spec.function is not None:
-        return _run_function(spec.function, test, seed, spec.name)
-    trainer = spec.make(config)
-    for lr in test:
-        test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))
-    return test.result()
+        result = _run_function(spec.function, test, seed, spec.name)
+    else:
+        trainer = spec.make(config)
+        for lr in test:
+            test.record(trainer.train_step({"lr": lr, "momentum": spec.momentum}))
+        result = test.result()
+    return dataclasses.replace(result, optimizer=spec.optimizer_family(opt))
+
+
+def _stored_entries(path: Path) -> list[dict[str, Any]]:
+    """The ``{"key", "result"}`` entries of a range-test store; ValueError when it is malformed."""
+    raw = read_bytes(path)
+    if raw is None:
+        return []
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != _STORE_FORMAT:
+        raise ValueError(f"not a {_STORE_FORMAT!r} file")
+    tests = data.get("tests")
+    if not isinstance(tests, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("key"), dict) and "result" in t for t in tests
+    ):
+        raise ValueError("'tests' must be a list of {key, result} objects")
+    return tests
+
+
+def load_range_test(run_dir: Path, key: Mapping[str, Any]) -> RangeTestResult | None:
+    """The range test stored in ``run_dir`` under ``key`` (task, optimizer, seed, sweep), or None.
+
+    ValueError when the store (:data:`RANGE_TESTS_NAME`) is malformed; the caller reruns the
+    test and overwrites it.
+
+    Args:
+        run_dir: the bench run folder.
+        key: what identifies the test: JSON primitives, compared for equality.
+    """
+    for entry in _stored_entries(run_dir / RANGE_TESTS_NAME):
+        if entry["key"] == dict(key):
+            return RangeTestResult.from_dict(entry["result"])
+    return None
+
+
+def store_range_test(run_dir: Path, key: Mapping[str, Any], result: RangeTestResult) -> None:
+    """Keep ``result`` in ``run_dir`` under ``key``, replacing a test stored under the same key
+    (written atomically; a malformed store is replaced).
+
+    Args:
+        run_dir: the bench run folder (locked by the caller).
+        key: what identifies the test (JSON primitives).
+        result: the range test.
+    """
+    path = run_dir / RANGE_TESTS_NAME
+    try:
+        kept = [e for e in _stored_entries(path) if e["key"] != dict(key)]
+    except ValueError:
+        kept = []
+    kept.append({"key": dict(key), "result": result.to_dict()})
+    write_atomic(path, json.dumps({"format": _STORE_FORMAT, "tests": kept}, indent=1) + "\n")

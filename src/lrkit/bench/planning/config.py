@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lrkit._validate import did_you_mean
 from lrkit.bench.planning.suite import SuiteEntry, entry_from_mapping, parse_schedule_arg
 
 __all__ = ["LR_MODES", "PRESETS", "BenchConfig", "load_toml"]
@@ -153,7 +154,8 @@ def _check_text(param: str, value: object) -> None:
         return
     if allowed is not None:
         if value not in allowed:
-            raise ValueError(f"BenchConfig: {param}={value!r:.80}; allowed: {allowed}")
+            hint = did_you_mean(value, allowed) if isinstance(value, str) else ""
+            raise ValueError(f"BenchConfig: {param}={value!r:.80}; allowed: {allowed}{hint}")
     elif not isinstance(value, str) or not value:
         none = "None or " if optional else ""
         raise ValueError(f"BenchConfig: {param}={value!r:.80} must be {none}a non-empty str")
@@ -332,6 +334,11 @@ class BenchConfig:
         from lrkit.bench.planning.budgets import parse_budgets
 
         object.__setattr__(self, "budgets", parse_budgets(self.budgets or None))
+        if self.lr is not None and self.lr_mode == "finder":
+            raise ValueError(
+                f"BenchConfig: lr={self.lr!r} and lr_mode='finder' (--lr and --lr-from-finder) "
+                f"exclude each other: the range test sets every peak LR, so lr would be ignored"
+            )
         if (
             self.lr is not None
             and self.lr_mode == "tune"
@@ -445,6 +452,8 @@ class BenchConfig:
             raise ValueError(f"{where}: config must be an object, got {type(stored).__name__}")
         known = {f.name for f in fields(cls)} - {"extra"}
         data = {k: v for k, v in stored.items() if k in known}
+        if data.get("lr_mode") == "finder":  # older lrkit stored an lr it then ignored
+            data.pop("lr", None)
         try:
             return cls(**data)
         except (TypeError, ValueError) as exc:
@@ -474,7 +483,12 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
             if not isinstance(v, bool):
                 raise ValueError(f"bench --config: {key}={v!r:.80} must be true or false")
             if v:
-                data["lr_mode"] = "tune" if key == "tune_lr" else "finder"
+                mode = "tune" if key == "tune_lr" else "finder"
+                if data.get("lr_mode", mode) != mode:
+                    raise ValueError(
+                        "bench --config: tune_lr and lr_from_finder exclude each other"
+                    )
+                data["lr_mode"] = mode
         elif key == "suite":
             if v not in ("default", "none"):
                 raise ValueError(

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lrkit._validate import did_you_mean
 from lrkit.plateau import _TORCH_KEYS
 
 if TYPE_CHECKING:
@@ -349,5 +350,8 @@ def select(
         return items
     unknown = sorted(set(only) - set(names))
     if unknown:
-        raise ValueError(f"suite: unknown schedule name(s) {unknown}; known: {', '.join(names)}")
+        hint = did_you_mean(unknown[0], names) if len(unknown) == 1 else ""
+        raise ValueError(
+            f"suite: unknown schedule name(s) {unknown}{hint or ';'} known: {', '.join(names)}"
+        )
     return tuple(e for e in items if e.name in set(only))

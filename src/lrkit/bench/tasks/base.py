@@ -173,6 +173,9 @@ class TaskSpec:
         optimizer_lrs: ``(optimizer, lr)`` pairs: other optimizers' default peak LRs.
         function: the task function of a function task, else None.
         needs: the settings the user must give ("steps", "lr") for a function task.
+        declared_optimizer: the optimizer a function task's own loop uses, as its decorator
+            declares it (``@lrkit.bench.task(optimizer="adamw")``), else None; informational,
+            read by the LR finder's per-optimizer-family rules (:meth:`optimizer_family`).
 
     >>> spec = TaskSpec(name="t", description="d", steps=10, lr=0.1, momentum=0.9, eval_every=5,
     ...     target_metric="val_loss", target_value=0.5, higher_is_better=False,
@@ -199,6 +202,7 @@ class TaskSpec:
     optimizer_lrs: tuple[tuple[str, float], ...] = field(default=())
     function: Callable[[Any], None] | None = None
     needs: tuple[str, ...] = ()
+    declared_optimizer: str | None = None
 
     def __post_init__(self) -> None:
         def bad(param: str, allowed: str) -> ValueError:
@@ -259,6 +263,10 @@ class TaskSpec:
             raise bad("function", "None or a callable taking a lrkit.bench.Run")
         if not isinstance(self.needs, tuple) or not set(self.needs) <= {"steps", "lr"}:
             raise bad("needs", "a tuple of 'steps' and/or 'lr'")
+        if self.declared_optimizer is not None and (
+            not isinstance(self.declared_optimizer, str) or not self.declared_optimizer
+        ):
+            raise bad("declared_optimizer", "None or a non-empty str")
 
     def lr_for(self, optimizer: str) -> float:
         """Default peak LR for ``optimizer``: its ``optimizer_lrs`` entry, else ``lr``."""
@@ -276,10 +284,33 @@ class TaskSpec:
                 f"{self.name}: make() expects a TaskConfig, got {type(config).__name__}"
             )
         if config.optimizer not in self.optimizers:
+            hint = ""
+            if self.function is not None:
+                hint = (
+                    " (a function task's loop chooses its own optimizer; declare it for the LR "
+                    "finder with @lrkit.bench.task(optimizer=...))"
+                )
             raise ValueError(
                 f"{self.name}: optimizer {config.optimizer!r} is not supported; "
-                f"allowed: {', '.join(self.optimizers)}"
+                f"allowed: {', '.join(self.optimizers)}{hint}"
             )
+
+    def optimizer_family(self, optimizer: str) -> str | None:
+        """The optimizer family (``"sgd"``, ``"adam"``) of task optimizer ``optimizer`` for the
+        LR finder's per-family rules (:data:`lrkit.finder.recommend.OPTIMIZER_FAMILIES`), or
+        None when unknown: a function task's ``"own"`` optimizer maps through
+        ``declared_optimizer``; a name outside the measured families (the schedule-free
+        optimizers) gives None.
+
+        >>> from lrkit.bench.tasks import get_task
+        >>> spec = get_task("digits-mlp")
+        >>> spec.optimizer_family("adamw"), spec.optimizer_family("sgd-schedulefree")
+        ('adam', None)
+        """
+        from lrkit.finder.recommend import OPTIMIZER_FAMILIES
+
+        name = self.declared_optimizer if self.function is not None else optimizer
+        return OPTIMIZER_FAMILIES.get(name or "")
 
 
 def check_hparams(task: str, hparams: Mapping[str, float]) -> dict[str, float]:
