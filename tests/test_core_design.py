@@ -436,7 +436,7 @@ def _optax_drop_in(name: str, *args: object, **kwargs: object) -> object:
         (
             lambda: _torch_drop_in("StepLR", step_size="a"),
             lrkit.ScheduleTypeError,
-            "StepLR: step_size='a' is invalid; step_size must be an int >= 1",
+            "StepLR: step_size='a' is invalid; step_size must be a number of steps",
         ),
         (
             lambda: _torch_drop_in("ConstantLR", factor=2.0),
