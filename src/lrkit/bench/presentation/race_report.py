@@ -173,8 +173,8 @@ def race_findings(t: Mapping[str, Any]) -> list[str]:
     if race["stop"] == "equivalent":
         return [
             f"The race's sequential test ({how}) found {_join(group)} practically equivalent "
-            f"(each within {_pct(rule['margin'])} of {lead}) at {seeds_phrase(n)}, and every other "
-            f"schedule significantly worse."
+            f"(each within {_pct(rule['margin'])} of {lead}) at {seeds_phrase(n)}; the other "
+            f"schedules left the race before (see Race)."
         ]
     return [
         f"The race's sequential test ({how}) reached its cap of {seeds_phrase(n)} without "
@@ -183,7 +183,8 @@ def race_findings(t: Mapping[str, Any]) -> list[str]:
 
 
 def paste_info(t: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``{"schedule", "text", "python"}`` for the chosen schedule (results.json ``paste``)."""
+    """``{"schedule", "label", "text", "python", ...}`` for the schedule the report names
+    (results.json ``paste``); ``label`` says what it is (see :func:`paste_choice`)."""
     got = paste_choice(t)
     if got is None or got[0] not in t["schedules"]:
         return None
