@@ -165,6 +165,7 @@ def test_one_seed_report_shows_values_only_and_says_nothing_can_be_tested() -> N
     assert "± 0 " not in text and "[0.0906, 0.0906]" not in text
     assert "overlaps no other" not in text and "1 seeds" not in text and "seed(s)" not in text
     assert "one seed cannot show a difference" in t["findings"][0]
+    assert "steps per run, seed 0, peak LR" in text
     assert t["recommendation"].startswith("One seed per schedule cannot show a difference")
     assert "No significant difference" not in text and "p=1" not in text
 
@@ -204,6 +205,11 @@ def test_run_counts_figure_alt_texts_and_mean_steps_read_plainly() -> None:
     assert "![t: validation loss over training per schedule" in text and "![t](" not in text
     assert "![t: final metric per schedule with its 95 % CI" in text
     assert "| 47 (3/3) |" in text and "46.67" not in text
+    from lrkit.bench.presentation.sections import tuning_lines
+
+    grid = {"grid": [{"lr": 0.1, "mean": 0.2}], "chosen": 0.1, "seeds": [10000]}
+    tuned = tuning_lines({"plan": {"tuning": {"constant": grid}}})
+    assert any("tuned on 1 seed (10000)" in line for line in tuned)
 
 
 def test_fixed_seed_report_gives_the_paste_block_of_the_schedule_it_names() -> None:

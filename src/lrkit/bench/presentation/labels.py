@@ -116,7 +116,7 @@ def seed_words(t: Mapping[str, Any]) -> str:
             f"seeds {seeds[0]}–{seeds[-1]} ({min(counts)} to {max(counts)} per schedule: the race "
             f"dropped some early)"
         )
-    return f"seeds {', '.join(map(str, seeds))}"
+    return f"seed{'' if len(seeds) == 1 else 's'} {', '.join(map(str, seeds))}"
 
 
 def plot_title(t: Mapping[str, Any], name: str) -> str:
