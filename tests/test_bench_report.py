@@ -205,6 +205,9 @@ def test_run_counts_figure_alt_texts_and_mean_steps_read_plainly() -> None:
     assert "![t: validation loss over training per schedule" in text and "![t](" not in text
     assert "![t: final metric per schedule with its 95 % CI" in text
     assert "| 47 (3/3) |" in text and "46.67" not in text
+    assert (
+        "cosine (20 vs 47 steps, 57 % fewer, p=0.5, not significant); step counts are means" in text
+    )
     from lrkit.bench.presentation.sections import tuning_lines
 
     grid = {"grid": [{"lr": 0.1, "mean": 0.2}], "chosen": 0.1, "seeds": [10000]}

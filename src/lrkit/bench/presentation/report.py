@@ -340,14 +340,14 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
         out.append(
             f"Reached {tw} in fewer steps than {base}: "
             + "; ".join(x for _, x in faster)
-            + " (step counts: means over the seeds)."
+            + "; step counts are means over the seeds."
         )
     if slower:
         slower.sort(reverse=True)
         out.append(
             f"Reached {tw} in more steps than {base}: "
             + "; ".join(x for _, x in slower)
-            + " (step counts: means over the seeds)."
+            + "; step counts are means over the seeds."
         )
     if not b_all:
         reached_all = [
