@@ -26,7 +26,16 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["complexity", "ordered_rows", "recommendation", "tied_with_best"]
+__all__ = [
+    "complexity",
+    "few_seeds_words",
+    "n_seeds",
+    "ordered_rows",
+    "race_pair",
+    "recommendation",
+    "seeds_phrase",
+    "tied_with_best",
+]
 
 
 def _stat(e: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
@@ -36,6 +45,25 @@ def _stat(e: Mapping[str, Any], metric: str) -> Mapping[str, Any]:
 
 def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
     return not (a[1] < b[0] or a[0] > b[1])
+
+
+def n_seeds(t: Mapping[str, Any]) -> int:
+    """The most seeds any schedule of the task ran (0 when none)."""
+    return max((len(e.get("seeds", ())) for e in t["schedules"].values()), default=0)
+
+
+def seeds_phrase(n: int) -> str:
+    """``"1 seed"``, ``"3 seeds"``.
+
+    >>> seeds_phrase(1), seeds_phrase(3)
+    ('1 seed', '3 seeds')
+    """
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
+def _single(st: Mapping[str, Any]) -> bool:
+    """Whether a summary rests on one value (no spread: no CI to compare)."""
+    return bool(st.get("n", 2) == 1)
 
 
 def _letter(i: int) -> str:
@@ -60,8 +88,10 @@ def ordered_rows(t: Mapping[str, Any]) -> list[dict[str, Any]]:
         and not e.get("diverged")  # diverged in some seed: its mean hides that; last
     ]
     valid.sort(key=lambda n: (sign * float(_stat(sched[n], metric)["mean"]), n))
+    # one seed: its "CI" is a point, and points never overlap; no letters rather than false ones
+    spread = [n for n in valid if not _single(_stat(sched[n], metric))]
     leaders: list[Sequence[float]] = []
-    for name in valid:
+    for name in spread:
         ci = _stat(sched[name], metric)["ci"]
         if not any(_overlap(ci, lci) for lci in leaders):
             leaders.append(ci)
@@ -69,6 +99,8 @@ def ordered_rows(t: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name in valid:
         st = _stat(sched[name], metric)
         letters = "".join(_letter(i) for i, lci in enumerate(leaders) if _overlap(st["ci"], lci))
+        if name not in spread:
+            letters = ""
         rows.append({"name": name, "mean": st["mean"], "ci": st["ci"], "letters": letters})
     rows += [{"name": n, "mean": None, "ci": None, "letters": ""} for n in sched if n not in valid]
     for pos, row in enumerate(rows, start=1):
@@ -168,6 +200,13 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             f"No schedule has a final {m} in every seed: nothing to recommend (a task "
             f"function reports it with run.evaluate(step, {m}=...))."
         )
+    seeds = n_seeds(t)
+    if seeds == 1:
+        return (
+            f"One seed per schedule cannot show a difference (no spread to compare): the best "
+            f"single run was {best} at peak LR {_fmt(sched[best]['peak_lr'])}; rerun with "
+            f"--seeds auto before acting on it."
+        )
     base = t.get("baseline")
     if base in sched and not any(_significantly_better(t, n) for n in sched if n != base):
         lead = (
@@ -175,9 +214,9 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             if best != base
             else "it also had the best mean"
         )
-        seeds = max((len(e.get("seeds", ())) for e in sched.values()), default=0)
         few = (
-            f" ({seeds} seeds cannot show a significant difference; rerun with --seeds 6 or more)"
+            f" ({seeds_phrase(seeds)} cannot show a significant difference; rerun with "
+            f"--seeds 6 or more)"
             if seeds > 0 and 2.0 / 2**seeds >= 0.05
             else ""
         )
@@ -186,7 +225,6 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
             f"significantly{few}; {lead}."
         )
     head = f"Use **{best}** at peak LR {_fmt(sched[best]['peak_lr'])}"
-    seeds = max((len(e.get("seeds", ())) for e in sched.values()), default=0)
     few = (
         f" (Only {seeds} seeds: these CIs are little more than the range of the runs; rerun "
         f"with --seeds 6 or more before acting on it.)"
@@ -210,6 +248,46 @@ and the simplest of them (fewest schedule nodes, then parameters) is **linear** 
         f"simplest of them (fewest schedule nodes, then parameters) is **{simplest}** at peak "
         f"LR {_fmt(sched[simplest]['peak_lr'])}.{few}"
     )
+
+
+def few_seeds_words(n: int) -> str:
+    """What a bootstrap CI of ``n`` < 6 values is worth, in words.
+
+    >>> few_seeds_words(2)
+    'only 2 seeds: a bootstrap CI of 2 values is just the range of the two runs'
+    >>> few_seeds_words(3)
+    'only 3 seeds: such a CI is little more than the range of the runs'
+    """
+    if n == 2:
+        return "only 2 seeds: a bootstrap CI of 2 values is just the range of the two runs"
+    return f"only {seeds_phrase(n)}: such a CI is little more than the range of the runs"
+
+
+def race_pair(race: Mapping[str, Any], a: str, b: str) -> tuple[str, int] | None:
+    """What a race (``plan["race"]`` of results.json) decided about ``a`` against ``b``.
+
+    ``("better", n)``: the race dropped ``b`` as significantly worse than ``a`` (the leader of
+    that look) at ``n`` seeds; ``("worse", n)`` the other way round; ``("equivalent", n)``: both
+    ended in a tie group within the practical margin; ``("open", n)``: both were still in the race
+    at its cap. None: the race compared neither with the other (e.g. both dropped behind a third).
+
+    >>> race = {"stop": "winner", "seeds": 3, "group": ["a"], "history": [
+    ...     {"seeds": 3, "leader": "a", "dropped": {"b": "significantly worse than a at 3 seeds"}}]}
+    >>> race_pair(race, "a", "b"), race_pair(race, "b", "a")
+    (('better', 3), ('worse', 3))
+    """
+    for look in race.get("history") or ():
+        dropped = look.get("dropped") or {}
+        lead = look.get("leader")
+        for x, y, word in ((a, b, "better"), (b, a, "worse")):
+            if lead == x and str(dropped.get(y, "")).startswith("significantly worse"):
+                return word, int(look["seeds"])
+        if a in dropped or b in dropped:
+            return None
+    group = race.get("group") or []
+    if a in group and b in group and race.get("stop") in ("equivalent", "cap"):
+        return ("equivalent" if race["stop"] == "equivalent" else "open"), int(race["seeds"])
+    return None
 
 
 def _join(names: Sequence[str]) -> str:

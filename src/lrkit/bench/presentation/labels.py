@@ -15,11 +15,63 @@ from typing import Any
 
 from lrkit.bench.analysis.recommend import ordered_rows
 
-__all__ = ["peak_words", "plot_title", "seed_words"]
+__all__ = ["peak_source", "peak_words", "plot_title", "seed_words"]
+
+_FINDER = "range test ("
 
 
 def _f(x: float) -> str:
     return f"{x:.4g}"
+
+
+def _finder_rule(source: str) -> str | None:
+    """The finder's peak rule named in an ``lr_source`` like "range test (valley_x4)"."""
+    if source.startswith(_FINDER) and source.endswith(")"):
+        return source[len(_FINDER) : -1]
+    return None
+
+
+def _multiplier(rule: str, optimizer: str) -> float | None:
+    from lrkit.finder.recommend import OPTIMIZER_FAMILIES, PEAK_RULES
+
+    found = PEAK_RULES.get(rule)
+    return None if found is None else found.multiplier(OPTIMIZER_FAMILIES.get(optimizer))
+
+
+def peak_source(t: Mapping[str, Any], name: str) -> str:
+    """Where one schedule's peak LR came from, short enough for a table cell ("" when the
+    header says it for every schedule: a shared task default, a given LR, tuning).
+
+    >>> t = {"schedules": {"cosine": {"optimizer": "adamw"}},
+    ...      "plan": {"lr_source": {"cosine": "range test (valley_by_optimizer)"}}}
+    >>> peak_source(t, "cosine")
+    'valley × 2'
+    """
+    sources: Mapping[str, str] = (t.get("plan") or {}).get("lr_source") or {}
+    rule = _finder_rule(str(sources.get(name, "")))
+    if rule is None:
+        return ""
+    m = _multiplier(rule, str(t["schedules"][name].get("optimizer", "")))
+    return rule if m is None else f"valley × {m:g}"
+
+
+def _finder_words(t: Mapping[str, Any], rules: Mapping[str, list[str]]) -> str:
+    """The header for peaks from the range test: which rule each schedule got, in words."""
+    from lrkit.finder.recommend import PEAK_RULES
+
+    def names(ns: list[str]) -> str:
+        return ", ".join(ns[:6]) + (f" and {len(ns) - 6} more" if len(ns) > 6 else "")
+
+    parts = []
+    for rule, ns in rules.items():
+        found = PEAK_RULES.get(rule)
+        what = f"{rule} = {found.summary}" if found is not None else rule
+        parts.append(f"{what} for {names(ns)}")
+    return (
+        "peak LR per schedule from a range test of the task (column *peak LR*; finder rule "
+        + "; ".join(parts)
+        + ")"
+    )
 
 
 def peak_words(t: Mapping[str, Any]) -> str:
@@ -28,6 +80,13 @@ def peak_words(t: Mapping[str, Any]) -> str:
     sources: Mapping[str, str] = (t.get("plan") or {}).get("lr_source") or {}
     if any(str(sources.get(n, "")).startswith("tuned") for n in sched):
         return "peak LR tuned per schedule (column *peak LR*; tuning runs below)"
+    rules: dict[str, list[str]] = {}
+    for n in sched:
+        rule = _finder_rule(str(sources.get(n, "")))
+        if rule is not None:
+            rules.setdefault(rule, []).append(n)
+    if rules and sum(map(len, rules.values())) == len(sched):
+        return _finder_words(t, rules)
     by_opt: dict[str, list[str]] = {}
     for n, e in sched.items():
         by_opt.setdefault(str(e.get("optimizer", "")), []).append(n)
@@ -57,7 +116,7 @@ def seed_words(t: Mapping[str, Any]) -> str:
             f"seeds {seeds[0]}–{seeds[-1]} ({min(counts)} to {max(counts)} per schedule: the race "
             f"dropped some early)"
         )
-    return f"seeds {', '.join(map(str, seeds))}"
+    return f"seed{'' if len(seeds) == 1 else 's'} {', '.join(map(str, seeds))}"
 
 
 def plot_title(t: Mapping[str, Any], name: str) -> str:

@@ -12,10 +12,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrkit.bench.analysis.recommend import complexity, recommendation, tied_with_best
+from lrkit.bench.analysis.recommend import (
+    complexity,
+    n_seeds,
+    recommendation,
+    seeds_phrase,
+    tied_with_best,
+)
 from lrkit.bench.presentation.paste import fold_peak, paste_block, scheduler_line
 
-__all__ = ["chosen_schedule", "paste_info", "race_lines", "race_recommendation"]
+__all__ = [
+    "chosen_schedule",
+    "paste_choice",
+    "paste_info",
+    "race_findings",
+    "race_lines",
+    "race_recommendation",
+]
 
 
 def _race(t: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -42,21 +55,47 @@ def chosen_schedule(t: Mapping[str, Any]) -> str | None:
     """The schedule the recommendation tells you to use (None when it names none).
 
     With a race: the winner, the simplest of an equivalent group, or at the cap the best mean
-    so far; otherwise the best mean when the fixed-seed recommendation says "Use".
+    so far. With fixed seeds: the best mean, whether or not it beat the baseline significantly
+    (:func:`paste_choice` says which case it is).
+    """
+    got = paste_choice(t)
+    return None if got is None else got[0]
+
+
+def paste_choice(t: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The schedule whose paste block the report gives, and what it is, in words.
+
+    None when the recommendation names no schedule (every schedule diverged or failed).
     """
     race = _race(t)
+    sched = t["schedules"]
     if race:
-        if race["stop"] in ("winner", "only"):
-            return str(race["leader"])
+        lead = race.get("leader")
+        if race["stop"] == "winner" and lead in sched:
+            return str(lead), "the race's winner"
+        if race["stop"] == "only" and lead in sched:
+            return str(lead), "the only schedule run"
         if race["stop"] == "equivalent":
-            return _simplest(t, race["group"])
-        if race["stop"] == "cap" and race.get("leader") in t["schedules"]:
-            return str(race["leader"])  # the best mean so far, said so in the recommendation
+            group = [g for g in race["group"] if g in sched]
+            if group:
+                return _simplest(t, group), "the simplest of the practically equivalent group"
+        if race["stop"] == "cap" and lead in sched:
+            return str(lead), "the best mean so far, not separated from the rest of its group"
         return None
-    best, _tied = tied_with_best(t)
-    if best is not None and recommendation(t).startswith("Use "):
-        return best
-    return None
+    best, tied = tied_with_best(t)
+    if best is None:
+        return None
+    text = recommendation(t)
+    if n_seeds(t) == 1:
+        return best, "the best single run: one seed tests nothing"
+    if text.startswith("Use "):
+        if tied:
+            return best, "the best mean; statistically tied with " + ", ".join(tied)
+        return best, "the recommended schedule"
+    base = t.get("baseline")
+    if best == base:
+        return best, f"the baseline {base}, which also had the best mean"
+    return best, f"the best mean, not shown significantly better than {base}"
 
 
 def race_recommendation(t: Mapping[str, Any]) -> str | None:
@@ -77,8 +116,9 @@ def race_recommendation(t: Mapping[str, Any]) -> str | None:
         return f"Only {at(lead)} was run: nothing to compare it with."
     if stop == "winner":
         return (
-            f"Use {at(lead)}: significantly better than every other schedule (race stopped "
-            f"after {n} seeds; valid under optional stopping, see Method)."
+            f"Use {at(lead)}: significantly better than every other schedule by the race's "
+            f"sequential test (stopped after {seeds_phrase(n)}; valid under optional stopping, "
+            f"see Race below)."
         )
     group = [g for g in race["group"] if g in sched]
     simplest = _simplest(t, group)
@@ -108,15 +148,52 @@ def race_recommendation(t: Mapping[str, Any]) -> str | None:
     )
 
 
+def race_findings(t: Mapping[str, Any]) -> list[str]:
+    """The race's decision as the first finding (also the Headline): what decided, and how.
+
+    >>> race_findings({"plan": {}})
+    []
+    """
+    race = _race(t)
+    if not race or race["stop"] in ("none", "only"):
+        return []
+    rule, n, lead = race["rule"], int(race["seeds"]), str(race.get("leader"))
+    how = (
+        f"paired differences with the leader, Student-t intervals at level "
+        f"{race['level']:.2g} each: valid under optional stopping"
+    )
+    if race["stop"] == "winner":
+        return [
+            f"The race's sequential test ({how}) found **{lead}** significantly better than every "
+            f"other schedule at {seeds_phrase(n)}; this decides the recommendation. The "
+            f"fixed-sample p-values below are computed after the race stopped and describe the "
+            f"data."
+        ]
+    group = [g for g in race["group"] if g in t["schedules"]]
+    if race["stop"] == "equivalent":
+        return [
+            f"The race's sequential test ({how}) found {_join(group)} practically equivalent "
+            f"(each within {_pct(rule['margin'])} of {lead}) at {seeds_phrase(n)}; the other "
+            f"schedules left the race before (see Race)."
+        ]
+    return [
+        f"The race's sequential test ({how}) reached its cap of {seeds_phrase(n)} without "
+        f"separating {_join(group)}: no single winner; best mean so far **{lead}**."
+    ]
+
+
 def paste_info(t: Mapping[str, Any]) -> dict[str, Any] | None:
-    """``{"schedule", "text", "python"}`` for the chosen schedule (results.json ``paste``)."""
-    name = chosen_schedule(t)
-    if name is None or name not in t["schedules"]:
+    """``{"schedule", "label", "text", "python", ...}`` for the schedule the report names
+    (results.json ``paste``); ``label`` says what it is (see :func:`paste_choice`)."""
+    got = paste_choice(t)
+    if got is None or got[0] not in t["schedules"]:
         return None
+    name, label = got
     e = t["schedules"][name]
     text = fold_peak(str(e["lr_text"]), float(e["peak_lr"]), int(e["steps"]))
     return {
         "schedule": name,
+        "label": label,
         "text": text,
         "momentum": e.get("momentum_text"),
         "steps": int(e["steps"]),
@@ -126,10 +203,12 @@ def paste_info(t: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def paste_lines(t: Mapping[str, Any], indent: str = "  ") -> list[str]:
     """The paste block of the chosen schedule, indented to sit under a list item."""
-    name = chosen_schedule(t)
-    if name is None or name not in t["schedules"]:
+    got = paste_choice(t)
+    if got is None or got[0] not in t["schedules"]:
         return []
-    return ["", *(indent + line if line else "" for line in paste_block(t["schedules"][name]))]
+    name, label = got
+    block = [f"To paste: **{name}** ({label}):", "", *paste_block(t["schedules"][name])]
+    return ["", *(indent + line if line else "" for line in block)]
 
 
 def race_lines(t: Mapping[str, Any]) -> list[str]:
@@ -154,9 +233,10 @@ def race_lines(t: Mapping[str, Any]) -> list[str]:
         lines.append(f"- `{name}`: {per.get(name, race['seeds'])} seeds, {why}")
     lines += [
         "",
-        "The p-values and CIs in the table below are computed after the race stopped and "
-        "describe the data; the decision above uses the intervals valid under optional "
-        "stopping.",
+        "The p-values (fixed-sample paired permutation test) and CIs in the table below are "
+        "computed after the race stopped: they describe the data and may not reach "
+        "significance where the race did (few seeds) or the other way round; the decision is "
+        "the race's, whose intervals are valid under optional stopping.",
         "",
     ]
     return lines

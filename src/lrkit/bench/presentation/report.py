@@ -18,14 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from lrkit.bench.analysis.aggregate import aggregate
-from lrkit.bench.analysis.recommend import ordered_rows, recommendation
+from lrkit.bench.analysis.recommend import (
+    few_seeds_words,
+    n_seeds,
+    ordered_rows,
+    race_pair,
+    recommendation,
+    seeds_phrase,
+)
 from lrkit.bench.execution.records import json_safe, latest_by_key, read_meta, read_records
 from lrkit.bench.execution.rundir import check_run_dir, open_file, read_bytes, write_atomic
 from lrkit.bench.planning.config import BenchConfig
-from lrkit.bench.presentation.labels import peak_words, seed_words
+from lrkit.bench.presentation.labels import peak_source, peak_words, seed_words
 from lrkit.bench.presentation.race_report import (
     paste_info,
     paste_lines,
+    race_findings,
     race_lines,
     race_recommendation,
 )
@@ -49,6 +57,11 @@ def _fmt(x: float | None, digits: int = 4) -> str:
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
+
+
+def _steps(x: float) -> str:
+    """A mean of step counts, to the step: ``46.67`` -> ``"47"``."""
+    return f"{x:,.0f}"
 
 
 def _pct(x: float) -> str:
@@ -82,8 +95,12 @@ def _metric_words(metric: str) -> str:
 
 
 def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
-    """Plain-language findings for one task, derived only from the aggregated statistics."""
-    out = _winner_findings(t)
+    """Plain-language findings for one task, derived only from the aggregated statistics.
+
+    With a race (``--seeds auto``) the first finding is the race's decision, and every
+    fixed-sample p-value that disagrees with it says so next to it.
+    """
+    out = race_findings(t) + _winner_findings(t)
     diverged = [
         f"{n} ({e['diverged']}/{len(e['seeds'])} seeds)"
         for n, e in t["schedules"].items()
@@ -93,7 +110,7 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
         out.append("Diverged (non-finite training loss): " + ", ".join(diverged) + ".")
     if t.get("baseline") is None or not t.get("comparisons"):
         return out
-    out += _baseline_findings(t)
+    out += _single_run_findings(t) if _n_seeds(t) == 1 else _baseline_findings(t)
     if _has_target(t):
         out += _target_findings(t)
     out += _seed_note(t, alpha)
@@ -101,7 +118,12 @@ def findings(task: str, t: Mapping[str, Any], alpha: float) -> list[str]:
 
 
 def _n_seeds(t: Mapping[str, Any]) -> int:
-    return max((len(e["seeds"]) for e in t["schedules"].values()), default=0)
+    return n_seeds(t)
+
+
+def _race_of(t: Mapping[str, Any]) -> Mapping[str, Any]:
+    race: Mapping[str, Any] = (t.get("plan") or {}).get("race") or {}
+    return race
 
 
 def _winner_findings(t: Mapping[str, Any]) -> list[str]:
@@ -115,37 +137,82 @@ def _winner_findings(t: Mapping[str, Any]) -> list[str]:
     lead = top[0]["name"]
     st = sched[lead]["metrics"][rmetric]
     best_word = "highest" if t["rank_higher_is_better"] else "lowest"
+    n = _n_seeds(t)
+    if len(sched) == 1:
+        return [f"only {lead} was run ({words} {_stat_cell(st)}): nothing to compare it with."]
+    if n == 1:
+        return [
+            f"**{lead}** had the {best_word} {words} ({_fmt(st['mean'])}) in a single seed; one "
+            f"seed cannot show a difference (no spread to compare with): rerun with "
+            f"`--seeds auto`."
+        ]
     lo, hi = st["ci"]
     overlapping = [
-        n
-        for n, e in sched.items()
-        if n != lead
+        name
+        for name, e in sched.items()
+        if name != lead
         and e["metrics"][rmetric]["ci"] is not None
         and not (e["metrics"][rmetric]["ci"][1] < lo or e["metrics"][rmetric]["ci"][0] > hi)
     ]
-    value = f"{_fmt(st['mean'])} ± {_fmt(st['std'], 2)}"
-    if len(sched) == 1:
-        return [f"only {lead} was run ({words} {value}): nothing to compare it with."]
-    if not overlapping and len(sched) > 1:
-        few = _n_seeds(t) < 6
+    value = _stat_cell(st)
+    if not overlapping:
+        if n < 6:
+            return [
+                f"**{lead}** had the {best_word} mean {words} ({value}); its bootstrap 95 % CI "
+                f"overlaps no other schedule's ({few_seeds_words(n)}): a description, not a "
+                f"test."
+            ]
         return [
             f"**{lead}** had the {best_word} {words} ({value}); its 95 % CI overlaps no "
-            f"other schedule's"
-            + (
-                f" (only {_n_seeds(t)} seeds: such a CI is little more than the range of the runs)."
-                if few
-                else "."
-            )
+            f"other schedule's."
         ]
-    if overlapping:
-        shown = ", ".join(overlapping[:6]) + (
-            f" and {len(overlapping) - 6} more" if len(overlapping) > 6 else ""
-        )
+    shown = ", ".join(overlapping[:6]) + (
+        f" and {len(overlapping) - 6} more" if len(overlapping) > 6 else ""
+    )
+    if _race_of(t).get("stop") == "winner":
         return [
-            f"{lead} had the {best_word} mean {words} ({value}), but its 95 % CI overlaps "
-            f"those of {shown}: no single winner."
+            f"{lead} had the {best_word} mean {words} ({value}); its 95 % CI overlaps those of "
+            f"{shown}: the CI of each mean alone ignores the pairing by seed that the race's "
+            f"test uses."
         ]
-    return []
+    return [
+        f"{lead} had the {best_word} mean {words} ({value}), but its 95 % CI overlaps "
+        f"those of {shown}: no single winner."
+    ]
+
+
+def _single_run_findings(t: Mapping[str, Any]) -> list[str]:
+    """One seed: the differences from the baseline as values, with no test and no p-value."""
+    base, rmetric = t["baseline"], t["rank_metric"]
+    parts = []
+    for name, c in t["comparisons"].items():
+        r = c.get(rmetric, {})
+        if r.get("n") and r.get("rel_diff") is not None:
+            direction = "lower" if r["mean_diff"] < 0 else "higher"
+            parts.append(f"{name} {_pct(r['rel_diff'])} {direction}")
+    if not parts:
+        return []
+    return [
+        f"{_metric_words(rmetric)[0].upper()}{_metric_words(rmetric)[1:]} relative to {base} "
+        f"in one run each (no test: a single seed has no spread): {', '.join(parts)}."
+    ]
+
+
+def _race_note(race: Mapping[str, Any], name: str, base: str, significant: bool) -> str:
+    """The race's verdict on ``name`` vs ``base`` where the fixed-sample test says otherwise
+    ("" where they agree or the race compared neither with the other)."""
+    got = race_pair(race, name, base) if race else None
+    if got is None:
+        return ""
+    verdict, k = got
+    if verdict in ("better", "worse") and not significant:
+        return (
+            f"the race's sequential test found {name} significantly {verdict} than {base} at "
+            f"{seeds_phrase(k)}"
+        )
+    if verdict in ("equivalent", "open") and significant:
+        return "the race, whose intervals are corrected for its looks, did not separate them"
+    return ""
 
 
 def _baseline_findings(t: Mapping[str, Any]) -> list[str]:
@@ -153,6 +220,7 @@ def _baseline_findings(t: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     sched, base, rmetric = t["schedules"], t["baseline"], t["rank_metric"]
     comps: Mapping[str, Any] = t["comparisons"]
+    race = _race_of(t)
     words = _metric_words(rmetric)
     lower = not t["rank_higher_is_better"]
     sig_better: list[str] = []
@@ -170,9 +238,11 @@ def _baseline_findings(t: Mapping[str, Any]) -> list[str]:
             if r.get("rel_diff") is not None
             else ""
         )
+        note = _race_note(race, name, base, significant=True)
+        note = f"; {note}" if note else ""
         text = (
             f"{name} ({_fmt(sched[name]['metrics'][rmetric]['mean'])} vs "
-            f"{_fmt(sched[base]['metrics'][rmetric]['mean'])}{rel_words}, {_pval(r['p'])})"
+            f"{_fmt(sched[base]['metrics'][rmetric]['mean'])}{rel_words}, {_pval(r['p'])}{note})"
         )
         (sig_better if (r["mean_diff"] < 0) == lower else sig_worse).append(text)
     compared = [(n, c[rmetric]) for n, c in comps.items() if c.get(rmetric, {}).get("n")]
@@ -182,19 +252,41 @@ def _baseline_findings(t: Mapping[str, Any]) -> list[str]:
             f"{len(each)} of {len(compared)} schedules had a {'lower' if lower else 'higher'} "
             f"{words} than {base} in every seed (a count, not a test)."
         )
+    by = " by the fixed-sample test (computed after the race stopped)" if race else ""
     if sig_better:
-        out.append(f"Better {words} than {base}: " + "; ".join(sig_better) + ".")
+        out.append(f"Better {words} than {base}{by}: " + "; ".join(sig_better) + ".")
     if sig_worse:
-        out.append(f"Worse {words} than {base}: " + "; ".join(sig_worse) + ".")
+        out.append(f"Worse {words} than {base}{by}: " + "; ".join(sig_worse) + ".")
     if nonsig:
-        out += _nonsignificant(nonsig, words, base)
+        out += _nonsignificant(nonsig, words, base, race)
     return out
 
 
 def _nonsignificant(
-    nonsig: Sequence[tuple[str, Mapping[str, Any]]], words: str, base: str
+    nonsig: Sequence[tuple[str, Mapping[str, Any]]],
+    words: str,
+    base: str,
+    race: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    out = [f"No significant difference in {words} from {base}: {', '.join(n for n, _ in nonsig)}."]
+    if race:
+        parts = []
+        for n, r in nonsig:
+            note = _race_note(race, n, base, significant=False)
+            if note:
+                least = r["p"] <= float(r.get("min_p", 0.0)) * (1 + 1e-9)
+                smallest = f", the smallest it gives with {r['n']} pairs" if least else ""
+                parts.append(f"{n} ({_pval(r['p'])}{smallest}; {note})")
+            else:
+                parts.append(n)
+        out = [
+            f"By the fixed-sample test (paired permutation test computed after the race stopped: "
+            f"it describes the data, the race decides), no significant difference in {words} "
+            f"from {base}: {', '.join(parts)}."
+        ]
+    else:
+        out = [
+            f"No significant difference in {words} from {base}: {', '.join(n for n, _ in nonsig)}."
+        ]
     consistent = [
         (n, r) for n, r in nonsig if r.get("same_sign") and r["n"] > 1 and r.get("rel_diff")
     ]
@@ -206,7 +298,7 @@ def _nonsignificant(
             parts.append(f"{n} {_pct(r['rel_diff'])} {direction} ({_why_not(r)})")
         out.append(
             f"Largest differences that point the same way in every seed but are not "
-            f"significant: {', '.join(parts)}."
+            f"significant{' by the fixed-sample test' if race else ''}: {', '.join(parts)}."
         )
     return out
 
@@ -239,20 +331,23 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
         if not r["significant"] and r["p"] < 0.05 and r.get("ci_overlap"):
             sig = ", not significant: p < 0.05 but the 95 % CIs overlap"
         more = "fewer" if rel < 0 else "more"
-        text = (
-            f"{name} ({_fmt(m_e)} vs {_fmt(m_b)} steps, {_pct(rel)} {more}, {_pval(r['p'])}{sig})"
-        )
+        test = f", {_pval(r['p'])}{sig}" if r["n"] > 1 else ", one run each: no test"
+        text = f"{name} ({_steps(m_e)} vs {_steps(m_b)} steps, {_pct(rel)} {more}{test})"
         if abs(rel) >= 1e-12:
             (faster if rel < 0 else slower).append((rel, text))
     if faster:
         faster.sort()
         out.append(
-            f"Reached {tw} in fewer steps than {base}: " + "; ".join(x for _, x in faster) + "."
+            f"Reached {tw} in fewer steps than {base}: "
+            + "; ".join(x for _, x in faster)
+            + "; step counts are means over the seeds."
         )
     if slower:
         slower.sort(reverse=True)
         out.append(
-            f"Reached {tw} in more steps than {base}: " + "; ".join(x for _, x in slower) + "."
+            f"Reached {tw} in more steps than {base}: "
+            + "; ".join(x for _, x in slower)
+            + "; step counts are means over the seeds."
         )
     if not b_all:
         reached_all = [
@@ -278,12 +373,18 @@ def _target_findings(t: Mapping[str, Any]) -> list[str]:
 def _seed_note(t: Mapping[str, Any], alpha: float) -> list[str]:
     if (t.get("plan") or {}).get("race"):  # --seeds auto: the race's rule decides, said below
         return []
-    n_seeds = _n_seeds(t)
-    min_p = 2.0 / 2**n_seeds if n_seeds else 1.0
+    n = _n_seeds(t)
+    min_p = 2.0 / 2**n if n else 1.0
     if min_p < alpha:
         return []
+    if n == 1:
+        return [
+            "With 1 seed there is no spread to compare: no difference can be tested, and the "
+            "values above are single runs. Rerun with `--seeds auto` (or `--seeds 6` or more) "
+            "to test them."
+        ]
     return [
-        f"With {n_seeds} seed(s) the paired permutation test cannot go below p={min_p:.2g}, "
+        f"With {seeds_phrase(n)} the paired permutation test cannot go below p={min_p:.2g}, "
         f"so no difference can be significant at {alpha:g}; the differences above are "
         f"descriptive. Rerun with `--seeds auto` (or `--seeds 6` or more) to test them."
     ]
@@ -293,11 +394,13 @@ def _stat_cell(st: Mapping[str, Any], pct: bool = False) -> str:
     if st.get("mean") is None:
         return "–"
     k = 100.0 if pct else 1.0
+    if st.get("n") == 1 or st.get("std") is None:  # one value: no spread to show
+        return _fmt(st["mean"] * k)
     return f"{_fmt(st['mean'] * k)} ± {_fmt(st['std'] * k, 2)}"
 
 
 def _ci_cell(st: Mapping[str, Any], pct: bool = False) -> str:
-    if not st.get("ci"):
+    if not st.get("ci") or st.get("n") == 1:  # one value: no interval
         return "–"
     k = 100.0 if pct else 1.0
     return f"[{_fmt(st['ci'][0] * k)}, {_fmt(st['ci'][1] * k)}]"
@@ -315,6 +418,22 @@ def render_markdown(results: Mapping[str, Any], images: Mapping[str, Sequence[st
     return "\n".join(lines)
 
 
+def _runs_words(results: Mapping[str, Any]) -> str:
+    """ "12 main runs (+52 tuning runs)": the runs the statistics use, and the others counted.
+
+    >>> _runs_words({"n_runs": 12, "n_other_runs": {"tuning": 52, "budget": 0}})
+    '12 main runs, plus 52 tuning runs'
+    """
+    n = int(results["n_runs"])
+    main = f"{n} main run{'' if n == 1 else 's'}"
+    other = [
+        f"{k} {what} run{'' if k == 1 else 's'}"
+        for what, k in (results.get("n_other_runs") or {}).items()
+        if k
+    ]
+    return main + (f", plus {' and '.join(other)}" if other else "")
+
+
 def _preamble(results: Mapping[str, Any]) -> list[str]:
     name = results.get("name", "bench")
     alpha = float(results["stats"]["alpha"])
@@ -322,7 +441,7 @@ def _preamble(results: Mapping[str, Any]) -> list[str]:
     lines = [
         f"# lrkit bench: {name}",
         "",
-        f"Generated {results['generated']} from `runs.jsonl` ({results['n_runs']} runs). "
+        f"Generated {results['generated']} from `runs.jsonl` ({_runs_words(results)}). "
         f"Rebuild with `lrkit report {run_dir}`.",
         "",
         "## Recommendation",
@@ -354,10 +473,25 @@ def _preamble(results: Mapping[str, Any]) -> list[str]:
         f"(two-sided sign-flip permutation test); *significant* means p < {alpha:g} **and** "
         "non-overlapping CIs. AUC = mean validation loss over training (trapezoid over "
         "evaluations, from the one at step 0 for built-in tasks, from the first one the loop "
-        "made for function tasks).",
+        "made for function tasks)." + _race_method(results),
         "",
     ]
     return lines
+
+
+def _race_method(results: Mapping[str, Any]) -> str:
+    """The Method's sentence on ``--seeds auto``, when some task raced."""
+    if not any((t.get("plan") or {}).get("race") for t in results["tasks"].values()):
+        return ""
+    return (
+        " With `--seeds auto` the decision is the race's (section *Race* of each task): after "
+        "each round of seeds every schedule is compared with the leader by a Student-t "
+        "interval of the paired differences, at a level corrected for the comparisons and the "
+        "looks fixed in advance, so its guarantee holds however often it looks (optional "
+        "stopping). The fixed-sample p-values and CIs are computed after the race stopped: "
+        "they describe the data, and with few seeds can disagree with the race's decision; "
+        "the findings say so where they do."
+    )
 
 
 def _task_section(task: str, t: Mapping[str, Any], images: Sequence[str]) -> list[str]:
@@ -381,8 +515,31 @@ def _task_section(task: str, t: Mapping[str, Any], images: Sequence[str]) -> lis
     lines.append("")
     lines += tuning_lines(t)
     for img in images:
-        lines += [f"![{task}]({img})", ""]
+        lines += [f"![{image_alt(task, img)}]({img})", ""]
     return lines
+
+
+#: What each figure of a task shows, by the end of its file name (lrkit.bench.presentation.plots).
+_FIGURES = (
+    (
+        "-lr-sensitivity.png",
+        "LR sensitivity: mean tuning val loss against the peak LR per schedule",
+    ),
+    ("-lr.png", "LR (and momentum) of each schedule over training"),
+    ("-loss.png", "validation loss over training per schedule (mean over seeds, band min to max)"),
+    ("-final.png", "final metric per schedule with its 95 % CI, best first"),
+    ("-budgets.png", "metric against the step budget per schedule"),
+)
+
+
+def image_alt(task: str, filename: str) -> str:
+    """The alt text of a figure: the task and what the figure shows.
+
+    >>> image_alt("toy", "toy-loss.png")
+    'toy: validation loss over training per schedule (mean over seeds, band min to max)'
+    """
+    what = next((w for end, w in _FIGURES if filename.endswith(end)), "figure")
+    return f"{task}: {what}"
 
 
 def _ranking_table(t: Mapping[str, Any]) -> list[str]:
@@ -394,11 +551,11 @@ def _ranking_table(t: Mapping[str, Any]) -> list[str]:
     if tmetric != "val_loss":
         head.append(tmetric.replace("_", " ") + (" (%)" if is_acc else ""))
     if _has_target(t):
-        head.append(f"steps to {_target_words(t['target'])}")
+        head.append(f"steps to {_target_words(t['target'])} (mean over the seeds that reached it)")
     head.append("val-loss AUC")
     base = t.get("baseline")
     if base:
-        head.append(f"Δ vs {base} (p)")
+        head.append(f"Δ vs {base} ({'fixed-sample p' if _race_of(t) else 'p'})")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in ordered_rows(t):
         e = sched[r["name"]]
@@ -407,7 +564,7 @@ def _ranking_table(t: Mapping[str, Any]) -> list[str]:
             str(r["position"]),
             f"`{r['name']}`",
             r["letters"] or "–",
-            _fmt(e["peak_lr"]),
+            _fmt(e["peak_lr"]) + (f" ({src})" if (src := peak_source(t, r["name"])) else ""),
             _stat_cell(m[t["rank_metric"]]),
             _ci_cell(m[t["rank_metric"]]),
         ]
@@ -417,7 +574,7 @@ def _ranking_table(t: Mapping[str, Any]) -> list[str]:
             st = m["steps_to_target"]
             reached = f"{e['reached_target']}/{len(e['seeds'])}"
             row.append(
-                f"{_fmt(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
+                f"{_steps(st['mean'])} ({reached})" if st["mean"] is not None else f"– ({reached})"
             )
         row.append(_stat_cell(m["val_loss_auc"]))
         if base:
@@ -436,6 +593,8 @@ def _delta_cell(t: Mapping[str, Any], name: str, base: str) -> str:
         return "–"
     rel = c.get("rel_diff")
     d = f"{rel * 100:+.0f} %" if rel is not None else _fmt(c["mean_diff"])
+    if c["n"] == 1:  # one pair: no test
+        return d
     return f"{d} ({_pval(c['p'])}){' *' if c['significant'] else ''}"
 
 
@@ -541,6 +700,26 @@ def _results(
     }
 
 
+def _other_runs(meta: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Runs of the last bench command beyond the main ones: LR tuning (every score of every
+    tuning grid in bench.json) and the shorter budgets (their finished keys)."""
+    main = set(meta.get("keys") or [])
+    plans = list(meta.get("plans") or [])
+    budget_keys: set[str] = set()
+    for b in meta.get("budgets") or []:
+        if float(b.get("share", 1.0)) != 1.0:
+            plans += list(b.get("plans") or [])
+            budget_keys.update(str(k) for k in b.get("keys") or [])
+    tuning = sum(
+        len(g.get("scores") or [])
+        for p in plans
+        for r in (p.get("tuning") or {}).values()
+        for g in r.get("grid") or []
+    )
+    budget = sum(1 for r in records if r.get("key") in budget_keys - main)
+    return {"tuning": tuning, "budget": budget}
+
+
 def build_report(
     run_dir: str | os.PathLike[str], *, plots: bool | None = None, force: bool = True
 ) -> dict[str, Path]:
@@ -570,6 +749,7 @@ def build_report(
         wanted = set(keys)
         records = [r for r in records if r["key"] in wanted]
     results = _results(run, meta, records, alpha=0.05)
+    results["n_other_runs"] = _other_runs(meta, all_records)
     results.update(extra_results(all_records, meta, meta.get("config", {})))
     results["inputs_digest"] = digest
     paths: dict[str, Path] = {}

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lrkit.bench.analysis.budget_ranks import rank_table
+from lrkit.bench.analysis.recommend import seeds_phrase
 from lrkit.bench.planning.budgets import budget_label
 from lrkit.bench.planning.tuning import means_of, robustness_sentence
 
@@ -50,7 +51,7 @@ def tuning_lines(t: Mapping[str, Any], images: Sequence[str] = ()) -> list[str]:
     lines = ["**LR sensitivity** (tuning runs: mean final val loss over the tuning seeds)", ""]
     seeds = next(iter(tuning.values())).get("seeds", [])
     lines.append(
-        f"Each schedule's peak LR was tuned on {len(seeds)} seed(s) "
+        f"Each schedule's peak LR was tuned on {seeds_phrase(len(seeds))} "
         f"({', '.join(map(str, seeds))}), separate from the evaluation seeds, on a log grid "
         "extended by ×2 while the best value was at an edge; the chosen LR is **bold**."
     )
