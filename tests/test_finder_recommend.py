@@ -6,6 +6,7 @@ PyTorch's OneCycleLR driving a real optimizer."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,9 @@ def test_cyclic_momentum_mirrors_the_lr_and_wsd_cosine_schedule_none() -> None:
     lr = np.asarray(spec["lr"](np.arange(400)))
     mom = np.asarray(spec["momentum"](np.arange(400)))
     assert mom[np.argmax(lr)] == pytest.approx(0.85) and mom[np.argmin(lr)] == pytest.approx(0.95)
-    for policy in ("wsd", "cosine"):
-        assert r.recommend(400, policy, momentum=True) == {"lr": r.recommend(400, policy)}
+    assert r.recommend(400, "wsd", momentum=True) == {"lr": r.recommend(400, "wsd")}
+    with pytest.warns(UserWarning, match="optimizer family unknown"):  # cosine reads the family
+        assert r.recommend(400, "cosine", momentum=True) == {"lr": r.recommend(400, "cosine")}
 
 
 def test_recommend_refuses_a_non_bool_momentum() -> None:
@@ -129,8 +131,14 @@ def test_default_peak_is_valley_times_the_rules_multiplier() -> None:
     }
     for family, want in cosine.items():
         rec = RangeTestResult(r.lrs, r.losses, r.smoothed, optimizer=family)
-        lr = np.asarray(rec.recommend(500, "cosine")(np.arange(500)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lr = np.asarray(rec.recommend(500, "cosine")(np.arange(500)))
         assert float(lr.max()) == _round3(want)
+        # said exactly when the family is unknown, at the caller's line
+        assert [(str(w.message)[:39], w.filename) for w in caught] == (
+            [("recommend(): optimizer family unknown: ", __file__)] if family is None else []
+        )
 
 
 def test_the_optimizer_argument_overrides_the_family_the_test_recorded() -> None:
@@ -195,7 +203,10 @@ def test_recommend_one_cycle_has_peak_at_the_suggestion():
 @pytest.mark.parametrize("policy", ["one_cycle", "wsd", "cosine", "cyclic"])
 def test_recommend_returns_valid_bound_schedules(policy):
     r = range_test_result()
-    s = r.recommend(500, policy)
+    with warnings.catch_warnings():
+        if policy == "cosine":  # the curve records no optimizer family: said, tested above
+            warnings.filterwarnings("ignore", "recommend\\(\\): optimizer family unknown")
+        s = r.recommend(500, policy)
     assert isinstance(s, lrkit.Schedule)
     v = np.asarray(s(np.arange(500)))
     assert np.all(np.isfinite(v)) and np.all(v >= 0)
@@ -203,7 +214,7 @@ def test_recommend_returns_valid_bound_schedules(policy):
     assert lrkit.from_dict(s.to_dict()) == s
     if policy in ("wsd", "cosine"):  # valley x 4 (cosine: the optimizer family is unknown)
         assert float(v.max()) == pytest.approx(4 * r.suggest("valley").lr, rel=1e-2)
-        old = np.asarray(r.recommend(500, policy, rule="lrkit")(np.arange(500)))
+        old = np.asarray(r.recommend(500, policy, rule="lrkit", optimizer="sgd")(np.arange(500)))
         assert float(old.max()) == pytest.approx(r.suggest("lrkit").lr, rel=1e-2)
 
 

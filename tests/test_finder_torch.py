@@ -381,7 +381,11 @@ def test_find_lr_records_the_optimizer_family_that_recommend_reads():
     for family, opt in kinds.items():
         r = find_lr(model, opt, data, F.mse_loss, start=1e-4, end=1.0, num_steps=20)
         assert r.optimizer == family
-        assert r.recommend(100, "cosine") == r.recommend(100, "cosine", optimizer=family)
+        if family is None:  # RMSprop: no measured family, said (recommend's tests check the text)
+            with pytest.warns(UserWarning, match="optimizer family unknown"):
+                assert r.recommend(100, "cosine") == r.recommend(100, "cosine", optimizer=None)
+        else:
+            assert r.recommend(100, "cosine") == r.recommend(100, "cosine", optimizer=family)
 
 
 def _torch_data() -> list[tuple[Any, Any]]:

@@ -221,18 +221,25 @@ class RangeTestResult:
           momentum: also return the momentum schedule: ``{"lr": ..., "momentum": ...}``, the
             form :class:`lrkit.torch.Scheduler` takes.
         """
+        import warnings
+
         from lrkit.finder.recommend import recommend
 
-        return recommend(
-            self,
-            total_steps,
-            policy,
-            rule=rule,
-            optimizer=optimizer,
-            warmup=warmup,
-            cycles=cycles,
-            momentum=momentum,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = recommend(
+                self,
+                total_steps,
+                policy,
+                rule=rule,
+                optimizer=optimizer,
+                warmup=warmup,
+                cycles=cycles,
+                momentum=momentum,
+            )
+        for w in caught:  # re-raised at the caller's line, not this one
+            warnings.warn(w.message, w.category, stacklevel=2)
+        return out
 
     def plot(
         self,
