@@ -359,27 +359,22 @@ def combinations() -> list[Family]:
     ms = _geo(0.5, 16.0, 11)  # factor sqrt(2) apart
     ds = _geo(2.0, 512.0, 17)
     fams = [
-        Family(
-            "median(valley x m, lrkit x a, blow-up / d)",
-            {
-                f"m={m:.3g},a={a:.3g},d={d:.3g}": (
-                    lambda c, m=m, a=a, d=d: statistics.median(
-                        (m * v(c), a * lk(c), sh(c)["blow"] / d)
+        *(
+            Family(
+                f"median(valley x m, {label} x a, blow-up / d)",
+                {
+                    f"m={m:.3g},a={a:.3g},d={d:.3g}": (
+                        lambda c, m=m, a=a, d=d, second=second: statistics.median(
+                            (m * v(c), a * second(c), sh(c)["blow"] / d)
+                        )
                     )
-                )
-                for m, a, d in itertools.product(_geo(1.0, 8.0, 7), _geo(1.0, 8.0, 7), ds)
-            },
-        ),
-        Family(
-            "median(valley x m, minimum x a, blow-up / d)",
-            {
-                f"m={m:.3g},a={a:.3g},d={d:.3g}": (
-                    lambda c, m=m, a=a, d=d: statistics.median(
-                        (m * v(c), a * mn(c), sh(c)["blow"] / d)
-                    )
-                )
-                for m, a, d in itertools.product(_geo(1.0, 8.0, 7), _geo(0.3125, 10.0, 11), ds)
-            },
+                    for m, a, d in itertools.product(_geo(1.0, 8.0, 7), a_grid, ds)
+                },
+            )
+            for label, second, a_grid in (
+                ("lrkit", lk, _geo(1.0, 8.0, 7)),
+                ("minimum", mn, _geo(0.3125, 10.0, 11)),
+            )
         ),
         Family(
             "max(valley x m, lrkit x a)",

@@ -201,25 +201,32 @@ def test_package_module_form_and_missing_steps_or_lr(
     sys.modules.pop("plain_mod", None)
 
 
+def _finder_bench(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, schedule: str
+) -> BenchConfig:
+    """A one-run ``--lr-from-finder`` bench of PLAIN_TASK's ``quad`` written as ``module``."""
+    _write(tmp_path, f"{module}.py", PLAIN_TASK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return BenchConfig(
+        tasks=(f"{module}:quad",),
+        seeds=(0,),
+        out=str(tmp_path),
+        steps=20,
+        lr_mode="finder",
+        only=(schedule,),
+        backend="serial",
+        plots=False,
+        name="f",
+    )
+
+
 def test_lr_from_finder_runs_the_range_test_through_the_task_function(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lrkit.bench.execution.range_test import range_test_task
     from lrkit.finder.recommend import DEFAULT_RULES, peak_rule
 
-    _write(tmp_path, "finder_mod.py", PLAIN_TASK)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = BenchConfig(
-        tasks=("finder_mod:quad",),
-        seeds=(0,),
-        out=str(tmp_path),
-        steps=20,
-        lr_mode="finder",
-        only=("constant",),
-        backend="serial",
-        plots=False,
-        name="f",
-    )
+    cfg = _finder_bench(tmp_path, monkeypatch, "finder_mod", "constant")
     out = run_bench(cfg)  # no --lr: the range test gives the peak
     assert (out.ran, out.errors) == (1, 0)
     (rec,) = [json.loads(x) for x in (tmp_path / "f" / "runs.jsonl").read_text().splitlines()]
@@ -517,19 +524,7 @@ def test_task_declares_its_optimizer_for_the_finders_family() -> None:
 def test_lr_from_finder_says_when_the_family_is_unknown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _write(tmp_path, "family_mod.py", PLAIN_TASK)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    cfg = BenchConfig(
-        tasks=("family_mod:quad",),
-        seeds=(0,),
-        out=str(tmp_path),
-        steps=20,
-        lr_mode="finder",
-        only=("cosine",),
-        backend="serial",
-        plots=False,
-        name="f",
-    )
+    cfg = _finder_bench(tmp_path, monkeypatch, "family_mod", "cosine")
     lines: list[str] = []
     run_bench(cfg, log=lines.append)
     text = "\n".join(lines)
