@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -180,7 +181,9 @@ def test_text_form_accepts_shares_pct_calls_and_negative_shifts() -> None:
 def test_from_dict_rejects_unknown_types_and_fields() -> None:
     with pytest.raises(lrkit.ScheduleError, match="unknown schedule 'cosin'"):
         lrkit.from_dict({"type": "cosin"})
-    with pytest.raises(TypeError, match="bad fields for 'cosine'"):
+    with pytest.raises(
+        TypeError, match=r"bad fields for 'cosine': .*'stepz' \(did you mean 'steps'\?\)"
+    ):
         lrkit.from_dict({"type": "cosine", "start": 0.1, "steps": 10, "stepz": 3})
     with pytest.raises(lrkit.ScheduleError, match="needs a 'type' key"):
         lrkit.from_dict({"start": 0.1})
@@ -237,3 +240,37 @@ def test_zero_dimensional_torch_tensors_combine_as_numbers() -> None:
     torch = pytest.importorskip("torch")
     s = lrkit.cosine(1.0, steps=10)
     assert torch.tensor(2.0) * s == s * 2.0
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (
+            lambda: lrkit.cosine(strat=0.1, steps=10),
+            "cosine(): unknown argument 'strat' (did you mean 'start'?); "
+            "accepted arguments: start, end, steps, power",
+        ),
+        (
+            lambda: lrkit.one_cycle(peek=0.1, steps=10),
+            "one_cycle(): unknown argument 'peek' (did you mean 'peak'?); accepted arguments: "
+            "peak, steps, warmup, div, final_div, shape, three_phase",
+        ),
+        (
+            lambda: lrkit.step(1.0, every=10, gamma=0.1),
+            "step(): unknown argument 'gamma' (did you mean 'factor'?); "
+            "accepted arguments: start, every, factor, steps",
+        ),
+    ],
+    ids=["typo", "typo-of-a-required-one", "pytorch-name"],
+)
+def test_an_unknown_keyword_in_python_is_worded_as_in_the_text_form(
+    build: Callable[[], object], message: str
+) -> None:
+    with pytest.raises(lrkit.ScheduleTypeError) as info:
+        build()
+    assert isinstance(info.value, TypeError) and str(info.value) == message
+    # the text form says the same of the same mistake
+    with pytest.raises(
+        lrkit.ScheduleError, match=r"unknown argument 'strat'.*did you mean 'start'"
+    ):
+        lrkit.parse("cosine(strat=0.1, steps=10)")

@@ -635,7 +635,7 @@ def _build(value: Mapping[Any, Any], fields: dict[str, Any]) -> object:
     try:
         return entry.cls._from_fields(fields)
     except TypeError as err:
-        if isinstance(err, ScheduleError):
+        if isinstance(err, ScheduleError) and not isinstance(err, _UnknownArgumentError):
             raise
         raise ScheduleTypeError(f"from_dict(): bad fields for {value['type']!r}: {err}") from None
     except ArithmeticError as err:
@@ -666,10 +666,47 @@ def finite_bounds(
     return low, high
 
 
+def _keyword_names(init: Callable[..., Any]) -> frozenset[str] | None:
+    """The names ``init`` takes as keywords (None when it takes ``**kwargs``)."""
+    import inspect
+
+    params = list(inspect.signature(init).parameters.values())[1:]  # past self
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+class _UnknownArgumentError(ScheduleTypeError):
+    """A keyword the schedule does not take (``from_dict`` names the fields it came from)."""
+
+
+def _unknown_arguments(
+    cls: type[Schedule], init: Callable[..., Any], kwargs: Mapping[str, Any]
+) -> ScheduleTypeError:
+    """The error for keywords ``init`` does not take, worded as the text form's: each unknown
+    name with the closest accepted one, then the accepted arguments."""
+    import difflib
+    import inspect
+
+    accepted = [n for n in list(inspect.signature(init).parameters)[1:] if not n.startswith("_")]
+    hints = []
+    for key in kwargs:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            if not close and key == "gamma" and "factor" in accepted:
+                close = ["factor"]  # PyTorch's name for the multiplier
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return _UnknownArgumentError(
+        f"{cls.name}(): unknown argument {', '.join(hints)}; "
+        f"accepted arguments: {', '.join(accepted)}"
+    )
+
+
 def _check_bounds_after_init(cls: type[Schedule]) -> None:
     """Wrap the dataclass ``__init__`` of ``cls``: compute the value bounds once it is built."""
     init = cls.__init__
     params = cls.__dict__["__dataclass_params__"]
+    keywords = _keyword_names(init)
 
     def __init__(self: Schedule, *args: Any, **kwargs: Any) -> None:
         if cls.__dict__["__dataclass_params__"] is not params:
@@ -677,6 +714,8 @@ def _check_bounds_after_init(cls: type[Schedule]) -> None:
                 f"class {cls.__name__}: remove its @dataclass decorator; a Schedule subclass is "
                 "a frozen dataclass already (decorating it again was the 0.1 spelling)"
             )
+        if keywords is not None and not keywords.issuperset(kwargs):
+            raise _unknown_arguments(cls, init, kwargs)
         init(self, *args, **kwargs)
         if type(self) is cls:
             levels = _limits.depth(self, {})  # children keep theirs: O(number of children)
