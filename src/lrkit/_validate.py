@@ -126,6 +126,33 @@ def did_you_mean(value: object, options: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def unknown_arguments(func: str, given: Iterable[str], accepted: list[str]) -> str:
+    """The message for keyword arguments ``func`` does not take: each unknown name with the
+    closest accepted one (``gamma``, PyTorch's name, points at ``factor``), then the accepted
+    arguments. The text form and the Python constructors word it the same way.
+
+    Args:
+      func: the schedule's name.
+      given: the keywords given.
+      accepted: the public arguments ``func`` takes, in order.
+
+    >>> unknown_arguments("cosine", ["strat"], ["start", "end", "steps"])
+    "cosine(): unknown argument 'strat' (did you mean 'start'?); accepted arguments: start, end, steps"
+    """
+    import difflib
+
+    hints = []
+    for key in given:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            if not close and key == "gamma" and "factor" in accepted:
+                close = ["factor"]  # PyTorch's name for the multiplier
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (
+        f"{func}(): unknown argument {', '.join(hints)}; accepted arguments: {', '.join(accepted)}"
+    )
+
+
 def choice(func: str, name: str, value: object, options: Iterable[str]) -> str:
     """One of the allowed strings.
 

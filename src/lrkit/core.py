@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Self, dataclass_transform, overload
 import numpy as np
 
 from lrkit import _limits, registry
+from lrkit._validate import unknown_arguments
 from lrkit.durations import MAX_STEPS, Duration, Pct, scalar, steps_of
 from lrkit.errors import ScheduleError, ScheduleTypeError, UnboundScheduleError
 
@@ -683,23 +684,11 @@ class _UnknownArgumentError(ScheduleTypeError):
 def _unknown_arguments(
     cls: type[Schedule], init: Callable[..., Any], kwargs: Mapping[str, Any]
 ) -> ScheduleTypeError:
-    """The error for keywords ``init`` does not take, worded as the text form's: each unknown
-    name with the closest accepted one, then the accepted arguments."""
-    import difflib
+    """The error for keywords ``init`` does not take (worded as the text form's)."""
     import inspect
 
     accepted = [n for n in list(inspect.signature(init).parameters)[1:] if not n.startswith("_")]
-    hints = []
-    for key in kwargs:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            if not close and key == "gamma" and "factor" in accepted:
-                close = ["factor"]  # PyTorch's name for the multiplier
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return _UnknownArgumentError(
-        f"{cls.name}(): unknown argument {', '.join(hints)}; "
-        f"accepted arguments: {', '.join(accepted)}"
-    )
+    return _UnknownArgumentError(unknown_arguments(cls.name, kwargs, accepted))
 
 
 def _check_bounds_after_init(cls: type[Schedule]) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 from lrkit import registry
 from lrkit._limits import MAX_CHAIN, MAX_DEPTH, MAX_NESTING, MAX_PATH, depth, text_cost
+from lrkit._validate import unknown_arguments
 from lrkit.compose import WarmupPrefix, add, product, sequence
 from lrkit.core import METHODS, Schedule, from_dict
 from lrkit.durations import Pct
@@ -474,14 +475,12 @@ class _Reader:
         except TypeError as err:
             accepted = [p for p in signature.parameters if not p.startswith("_")]
             unknown = [k for k in kwargs if k not in signature.parameters]
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, accepted, n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            detail = f"unknown argument {', '.join(hints)}" if hints else str(err)
-            raise self.fail(
-                f"{name}(): {detail}; accepted arguments: {', '.join(accepted)}", node
-            ) from None
+            message = (
+                unknown_arguments(name, unknown, accepted)
+                if unknown
+                else f"{name}(): {err}; accepted arguments: {', '.join(accepted)}"
+            )
+            raise self.fail(message, node) from None
 
     def build(
         self, node: ast.AST, make: Callable[[], Any], operands: list[Schedule] | None = None
