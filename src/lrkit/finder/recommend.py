@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import warnings
 from collections.abc import Callable
@@ -197,10 +196,9 @@ def peak_rule(name: str) -> PeakRule:
     if isinstance(name, str) and name in _sugg.names():
         return PeakRule(name, name, summary=_sugg.get(name).summary)
     allowed = [*PEAK_RULES, *_sugg.names()]
-    close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ScheduleError(
-        f"recommend(): rule must be one of {', '.join(allowed)}, got {name!r}{hint}"
+        f"recommend(): rule must be one of {', '.join(allowed)}, got {name!r}"
+        f"{check.did_you_mean(name, allowed)}"
     )
 
 
@@ -386,15 +384,41 @@ def recommend(
     >>> print(recommend(r, 1000, "cosine", optimizer="adamw", warmup=0.0))  # valley x 2
     cosine(start=0.00632, steps=1000)
     """
+    return _recommend(
+        result,
+        total_steps,
+        policy,
+        rule=rule,
+        optimizer=optimizer,
+        warmup=warmup,
+        cycles=cycles,
+        momentum=momentum,
+        stacklevel=3,
+    )
+
+
+def _recommend(
+    result: RangeTestResult,
+    total_steps: int,
+    policy: str,
+    *,
+    rule: str | None,
+    optimizer: str | None,
+    warmup: float,
+    cycles: int,
+    momentum: bool,
+    stacklevel: int,
+) -> Schedule | dict[str, Schedule]:
+    """:func:`recommend`, its warning attributed ``stacklevel`` frames up (the caller's line
+    whether it called :func:`recommend` or :meth:`RangeTestResult.recommend`)."""
     func = "recommend"
     check.integer(func, "total_steps", total_steps, low=2)
     check_readable(func, result)
     builder = POLICIES.get(policy) if isinstance(policy, str) else None
     if builder is None:
-        close = difflib.get_close_matches(str(policy), list(POLICIES), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ScheduleError(
-            f"{func}(): policy must be one of {', '.join(POLICIES)}, got {policy!r}{hint}"
+            f"{func}(): policy must be one of {', '.join(POLICIES)}, got {policy!r}"
+            f"{check.did_you_mean(policy, POLICIES)}"
         )
     chosen = peak_rule(DEFAULT_RULES.get(policy, "lrkit") if rule is None else rule)
     if optimizer is not None:
@@ -406,7 +430,7 @@ def recommend(
             f"{func}(): {note}; give optimizer='sgd', 'adam' or 'adamw' (or a result that "
             f"records it, as lrkit.torch.find_lr's for SGD, Adam and AdamW)",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     warm = check.number(func, "warmup", warmup, low=0.0, high=1.0, high_open=True)
     check.integer(func, "cycles", cycles, low=1)

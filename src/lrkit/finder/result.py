@@ -221,25 +221,19 @@ class RangeTestResult:
           momentum: also return the momentum schedule: ``{"lr": ..., "momentum": ...}``, the
             form :class:`lrkit.torch.Scheduler` takes.
         """
-        import warnings
+        from lrkit.finder.recommend import _recommend
 
-        from lrkit.finder.recommend import recommend
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out = recommend(
-                self,
-                total_steps,
-                policy,
-                rule=rule,
-                optimizer=optimizer,
-                warmup=warmup,
-                cycles=cycles,
-                momentum=momentum,
-            )
-        for w in caught:  # re-raised at the caller's line, not this one
-            warnings.warn(w.message, w.category, stacklevel=2)
-        return out
+        return _recommend(
+            self,
+            total_steps,
+            policy,
+            rule=rule,
+            optimizer=optimizer,
+            warmup=warmup,
+            cycles=cycles,
+            momentum=momentum,
+            stacklevel=3,
+        )
 
     def plot(
         self,
