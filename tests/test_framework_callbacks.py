@@ -162,36 +162,42 @@ def _retargeted(total: int, at: int, new_total: int) -> list[float]:
     return out
 
 
+def _hf_retarget_resumes(
+    tmp_path: Path, first: int, budget: int, second: int
+) -> tuple[dict[int, float], Scheduler, dict[int, float]]:
+    """A full 20-step Trainer run with an ``"auto"`` scheduler; a run resumed from its
+    checkpoint-``first`` with ``max_steps=budget`` and ``retarget=True``; and that run resumed
+    from its own checkpoint-``second``. Returns (LRs of the longer run, its scheduler, LRs of
+    the second resume)."""
+
+    def make(o: Any) -> Scheduler:
+        return Scheduler(o, SHARES, total_steps="auto")
+
+    def resume(name: str, checkpoint: Path) -> tuple[dict[int, float], Scheduler]:
+        return _hf_run(
+            tmp_path / name,
+            make,
+            resume=str(checkpoint),
+            retarget=True,
+            max_steps=budget,
+            eval_strategy="no",
+        )
+
+    _hf_run(tmp_path / "full", make, eval_strategy="no")
+    longer, sched = resume("longer", tmp_path / "full" / f"checkpoint-{first}")
+    again, _ = resume("again", tmp_path / "longer" / f"checkpoint-{second}")
+    return longer, sched, again
+
+
 def test_hf_callback_retargets_a_run_resumed_with_a_larger_budget(tmp_path: Path) -> None:
     """A 20-step run is resumed from checkpoint-10 with ``max_steps=30`` and
     ``LrkitCallback(retarget=True)``: from step 10 the rest of the schedule is stretched onto 30
     steps (oracle: ``Scheduler.retarget`` in a plain loop), and that run resumed from its own
     checkpoint-20 continues it exactly."""
-
-    def make(o: Any) -> Scheduler:
-        return Scheduler(o, SHARES, total_steps="auto")
-
-    quiet = {"eval_strategy": "no"}
-    _hf_run(tmp_path / "full", make, **quiet)
-    longer, sched = _hf_run(
-        tmp_path / "longer",
-        make,
-        resume=str(tmp_path / "full" / "checkpoint-10"),
-        retarget=True,
-        max_steps=30,
-        **quiet,
-    )
+    longer, sched, again = _hf_retarget_resumes(tmp_path, 10, 30, 20)
     expected = _retargeted(HF_STEPS, 10, 30)
     assert sched.total_steps == 30
     assert longer == {t: expected[t] for t in range(10, 30)}
-    again, _ = _hf_run(
-        tmp_path / "again",
-        make,
-        resume=str(tmp_path / "longer" / "checkpoint-20"),
-        retarget=True,
-        max_steps=30,
-        **quiet,
-    )
     assert again == {t: longer[t] for t in range(20, 30)}
 
 
@@ -200,32 +206,11 @@ def test_hf_callback_retargets_a_finished_run_resumed_with_a_larger_budget(tmp_p
     ``LrkitCallback(retarget=True)``: nothing of the old budget is left to stretch, so the
     schedule holds its last value to step 40 (oracle: ``Scheduler.retarget`` in a plain loop);
     that run resumed from its own checkpoint-30 continues it exactly."""
-
-    def make(o: Any) -> Scheduler:
-        return Scheduler(o, SHARES, total_steps="auto")
-
-    quiet = {"eval_strategy": "no"}
-    _hf_run(tmp_path / "full", make, **quiet)
-    longer, sched = _hf_run(
-        tmp_path / "longer",
-        make,
-        resume=str(tmp_path / "full" / "checkpoint-20"),
-        retarget=True,
-        max_steps=40,
-        **quiet,
-    )
+    longer, sched, again = _hf_retarget_resumes(tmp_path, HF_STEPS, 40, 30)
     expected = _retargeted(HF_STEPS, HF_STEPS, 40)
     assert sched.total_steps == 40 and sched.last_epoch == 40
     assert longer == {t: expected[t] for t in range(HF_STEPS, 40)}
     assert set(longer.values()) == {lrkit.parse(SHARES).bind(HF_STEPS)(HF_STEPS)}
-    again, _ = _hf_run(
-        tmp_path / "again",
-        make,
-        resume=str(tmp_path / "longer" / "checkpoint-30"),
-        retarget=True,
-        max_steps=40,
-        **quiet,
-    )
     assert again == {t: longer[t] for t in range(30, 40)}
 
 
